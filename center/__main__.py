@@ -1,0 +1,174 @@
+"""Operator command line: `python -m center <command>`. Every command takes --db (default below)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+DEFAULT_DB = "var/xephang.sqlite3"
+DEFAULT_CONFIG = "config.toml"
+
+
+def _store(args: argparse.Namespace):
+    from .store import Store
+
+    return Store(args.db)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .server import serve
+
+    serve(config_path=args.config, db_path=args.db, host=args.host, port=args.port, workers=args.workers,
+          threads=args.threads, redis_url=args.redis, access_log=args.access_log)
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from .config import ConfigError, load_config
+
+    try:
+        cfg = load_config(args.file)
+    except ConfigError as e:
+        print(f"config error: {e}", file=sys.stderr)
+        return 2
+    counters = sum(len(s.counters) for s in cfg.sites.values())
+    print(f"{args.file}: OK – {len(cfg.sites)} site(s), {len(cfg.services)} service(s), {counters} counter(s)")
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from .auth import Accounts
+
+    if not args.password_stdin:
+        print("give the password on standard input with --password-stdin", file=sys.stderr)
+        return 2
+    password = sys.stdin.readline().rstrip("\n")
+    Accounts(_store(args)).add_user(args.name, args.role, password, args.display_name)
+    print(f"user {args.name} ({args.role}) added")
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from .auth import Accounts
+
+    accounts = Accounts(_store(args))
+    if args.user:
+        token = accounts.create_token(user=args.user)
+        print(f"token for user {args.user}:")
+    else:
+        if not (args.device and args.role and args.site):
+            print("a device token needs --device NAME --role kiosk|display --site S", file=sys.stderr)
+            return 2
+        if args.config:
+            from .config import load_config
+
+            cfg = load_config(args.config)
+            if args.site not in cfg.sites:
+                print(f"unknown site {args.site!r} in {args.config}", file=sys.stderr)
+                return 2
+        token = accounts.create_token(device=args.device, role=args.role, site=args.site)
+        print(f"token for {args.role} device {args.device} at site {args.site}:")
+    print(token)
+    return 0
+
+
+def cmd_demo_init(args: argparse.Namespace) -> int:
+    """Fresh demo accounts with generated passwords and a token per kiosk and display."""
+    from .auth import Accounts, generate_password
+    from .config import load_config
+
+    cfg = load_config(args.config)
+    accounts = Accounts(_store(args))
+    print("Demo credentials (generated now, shown once):")
+    for name, role in (("admin", "admin"), ("quanly", "manager"), ("canbo1", "staff"), ("canbo2", "staff")):
+        password = generate_password()
+        accounts.add_user(name, role, password)
+        print(f"  {role:8} {name:8} password: {password}")
+    for site in cfg.sites.values():
+        for kind, devices in (("kiosk", site.kiosks), ("display", site.displays)):
+            for dev in devices:
+                token = accounts.create_token(device=dev.id, role=kind, site=site.code)
+                print(f"  {kind:8} {dev.id}: {args.base_url}/{kind}/{dev.id}#token={token}")
+    return 0
+
+
+def cmd_close_day(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .engine import SYSTEM, Engine
+
+    engine = Engine(_store(args), load_config(args.config))
+    print(f"{engine.close_day(args.site, SYSTEM)} ticket(s) closed at {args.site}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m center", description="xephang queue server and tools")
+    p.add_argument("--db", default=DEFAULT_DB, help=f"SQLite database file (default {DEFAULT_DB})")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def with_db(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument("--db", default=argparse.SUPPRESS, help=f"SQLite database file (default {DEFAULT_DB})")
+        return sp
+
+    s = with_db(sub.add_parser("serve", help="run the server (gunicorn, threaded workers)"))
+    s.add_argument("--config", default=DEFAULT_CONFIG)
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--threads", type=int, default=400)
+    s.add_argument("--redis", default=None, help="Redis URL for Socket.IO across several workers")
+    s.add_argument("--access-log", action="store_true")
+    s.set_defaults(func=cmd_serve)
+
+    c = with_db(sub.add_parser("check-config", help="validate a config file"))
+    c.add_argument("file")
+    c.set_defaults(func=cmd_check_config)
+
+    u = sub.add_parser("user", help="staff accounts")
+    usub = u.add_subparsers(dest="user_command", required=True)
+    ua = with_db(usub.add_parser("add", help="add a staff account"))
+    ua.add_argument("name")
+    ua.add_argument("--role", required=True, choices=["admin", "manager", "staff"])
+    ua.add_argument("--password-stdin", action="store_true")
+    ua.add_argument("--display-name")
+    ua.set_defaults(func=cmd_user_add)
+
+    t = sub.add_parser("token", help="bearer tokens for scripts and devices")
+    tsub = t.add_subparsers(dest="token_command", required=True)
+    tc = with_db(tsub.add_parser("create", help="create a token (printed on the last line)"))
+    tc.add_argument("--user")
+    tc.add_argument("--device")
+    tc.add_argument("--role", choices=["kiosk", "display"])
+    tc.add_argument("--site")
+    tc.add_argument("--config", default=None, help="check the site against this config file")
+    tc.set_defaults(func=cmd_token_create)
+
+    d = with_db(sub.add_parser("demo-init", help="create demo accounts and device tokens, printed once"))
+    d.add_argument("--config", default=DEFAULT_CONFIG)
+    d.add_argument("--base-url", default="http://127.0.0.1:8080")
+    d.set_defaults(func=cmd_demo_init)
+
+    cd = with_db(sub.add_parser("close-day", help="end the service day at a site now"))
+    cd.add_argument("--config", default=DEFAULT_CONFIG)
+    cd.add_argument("--site", required=True)
+    cd.set_defaults(func=cmd_close_day)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .config import ConfigError
+    from .errors import QueueError
+
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as e:
+        print(f"config error: {e}", file=sys.stderr)
+        return 2
+    except QueueError as e:
+        print(f"error: {e.message_en}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

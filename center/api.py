@@ -1,0 +1,240 @@
+"""The JSON API under /api. Thin: check the caller, read the body, call the engine, shape the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from .engine import PAUSE_REASONS
+from .errors import Invalid, NotFound
+from .web import center, current_actor, field, json_body, require
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def _site_arg() -> str:
+    site = request.args.get("site")
+    if not site:
+        raise Invalid("Thiếu tham số site", "Query parameter 'site' is required", code="missing_field", field="site")
+    center().engine.site(site)
+    return site
+
+
+def _ticket_ref(data: dict[str, Any]) -> int | None:
+    """The ticket the caller believes is current (optional): a stale screen is refused, not obeyed."""
+    return field(data, "ticket", int)
+
+
+@bp.get("/health")
+def health() -> Any:
+    c = center()
+    with c.store.connection() as conn:
+        conn.execute("SELECT 1").fetchone()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    return jsonify({"status": "ok", "schema_version": version, "sites": list(c.config.sites)})
+
+
+def _service_json(code: str) -> dict[str, Any]:
+    sv = center().config.services[code]
+    return {
+        "code": sv.code, "name": sv.name, "name_en": sv.name_en, "icon": sv.icon,
+        "target_wait_min": sv.target_wait_min, "daily_cap": sv.daily_cap, "allow_priority": sv.allow_priority,
+        "procedures": [{"code": p.code, "name": p.name, "name_en": p.name_en, "field": p.field}
+                       for p in sv.procedures],
+    }
+
+
+def _site_json(code: str) -> dict[str, Any]:
+    c = center()
+    site = c.config.sites[code]
+    return {
+        "code": site.code, "name": site.name, "name_en": site.name_en, "address": site.address,
+        "center_name": c.config.center_name, "center_name_en": c.config.center_name_en,
+        "services": [_service_json(s) for s in site.services],
+        "counters": [{"id": ct.id, "number": ct.number, "name": ct.name,
+                      "services": list(c.engine.counter_services(ct))} for ct in site.counters],
+        "kiosks": [{"id": k.id, "name": k.name} for k in site.kiosks],
+        "displays": [{"id": d.id, "name": d.name, "counters": list(d.counters), "services": list(d.services)}
+                     for d in site.displays],
+    }
+
+
+@bp.get("/sites")
+def sites() -> Any:
+    c = center()
+    return jsonify({
+        "center": {"name": c.config.center_name, "name_en": c.config.center_name_en,
+                   "timezone": c.config.timezone},
+        "priority_groups": [{"code": g.code, "name": g.name, "name_en": g.name_en} for g in c.config.priority_groups],
+        "sites": [_site_json(code) for code in c.config.sites],
+    })
+
+
+@bp.get("/services")
+def services() -> Any:
+    site = _site_arg()
+    return jsonify({"site": site, "services": [_service_json(s) for s in center().config.sites[site].services]})
+
+
+@bp.get("/queue")
+def queue() -> Any:
+    site = _site_arg()
+    actor = current_actor()
+    from .auth import allowed
+
+    return jsonify(center().engine.queue_state(site, private=allowed(actor, "queue.detail")))
+
+
+@bp.post("/tickets")
+def issue_ticket() -> Any:
+    data = json_body()
+    site = field(data, "site", str, required=True)
+    actor = require("ticket.issue", site=site)
+    service = field(data, "service", str, required=True)
+    priority = field(data, "priority", str)
+    source = "kiosk" if actor.role == "kiosk" else field(data, "source", str, default="api")
+    ticket = center().engine.issue(site, service, priority=priority or None, source=source, actor=actor,
+                                   kiosk=actor.name if actor.role == "kiosk" else field(data, "kiosk", str))
+    ticket["public_url"] = f"/t/{ticket['public_id']}"
+    return jsonify(ticket), 201
+
+
+@bp.get("/tickets/<int:ticket_id>")
+def get_ticket(ticket_id: int) -> Any:
+    actor = require("ticket.read")
+    ticket = center().engine.get_ticket(ticket_id, private=actor.role != "kiosk")
+    if actor.site and ticket["site"] != actor.site:
+        raise NotFound(f"Không có số thứ tự mã {ticket_id}", f"No ticket with id {ticket_id}", code="unknown_ticket")
+    return jsonify(ticket)
+
+
+@bp.post("/tickets/<int:ticket_id>/left")
+def ticket_left(ticket_id: int) -> Any:
+    actor = require("counter.operate")
+    data = json_body()
+    return jsonify(center().engine.mark_left(ticket_id, actor, field(data, "note", str)))
+
+
+@bp.get("/public/tickets/<public_id>")
+def public_ticket(public_id: str) -> Any:
+    """For the citizen's phone: the link printed as a QR code is the only key."""
+    if len(public_id) > 64:
+        raise NotFound("Không tìm thấy số thứ tự", "Ticket not found", code="unknown_ticket")
+    return jsonify(center().engine.get_ticket_by_public_id(public_id))
+
+
+@bp.get("/counters/<counter_id>")
+def counter_state(counter_id: str) -> Any:
+    actor = require("counter.operate")
+    c = center()
+    counter = c.engine.counter(counter_id)
+    with c.store.read() as conn:
+        view = c.engine.counter_view(conn, counter, private=True)
+    view["you"] = actor.name
+    return jsonify(view)
+
+
+@bp.post("/counters/<counter_id>/take")
+def counter_take(counter_id: str) -> Any:
+    return jsonify(center().engine.take_counter(counter_id, require("counter.operate")))
+
+
+@bp.post("/counters/<counter_id>/release")
+def counter_release(counter_id: str) -> Any:
+    actor = require("counter.operate")
+    data = json_body()
+    force = bool(field(data, "force", bool, default=False)) and actor.role in ("admin", "manager")
+    return jsonify(center().engine.release_counter(counter_id, actor, force=force))
+
+
+@bp.post("/counters/<counter_id>/call-next")
+def counter_call_next(counter_id: str) -> Any:
+    ticket = center().engine.call_next(counter_id, require("counter.operate"))
+    if ticket is None:
+        return Response(status=204)
+    return jsonify(ticket)
+
+
+@bp.post("/counters/<counter_id>/call")
+def counter_call(counter_id: str) -> Any:
+    actor = require("counter.operate")
+    data = json_body()
+    ticket_id = field(data, "ticket", int)
+    number = field(data, "number", str)
+    if ticket_id is None and not number:
+        raise Invalid("Cần nhập số thứ tự", "Give 'ticket' (id) or 'number'", code="missing_field", field="number")
+    return jsonify(center().engine.call_ticket(counter_id, actor, ticket_id=ticket_id, number=number))
+
+
+@bp.post("/counters/<counter_id>/recall")
+def counter_recall(counter_id: str) -> Any:
+    actor = require("counter.operate")
+    return jsonify(center().engine.recall(counter_id, actor, expect=_ticket_ref(json_body())))
+
+
+@bp.post("/counters/<counter_id>/no-show")
+def counter_no_show(counter_id: str) -> Any:
+    actor = require("counter.operate")
+    return jsonify(center().engine.no_show(counter_id, actor, expect=_ticket_ref(json_body())))
+
+
+@bp.post("/counters/<counter_id>/start")
+def counter_start(counter_id: str) -> Any:
+    actor = require("counter.operate")
+    return jsonify(center().engine.start(counter_id, actor, expect=_ticket_ref(json_body())))
+
+
+@bp.post("/counters/<counter_id>/procedure")
+def counter_procedure(counter_id: str) -> Any:
+    actor = require("counter.operate")
+    data = json_body()
+    code = field(data, "procedure", str, required=True)
+    return jsonify(center().engine.mark_procedure(counter_id, actor, code, expect=_ticket_ref(data)))
+
+
+@bp.post("/counters/<counter_id>/finish")
+def counter_finish(counter_id: str) -> Any:
+    actor = require("counter.operate")
+    data = json_body()
+    procedures = field(data, "procedures", list, required=True)
+    return jsonify(center().engine.finish(counter_id, actor, procedures, expect=_ticket_ref(data)))
+
+
+@bp.post("/counters/<counter_id>/transfer")
+def counter_transfer(counter_id: str) -> Any:
+    actor = require("counter.operate")
+    data = json_body()
+    return jsonify(center().engine.transfer(
+        counter_id, actor, service=field(data, "service", str), to_counter=field(data, "counter", str),
+        keep_place=field(data, "keep_place", bool), note=field(data, "note", str), expect=_ticket_ref(data)))
+
+
+@bp.post("/counters/<counter_id>/pause")
+def counter_pause(counter_id: str) -> Any:
+    actor = require("counter.operate")
+    data = json_body()
+    reason = field(data, "reason", str, default="break")
+    if reason not in PAUSE_REASONS:
+        raise Invalid("Lý do tạm dừng không hợp lệ", f"reason must be one of {', '.join(PAUSE_REASONS)}",
+                      code="bad_reason", field="reason")
+    return jsonify(center().engine.pause(counter_id, actor, reason, field(data, "note", str)))
+
+
+@bp.post("/counters/<counter_id>/resume")
+def counter_resume(counter_id: str) -> Any:
+    return jsonify(center().engine.resume(counter_id, require("counter.operate")))
+
+
+@bp.post("/sites/<site>/close-day")
+def close_day(site: str) -> Any:
+    actor = require("day.close")
+    cancelled = center().engine.close_day(site, actor)
+    return jsonify({"site": site, "cancelled": cancelled})
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    from .openapi import document
+
+    return jsonify(document())

@@ -1,0 +1,182 @@
+"""The app factory: config, storage, engine, accounts, Socket.IO and every blueprint, wired once."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request, send_from_directory, session
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from .auth import Accounts
+from .clock import Clock, system_clock
+from .config import Config, load_config
+from .engine import Engine
+from .errors import QueueError
+from .fonts import FONT_DIR
+from .realtime import make_socketio, publisher, register
+from .store import Store, StoreError
+from .web import Center, bearer_token, wants_json
+
+log = logging.getLogger(__name__)
+csrf = CSRFProtect()
+HOUSEKEEPING_S = 20
+
+
+def secret_key(db_path: str) -> str:
+    """A per-installation random key kept beside the database (created once, mode 0600)."""
+    if os.environ.get("XEPHANG_SECRET_KEY"):
+        return os.environ["XEPHANG_SECRET_KEY"]
+    path = Path(db_path).with_suffix(".secret")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def create_app(config: Config | str, db_path: str, *, clock: Clock = system_clock,
+               message_queue: str | None = None, housekeeping: bool = True,
+               secure_cookies: bool | None = None) -> Flask:
+    cfg = load_config(config) if isinstance(config, str) else config
+    app = Flask(__name__, template_folder="templates", static_folder="static")
+    app.config.update(
+        SECRET_KEY=secret_key(db_path),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(secure_cookies if secure_cookies is not None
+                                   else os.environ.get("XEPHANG_SECURE_COOKIES") == "1"),
+        SESSION_COOKIE_NAME="xephang_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=10),
+        MAX_CONTENT_LENGTH=256 * 1024,
+        WTF_CSRF_CHECK_DEFAULT=False,
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_SSL_STRICT=False,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    csrf.init_app(app)
+
+    store = Store(db_path)
+    socketio = make_socketio(message_queue)
+    engine = Engine(store, cfg, clock=clock, publish=publisher(socketio))
+    c = Center(config=cfg, store=store, engine=engine, accounts=Accounts(store, clock), socketio=socketio)
+    app.extensions["xephang"] = c
+
+    from counter.views import bp as counter_bp
+    from display.views import bp as display_bp
+    from kiosk.views import bp as kiosk_bp
+    from manager.views import bp as manager_bp
+
+    from .api import bp as api_bp
+    from .pages import bp as pages_bp
+
+    for bp in (api_bp, pages_bp, kiosk_bp, display_bp, counter_bp, manager_bp):
+        app.register_blueprint(bp)
+
+    @app.before_request
+    def protect_cookie_sessions() -> None:
+        """CSRF applies to requests that ride on the staff cookie; bearer-token calls carry no ambient credential."""
+        if request.method in ("GET", "HEAD", "OPTIONS") or bearer_token() is not None:
+            return
+        if request.path.startswith("/api/") and "uid" not in session:
+            return  # no credential at all: the route answers 401
+        csrf.protect()
+
+    @app.after_request
+    def security_headers(resp: Any) -> Any:
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        resp.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: data:; "
+            "style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self' ws: wss:; "
+            "font-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'self'")
+        return resp
+
+    @app.errorhandler(QueueError)
+    def queue_error(e: QueueError) -> Any:
+        if wants_json():
+            return jsonify(e.to_dict()), e.status
+        return render_template("error.html", error=e), e.status
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(e: CSRFError) -> Any:
+        err = QueueError("Phiên làm việc đã hết hạn, vui lòng tải lại trang", f"CSRF check failed: {e.description}",
+                         code="csrf_failed", status=400)
+        return queue_error(err)
+
+    @app.errorhandler(StoreError)
+    def store_error(e: StoreError) -> Any:
+        log.error("database error: %s", e)
+        return queue_error(QueueError("Hệ thống đang bận, vui lòng thử lại sau giây lát",
+                                      "The database is busy or unavailable; try again", code="unavailable",
+                                      status=503))
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException) -> Any:
+        messages = {404: "Không tìm thấy trang", 405: "Phương thức không được hỗ trợ",
+                    413: "Yêu cầu quá lớn", 400: "Yêu cầu không hợp lệ"}
+        err = QueueError(messages.get(e.code or 500, "Có lỗi xảy ra"), e.description or e.name,
+                         code=(e.name or "error").lower().replace(" ", "_"), status=e.code or 500)
+        return queue_error(err)
+
+    @app.errorhandler(Exception)
+    def unexpected(e: Exception) -> Any:
+        import sqlite3
+
+        log.exception("unexpected error")
+        if isinstance(e, sqlite3.OperationalError):
+            return store_error(StoreError(str(e)))
+        return queue_error(QueueError("Có lỗi hệ thống; thao tác chưa được thực hiện, vui lòng thử lại",
+                                      "Internal error; the action was not carried out", code="internal",
+                                      status=500))
+
+    @app.get("/fonts/<path:name>")
+    def fonts(name: str) -> Any:
+        return send_from_directory(FONT_DIR, name, max_age=86400)
+
+    from .fonts import FONT_URL
+    from .i18n import current_lang, tr
+
+    @app.context_processor
+    def template_helpers() -> dict[str, Any]:
+        from flask_wtf.csrf import generate_csrf
+
+        return {"tr": tr, "lang": current_lang(), "csrf_token": generate_csrf, "font_url": FONT_URL,
+                "center_name": cfg.center_name, "center_name_en": cfg.center_name_en}
+
+    @app.after_request
+    def remember_lang(resp: Any) -> Any:
+        if request.args.get("lang") in ("vi", "en"):
+            resp.set_cookie("lang", request.args["lang"], max_age=365 * 86400, samesite="Lax")
+        return resp
+
+    register(socketio, c)
+    socketio.init_app(app)
+    if housekeeping:
+        _start_housekeeping(engine)
+    return app
+
+
+def _start_housekeeping(engine: Engine) -> None:
+    """Roll the day over and close it after the last session, even when nobody touches the queue."""
+
+    def loop() -> None:
+        stop = threading.Event()
+        while True:
+            try:
+                engine.housekeeping()
+            except Exception:  # noqa: BLE001 - keep the loop alive; the next pass retries
+                log.exception("housekeeping failed")
+            stop.wait(HOUSEKEEPING_S)
+
+    threading.Thread(target=loop, name="housekeeping", daemon=True).start()

@@ -1,0 +1,88 @@
+"""Time at the edges: store UTC, reason in the center's local time.
+
+Numbering restarts at the site's configured local time, never at UTC midnight (a queue that resets
+at UTC midnight issues "yesterday's" numbers at 7 in the morning in Vietnam). The clock is injectable
+so that tests and the day simulation can move time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from .config import WEEKDAYS, Site
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_iso(moment: datetime) -> str:
+    """UTC timestamp as stored: ISO 8601 with milliseconds and a Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def from_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def service_day(moment: datetime, site: Site, tz: ZoneInfo) -> str:
+    """The local service day a moment belongs to; the day begins at `numbering_starts_at`."""
+    local = moment.astimezone(tz)
+    start = site.numbering_starts_at
+    shifted = local - timedelta(hours=start.hour, minutes=start.minute)
+    return shifted.date().isoformat()
+
+
+@dataclass(frozen=True)
+class OpeningState:
+    """Whether a site issues tickets now, and why not when it does not."""
+
+    open: bool
+    issuing: bool
+    reason: str  # "open", "closed", "closing_soon", "holiday"
+    closes_at: datetime | None  # end of the current interval (local), when open
+    next_open: datetime | None  # start of the next interval (local), when closed or closing soon
+
+
+def _intervals(site: Site, day: date) -> list[tuple[datetime, datetime]]:
+    """Opening intervals of one local date as naive local datetimes."""
+    if day.isoformat() in site.closed_dates:
+        return []
+    out = []
+    for start, end in site.hours[WEEKDAYS[day.weekday()]]:
+        s = datetime.combine(day, start)
+        e = datetime.combine(day + timedelta(days=1), time(0)) if end is None else datetime.combine(day, end)
+        out.append((s, e))
+    return out
+
+
+def opening_state(moment: datetime, site: Site, tz: ZoneInfo) -> OpeningState:
+    local = moment.astimezone(tz).replace(tzinfo=None)
+    today = local.date()
+    # Merge intervals that touch (e.g. 00:00-24:00 every day) so "closes at" is the real close.
+    spans: list[list[datetime]] = []
+    for d in range(-1, 9):
+        for s, e in _intervals(site, today + timedelta(days=d)):
+            if spans and spans[-1][1] >= s:
+                spans[-1][1] = max(spans[-1][1], e)
+            else:
+                spans.append([s, e])
+    holiday = today.isoformat() in site.closed_dates
+    for s, e in spans:
+        if s <= local < e:
+            stop = e - timedelta(minutes=site.stop_issuing_before_close_min)
+            later = next((x for x, _ in spans if x >= e), None)
+            if local >= stop:
+                return OpeningState(True, False, "closing_soon", _aware(e, tz), _aware(later, tz))
+            return OpeningState(True, True, "open", _aware(e, tz), None)
+    upcoming = next((s for s, _ in spans if s > local), None)
+    return OpeningState(False, False, "holiday" if holiday else "closed", None, _aware(upcoming, tz))
+
+
+def _aware(naive: datetime | None, tz: ZoneInfo) -> datetime | None:
+    return None if naive is None else naive.replace(tzinfo=tz)

@@ -1,0 +1,961 @@
+"""The queue engine: every ticket and counter operation as one short SQLite write transaction.
+
+It knows nothing of Flask or Socket.IO. Each operation runs inside `Store.write()` (BEGIN IMMEDIATE),
+so numbering and calling are atomic across threads and processes; the events it produces are handed
+to `publish` only after the commit, so no screen ever shows something the database does not hold.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from .clock import Clock, from_iso, opening_state, service_day, system_clock, to_iso
+from .config import Config, Counter, Service, Site
+from .errors import Conflict, Invalid, NotFound
+from .estimate import estimate_wait
+from .events import Event, Publisher
+from .store import Store
+
+ACTIVE = ("waiting", "called", "serving")
+PAUSE_REASONS = ("break", "meeting", "kiosk_help", "paperwork", "other")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks: a username (staff) or device id (kiosk, display), with its role."""
+
+    name: str
+    role: str
+    site: str | None = None
+
+
+SYSTEM = Actor("system", "admin")
+
+
+@dataclass
+class Outcome:
+    """What an operation returns to its caller, and the events to publish after the commit."""
+
+    ticket: dict[str, Any] | None = None
+    counter: dict[str, Any] | None = None
+    events: list[Event] = field(default_factory=list)
+    sites_changed: set[str] = field(default_factory=set)
+
+
+class Engine:
+    def __init__(self, store: Store, config: Config, *, clock: Clock = system_clock,
+                 publish: Publisher | None = None):
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.publish: Publisher = publish or (lambda events: None)
+        self.sync_config()
+
+    # ------------------------------------------------------------------ configuration
+
+    def sync_config(self) -> None:
+        """Bring sites, services, procedures and counters in the database in line with config.toml.
+
+        Rows that left the file are marked inactive, never deleted: history keeps its names.
+        """
+        now = to_iso(self.clock())
+        cfg = self.config
+        with self.store.write() as conn:
+            conn.execute("UPDATE sites SET active = 0")
+            conn.execute("UPDATE services SET active = 0")
+            conn.execute("UPDATE procedures SET active = 0")
+            conn.execute("UPDATE counters SET active = 0")
+            for s in cfg.sites.values():
+                conn.execute(
+                    "INSERT INTO sites (code, name, name_en, active, updated_at) VALUES (?,?,?,1,?) "
+                    "ON CONFLICT(code) DO UPDATE SET name=excluded.name, name_en=excluded.name_en, "
+                    "active=1, updated_at=excluded.updated_at", (s.code, s.name, s.name_en, now))
+                for c in s.counters:
+                    conn.execute(
+                        "INSERT INTO counters (id, site, number, name, services, active, updated_at) "
+                        "VALUES (?,?,?,?,?,1,?) ON CONFLICT(id) DO UPDATE SET site=excluded.site, "
+                        "number=excluded.number, name=excluded.name, services=excluded.services, active=1, "
+                        "updated_at=excluded.updated_at",
+                        (c.id, c.site, c.number, c.name, json.dumps(list(c.services)), now))
+                    conn.execute(
+                        "INSERT OR IGNORE INTO counter_state (counter_id, site, status, since, updated_at) "
+                        "VALUES (?,?,'closed',?,?)", (c.id, c.site, now, now))
+            for sv in cfg.services.values():
+                conn.execute(
+                    "INSERT INTO services (code, name, name_en, target_wait_min, active, updated_at) "
+                    "VALUES (?,?,?,?,1,?) ON CONFLICT(code) DO UPDATE SET name=excluded.name, "
+                    "name_en=excluded.name_en, target_wait_min=excluded.target_wait_min, active=1, "
+                    "updated_at=excluded.updated_at", (sv.code, sv.name, sv.name_en, sv.target_wait_min, now))
+                for p in sv.procedures:
+                    conn.execute(
+                        "INSERT INTO procedures (service, code, name, name_en, field, active) "
+                        "VALUES (?,?,?,?,?,1) ON CONFLICT(service, code) DO UPDATE SET name=excluded.name, "
+                        "name_en=excluded.name_en, field=excluded.field, active=1",
+                        (sv.code, p.code, p.name, p.name_en, p.field))
+
+    # ------------------------------------------------------------------ lookups
+
+    def site(self, code: str) -> Site:
+        site = self.config.sites.get(code) if isinstance(code, str) else None
+        if site is None:
+            raise NotFound(f"Không có điểm tiếp nhận '{code}'", f"Unknown site '{code}'", code="unknown_site")
+        return site
+
+    def counter(self, counter_id: str) -> Counter:
+        counter = self.config.counter(counter_id) if isinstance(counter_id, str) else None
+        if counter is None:
+            raise NotFound(f"Không có quầy '{counter_id}'", f"Unknown counter '{counter_id}'",
+                           code="unknown_counter")
+        return counter
+
+    def service(self, site: Site, code: str) -> Service:
+        if not isinstance(code, str) or code not in site.services:
+            raise Invalid(f"Dịch vụ '{code}' không có tại {site.name}",
+                          f"Service '{code}' is not offered at {site.name_en}", code="unknown_service")
+        return self.config.services[code]
+
+    def counter_services(self, counter: Counter) -> tuple[str, ...]:
+        """The services a counter serves today: the web override if a manager set one, else config."""
+        override = self._setting(f"counter_services:{counter.id}")
+        if isinstance(override, list) and override:
+            return tuple(s for s in override if s in self.config.sites[counter.site].services)
+        return counter.services
+
+    def _setting(self, key: str) -> Any:
+        with self.store.connection() as conn:
+            row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def today(self, site: Site, now: datetime | None = None) -> str:
+        return service_day(now or self.clock(), site, self.config.tz)
+
+    # ------------------------------------------------------------------ views
+
+    def ticket_view(self, row: sqlite3.Row | dict[str, Any], *, private: bool = False) -> dict[str, Any]:
+        """A ticket as the API and events show it. `private` adds the phone-page link id."""
+        r = dict(row)
+        service = self.config.services.get(r["service"])
+        counter = self.config.counter(r["counter_id"]) if r.get("counter_id") else None
+        target = self.config.counter(r["target_counter"]) if r.get("target_counter") else None
+        group = self.config.priority_group(r["priority"]) if r.get("priority") else None
+        view: dict[str, Any] = {
+            "id": r["id"],
+            "number": r["number"],
+            "site": r["site"],
+            "service": r["service"],
+            "service_name": service.name if service else r["service"],
+            "service_name_en": service.name_en if service else r["service"],
+            "priority": r.get("priority"),
+            "priority_name": group.name if group else None,
+            "status": r["status"],
+            "service_day": r["service_day"],
+            "issued_at": r["issued_at"],
+            "called_at": r.get("called_at"),
+            "last_called_at": r.get("last_called_at"),
+            "call_count": r.get("call_count", 0),
+            "started_at": r.get("started_at"),
+            "ended_at": r.get("ended_at"),
+            "wait_s": r.get("wait_s"),
+            "service_s": r.get("service_s"),
+            "counter": _counter_brief(counter),
+            "target_counter": _counter_brief(target),
+            "transferred_from": r.get("transferred_from"),
+            "transferred_to": r.get("transferred_to"),
+        }
+        if private:
+            view["public_id"] = r["public_id"]
+            view["source"] = r.get("source")
+            view["staff"] = r.get("staff")
+            view["note"] = r.get("note")
+        return view
+
+    def get_ticket(self, ticket_id: int, *, private: bool = False) -> dict[str, Any]:
+        with self.store.read() as conn:
+            row = conn.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"Không có số thứ tự mã {ticket_id}", f"No ticket with id {ticket_id}",
+                               code="unknown_ticket")
+            view = self.ticket_view(row, private=private)
+            view.update(self._position(conn, row))
+            if private:
+                view["procedures"] = [dict(p) for p in conn.execute(
+                    "SELECT procedure AS code, service, counter_id, staff, started_at, ended_at, seconds "
+                    "FROM ticket_procedures WHERE ticket_id = ? ORDER BY id", (ticket_id,))]
+                view["events"] = [
+                    {**dict(e), "data": json.loads(e["data"]) if e["data"] else None} for e in conn.execute(
+                        "SELECT kind, at, counter_id, staff, data FROM ticket_events WHERE ticket_id = ? "
+                        "ORDER BY id", (ticket_id,))]
+        return view
+
+    def get_ticket_by_public_id(self, public_id: str) -> dict[str, Any]:
+        with self.store.read() as conn:
+            row = conn.execute("SELECT * FROM tickets WHERE public_id = ?", (public_id,)).fetchone()
+            if row is None:
+                raise NotFound("Không tìm thấy số thứ tự", "Ticket not found", code="unknown_ticket")
+            view = self.ticket_view(row)
+            view.update(self._position(conn, row))
+        return view
+
+    def _position(self, conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
+        """People ahead and the estimated wait, for a waiting ticket."""
+        if row["status"] != "waiting":
+            return {"ahead": 0, "estimated_wait_s": 0 if row["status"] in ACTIVE else None}
+        site = self.config.sites.get(row["site"])
+        service = self.config.services.get(row["service"])
+        if site is None or service is None:
+            return {"ahead": None, "estimated_wait_s": None}
+        ahead = self._ahead(conn, row)
+        return {"ahead": ahead, "estimated_wait_s": self._estimate(conn, site, service, ahead)}
+
+    def _ahead(self, conn: sqlite3.Connection, row: sqlite3.Row | dict[str, Any]) -> int:
+        """Waiting tickets of the same queue that will be called before this one."""
+        earlier = "(queue_at < :q OR (queue_at = :q AND id < :id))"
+        if row["priority"]:
+            ahead = f"priority IS NOT NULL AND {earlier}"  # only earlier priority tickets
+        elif self.config.rules.priority_policy == "strict":
+            ahead = f"({earlier} OR priority IS NOT NULL)"  # priority tickets jump ahead
+        else:
+            ahead = earlier
+        return conn.execute(
+            "SELECT count(*) FROM tickets WHERE site = :site AND service_day = :day AND status = 'waiting' "
+            f"AND service = :service AND target_counter IS NULL AND id != :id AND {ahead}",
+            {"site": row["site"], "day": row["service_day"], "service": row["service"], "id": row["id"],
+             "q": row["queue_at"]}).fetchone()[0]
+
+    def _estimate(self, conn: sqlite3.Connection, site: Site, service: Service, ahead: int) -> int:
+        counters = []
+        for c in site.counters:
+            services = self.counter_services(c)
+            if service.code in services:
+                counters.append((c, services))
+        states = {r["counter_id"]: r for r in conn.execute(
+            "SELECT counter_id, status, ticket_id FROM counter_state WHERE site = ?", (site.code,))}
+        recent = conn.execute(
+            "SELECT avg(service_s), count(*) FROM (SELECT service_s FROM tickets WHERE site = ? AND service = ? "
+            "AND status = 'served' AND service_s IS NOT NULL ORDER BY ended_at DESC LIMIT 30)",
+            (site.code, service.code)).fetchone()
+        return estimate_wait(
+            ahead=ahead,
+            counters=[(services.index(service.code), len(services),
+                       states.get(c.id, {"status": "closed"})["status"],
+                       bool(states.get(c.id) and states[c.id]["ticket_id"])) for c, services in counters],
+            recent_mean_s=recent[0] if recent[1] >= 5 else None,
+            default_s=service.default_service_min * 60,
+        )
+
+    def counter_view(self, conn: sqlite3.Connection, counter: Counter, *, private: bool = False) -> dict[str, Any]:
+        state = conn.execute("SELECT * FROM counter_state WHERE counter_id = ?", (counter.id,)).fetchone()
+        ticket = None
+        if state and state["ticket_id"]:
+            t = conn.execute("SELECT * FROM tickets WHERE id = ?", (state["ticket_id"],)).fetchone()
+            ticket = self.ticket_view(t) if t else None
+        view: dict[str, Any] = {
+            "id": counter.id,
+            "number": counter.number,
+            "name": counter.name,
+            "site": counter.site,
+            "services": list(self.counter_services(counter)),
+            "status": state["status"] if state else "closed",
+            "since": state["since"] if state else None,
+            "ticket": ticket,
+        }
+        if private:
+            view["staff"] = state["staff"] if state else None
+            view["pause_reason"] = state["pause_reason"] if state else None
+        return view
+
+    def queue_state(self, site_code: str, *, private: bool = False) -> dict[str, Any]:
+        """Everything a screen needs to be right: waiting per service and what each counter does."""
+        site = self.site(site_code)
+        now = self.clock()
+        day = self.today(site, now)
+        with self.store.read() as conn:
+            rows = {r["service"]: r for r in conn.execute(
+                "SELECT service, count(*) AS waiting, sum(priority IS NOT NULL) AS priority_waiting, "
+                "min(queue_at) AS oldest FROM tickets WHERE site = ? AND service_day = ? AND status = 'waiting' "
+                "GROUP BY service", (site.code, day))}
+            services = []
+            for code in site.services:
+                sv = self.config.services[code]
+                r = rows.get(code)
+                waiting = r["waiting"] if r else 0
+                services.append({
+                    "code": code,
+                    "name": sv.name,
+                    "name_en": sv.name_en,
+                    "waiting": waiting,
+                    "priority_waiting": (r["priority_waiting"] or 0) if r else 0,
+                    "longest_wait_s": round((now - from_iso(r["oldest"])).total_seconds()) if r else 0,
+                    "estimated_wait_s": self._estimate(conn, site, sv, waiting),
+                    "target_wait_min": sv.target_wait_min,
+                })
+            counters = [self.counter_view(conn, c, private=private) for c in site.counters]
+            recent = [self.ticket_view(r) for r in conn.execute(
+                "SELECT * FROM tickets WHERE site = ? AND service_day = ? AND called_at IS NOT NULL "
+                "ORDER BY last_called_at DESC LIMIT 10", (site.code, day))]
+        opening = opening_state(now, site, self.config.tz)
+        return {
+            "site": site.code,
+            "service_day": day,
+            "at": to_iso(now),
+            "opening": {"open": opening.open, "issuing": opening.issuing, "reason": opening.reason,
+                        "closes_at": opening.closes_at.isoformat() if opening.closes_at else None,
+                        "next_open": opening.next_open.isoformat() if opening.next_open else None},
+            "services": services,
+            "counters": counters,
+            "recent_calls": recent,
+        }
+
+    # ------------------------------------------------------------------ issuing
+
+    def issue(self, site_code: str, service_code: str, *, priority: str | None = None,
+              source: str = "api", actor: Actor = SYSTEM, kiosk: str | None = None) -> dict[str, Any]:
+        """Issue the next number of a service; returns the ticket with people ahead and estimated wait."""
+        site = self.site(site_code)
+        service = self.service(site, service_code)
+        if priority is not None:
+            if not isinstance(priority, str) or self.config.priority_group(priority) is None:
+                raise Invalid(f"Nhóm ưu tiên '{priority}' không có trong danh sách",
+                              f"Unknown priority group '{priority}'", code="unknown_priority")
+            if not service.allow_priority:
+                raise Invalid(f"Dịch vụ {service.name} không áp dụng ưu tiên",
+                              f"Service {service.name_en} takes no priority tickets", code="priority_not_allowed")
+        if source not in ("kiosk", "desk", "api"):
+            raise Invalid("Nguồn cấp số không hợp lệ", "source must be kiosk, desk or api", code="bad_source")
+        now = self.clock()
+        state = opening_state(now, site, self.config.tz)
+        if not state.issuing:
+            raise _closed_error(site, state)
+        day = self.today(site, now)
+        fmt = self.config.number_format(site.code, service.code)
+        iso = to_iso(now)
+        with self.store.write() as conn:
+            seq = conn.execute(
+                "INSERT INTO day_sequences (site, service, service_day, last_seq) VALUES (?,?,?,1) "
+                "ON CONFLICT(site, service, service_day) DO UPDATE SET last_seq = last_seq + 1 "
+                "RETURNING last_seq", (site.code, service.code, day)).fetchone()[0]
+            if service.daily_cap and seq > service.daily_cap:
+                conn.rollback()
+                raise Conflict(f"Dịch vụ {service.name} đã hết số hôm nay ({service.daily_cap} số)",
+                               f"{service.name_en} has reached today's limit of {service.daily_cap} tickets",
+                               code="daily_cap_reached")
+            number = fmt.format(seq)
+            cur = conn.execute(
+                "INSERT INTO tickets (public_id, site, service, service_day, seq, number, priority, source, "
+                "device, status, issued_at, queue_at) VALUES (?,?,?,?,?,?,?,?,?, 'waiting', ?, ?) RETURNING *",
+                (secrets.token_urlsafe(12), site.code, service.code, day, seq, number, priority, source,
+                 kiosk or actor.name, iso, iso))
+            row = dict(cur.fetchone())
+            conn.execute("UPDATE tickets SET visit_id = id WHERE id = ?", (row["id"],))
+            ahead = self._ahead(conn, row)
+            estimate = self._estimate(conn, site, service, ahead)
+            conn.execute("UPDATE tickets SET ahead_at_issue = ?, estimated_wait_s = ? WHERE id = ?",
+                         (ahead, estimate, row["id"]))
+            _log(conn, row["id"], iso, "issued", site.code, None, actor.name,
+                 {"source": source, "priority": priority, "ahead": ahead, "estimated_wait_s": estimate,
+                  "kiosk": kiosk})
+        view = self.ticket_view(row, private=True)
+        view.update({"ahead": ahead, "estimated_wait_s": estimate})
+        public = self.ticket_view(row)
+        self._after([Event("ticket.issued", site.code, public)], {site.code})
+        return view
+
+    # ------------------------------------------------------------------ counters
+
+    def _counter_row(self, conn: sqlite3.Connection, counter: Counter) -> sqlite3.Row:
+        return conn.execute("SELECT * FROM counter_state WHERE counter_id = ?", (counter.id,)).fetchone()
+
+    def _claim_counter(self, conn: sqlite3.Connection, counter: Counter, actor: Actor, iso: str) -> sqlite3.Row:
+        """Make sure `actor` holds the counter, opening it if it was closed; refuse another's counter."""
+        state = self._counter_row(conn, counter)
+        if actor.role == "kiosk" or actor.role == "display":
+            raise Conflict("Thiết bị này không được gọi số", "This device may not operate counters",
+                           code="forbidden", status=403)
+        if state["status"] != "closed" and state["staff"] and state["staff"] != actor.name:
+            raise Conflict(f"Quầy {counter.number} đang do {state['staff']} phụ trách",
+                           f"Counter {counter.number} is held by {state['staff']}", code="counter_taken",
+                           holder=state["staff"])
+        if state["status"] == "closed" or not state["staff"]:
+            # A counter that just opened owes a priority call: the first waiting priority citizen goes first.
+            conn.execute("UPDATE counter_state SET status = 'open', staff = ?, since = ?, pause_reason = NULL, "
+                         "normal_since_priority = ?, updated_at = ? WHERE counter_id = ?",
+                         (actor.name, iso, self.config.rules.interleave_every, iso, counter.id))
+            _counter_log(conn, counter, iso, "open", actor.name, None)
+            state = self._counter_row(conn, counter)
+        return state
+
+    def take_counter(self, counter_id: str, actor: Actor) -> dict[str, Any]:
+        """A staff member sits down at a counter (sign-in on the counter page)."""
+        counter = self.counter(counter_id)
+        iso = to_iso(self.clock())
+        with self.store.write() as conn:
+            self._claim_counter(conn, counter, actor, iso)
+        return self._counter_changed(counter)
+
+    def release_counter(self, counter_id: str, actor: Actor, *, force: bool = False) -> dict[str, Any]:
+        """Close a counter (sign-out); refused while a citizen is at it, unless a manager forces it."""
+        counter = self.counter(counter_id)
+        iso = to_iso(self.clock())
+        with self.store.write() as conn:
+            state = self._counter_row(conn, counter)
+            if state["status"] == "closed":
+                return self._counter_view_now(counter)
+            if state["staff"] and state["staff"] != actor.name and not force:
+                raise Conflict(f"Quầy {counter.number} đang do {state['staff']} phụ trách",
+                               f"Counter {counter.number} is held by {state['staff']}", code="counter_taken")
+            if state["ticket_id"] and not force:
+                raise Conflict("Quầy đang phục vụ một số — hãy hoàn thành hoặc chuyển trước khi đóng quầy",
+                               "Finish or transfer the current ticket before closing the counter",
+                               code="counter_busy")
+            conn.execute("UPDATE counter_state SET status = 'closed', staff = NULL, ticket_id = NULL, "
+                         "pause_reason = NULL, since = ?, updated_at = ? WHERE counter_id = ?",
+                         (iso, iso, counter.id))
+            _counter_log(conn, counter, iso, "close", actor.name, None)
+        return self._counter_changed(counter)
+
+    def _current(self, conn: sqlite3.Connection, counter: Counter, actor: Actor,
+                 expect: int | None, statuses: Iterable[str]) -> sqlite3.Row:
+        """The counter's current ticket, checked against what the caller believes it is."""
+        state = self._counter_row(conn, counter)
+        if state["status"] != "closed" and state["staff"] and state["staff"] != actor.name:
+            raise Conflict(f"Quầy {counter.number} đang do {state['staff']} phụ trách",
+                           f"Counter {counter.number} is held by {state['staff']}", code="counter_taken")
+        if not state["ticket_id"]:
+            raise Conflict("Quầy chưa gọi số nào", "This counter has no current ticket", code="no_current_ticket")
+        if expect is not None and int(expect) != state["ticket_id"]:
+            raise Conflict("Số này không còn ở quầy của bạn — màn hình đã được cập nhật",
+                           "That ticket is no longer at your counter", code="stale_ticket")
+        row = conn.execute("SELECT * FROM tickets WHERE id = ?", (state["ticket_id"],)).fetchone()
+        if row["status"] not in statuses:
+            raise Conflict(f"Số {row['number']} đang ở trạng thái {row['status']}",
+                           f"Ticket {row['number']} is {row['status']}", code="wrong_status")
+        return row
+
+    def call_next(self, counter_id: str, actor: Actor) -> dict[str, Any] | None:
+        """Call the next citizen for a counter: its services, the priority rules, then first come first served.
+
+        Returns None when nobody waits for this counter.
+        """
+        counter = self.counter(counter_id)
+        site = self.config.sites[counter.site]
+        now = self.clock()
+        iso = to_iso(now)
+        day = self.today(site, now)
+        services = self.counter_services(counter)
+        rules = self.config.rules
+        with self.store.write() as conn:
+            state = self._claim_counter(conn, counter, actor, iso)
+            self._ensure_free(conn, counter, state)
+            aged_before = to_iso(now - timedelta(minutes=rules.aging_min))
+            rank = " ".join(f"WHEN ? THEN {i}" for i in range(len(services)))
+            if rules.priority_policy == "strict" or state["normal_since_priority"] >= rules.interleave_every:
+                class_order = "(priority IS NOT NULL) DESC"
+            else:
+                class_order = "(priority IS NOT NULL) ASC"
+            sql = (
+                "SELECT *, queue_at <= ? AS aged FROM tickets "
+                "WHERE site = ? AND service_day = ? AND status = 'waiting' AND "
+                f"(target_counter = ? OR (target_counter IS NULL AND service IN ({','.join('?' * len(services))}))) "
+                "ORDER BY aged DESC, CASE WHEN queue_at <= ? THEN queue_at END ASC, "
+                f"{class_order}, CASE WHEN target_counter = ? THEN -1 ELSE CASE service {rank} END END, "
+                "queue_at ASC, id ASC LIMIT 1")
+            params = [aged_before, site.code, day, counter.id, *services, aged_before, counter.id, *services]
+            row = conn.execute(sql, params).fetchone()
+            if row is None:
+                return None
+            ticket = self._mark_called(conn, row, counter, actor, now, recall=False)
+            streak = 0 if row["priority"] else state["normal_since_priority"] + 1
+            conn.execute("UPDATE counter_state SET normal_since_priority = ? WHERE counter_id = ?",
+                         (streak, counter.id))
+        return self._called(counter, ticket, recall=False)
+
+    def call_ticket(self, counter_id: str, actor: Actor, *, ticket_id: int | None = None,
+                    number: str | None = None) -> dict[str, Any]:
+        """Call one chosen ticket out of order (by id, or by printed number today at this site).
+
+        A ticket marked no-show can be called again: the citizen came back.
+        """
+        counter = self.counter(counter_id)
+        site = self.config.sites[counter.site]
+        now = self.clock()
+        iso = to_iso(now)
+        with self.store.write() as conn:
+            state = self._claim_counter(conn, counter, actor, iso)
+            self._ensure_free(conn, counter, state)
+            if ticket_id is not None:
+                row = conn.execute("SELECT * FROM tickets WHERE id = ? AND site = ?",
+                                   (ticket_id, site.code)).fetchone()
+            elif number:
+                row = conn.execute(
+                    "SELECT * FROM tickets WHERE site = ? AND service_day = ? AND number = ? "
+                    "ORDER BY status = 'waiting' DESC, status = 'no_show' DESC, id DESC LIMIT 1",
+                    (site.code, self.today(site, now), str(number).strip().upper())).fetchone()
+            else:
+                raise Invalid("Cần nhập số thứ tự", "Give a ticket id or number", code="missing_ticket")
+            if row is None:
+                raise NotFound(f"Không có số {number or ticket_id} hôm nay tại điểm này",
+                               f"No ticket {number or ticket_id} today at this site", code="unknown_ticket")
+            if row["status"] not in ("waiting", "no_show"):
+                where = ""
+                if row["counter_id"] and row["status"] in ("called", "serving"):
+                    other = self.config.counter(row["counter_id"])
+                    where = f" tại quầy {other.number}" if other else ""
+                raise Conflict(f"Số {row['number']} đã được gọi{where} ({_status_vi(row['status'])})",
+                               f"Ticket {row['number']} is already {row['status']}", code="already_called")
+            if row["service_day"] != self.today(site, now):
+                raise Conflict(f"Số {row['number']} thuộc ngày {row['service_day']}",
+                               f"Ticket {row['number']} belongs to {row['service_day']}", code="other_day")
+            ticket = self._mark_called(conn, row, counter, actor, now, recall=False)
+        return self._called(counter, ticket, recall=False)
+
+    def _ensure_free(self, conn: sqlite3.Connection, counter: Counter, state: sqlite3.Row) -> None:
+        if state["status"] == "paused":
+            raise Conflict(f"Quầy {counter.number} đang tạm dừng — bấm Tiếp tục trước khi gọi số",
+                           f"Counter {counter.number} is paused: resume it first", code="counter_paused")
+        if state["ticket_id"]:
+            current = conn.execute("SELECT number FROM tickets WHERE id = ?", (state["ticket_id"],)).fetchone()
+            raise Conflict(f"Quầy đang có số {current['number']} — hãy hoàn thành, báo vắng mặt hoặc chuyển trước",
+                           f"Counter still has ticket {current['number']}: finish, mark no-show or transfer it",
+                           code="counter_busy", ticket=state["ticket_id"])
+
+    def _mark_called(self, conn: sqlite3.Connection, row: sqlite3.Row, counter: Counter, actor: Actor,
+                     now: datetime, *, recall: bool) -> dict[str, Any]:
+        iso = to_iso(now)
+        first = row["called_at"] is None
+        wait_s = (now - from_iso(row["queue_at"] if row["transferred_from"] else row["issued_at"])).total_seconds()
+        # The status guard makes the claim safe even if two writers ever raced past BEGIN IMMEDIATE.
+        cur = conn.execute(
+            "UPDATE tickets SET status = 'called', counter_id = ?, staff = ?, last_called_at = ?, "
+            "called_at = coalesce(called_at, ?), call_count = call_count + 1, wait_s = coalesce(wait_s, ?), "
+            "ended_at = NULL WHERE id = ? AND status IN ('waiting', 'no_show', 'called') RETURNING *",
+            (counter.id, actor.name, iso, iso, round(wait_s, 3) if first else None, row["id"]))
+        updated = cur.fetchone()
+        if updated is None:
+            raise Conflict(f"Số {row['number']} vừa được quầy khác gọi", f"Ticket {row['number']} was just taken",
+                           code="already_called")
+        conn.execute("UPDATE counter_state SET ticket_id = ?, updated_at = ? WHERE counter_id = ?",
+                     (row["id"], iso, counter.id))
+        kind = "recalled" if recall else ("called" if row["status"] == "waiting" else "called_again")
+        _log(conn, row["id"], iso, kind, counter.site, counter.id, actor.name,
+             {"counter_number": counter.number, "call_count": updated["call_count"]})
+        return dict(updated)
+
+    def _called(self, counter: Counter, ticket: dict[str, Any], *, recall: bool) -> dict[str, Any]:
+        view = self.ticket_view(ticket)
+        payload = {
+            "ticket": ticket["id"],
+            "number": ticket["number"],
+            "service": ticket["service"],
+            "service_name": view["service_name"],
+            "counter": counter.id,
+            "counter_number": counter.number,
+            "counter_name": counter.name,
+            "recall": recall,
+            "call_count": ticket["call_count"],
+            "priority": ticket["priority"],
+            "at": ticket["last_called_at"],
+        }
+        events = [Event("ticket.called", counter.site, payload), self._ticket_event(ticket)]
+        self._after(events, {counter.site}, counters=[counter])
+        return view
+
+    def recall(self, counter_id: str, actor: Actor, *, expect: int | None = None) -> dict[str, Any]:
+        """Call the current ticket again (the citizen did not come yet); counted, status stays 'called'."""
+        counter = self.counter(counter_id)
+        now = self.clock()
+        with self.store.write() as conn:
+            row = self._current(conn, counter, actor, expect, ("called",))
+            ticket = self._mark_called(conn, row, counter, actor, now, recall=True)
+        return self._called(counter, ticket, recall=True)
+
+    def start(self, counter_id: str, actor: Actor, *, expect: int | None = None) -> dict[str, Any]:
+        """The citizen is at the desk: service time starts now."""
+        counter = self.counter(counter_id)
+        iso = to_iso(self.clock())
+        with self.store.write() as conn:
+            row = self._current(conn, counter, actor, expect, ("called",))
+            ticket = conn.execute("UPDATE tickets SET status = 'serving', started_at = ? WHERE id = ? RETURNING *",
+                                  (iso, row["id"])).fetchone()
+            _log(conn, row["id"], iso, "started", counter.site, counter.id, actor.name, None)
+        return self._ticket_changed(counter, dict(ticket))
+
+    def mark_procedure(self, counter_id: str, actor: Actor, procedure: str, *,
+                       expect: int | None = None) -> dict[str, Any]:
+        """One procedure done now: its service time runs from the previous mark (or the start)."""
+        counter = self.counter(counter_id)
+        iso = to_iso(self.clock())
+        with self.store.write() as conn:
+            row = self._current(conn, counter, actor, expect, ("called", "serving"))
+            service = self.config.services[row["service"]]
+            if not isinstance(procedure, str) or service.procedure(procedure) is None:
+                raise Invalid(f"Thủ tục '{procedure}' không thuộc dịch vụ {service.name}",
+                              f"Procedure '{procedure}' is not part of {service.name_en}", code="unknown_procedure")
+            if row["status"] == "called":
+                row = conn.execute("UPDATE tickets SET status = 'serving', started_at = ? WHERE id = ? "
+                                   "RETURNING *", (row["last_called_at"], row["id"])).fetchone()
+                _log(conn, row["id"], iso, "started", counter.site, counter.id, actor.name, {"implicit": True})
+            _log(conn, row["id"], iso, "procedure", counter.site, counter.id, actor.name, {"procedure": procedure})
+        return self.get_ticket(row["id"], private=True)
+
+    def finish(self, counter_id: str, actor: Actor, procedures: list[Any], *,
+               expect: int | None = None) -> dict[str, Any]:
+        """End the visit as served, recording each procedure done with its own service time.
+
+        `procedures` holds codes, or objects {"code", "seconds"}. Without seconds, a procedure takes the
+        time since the previous procedure marked done (mark_procedure); procedures never marked share
+        what remains equally.
+        """
+        counter = self.counter(counter_id)
+        now = self.clock()
+        iso = to_iso(now)
+        if not isinstance(procedures, list) or not procedures:
+            raise Invalid("Hãy chọn ít nhất một thủ tục đã giải quyết", "List at least one procedure done",
+                          code="procedures_required")
+        with self.store.write() as conn:
+            row = self._current(conn, counter, actor, expect, ("called", "serving"))
+            service = self.config.services[row["service"]]
+            started = from_iso(row["started_at"] or row["last_called_at"])
+            items = _parse_procedures(procedures, service)
+            marks = [(json.loads(e["data"])["procedure"], from_iso(e["at"])) for e in conn.execute(
+                "SELECT at, data FROM ticket_events WHERE ticket_id = ? AND kind = 'procedure' ORDER BY id",
+                (row["id"],))]
+            timed = _time_procedures(items, marks, started, now)
+            for code, t0, t1 in timed:
+                conn.execute(
+                    "INSERT INTO ticket_procedures (ticket_id, service, procedure, site, counter_id, staff, "
+                    "started_at, ended_at, seconds) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (row["id"], service.code, code, counter.site, counter.id, actor.name, to_iso(t0), to_iso(t1),
+                     round((t1 - t0).total_seconds(), 3)))
+            ticket = conn.execute(
+                "UPDATE tickets SET status = 'served', started_at = coalesce(started_at, ?), ended_at = ?, "
+                "service_s = ? WHERE id = ? RETURNING *",
+                (to_iso(started), iso, round((now - started).total_seconds(), 3), row["id"])).fetchone()
+            conn.execute("UPDATE counter_state SET ticket_id = NULL, updated_at = ? WHERE counter_id = ?",
+                         (iso, counter.id))
+            _log(conn, row["id"], iso, "finished", counter.site, counter.id, actor.name,
+                 {"procedures": [c for c, _, _ in timed]})
+        ticket = dict(ticket)
+        view = self.ticket_view(ticket)
+        events = [Event("ticket.finished", counter.site, {**view, "procedures": [c for c, _, _ in timed]}),
+                  self._ticket_event(ticket)]
+        self._after(events, {counter.site}, counters=[counter])
+        return self.get_ticket(ticket["id"], private=True)
+
+    def no_show(self, counter_id: str, actor: Actor, *, expect: int | None = None) -> dict[str, Any]:
+        """Called, never came: the counter is free again. The number can still be called later."""
+        counter = self.counter(counter_id)
+        iso = to_iso(self.clock())
+        with self.store.write() as conn:
+            row = self._current(conn, counter, actor, expect, ("called",))
+            ticket = conn.execute("UPDATE tickets SET status = 'no_show', ended_at = ? WHERE id = ? RETURNING *",
+                                  (iso, row["id"])).fetchone()
+            conn.execute("UPDATE counter_state SET ticket_id = NULL, updated_at = ? WHERE counter_id = ?",
+                         (iso, counter.id))
+            _log(conn, row["id"], iso, "no_show", counter.site, counter.id, actor.name,
+                 {"call_count": row["call_count"]})
+        return self._ticket_changed(counter, dict(ticket))
+
+    def transfer(self, counter_id: str, actor: Actor, *, service: str | None = None,
+                 to_counter: str | None = None, keep_place: bool | None = None, note: str | None = None,
+                 expect: int | None = None) -> dict[str, Any]:
+        """Send the citizen to another service or counter; they wait again under the same number.
+
+        The current row ends as 'transferred' and a new waiting row, linked to it, joins the new queue
+        at its old place or at the end (config `transfer_keeps_place`, or `keep_place`).
+        """
+        counter = self.counter(counter_id)
+        site = self.config.sites[counter.site]
+        now = self.clock()
+        iso = to_iso(now)
+        if note is not None and (not isinstance(note, str) or len(note) > 500):
+            raise Invalid("Ghi chú quá dài (tối đa 500 ký tự)", "note must be text of at most 500 characters",
+                          code="bad_note")
+        target: Counter | None = None
+        if to_counter:
+            target = self.counter(to_counter)
+            if target.site != site.code:
+                raise Invalid("Chỉ chuyển được sang quầy cùng điểm tiếp nhận",
+                              "Transfer only to a counter at the same site", code="other_site")
+            if target.id == counter.id:
+                raise Invalid("Không thể chuyển sang chính quầy này", "Cannot transfer to the same counter",
+                              code="same_counter")
+        if service is None and target is None:
+            raise Invalid("Hãy chọn dịch vụ hoặc quầy để chuyển", "Give a service or a counter",
+                          code="transfer_target_required")
+        keep = self.config.rules.transfer_keeps_place if keep_place is None else bool(keep_place)
+        with self.store.write() as conn:
+            row = self._current(conn, counter, actor, expect, ("called", "serving"))
+            if service is not None:
+                new_service = self.service(site, service).code
+            else:
+                target_services = self.counter_services(target)  # type: ignore[arg-type]
+                new_service = row["service"] if row["service"] in target_services else target_services[0]
+            if target is None and new_service == row["service"]:
+                raise Invalid("Số này đã ở dịch vụ đó", "The ticket is already in that service",
+                              code="same_service")
+            queue_at = row["queue_at"] if keep else iso
+            # The citizen's phone link follows them: the old row gives its public id to the new one.
+            conn.execute("UPDATE tickets SET public_id = public_id || '.' || id WHERE id = ?", (row["id"],))
+            new = conn.execute(
+                "INSERT INTO tickets (public_id, visit_id, site, service, service_day, seq, number, priority, source, "
+                "device, status, issued_at, queue_at, target_counter, transferred_from, note) "
+                "VALUES (?,?,?,?,?,NULL,?,?,?,?, 'waiting', ?, ?, ?, ?, ?) RETURNING *",
+                (row["public_id"], row["visit_id"] or row["id"], site.code, new_service, row["service_day"],
+                 row["number"], row["priority"], row["source"], row["device"], row["issued_at"], queue_at,
+                 target.id if target else None, row["id"], note)).fetchone()
+            old = conn.execute(
+                "UPDATE tickets SET status = 'transferred', ended_at = ?, transferred_to = ?, "
+                "started_at = coalesce(started_at, last_called_at), "
+                "service_s = round((julianday(?) - julianday(coalesce(started_at, last_called_at))) * 86400, 3) "
+                "WHERE id = ? RETURNING *", (iso, new["id"], iso, row["id"])).fetchone()
+            conn.execute("UPDATE counter_state SET ticket_id = NULL, updated_at = ? WHERE counter_id = ?",
+                         (iso, counter.id))
+            data = {"to_ticket": new["id"], "service": new_service, "counter": target.id if target else None,
+                    "keep_place": keep, "note": note}
+            _log(conn, row["id"], iso, "transferred", site.code, counter.id, actor.name, data)
+            _log(conn, new["id"], iso, "issued", site.code, counter.id, actor.name,
+                 {"source": "transfer", "from_ticket": row["id"]})
+        events = [self._ticket_event(dict(old)), Event("ticket.issued", site.code, self.ticket_view(new)),
+                  self._ticket_event(dict(new))]
+        self._after(events, {site.code}, counters=[counter])
+        return self.get_ticket(new["id"], private=True)
+
+    def pause(self, counter_id: str, actor: Actor, reason: str, note: str | None = None) -> dict[str, Any]:
+        counter = self.counter(counter_id)
+        if reason not in PAUSE_REASONS:
+            raise Invalid("Lý do tạm dừng không hợp lệ", f"reason must be one of {', '.join(PAUSE_REASONS)}",
+                          code="bad_reason")
+        iso = to_iso(self.clock())
+        text = reason if not note else f"{reason}: {str(note)[:200]}"
+        with self.store.write() as conn:
+            state = self._claim_counter(conn, counter, actor, iso)
+            if state["ticket_id"]:
+                self._ensure_free(conn, counter, state)
+            if state["status"] == "paused":
+                raise Conflict("Quầy đã tạm dừng", "The counter is already paused", code="already_paused")
+            conn.execute("UPDATE counter_state SET status = 'paused', pause_reason = ?, since = ?, updated_at = ? "
+                         "WHERE counter_id = ?", (text, iso, iso, counter.id))
+            _counter_log(conn, counter, iso, "pause", actor.name, text)
+        return self._counter_changed(counter)
+
+    def resume(self, counter_id: str, actor: Actor) -> dict[str, Any]:
+        counter = self.counter(counter_id)
+        iso = to_iso(self.clock())
+        with self.store.write() as conn:
+            state = self._claim_counter(conn, counter, actor, iso)
+            if state["status"] != "paused":
+                raise Conflict("Quầy không ở trạng thái tạm dừng", "The counter is not paused", code="not_paused")
+            conn.execute("UPDATE counter_state SET status = 'open', pause_reason = NULL, since = ?, updated_at = ? "
+                         "WHERE counter_id = ?", (iso, iso, counter.id))
+            _counter_log(conn, counter, iso, "resume", actor.name, None)
+        return self._counter_changed(counter)
+
+    def mark_left(self, ticket_id: int, actor: Actor, note: str | None = None) -> dict[str, Any]:
+        """Staff saw a waiting citizen leave before being called."""
+        iso = to_iso(self.clock())
+        with self.store.write() as conn:
+            row = conn.execute("UPDATE tickets SET status = 'left', ended_at = ? WHERE id = ? AND status = 'waiting' "
+                               "RETURNING *", (iso, ticket_id)).fetchone()
+            if row is None:
+                raise Conflict("Chỉ đánh dấu rời đi được với số đang chờ", "Only a waiting ticket can be marked left",
+                               code="wrong_status")
+            _log(conn, ticket_id, iso, "left", row["site"], None, actor.name, {"note": note} if note else None)
+        self._after([self._ticket_event(dict(row))], {row["site"]})
+        return self.ticket_view(row)
+
+    # ------------------------------------------------------------------ the day
+
+    def close_day(self, site_code: str, actor: Actor = SYSTEM, *, before_day: str | None = None) -> int:
+        """End the service day: waiting and called tickets end as cancelled ("not served – closed").
+
+        With `before_day`, only tickets of earlier service days (the day rolled over). History stays.
+        """
+        site = self.site(site_code)
+        now = self.clock()
+        iso = to_iso(now)
+        day = before_day or self.today(site, now)
+        op = "<" if before_day else "<="
+        with self.store.write() as conn:
+            rows = conn.execute(
+                f"UPDATE tickets SET status = 'cancelled', ended_at = ? WHERE site = ? AND service_day {op} ? "
+                "AND status IN ('waiting', 'called') RETURNING id, status", (iso, site.code, day)).fetchall()
+            for r in rows:
+                _log(conn, r["id"], iso, "cancelled", site.code, None, actor.name, {"reason": "closed"})
+            freed = conn.execute(
+                "UPDATE counter_state SET ticket_id = NULL, updated_at = ? WHERE site = ? AND ticket_id IN "
+                "(SELECT id FROM tickets WHERE status = 'cancelled' AND ended_at = ?) RETURNING counter_id",
+                (iso, site.code, iso)).fetchall()
+            if not before_day:
+                closed = conn.execute(
+                    "UPDATE counter_state SET status = 'closed', staff = NULL, pause_reason = NULL, since = ?, "
+                    "updated_at = ? WHERE site = ? AND status != 'closed' AND ticket_id IS NULL RETURNING counter_id",
+                    (iso, iso, site.code)).fetchall()
+                for r in closed:
+                    conn.execute("INSERT INTO counter_events (counter_id, site, at, kind, staff, reason) "
+                                 "VALUES (?,?,?,'close',?,'day closed')", (r[0], site.code, iso, actor.name))
+        if rows or not before_day or freed:
+            self._after([Event("day.closed", site.code, {"site": site.code, "service_day": day,
+                                                         "cancelled": len(rows)})],
+                        {site.code}, counters=list(site.counters))
+        return len(rows)
+
+    def housekeeping(self) -> None:
+        """Run every few seconds by the server: roll the day over and close it after the last session."""
+        now = self.clock()
+        for site in self.config.sites.values():
+            day = self.today(site, now)
+            with self.store.connection() as conn:
+                stale = conn.execute("SELECT 1 FROM tickets WHERE site = ? AND service_day < ? AND status IN "
+                                     "('waiting','called') LIMIT 1", (site.code, day)).fetchone()
+                waiting_today = conn.execute(
+                    "SELECT 1 FROM tickets WHERE site = ? AND service_day = ? AND status IN ('waiting','called') "
+                    "LIMIT 1", (site.code, day)).fetchone()
+            if stale:
+                self.close_day(site.code, before_day=day)
+            state = opening_state(now, site, self.config.tz)
+            if waiting_today and not state.open:
+                reopens_today = state.next_open is not None and service_day(state.next_open, site,
+                                                                             self.config.tz) == day
+                if not reopens_today:
+                    self.close_day(site.code)
+
+    # ------------------------------------------------------------------ events
+
+    def _ticket_event(self, ticket: dict[str, Any]) -> Event:
+        """A ticket's new state, for its site and for the citizen following it by phone."""
+        return Event("ticket.updated", ticket["site"], self.ticket_view(ticket), ticket_room=ticket["public_id"])
+
+    def _ticket_changed(self, counter: Counter, ticket: dict[str, Any]) -> dict[str, Any]:
+        self._after([self._ticket_event(ticket)], {counter.site}, counters=[counter])
+        return self.ticket_view(ticket)
+
+    def _counter_view_now(self, counter: Counter) -> dict[str, Any]:
+        with self.store.read() as conn:
+            return self.counter_view(conn, counter, private=True)
+
+    def _counter_changed(self, counter: Counter) -> dict[str, Any]:
+        self._after([], set(), counters=[counter])
+        return self._counter_view_now(counter)
+
+    def _after(self, events: list[Event], sites: set[str], counters: list[Counter] | None = None) -> None:
+        """After a commit: add the fresh queue and counter state, then hand everything to the publisher."""
+        try:
+            out = list(events)
+            if counters:
+                with self.store.read() as conn:
+                    for c in counters:
+                        out.append(Event("counter.updated", c.site, self.counter_view(conn, c)))
+            for code in sorted(sites | {c.site for c in counters or []}):
+                state = self.queue_state(code)
+                out.append(Event("queue.updated", code, {"site": code, "at": state["at"],
+                                                         "services": state["services"]}))
+            self.publish(out)
+        except Exception:  # noqa: BLE001 - the commit stands; screens resync on their own
+            import logging
+
+            logging.getLogger(__name__).exception("publishing events failed")
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _counter_brief(counter: Counter | None) -> dict[str, Any] | None:
+    if counter is None:
+        return None
+    return {"id": counter.id, "number": counter.number, "name": counter.name}
+
+
+def _log(conn: sqlite3.Connection, ticket_id: int, at: str, kind: str, site: str, counter_id: str | None,
+         staff: str | None, data: dict[str, Any] | None) -> None:
+    conn.execute("INSERT INTO ticket_events (ticket_id, at, kind, site, counter_id, staff, data) "
+                 "VALUES (?,?,?,?,?,?,?)",
+                 (ticket_id, at, kind, site, counter_id, staff,
+                  json.dumps(data, ensure_ascii=False) if data else None))
+
+
+def _counter_log(conn: sqlite3.Connection, counter: Counter, at: str, kind: str, staff: str | None,
+                 reason: str | None) -> None:
+    conn.execute("INSERT INTO counter_events (counter_id, site, at, kind, staff, reason) VALUES (?,?,?,?,?,?)",
+                 (counter.id, counter.site, at, kind, staff, reason))
+
+
+def _closed_error(site: Site, state: Any) -> Conflict:
+    when = state.next_open.strftime("%H:%M ngày %d/%m/%Y") if state.next_open else None
+    when_en = state.next_open.strftime("%H:%M on %d/%m/%Y") if state.next_open else None
+    if state.reason == "closing_soon":
+        return Conflict(f"Đã ngừng cấp số trước giờ đóng cửa {site.stop_issuing_before_close_min} phút"
+                        + (f"; mời quay lại lúc {when}" if when else ""),
+                        f"Ticket issuing stops {site.stop_issuing_before_close_min} min before closing"
+                        + (f"; come back at {when_en}" if when_en else ""), code="issuing_stopped",
+                        next_open=state.next_open.isoformat() if state.next_open else None)
+    return Conflict("Ngoài giờ làm việc" + (f"; mời quay lại lúc {when}" if when else ""),
+                    "Closed" + (f"; opens at {when_en}" if when_en else ""), code="closed",
+                    next_open=state.next_open.isoformat() if state.next_open else None)
+
+
+STATUS_VI = {"waiting": "đang chờ", "called": "đã gọi", "serving": "đang phục vụ", "served": "đã phục vụ",
+             "no_show": "vắng mặt", "transferred": "đã chuyển", "cancelled": "hủy khi hết giờ",
+             "left": "đã rời đi"}
+
+
+def _status_vi(status: str) -> str:
+    return STATUS_VI.get(status, status)
+
+
+def _parse_procedures(items: list[Any], service: Service) -> list[tuple[str, float | None]]:
+    out: list[tuple[str, float | None]] = []
+    for i, item in enumerate(items):
+        seconds = None
+        if isinstance(item, dict):
+            code = item.get("code")
+            seconds = item.get("seconds")
+            if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int | float)
+                                        or not 0 <= seconds <= 86400):
+                raise Invalid("Thời gian thủ tục không hợp lệ", f"procedures[{i}].seconds must be 0–86400",
+                              code="bad_procedure")
+        else:
+            code = item
+        if not isinstance(code, str) or service.procedure(code) is None:
+            raise Invalid(f"Thủ tục '{code}' không thuộc dịch vụ {service.name}",
+                          f"Procedure '{code}' is not part of {service.name_en}", code="unknown_procedure")
+        out.append((code, float(seconds) if seconds is not None else None))
+    return out
+
+
+def _time_procedures(items: list[tuple[str, float | None]], marks: list[tuple[str, datetime]],
+                     started: datetime, now: datetime) -> list[tuple[str, datetime, datetime]]:
+    """Give each procedure a start and end within [started, now].
+
+    Explicit seconds win; then the times between marks; the rest share the remaining time equally.
+    """
+    out: list[tuple[str, datetime, datetime]] = []
+    cursor = started
+    pending: list[str] = []
+    marked = {code: at for code, at in marks}
+    explicit = [(c, s) for c, s in items if s is not None]
+    if explicit and len(explicit) == len(items):
+        for code, seconds in explicit:
+            end = cursor + timedelta(seconds=seconds)
+            out.append((code, cursor, end))
+            cursor = end
+        return out
+    for code, _ in sorted(items, key=lambda it: marked.get(it[0], now + timedelta(days=1))):
+        at = marked.get(code)
+        if at is not None and cursor <= at <= now:
+            out.append((code, cursor, at))
+            cursor = at
+        else:
+            pending.append(code)
+    if pending:
+        share = (now - cursor) / len(pending)
+        for code in pending:
+            out.append((code, cursor, cursor + share))
+            cursor = cursor + share
+    return out
+

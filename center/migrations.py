@@ -1,0 +1,212 @@
+"""The versioned schema. Each entry is one migration; its position (from 1) is the schema version.
+
+Append new migrations at the end; never edit one that has shipped. `PRAGMA user_version` records
+what a database file has. All timestamps are UTC ISO 8601 text ending in Z.
+"""
+
+V1_CORE = """
+CREATE TABLE sites (
+  code TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  name_en TEXT NOT NULL,
+  active INTEGER NOT NULL DEFAULT 1,
+  updated_at TEXT NOT NULL
+);
+CREATE TABLE services (
+  code TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  name_en TEXT NOT NULL,
+  target_wait_min REAL NOT NULL,
+  active INTEGER NOT NULL DEFAULT 1,
+  updated_at TEXT NOT NULL
+);
+CREATE TABLE procedures (
+  service TEXT NOT NULL,
+  code TEXT NOT NULL,
+  name TEXT NOT NULL,
+  name_en TEXT NOT NULL,
+  field TEXT NOT NULL DEFAULT '',
+  active INTEGER NOT NULL DEFAULT 1,
+  PRIMARY KEY (service, code)
+);
+CREATE TABLE counters (
+  id TEXT PRIMARY KEY,
+  site TEXT NOT NULL,
+  number INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  services TEXT NOT NULL,            -- JSON list from config.toml, in order of preference
+  active INTEGER NOT NULL DEFAULT 1,
+  updated_at TEXT NOT NULL
+);
+
+-- The last sequence number issued per site, service and local service day. Incremented inside
+-- the same BEGIN IMMEDIATE transaction that inserts the ticket.
+CREATE TABLE day_sequences (
+  site TEXT NOT NULL,
+  service TEXT NOT NULL,
+  service_day TEXT NOT NULL,
+  last_seq INTEGER NOT NULL,
+  PRIMARY KEY (site, service, service_day)
+) WITHOUT ROWID;
+
+-- One row per stay in one queue. A transfer ends a row as 'transferred' and opens a new one with
+-- the same printed number, linked by transferred_from; visit_id groups the chain.
+CREATE TABLE tickets (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  public_id TEXT NOT NULL UNIQUE,     -- unguessable, for the citizen's phone page
+  visit_id INTEGER,
+  site TEXT NOT NULL,
+  service TEXT NOT NULL,
+  service_day TEXT NOT NULL,          -- local date the numbering belongs to
+  seq INTEGER,                        -- NULL on rows created by a transfer
+  number TEXT NOT NULL,               -- as printed
+  priority TEXT,                      -- priority group code, NULL for none
+  source TEXT NOT NULL,               -- kiosk, desk, api
+  device TEXT,                        -- kiosk id or user who issued
+  status TEXT NOT NULL CHECK (status IN
+    ('waiting','called','serving','served','no_show','transferred','cancelled','left')),
+  issued_at TEXT NOT NULL,
+  queue_at TEXT NOT NULL,             -- first-come-first-served key (kept by a transfer that keeps its place)
+  target_counter TEXT,                -- only this counter may call it (transfer to a counter)
+  counter_id TEXT,                    -- counter that called it last
+  staff TEXT,                         -- username at that counter
+  called_at TEXT,
+  last_called_at TEXT,
+  call_count INTEGER NOT NULL DEFAULT 0,
+  started_at TEXT,
+  ended_at TEXT,
+  wait_s REAL,                        -- first call - issue (or queue entry for a transfer)
+  service_s REAL,                     -- end - start, for served tickets
+  transferred_from INTEGER REFERENCES tickets(id),
+  transferred_to INTEGER REFERENCES tickets(id),
+  ahead_at_issue INTEGER,
+  estimated_wait_s INTEGER,
+  note TEXT,
+  UNIQUE (site, service, service_day, seq)
+);
+CREATE INDEX tickets_waiting ON tickets (site, service_day, status, service, queue_at);
+CREATE INDEX tickets_counter ON tickets (counter_id, status);
+CREATE INDEX tickets_day ON tickets (service_day, site);
+CREATE INDEX tickets_visit ON tickets (visit_id);
+CREATE INDEX tickets_recent_served ON tickets (site, service, status, ended_at);
+
+-- Every state change of a ticket, with time, counter and staff member: statistics come from here.
+CREATE TABLE ticket_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+  at TEXT NOT NULL,
+  kind TEXT NOT NULL,                 -- issued, called, recalled, started, procedure, finished,
+                                      -- no_show, transferred, cancelled, left, printed, print_failed
+  site TEXT NOT NULL,
+  counter_id TEXT,
+  staff TEXT,
+  data TEXT                           -- JSON details
+);
+CREATE INDEX ticket_events_ticket ON ticket_events (ticket_id);
+CREATE INDEX ticket_events_at ON ticket_events (at);
+
+-- Procedures done during a served ticket, each with its own service time.
+CREATE TABLE ticket_procedures (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+  service TEXT NOT NULL,
+  procedure TEXT NOT NULL,
+  site TEXT NOT NULL,
+  counter_id TEXT,
+  staff TEXT,
+  started_at TEXT NOT NULL,
+  ended_at TEXT NOT NULL,
+  seconds REAL NOT NULL
+);
+CREATE INDEX ticket_procedures_ticket ON ticket_procedures (ticket_id);
+
+-- What each counter is doing now. History of openings and pauses is in counter_events.
+CREATE TABLE counter_state (
+  counter_id TEXT PRIMARY KEY,
+  site TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('closed','open','paused')),
+  staff TEXT,
+  ticket_id INTEGER REFERENCES tickets(id),
+  pause_reason TEXT,
+  since TEXT NOT NULL,
+  normal_since_priority INTEGER NOT NULL DEFAULT 0,
+  updated_at TEXT NOT NULL
+);
+CREATE TABLE counter_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  counter_id TEXT NOT NULL,
+  site TEXT NOT NULL,
+  at TEXT NOT NULL,
+  kind TEXT NOT NULL,                 -- open, pause, resume, close, release
+  staff TEXT,
+  reason TEXT
+);
+CREATE INDEX counter_events_at ON counter_events (at);
+
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  username TEXT NOT NULL UNIQUE,
+  display_name TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('admin','manager','staff')),
+  password_hash TEXT NOT NULL,
+  active INTEGER NOT NULL DEFAULT 1,
+  failed_logins INTEGER NOT NULL DEFAULT 0,
+  locked_until TEXT,
+  created_at TEXT NOT NULL
+);
+
+-- Bearer tokens for scripts (bound to a user) and devices (kiosk, display, bound to a site).
+CREATE TABLE tokens (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  token_hash TEXT NOT NULL UNIQUE,    -- sha256 of the token; the token itself is shown once
+  name TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('admin','manager','staff','kiosk','display')),
+  site TEXT,
+  user_id INTEGER REFERENCES users(id),
+  created_at TEXT NOT NULL,
+  revoked_at TEXT,
+  last_used_at TEXT
+);
+
+CREATE TABLE ratings (
+  ticket_id INTEGER PRIMARY KEY REFERENCES tickets(id),
+  site TEXT NOT NULL,
+  counter_id TEXT,
+  staff TEXT,
+  level TEXT NOT NULL,
+  reasons TEXT,                       -- JSON list
+  at TEXT NOT NULL
+);
+
+CREATE TABLE print_jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+  kiosk TEXT NOT NULL,
+  status TEXT NOT NULL,               -- pending, printed, failed
+  error TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX print_jobs_kiosk ON print_jobs (kiosk, status);
+
+-- Settings changed on the web (display notice, counter services today, ...): survive restarts.
+CREATE TABLE settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,                -- JSON
+  updated_at TEXT NOT NULL,
+  updated_by TEXT
+);
+
+CREATE TABLE audit_log (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at TEXT NOT NULL,
+  actor TEXT,
+  role TEXT,
+  action TEXT NOT NULL,
+  target TEXT,
+  detail TEXT
+);
+CREATE INDEX audit_log_at ON audit_log (at);
+"""
+
+MIGRATIONS: list[str] = [V1_CORE]

@@ -1,0 +1,169 @@
+"""The OpenAPI 3 description of /api, served at /api/openapi.json. A test checks it against the routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+TICKET = {"$ref": "#/components/schemas/Ticket"}
+
+
+def _err(*codes: int) -> dict[str, Any]:
+    text = {400: "Malformed request", 401: "No or invalid credentials", 403: "Role not allowed",
+            404: "Unknown id", 409: "Conflicts with the current state", 413: "Body too large",
+            422: "Invalid values", 503: "Database busy or unavailable"}
+    return {str(c): {"description": text[c], "content": {"application/json": {"schema": ERROR}}} for c in codes}
+
+
+def _ok(schema: dict[str, Any], description: str = "OK", status: int = 200) -> dict[str, Any]:
+    return {str(status): {"description": description, "content": {"application/json": {"schema": schema}}}}
+
+
+def _body(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return {"required": bool(required), "content": {"application/json": {"schema": schema}}}
+
+
+COUNTER_PARAM = {"name": "counter_id", "in": "path", "required": True, "schema": {"type": "string"}}
+SITE_QUERY = {"name": "site", "in": "query", "required": True, "schema": {"type": "string"}}
+EXPECT = {"ticket": {"type": "integer", "description": "id of the ticket the caller believes is current"}}
+SECURED = [{"bearer": []}, {"cookie": []}]
+
+
+def _counter_action(summary: str, body: dict[str, Any] | None = None, ok: dict[str, Any] | None = None,
+                    extra: tuple[int, ...] = ()) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary, "security": SECURED, "parameters": [COUNTER_PARAM],
+        "responses": {**(ok or _ok(TICKET)), **_err(400, 401, 403, 404, 409, 422, *extra)},
+    }
+    op["requestBody"] = body or _body(EXPECT)
+    return {"post": op}
+
+
+def document() -> dict[str, Any]:
+    counter_obj = {"$ref": "#/components/schemas/Counter"}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "xephang API", "version": "1.0",
+                 "description": "Queue and counter management for a Public Administration Service Center. "
+                                "Errors are JSON {error, message (Vietnamese), message_en}."},
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "xephang_session"},
+            },
+            "schemas": {
+                "Error": {"type": "object", "required": ["error", "message"], "properties": {
+                    "error": {"type": "string"}, "message": {"type": "string"}, "message_en": {"type": "string"}}},
+                "CounterBrief": {"type": "object", "nullable": True, "properties": {
+                    "id": {"type": "string"}, "number": {"type": "integer"}, "name": {"type": "string"}}},
+                "Ticket": {"type": "object", "required": ["id", "number", "service", "status", "issued_at"],
+                           "properties": {
+                               "id": {"type": "integer"}, "number": {"type": "string"},
+                               "site": {"type": "string"}, "service": {"type": "string"},
+                               "service_name": {"type": "string"},
+                               "priority": {"type": "string", "nullable": True},
+                               "status": {"type": "string", "enum": ["waiting", "called", "serving", "served",
+                                                                    "no_show", "transferred", "cancelled",
+                                                                    "left"]},
+                               "issued_at": {"type": "string", "format": "date-time"},
+                               "called_at": {"type": "string", "nullable": True},
+                               "call_count": {"type": "integer"},
+                               "counter": {"$ref": "#/components/schemas/CounterBrief"},
+                               "ahead": {"type": "integer", "nullable": True},
+                               "estimated_wait_s": {"type": "integer", "nullable": True},
+                               "public_id": {"type": "string"}, "public_url": {"type": "string"},
+                               "procedures": {"type": "array", "items": {"type": "object", "properties": {
+                                   "code": {"type": "string"}, "seconds": {"type": "number"}}}},
+                           }},
+                "Counter": {"type": "object", "properties": {
+                    "id": {"type": "string"}, "number": {"type": "integer"}, "name": {"type": "string"},
+                    "status": {"type": "string", "enum": ["closed", "open", "paused"]},
+                    "services": {"type": "array", "items": {"type": "string"}},
+                    "ticket": {"allOf": [TICKET], "nullable": True}}},
+                "Queue": {"type": "object", "properties": {
+                    "site": {"type": "string"}, "service_day": {"type": "string"},
+                    "services": {"type": "array", "items": {"type": "object", "properties": {
+                        "code": {"type": "string"}, "waiting": {"type": "integer"},
+                        "longest_wait_s": {"type": "integer"}, "estimated_wait_s": {"type": "integer"}}}},
+                    "counters": {"type": "array", "items": counter_obj}}},
+            },
+        },
+        "paths": {
+            "/api/health": {"get": {"summary": "Liveness and schema version", "responses": _ok({"type": "object"})}},
+            "/api/openapi.json": {"get": {"summary": "This document", "responses": _ok({"type": "object"})}},
+            "/api/sites": {"get": {"summary": "Sites with their services, procedures and counters",
+                                   "responses": _ok({"type": "object"})}},
+            "/api/services": {"get": {"summary": "Services offered at a site", "parameters": [SITE_QUERY],
+                                      "responses": {**_ok({"type": "object"}), **_err(404, 422)}}},
+            "/api/queue": {"get": {"summary": "Waiting per service and what each counter is doing",
+                                   "parameters": [SITE_QUERY],
+                                   "responses": {**_ok({"$ref": "#/components/schemas/Queue"}), **_err(404, 422)}}},
+            "/api/tickets": {"post": {
+                "summary": "Issue a ticket (kiosk devices at their own site; staff at the reception desk)",
+                "security": SECURED,
+                "requestBody": _body({"site": {"type": "string"}, "service": {"type": "string"},
+                                      "priority": {"type": "string", "nullable": True,
+                                                   "description": "priority group code"},
+                                      "source": {"type": "string", "enum": ["kiosk", "desk", "api"]}},
+                                     ["site", "service"]),
+                "responses": {**_ok(TICKET, "Issued", 201), **_err(400, 401, 403, 404, 409, 413, 422, 503)}}},
+            "/api/tickets/{ticket_id}": {"get": {
+                "summary": "One ticket with its history", "security": SECURED,
+                "parameters": [{"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {**_ok(TICKET), **_err(401, 403, 404)}}},
+            "/api/tickets/{ticket_id}/left": {"post": {
+                "summary": "Mark a waiting ticket as left before being called", "security": SECURED,
+                "parameters": [{"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "requestBody": _body({"note": {"type": "string"}}),
+                "responses": {**_ok(TICKET), **_err(400, 401, 403, 404, 409, 422)}}},
+            "/api/public/tickets/{public_id}": {"get": {
+                "summary": "A ticket by its unguessable public id (the QR code link)",
+                "parameters": [{"name": "public_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {**_ok(TICKET), **_err(404)}}},
+            "/api/counters/{counter_id}": {"get": {
+                "summary": "A counter's state", "security": SECURED, "parameters": [COUNTER_PARAM],
+                "responses": {**_ok(counter_obj), **_err(401, 403, 404)}}},
+            "/api/counters/{counter_id}/take": _counter_action(
+                "Sit down at a counter (refused if another staff member holds it)",
+                _body({}), _ok(counter_obj)),
+            "/api/counters/{counter_id}/release": _counter_action(
+                "Close the counter", _body({"force": {"type": "boolean"}}), _ok(counter_obj)),
+            "/api/counters/{counter_id}/call-next": _counter_action(
+                "Call the next ticket for this counter", _body({}),
+                {**_ok(TICKET), "204": {"description": "Nobody is waiting for this counter"}}),
+            "/api/counters/{counter_id}/call": _counter_action(
+                "Call one chosen ticket (by id or printed number), also a no-show who came back",
+                _body({"ticket": {"type": "integer"}, "number": {"type": "string"}})),
+            "/api/counters/{counter_id}/recall": _counter_action("Call the current ticket again"),
+            "/api/counters/{counter_id}/no-show": _counter_action("The called citizen did not come"),
+            "/api/counters/{counter_id}/start": _counter_action("The citizen is at the desk: service starts"),
+            "/api/counters/{counter_id}/procedure": _counter_action(
+                "Mark one procedure done now (it gets its own service time)",
+                _body({**EXPECT, "procedure": {"type": "string"}}, ["procedure"])),
+            "/api/counters/{counter_id}/finish": _counter_action(
+                "Finish the visit with the procedures done",
+                _body({**EXPECT, "procedures": {"type": "array", "minItems": 1, "items": {
+                    "oneOf": [{"type": "string"}, {"type": "object", "required": ["code"], "properties": {
+                        "code": {"type": "string"}, "seconds": {"type": "number", "minimum": 0}}}]}}},
+                      ["procedures"])),
+            "/api/counters/{counter_id}/transfer": _counter_action(
+                "Send the citizen to another service or counter, keeping the number",
+                _body({**EXPECT, "service": {"type": "string"}, "counter": {"type": "string"},
+                       "keep_place": {"type": "boolean"}, "note": {"type": "string", "maxLength": 500}})),
+            "/api/counters/{counter_id}/pause": _counter_action(
+                "Pause the counter with a reason",
+                _body({"reason": {"type": "string", "enum": ["break", "meeting", "kiosk_help", "paperwork",
+                                                             "other"]},
+                       "note": {"type": "string"}}), _ok(counter_obj)),
+            "/api/counters/{counter_id}/resume": _counter_action("Resume a paused counter", _body({}),
+                                                                 _ok(counter_obj)),
+            "/api/sites/{site}/close-day": {"post": {
+                "summary": "Close the service day: waiting tickets end as cancelled (not served – closed)",
+                "security": SECURED,
+                "parameters": [{"name": "site", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {**_ok({"type": "object"}), **_err(400, 401, 403, 404)}}},
+        },
+    }

@@ -1,0 +1,96 @@
+"""Socket.IO: rooms per site and per ticket, full state on connect and on request, events after commits.
+
+A client connects with `auth={"site": S}` (plus `"token"` for a device or script, or its staff cookie
+session) and is put in the room `site:S`; with `"ticket": <public id>` it follows one ticket. On connect
+and on every `resync` it receives `state`, the whole queue state: a screen never depends on having
+seen every event (events are lost when a message queue or a network link is down).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import session
+from flask_socketio import SocketIO, emit, join_room
+
+from .auth import allowed
+from .engine import Actor, Engine
+from .events import Event, site_room, ticket_room
+from .web import Center
+
+log = logging.getLogger(__name__)
+
+
+def make_socketio(message_queue: str | None) -> SocketIO:
+    # async_mode is explicit: with gevent installed Flask-SocketIO would otherwise pick it even under a
+    # threaded gunicorn worker. See docs/architecture.md for why threads.
+    return SocketIO(async_mode="threading", message_queue=message_queue, cors_allowed_origins=[],
+                    ping_interval=10, ping_timeout=10, max_http_buffer_size=64 * 1024,
+                    json=None, logger=False, engineio_logger=False)
+
+
+def publisher(socketio: SocketIO):
+    def publish(events: list[Event]) -> None:
+        for event in events:
+            for room in event.rooms():
+                socketio.emit(event.name, event.payload, to=room)
+
+    return publish
+
+
+def register(socketio: SocketIO, c: Center) -> None:
+    engine: Engine = c.engine
+
+    def actor_for(auth: dict[str, Any]) -> Actor | None:
+        token = auth.get("token")
+        if isinstance(token, str) and token:
+            return c.accounts.actor_for_token(token)
+        uid = session.get("uid")
+        return c.accounts.actor_for_user(uid) if uid else None
+
+    def send_state(site: str, actor: Actor | None) -> None:
+        emit("state", engine.queue_state(site, private=allowed(actor, "queue.detail")))
+
+    @socketio.on("connect")
+    def connect(auth: Any = None) -> bool:
+        auth = auth if isinstance(auth, dict) else {}
+        token = auth.get("token")
+        actor = actor_for(auth)
+        if token and actor is None:
+            raise ConnectionRefusedError("bad_token")
+        site = auth.get("site")
+        public_id = auth.get("ticket")
+        if site is not None and site not in c.config.sites:
+            raise ConnectionRefusedError("unknown_site")
+        if actor is not None and actor.site and site and actor.site != site:
+            raise ConnectionRefusedError("wrong_site")
+        if site is None and public_id is None:
+            raise ConnectionRefusedError("site_required")
+        session["sio_actor"] = actor
+        session["sio_site"] = site
+        if site:
+            join_room(site_room(site))
+            send_state(site, actor)
+        if isinstance(public_id, str) and 0 < len(public_id) <= 64:
+            try:
+                ticket = engine.get_ticket_by_public_id(public_id)
+            except Exception:  # noqa: BLE001
+                raise ConnectionRefusedError("unknown_ticket") from None
+            join_room(ticket_room(public_id))
+            if not site:
+                join_room(site_room(ticket["site"]))
+                session["sio_site"] = ticket["site"]
+            emit("ticket.updated", ticket)
+        return True
+
+    @socketio.on("resync")
+    def resync(_data: Any = None) -> None:
+        """Read-only: the client asks for the whole state again (after a reconnect, or on a timer)."""
+        site = session.get("sio_site")
+        if site:
+            send_state(site, session.get("sio_actor"))
+
+    @socketio.on_error_default
+    def on_error(e: Exception) -> None:
+        log.warning("socket.io handler error: %s", e)

@@ -1,0 +1,61 @@
+"""The production server: gunicorn with threaded workers, started by `python -m center serve`.
+
+Why threads (gthread) and not gevent: every queue operation is a short SQLite transaction, and a
+SQLite lock wait is a blocking C call. Under gevent one such wait would freeze every connection of the
+worker; under threads it holds one thread. A center has a few hundred connections at most (displays,
+counters, kiosks, phones following tickets); each WebSocket holds a thread, so the pool is sized for
+that (`--threads`, default 400) and measured in BENCHMARKS.md.
+
+With several workers (`--workers N`) Socket.IO needs a Redis message queue (`--redis URL`) so that an
+event from one process reaches clients of all, and the proxy needs sticky sessions (docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, factory: Any, options: dict[str, Any]):
+        self.factory = factory
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return self.factory()
+
+
+def serve(*, config_path: str, db_path: str, host: str, port: int, workers: int = 1, threads: int = 400,
+          redis_url: str | None = None, access_log: bool = False) -> None:
+    from .app import create_app
+    from .config import load_config
+
+    cfg = load_config(config_path)  # fail before forking, with the key named
+    if workers > 1 and not redis_url:
+        raise SystemExit("--workers > 1 needs --redis URL: Socket.IO events must reach every process")
+
+    def factory() -> Any:
+        return create_app(cfg, db_path, message_queue=redis_url)
+
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "worker_connections": max(1000, threads * 2),
+        "timeout": 60,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "control_socket_disable": True,
+        "accesslog": "-" if access_log else None,
+        "errorlog": "-",
+        "loglevel": "info",
+        "proc_name": "xephang",
+    }
+    _Gunicorn(factory, options).run()

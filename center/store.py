@@ -1,0 +1,148 @@
+"""SQLite storage: durable settings, a small connection pool, short write transactions, migrations.
+
+Why these settings:
+- WAL + `synchronous=FULL`: a ticket is acknowledged only after its commit reached the disk, so a
+  power cut never loses a printed ticket; readers never block the writer.
+- Writes open with `BEGIN IMMEDIATE`: the write lock is taken before anything is read, so two
+  processes never both read "last number = 41" and both issue 42, and there is no lock-upgrade storm.
+- A pool of connections shared by all threads, so a server with hundreds of WebSocket threads holds a
+  handful of file handles, and every operation holds one only for the milliseconds it needs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlite_utils
+
+from .migrations import MIGRATIONS
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used (locked for too long, read-only, disk full, wrong file)."""
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                           check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+class Store:
+    """Owns the database file: migrations on open, pooled connections, read and write scopes."""
+
+    def __init__(self, path: str | Path, pool_size: int = 8):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._pool: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._size = pool_size
+        self._created = 0
+        self._lock = threading.Lock()
+        with self.connection() as conn:
+            migrate(conn)
+
+    def _checkout(self) -> sqlite3.Connection:
+        try:
+            return self._pool.get_nowait()
+        except queue.Empty:
+            with self._lock:
+                if self._created < self._size:
+                    self._created += 1
+                    return connect(self.path)
+            return self._pool.get(timeout=BUSY_TIMEOUT_MS / 1000)
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        conn = self._checkout()
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction:
+                conn.rollback()
+            self._pool.put(conn)
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for several queries (a deferred transaction)."""
+        with self.connection() as conn:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction holding the database write lock from its first statement."""
+        with self.connection() as conn:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                raise StoreError(f"database busy or unavailable: {e}") from e
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.rollback()
+                raise
+
+    def db(self, conn: sqlite3.Connection) -> sqlite_utils.Database:
+        """sqlite-utils on a pooled connection, for table helpers (upserts, inserts)."""
+        return sqlite_utils.Database(conn)
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._pool.get_nowait().close()
+            except queue.Empty:
+                break
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply every migration newer than the file's `user_version`, each in its own transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = schema_version(conn)
+        if current > len(MIGRATIONS):
+            raise StoreError(f"database schema v{current} is newer than this program (v{len(MIGRATIONS)})")
+        for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            for statement in _statements(script):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.rollback()
+        raise
+    return schema_version(conn)
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (executescript would commit our transaction)."""
+    out, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out

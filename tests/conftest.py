@@ -1,0 +1,188 @@
+"""Shared fixtures: real SQLite files, a controllable clock, and real server processes on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_CONFIG = ROOT / "config.toml"
+PASSWORD = "correct-horse-battery"
+
+
+class FakeClock:
+    """A clock tests move by hand; starts on a Monday at 09:00 in Vietnam (02:00 UTC)."""
+
+    def __init__(self, start: datetime | None = None):
+        self.now = start or datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def demo_config():
+    from center.config import load_config
+
+    return load_config(DEMO_CONFIG)
+
+
+@pytest.fixture
+def engine(tmp_path, demo_config, clock):
+    from center.engine import Engine
+    from center.store import Store
+
+    events: list = []
+    store = Store(tmp_path / "queue.sqlite3")
+    eng = Engine(store, demo_config, clock=clock, publish=events.extend)
+    eng.events = events  # type: ignore[attr-defined]
+    yield eng
+    store.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli(db: Path, *args: str, stdin: str | None = None) -> str:
+    out = subprocess.run([sys.executable, "-m", "center", "--db", str(db), *args], input=stdin, text=True,
+                         capture_output=True, cwd=ROOT, check=True)
+    return out.stdout
+
+
+@dataclass
+class Server:
+    """A real `python -m center serve` process."""
+
+    db: Path
+    config: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+    threads: int = 64
+    log: Path | None = None
+    extra: tuple[str, ...] = ()
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Server:
+        self.log = self.db.with_suffix(f".{self.port}.log")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "center", "--db", str(self.db), "serve", "--config", str(self.config),
+             "--host", "127.0.0.1", "--port", str(self.port), "--threads", str(self.threads), *self.extra],
+            cwd=ROOT, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")
+            try:
+                if requests.get(self.url + "/api/health", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not start: {self.log.read_text()[-3000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def restart(self) -> Server:
+        self.stop()
+        return self.start()
+
+    def headers(self, who: str = "admin") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def post(self, path: str, who: str | None = "admin", **kwargs):
+        headers = kwargs.pop("headers", {})
+        if who:
+            headers.update(self.headers(who))
+        return requests.post(self.url + path, headers=headers, timeout=10, **kwargs)
+
+    def get(self, path: str, who: str | None = "admin", **kwargs):
+        headers = kwargs.pop("headers", {})
+        if who:
+            headers.update(self.headers(who))
+        return requests.get(self.url + path, headers=headers, timeout=10, **kwargs)
+
+
+def prepare_accounts(db: Path) -> dict[str, str]:
+    """Users admin/manager/staff1/staff2 (password PASSWORD) and tokens for them and the demo devices."""
+    tokens = {}
+    for name, role in (("admin", "admin"), ("manager", "manager"), ("staff1", "staff"), ("staff2", "staff")):
+        cli(db, "user", "add", name, "--role", role, "--password-stdin", stdin=PASSWORD + "\n")
+        tokens[name] = cli(db, "token", "create", "--user", name).strip().splitlines()[-1]
+    for device, role, site in (("main-kiosk-1", "kiosk", "main"), ("branch-kiosk-1", "kiosk", "branch"),
+                               ("main-hall", "display", "main")):
+        tokens[device] = cli(db, "token", "create", "--device", device, "--role", role,
+                             "--site", site).strip().splitlines()[-1]
+    return tokens
+
+
+@pytest.fixture
+def make_server(tmp_path) -> Iterator:
+    """Factory for server processes on one shared database in tmp_path (call it several times)."""
+    servers: list[Server] = []
+    db = tmp_path / "center.sqlite3"
+    state: dict[str, dict[str, str]] = {}
+
+    def make(config: Path = DEMO_CONFIG, **kwargs) -> Server:
+        if "tokens" not in state:
+            state["tokens"] = prepare_accounts(db)
+        server = Server(db=db, config=config, tokens=state["tokens"], **kwargs)
+        servers.append(server)
+        return server.start()
+
+    yield make
+    for s in servers:
+        s.stop()
+
+
+@pytest.fixture
+def server(make_server) -> Server:
+    return make_server()
+
+
+# Playwright drives Debian's chromium; it never downloads a browser of its own.
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic",
+                 "--autoplay-policy=no-user-gesture-required"],
+    }
