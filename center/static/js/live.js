@@ -1,0 +1,92 @@
+// Shared by every screen: JSON API calls with the CSRF token, and a live Socket.IO connection that
+// resyncs the whole state on connect, after every reconnect and every 30 s, so a lost event never
+// leaves a screen wrong. Load /static/vendor/socket.io.min.js before this file.
+(function () {
+  "use strict";
+
+  const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+
+  // Device pages receive their token once in the URL fragment (#token=...) and keep it locally.
+  function deviceToken(key) {
+    const m = location.hash.match(/token=([^&]+)/);
+    if (m) {
+      localStorage.setItem("xephang-token:" + key, decodeURIComponent(m[1]));
+      history.replaceState(null, "", location.pathname + location.search);
+    }
+    return localStorage.getItem("xephang-token:" + key) || "";
+  }
+
+  // fetch() wrapper: JSON in, JSON out; throws an Error carrying the server's {error, message}.
+  async function api(method, path, body, token) {
+    const headers = { "Accept": "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (token) headers["Authorization"] = "Bearer " + token;
+    else headers["X-CSRFToken"] = csrf();
+    let resp;
+    try {
+      resp = await fetch(path, { method, headers, credentials: "same-origin",
+                                 body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (e) {
+      const err = new Error("Mất kết nối tới máy chủ, vui lòng thử lại");
+      err.code = "network"; err.message_en = "Cannot reach the server, please try again";
+      throw err;
+    }
+    if (resp.status === 204) return null;
+    let data = null;
+    try { data = await resp.json(); } catch (e) { data = null; }
+    if (!resp.ok) {
+      const err = new Error((data && data.message) || ("Lỗi " + resp.status));
+      err.code = (data && data.error) || "http_" + resp.status;
+      err.message_en = data && data.message_en;
+      err.status = resp.status;
+      err.data = data;
+      throw err;
+    }
+    return data;
+  }
+
+  // live({site, token, ticket, onState, on: {event: handler}, onStatus}) -> socket
+  // onStatus(connected: boolean) drives the discreet "reconnecting" sign every screen shows.
+  function live(opts) {
+    const auth = {};
+    if (opts.site) auth.site = opts.site;
+    if (opts.token) auth.token = opts.token;
+    if (opts.ticket) auth.ticket = opts.ticket;
+    const socket = io({ auth, transports: ["websocket", "polling"], reconnectionDelayMax: 5000 });
+    socket.on("connect", () => opts.onStatus && opts.onStatus(true));
+    socket.on("disconnect", () => opts.onStatus && opts.onStatus(false));
+    socket.on("connect_error", () => opts.onStatus && opts.onStatus(false));
+    if (opts.onState) socket.on("state", opts.onState);
+    Object.entries(opts.on || {}).forEach(([name, fn]) => socket.on(name, fn));
+    // Periodic resync: the server answers with a full "state".
+    const every = opts.resyncMs || 30000;
+    setInterval(() => { if (socket.connected) socket.emit("resync"); }, every);
+    return socket;
+  }
+
+  // Text helpers: never build HTML from data; set textContent.
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(([k, v]) => {
+      if (k === "class") node.className = v;
+      else if (k === "dataset") Object.assign(node.dataset, v);
+      else if (k.startsWith("on") && typeof v === "function") node.addEventListener(k.slice(2), v);
+      else if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? "" : v);
+    });
+    children.flat().forEach((c) => {
+      if (c === null || c === undefined || c === false) return;
+      node.appendChild(typeof c === "string" || typeof c === "number" ? document.createTextNode(String(c)) : c);
+    });
+    return node;
+  }
+
+  // Minutes for people: "khoảng 12 phút" / "about 12 min".
+  function minutes(seconds, lang) {
+    if (seconds === null || seconds === undefined) return "—";
+    const m = Math.max(0, Math.round(seconds / 60));
+    if (lang === "en") return m < 1 ? "less than a minute" : "about " + m + " min";
+    return m < 1 ? "dưới 1 phút" : "khoảng " + m + " phút";
+  }
+
+  window.xephang = { api, live, deviceToken, el, minutes, csrf };
+})();
