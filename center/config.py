@@ -486,6 +486,8 @@ def parse_config(data: dict[str, Any], source_path: str = "") -> Config:
             if not served:
                 raise ConfigError(cr.path("services"), "needs at least one service")
             for i, sv in enumerate(served):
+                if sv not in services:
+                    raise ConfigError(f"{cr.path('services')}[{i}]", f"unknown service {sv!r}")
                 if sv not in site_services:
                     raise ConfigError(f"{cr.path('services')}[{i}]", f"service {sv!r} is not offered at site {code!r}")
             _unique(list(served), cr.path("services"), "service")
