@@ -1,0 +1,564 @@
+"""Figures managers read: counts, waiting and service times, service level, satisfaction, arrivals.
+
+Everything is computed by SQL aggregation over the raw tickets, ticket_procedures and ratings rows of a
+date range (local service days), filtered by site, service, procedure, counter and staff member, and
+grouped by one dimension. Percentiles use linear interpolation between closest ranks (numpy's
+default): position (n − 1)·q in the sorted values; only the two rows around that position per group
+leave SQLite. Hours of day and weekdays are local (config timezone).
+
+Definitions (see docs/statistics.md):
+- issued: queue entries that are not the continuation of a transfer (one per printed ticket);
+- served / no_show / cancelled / transferred / left: entries whose final status is that;
+- waiting time: first call − issue (wait_s, entries that were called); service time: finish − start of
+  served entries; service time per procedure: ticket_procedures.seconds;
+- service level: entries called within their service's target wait, over entries called plus those
+  that ended without a call (left, cancelled at closing): an abandoned citizen missed the target.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from . import erlang
+from .clock import from_iso, to_iso
+from .config import Config
+from .errors import Invalid
+
+GROUPS = ("none", "site", "service", "procedure", "counter", "staff", "hour", "weekday", "day")
+STATUSES = ("served", "no_show", "cancelled", "transferred", "left")
+WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
+WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+PAUSE_ALERT_MIN = 15
+PRINT_ALERT_MIN = 60
+MAX_RANGE_DAYS = 3700
+
+_KEYS = {
+    "none": "'all'",
+    "site": "t.site",
+    "service": "t.service",
+    "counter": "t.counter_id",
+    "staff": "t.staff",
+    "hour": "t.hour",
+    "weekday": "t.weekday",
+    "day": "t.service_day",
+}
+
+
+@dataclass
+class Filters:
+    date_from: str
+    date_to: str
+    site: str | None = None
+    service: str | None = None
+    procedure: str | None = None
+    counter: str | None = None
+    staff: str | None = None
+    group: str = "none"
+
+    @classmethod
+    def parse(cls, args: Any, *, today: str) -> Filters:
+        """From query arguments (a dict-like); empty strings mean no filter. Checks dates and group."""
+
+        def get(name: str) -> str | None:
+            v = args.get(name)
+            return v.strip() if isinstance(v, str) and v.strip() else None
+
+        f = cls(date_from=get("from") or today, date_to=get("to") or get("from") or today, site=get("site"),
+                service=get("service"), procedure=get("procedure"), counter=get("counter"), staff=get("staff"),
+                group=get("group") or "none")
+        f.check()
+        return f
+
+    def check(self) -> None:
+        try:
+            d0, d1 = date.fromisoformat(self.date_from), date.fromisoformat(self.date_to)
+        except (TypeError, ValueError):
+            raise Invalid("Ngày không hợp lệ (định dạng YYYY-MM-DD)", "Dates must be YYYY-MM-DD",
+                          code="bad_date") from None
+        if d1 < d0:
+            raise Invalid("Ngày kết thúc trước ngày bắt đầu", "The end date is before the start date",
+                          code="bad_range")
+        if (d1 - d0).days > MAX_RANGE_DAYS:
+            raise Invalid("Khoảng thời gian quá dài (tối đa 10 năm)", "Range too long (10 years at most)",
+                          code="bad_range")
+        if self.group not in GROUPS:
+            raise Invalid("Cách nhóm không hợp lệ", f"group must be one of {', '.join(GROUPS)}", code="bad_group")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Query:
+    """The filtered ticket rows as a CTE `t`, with local hour and weekday."""
+
+    sql: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def utc_offset_minutes(config: Config, day: str) -> int:
+    """The timezone's UTC offset on a local date (fixed per report: Vietnam has no DST)."""
+    moment = datetime.fromisoformat(day + "T12:00:00").replace(tzinfo=config.tz)
+    off = moment.utcoffset() or timedelta(0)
+    return int(off.total_seconds() // 60)
+
+
+def _base(config: Config, f: Filters) -> _Query:
+    params: dict[str, Any] = {"d0": f.date_from, "d1": f.date_to,
+                              "off": f"{utc_offset_minutes(config, f.date_from):+d} minutes"}
+    where = ["t.service_day BETWEEN :d0 AND :d1"]
+    for name, column in (("site", "site"), ("service", "service"), ("counter", "counter_id"), ("staff", "staff")):
+        value = getattr(f, name)
+        if value:
+            where.append(f"t.{column} = :{name}")
+            params[name] = value
+    if f.procedure:
+        where.append("EXISTS (SELECT 1 FROM ticket_procedures p WHERE p.ticket_id = t.id AND p.procedure = :procedure)")
+        params["procedure"] = f.procedure
+    sql = (
+        "t AS (SELECT t.id, t.site, t.service, t.counter_id, t.staff, t.status, t.service_day, t.transferred_from, "
+        "t.wait_s, t.service_s, "
+        "CAST(strftime('%H', t.issued_at, :off) AS INTEGER) AS hour, "
+        "(CAST(strftime('%w', t.service_day) AS INTEGER) + 6) % 7 AS weekday, "
+        "coalesce(s.target_wait_min, 15) * 60 AS target_s "
+        "FROM tickets t LEFT JOIN services s ON s.code = t.service "
+        f"WHERE {' AND '.join(where)})")
+    return _Query(sql, params)
+
+
+def _interp(points: dict[int, float], n: int, q: float) -> float | None:
+    if n == 0:
+        return None
+    pos = (n - 1) * q
+    lo = math.floor(pos)
+    a = points.get(lo)
+    b = points.get(min(lo + 1, n - 1), a)
+    if a is None or b is None:
+        return None
+    return a + (pos - lo) * (b - a)
+
+
+def _percentiles(conn: sqlite3.Connection, q: _Query, key: str, value: str, where: str,
+                 source: str = "t") -> dict[Any, dict[str, float | None]]:
+    """Median and 90th percentile of `value` per `key`, fetching only the rows around those ranks."""
+    sql = (
+        f"WITH {q.sql}, v AS (SELECT {key} AS k, {value} AS x FROM {source} WHERE {where} AND {value} IS NOT NULL), "
+        "r AS (SELECT k, x, row_number() OVER (PARTITION BY k ORDER BY x) - 1 AS rn, "
+        "count(*) OVER (PARTITION BY k) AS n FROM v) "
+        "SELECT k, n, rn, x FROM r WHERE rn IN (CAST((n - 1) * 0.5 AS INTEGER), CAST((n - 1) * 0.5 AS INTEGER) + 1, "
+        "CAST((n - 1) * 0.9 AS INTEGER), CAST((n - 1) * 0.9 AS INTEGER) + 1)")
+    points: dict[Any, dict[int, float]] = defaultdict(dict)
+    sizes: dict[Any, int] = {}
+    for k, n, rn, x in conn.execute(sql, q.params):
+        points[k][rn] = x
+        sizes[k] = n
+    return {k: {"median": _interp(points[k], sizes[k], 0.5), "p90": _interp(points[k], sizes[k], 0.9)}
+            for k in sizes}
+
+
+def _r(x: float | None, digits: int = 1) -> float | None:
+    return None if x is None else round(float(x), digits)
+
+
+def _share(a: int | None, b: int | None) -> float | None:
+    return round(a / b, 4) if b else None
+
+
+class Labels:
+    """Readable names for codes, from config.toml (and the codes themselves for anything unknown)."""
+
+    def __init__(self, config: Config, lang: str = "vi"):
+        self.config = config
+        self.lang = lang
+
+    def __call__(self, dim: str, key: Any) -> str:
+        en = self.lang == "en"
+        c = self.config
+        if key is None:
+            return "—"
+        if dim == "site" and key in c.sites:
+            return c.sites[key].name_en if en else c.sites[key].name
+        if dim == "service" and key in c.services:
+            return c.services[key].name_en if en else c.services[key].name
+        if dim == "counter":
+            counter = c.counter(key)
+            return counter.name if counter else str(key)
+        if dim == "procedure":
+            for sv in c.services.values():
+                p = sv.procedure(key)
+                if p:
+                    return p.name_en if en else p.name
+        if dim == "hour":
+            return f"{int(key):02d}:00–{(int(key) + 1) % 24:02d}:00"
+        if dim == "weekday":
+            return (WEEKDAYS_EN if en else WEEKDAYS_VI)[int(key)]
+        if dim == "none":
+            return "All" if en else "Tất cả"
+        return str(key)
+
+
+def report(conn: sqlite3.Connection, config: Config, f: Filters, lang: str = "vi") -> dict[str, Any]:
+    """The whole report for a date range: summary, grouped rows, procedures, satisfaction, heat map, trend."""
+    f.check()
+    q = _base(config, f)
+    label = Labels(config, lang)
+    group = f.group
+    out: dict[str, Any] = {"filters": f.as_dict(), "generated_at": to_iso(datetime.now(UTC))}
+    out["summary"] = _ticket_rows(conn, q, "none", label)[0]
+    if group == "procedure":
+        out["rows"] = _procedure_rows(conn, q, f, label)
+    else:
+        out["rows"] = _ticket_rows(conn, q, group, label) if group != "none" else [out["summary"]]
+    out["procedures"] = _procedure_rows(conn, q, f, label)
+    out["satisfaction"] = {
+        "overall": _satisfaction(conn, q, f, "none", label),
+        "by_counter": _satisfaction(conn, q, f, "counter", label),
+        "by_staff": _satisfaction(conn, q, f, "staff", label),
+        "by_procedure": _satisfaction(conn, q, f, "procedure", label),
+    }
+    out["heatmap"] = _heatmap(conn, q)
+    out["trend"] = [{k: r[k] for k in ("key", "issued", "served", "no_show", "wait_mean_s", "service_level")}
+                    for r in _ticket_rows(conn, q, "day", label)]
+    out["days"] = conn.execute(f"WITH {q.sql} SELECT count(DISTINCT service_day) FROM t", q.params).fetchone()[0]
+    return out
+
+
+def _ticket_rows(conn: sqlite3.Connection, q: _Query, group: str, label: Labels) -> list[dict[str, Any]]:
+    key = _KEYS[group]
+    sql = (
+        f"WITH {q.sql} SELECT {key} AS k, sum(t.transferred_from IS NULL) AS issued, count(*) AS entries, "
+        + ", ".join(f"sum(t.status = '{s}') AS {s}" for s in STATUSES) + ", "
+        "sum(t.status IN ('waiting','called','serving')) AS open, "
+        "count(t.wait_s) AS wait_n, avg(t.wait_s) AS wait_mean, max(t.wait_s) AS wait_max, "
+        "sum(t.status = 'served' AND t.service_s IS NOT NULL) AS service_n, "
+        "avg(CASE WHEN t.status = 'served' THEN t.service_s END) AS service_mean, "
+        "max(CASE WHEN t.status = 'served' THEN t.service_s END) AS service_max, "
+        "sum(t.wait_s IS NOT NULL AND t.wait_s <= t.target_s) AS sl_within, "
+        "sum(t.wait_s IS NOT NULL OR t.status IN ('left','cancelled')) AS sl_total "
+        "FROM t GROUP BY k ORDER BY k")
+    rows = conn.execute(sql, q.params).fetchall()
+    waits = _percentiles(conn, q, key, "t.wait_s", "1")
+    services = _percentiles(conn, q, key, "t.service_s", "t.status = 'served'")
+    out = []
+    for r in rows:
+        k = r["k"]
+        w = waits.get(k, {})
+        s = services.get(k, {})
+        out.append({
+            "key": k, "label": label(group, k),
+            "issued": r["issued"] or 0, "entries": r["entries"] or 0,
+            **{st: r[st] or 0 for st in STATUSES}, "open": r["open"] or 0,
+            "wait_n": r["wait_n"] or 0, "wait_mean_s": _r(r["wait_mean"]), "wait_median_s": _r(w.get("median")),
+            "wait_p90_s": _r(w.get("p90")), "wait_max_s": _r(r["wait_max"]),
+            "service_n": r["service_n"] or 0, "service_mean_s": _r(r["service_mean"]),
+            "service_median_s": _r(s.get("median")), "service_p90_s": _r(s.get("p90")),
+            "service_max_s": _r(r["service_max"]),
+            "sl_within": r["sl_within"] or 0, "sl_total": r["sl_total"] or 0,
+            "service_level": _share(r["sl_within"], r["sl_total"]),
+            "no_show_rate": _share(r["no_show"], r["entries"]),
+        })
+    if not out and group == "none":
+        out.append({"key": "all", "label": label("none", "all"), "issued": 0, "entries": 0,
+                    **{st: 0 for st in STATUSES}, "open": 0, "wait_n": 0, "wait_mean_s": None,
+                    "wait_median_s": None, "wait_p90_s": None, "wait_max_s": None, "service_n": 0,
+                    "service_mean_s": None, "service_median_s": None, "service_p90_s": None,
+                    "service_max_s": None, "sl_within": 0, "sl_total": 0, "service_level": None,
+                    "no_show_rate": None})
+    return out
+
+
+def _procedure_rows(conn: sqlite3.Connection, q: _Query, f: Filters, label: Labels) -> list[dict[str, Any]]:
+    extra = " AND p.procedure = :procedure" if f.procedure else ""
+    source = f"ticket_procedures p JOIN t ON t.id = p.ticket_id AND t.status = 'served'{extra}"
+    rows = conn.execute(
+        f"WITH {q.sql} SELECT p.procedure AS k, count(*) AS n, count(DISTINCT p.ticket_id) AS tickets, "
+        f"avg(p.seconds) AS mean, max(p.seconds) AS mx FROM {source} GROUP BY k ORDER BY k", q.params).fetchall()
+    pct = _percentiles(conn, q, "p.procedure", "p.seconds", "1", source=source)
+    return [{"key": r["k"], "label": label("procedure", r["k"]), "n": r["n"], "tickets": r["tickets"],
+             "service_mean_s": _r(r["mean"]), "service_median_s": _r(pct.get(r["k"], {}).get("median")),
+             "service_p90_s": _r(pct.get(r["k"], {}).get("p90")), "service_max_s": _r(r["mx"])} for r in rows]
+
+
+def _satisfaction(conn: sqlite3.Connection, q: _Query, f: Filters, by: str, label: Labels) -> list[dict[str, Any]]:
+    if by == "procedure":
+        extra = " AND p.procedure = :procedure" if f.procedure else ""
+        source = ("ratings r JOIN t ON t.id = r.ticket_id JOIN (SELECT DISTINCT ticket_id, procedure "
+                  f"FROM ticket_procedures p WHERE 1{extra}) p ON p.ticket_id = r.ticket_id")
+        key = "p.procedure"
+    else:
+        source = "ratings r JOIN t ON t.id = r.ticket_id"
+        key = {"none": "'all'", "counter": "r.counter_id", "staff": "r.staff"}[by]
+    counts: dict[Any, dict[str, int]] = defaultdict(dict)
+    for k, level, n in conn.execute(f"WITH {q.sql} SELECT {key}, r.level, count(*) FROM {source} "
+                                    f"GROUP BY 1, 2 ORDER BY 1, 2", q.params):
+        counts[k][level] = n
+    out = []
+    for k, levels in counts.items():
+        total = sum(levels.values())
+        out.append({"key": k, "label": label(by, k), "total": total,
+                    "levels": {lv: {"n": n, "share": _share(n, total)} for lv, n in sorted(levels.items())}})
+    return out
+
+
+def _heatmap(conn: sqlite3.Connection, q: _Query) -> dict[str, Any]:
+    """Arrivals (issued tickets) per local weekday × hour: counts and the mean per day of that weekday."""
+    cells = [[0] * 24 for _ in range(7)]
+    for wd, hour, n in conn.execute(f"WITH {q.sql} SELECT weekday, hour, count(*) FROM t "
+                                    "WHERE transferred_from IS NULL GROUP BY 1, 2", q.params):
+        cells[wd][hour] = n
+    days = [0] * 7
+    for wd, n in conn.execute(f"WITH {q.sql} SELECT weekday, count(DISTINCT service_day) FROM t GROUP BY 1",
+                              q.params):
+        days[wd] = n
+    mean = [[round(cells[w][h] / days[w], 2) if days[w] else 0 for h in range(24)] for w in range(7)]
+    return {"counts": cells, "days": days, "mean_per_day": mean}
+
+
+# ---------------------------------------------------------------------- staffing (Erlang C)
+
+
+def open_counter_seconds(conn: sqlite3.Connection, config: Config, site: str, d0: str, d1: str,
+                         now: datetime | None = None) -> dict[tuple[str, int], float]:
+    """Counter-seconds open and not paused, per (local day, local hour), from counter_events."""
+    off = timedelta(minutes=utc_offset_minutes(config, d0))
+    start = datetime.fromisoformat(d0 + "T00:00:00").replace(tzinfo=UTC) - off
+    end = datetime.fromisoformat(d1 + "T00:00:00").replace(tzinfo=UTC) - off + timedelta(days=1)
+    cap = min(end, now or datetime.now(UTC))
+    out: dict[tuple[str, int], float] = defaultdict(float)
+    state: dict[str, datetime | None] = {}
+    rows = conn.execute("SELECT counter_id, at, kind FROM counter_events WHERE site = ? AND at >= ? AND at < ? "
+                        "ORDER BY at, id", (site, to_iso(start - timedelta(days=1)), to_iso(end))).fetchall()
+
+    def add(a: datetime, b: datetime) -> None:
+        a, b = max(a, start), min(b, cap)
+        while a < b:
+            local = a + off
+            nxt = (local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)) - off
+            stop = min(b, nxt)
+            out[(local.date().isoformat(), local.hour)] += (stop - a).total_seconds()
+            a = stop
+
+    for counter_id, at, kind in rows:
+        moment = from_iso(at)
+        since = state.get(counter_id)
+        if kind in ("open", "resume"):
+            if since is None:
+                state[counter_id] = moment
+        elif kind in ("pause", "close", "release"):
+            if since is not None:
+                add(since, moment)
+            state[counter_id] = None
+    for since in state.values():
+        if since is not None:
+            add(since, cap)
+    return out
+
+
+def staffing(conn: sqlite3.Connection, config: Config, f: Filters, *, target_sl: float = 0.8,
+             target_wait_min: float | None = None, now: datetime | None = None) -> dict[str, Any]:
+    """Counters needed per local hour (Erlang C), pooled and dedicated, beside what the site had and got."""
+    site_code = f.site or next(iter(config.sites))
+    if site_code not in config.sites:
+        raise Invalid(f"Không có điểm tiếp nhận '{site_code}'", f"Unknown site '{site_code}'", code="unknown_site")
+    if not 0 < target_sl < 1:
+        raise Invalid("Mức phục vụ mục tiêu phải trong khoảng 0–1", "target_sl must be between 0 and 1",
+                      code="bad_target")
+    site = config.sites[site_code]
+    fs = Filters(f.date_from, f.date_to, site=site_code, service=f.service)
+    q = _base(config, fs)
+    days = conn.execute(f"WITH {q.sql} SELECT count(DISTINCT service_day) FROM t", q.params).fetchone()[0]
+    aht: dict[str, float] = {}
+    for code in site.services:
+        aht[code] = config.services[code].default_service_min * 60
+    for code, mean in conn.execute(f"WITH {q.sql} SELECT service, avg(service_s) FROM t WHERE status = 'served' "
+                                   "AND service_s > 0 GROUP BY service", q.params):
+        if mean:
+            aht[code] = mean
+    arrivals: dict[int, dict[str, int]] = defaultdict(dict)
+    for hour, service, n in conn.execute(f"WITH {q.sql} SELECT hour, service, count(*) FROM t GROUP BY 1, 2",
+                                         q.params):
+        arrivals[hour][service] = n
+    measured = {h: (w, n) for h, w, n in conn.execute(
+        f"WITH {q.sql} SELECT hour, sum(wait_s IS NOT NULL AND wait_s <= target_s), "
+        "sum(wait_s IS NOT NULL OR status IN ('left','cancelled')) FROM t GROUP BY 1", q.params)}
+    open_s = open_counter_seconds(conn, config, site_code, f.date_from, f.date_to, now)
+    open_by_hour: dict[int, float] = defaultdict(float)
+    for (_day, hour), secs in open_s.items():
+        open_by_hour[hour] += secs
+    hours = []
+    for hour in sorted(set(arrivals) | set(open_by_hour)):
+        per = {s: n / days for s, n in arrivals.get(hour, {}).items()} if days else {}
+        lam = sum(per.values())
+        targets = {s: (target_wait_min if target_wait_min is not None else config.services[s].target_wait_min) * 60
+                   for s in per if s in config.services}
+        if lam > 0:
+            pooled_aht = sum(per[s] * aht.get(s, 300.0) for s in per) / lam
+            pooled_t = sum(per[s] * targets.get(s, 900.0) for s in per) / lam
+            pooled = erlang.counters_needed(lam, pooled_aht, pooled_t, target_sl)
+        else:
+            pooled_aht, pooled_t, pooled = 0.0, 0.0, erlang.counters_needed(0, 0, 0, target_sl)
+        dedicated = {s: erlang.counters_needed(per[s], aht.get(s, 300.0), targets.get(s, 900.0), target_sl)
+                     for s in sorted(per)}
+        had = open_by_hour.get(hour, 0.0) / 3600 / days if days else 0.0
+        within, total = measured.get(hour, (0, 0))
+        had_n = math.floor(had + 1e-9)
+        predicted = erlang.service_level(had_n, lam * pooled_aht / 3600, pooled_aht, pooled_t) if lam else None
+        hours.append({
+            "hour": hour, "label": f"{hour:02d}:00–{(hour + 1) % 24:02d}:00",
+            "arrivals_per_hour": round(lam, 2), "aht_s": _r(pooled_aht), "target_wait_s": _r(pooled_t),
+            "load": round(lam * pooled_aht / 3600, 3),
+            "pooled": pooled.counters, "pooled_service_level": round(pooled.service_level, 4),
+            "pooled_mean_wait_s": _r(pooled.mean_wait_s),
+            "dedicated": sum(d.counters for d in dedicated.values()),
+            "dedicated_by_service": {s: d.counters for s, d in dedicated.items()},
+            "had": round(had, 2), "had_predicted_service_level": _r(predicted, 4),
+            "measured_service_level": _share(within, total), "measured_n": total or 0,
+        })
+    return {"site": site_code, "from": f.date_from, "to": f.date_to, "days": days, "target_sl": target_sl,
+            "aht_s": {s: _r(v) for s, v in aht.items()}, "hours": hours}
+
+
+# ---------------------------------------------------------------------- live overview
+
+
+def live_alerts(conn: sqlite3.Connection, config: Config, state: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+    """Alerts for the live overview: services past target, counters paused too long, failed prints."""
+    alerts: list[dict[str, Any]] = []
+    for s in state["services"]:
+        if s["waiting"] and s["longest_wait_s"] > s["target_wait_min"] * 60:
+            alerts.append({"kind": "wait", "service": s["code"],
+                           "message": f"{s['name']}: người chờ lâu nhất {s['longest_wait_s'] // 60} phút "
+                                      f"(mục tiêu {s['target_wait_min']:g} phút)",
+                           "message_en": f"{s['name_en']}: longest wait {s['longest_wait_s'] // 60} min "
+                                         f"(target {s['target_wait_min']:g} min)"})
+    for c in state["counters"]:
+        if c["status"] == "paused" and c.get("since"):
+            minutes = (now - from_iso(c["since"])).total_seconds() / 60
+            if minutes > PAUSE_ALERT_MIN:
+                alerts.append({"kind": "pause", "counter": c["id"],
+                               "message": f"{c['name']} tạm dừng {int(minutes)} phút ({c.get('pause_reason') or ''})",
+                               "message_en": f"{c['name']} paused for {int(minutes)} min"})
+    site = config.sites.get(state["site"])
+    kiosks = [k.id for k in site.kiosks] if site else []
+    if kiosks:
+        since = to_iso(now - timedelta(minutes=PRINT_ALERT_MIN))
+        marks = ",".join("?" * len(kiosks))
+        for kiosk, n, last in conn.execute(
+                f"SELECT kiosk, count(*), max(updated_at) FROM print_jobs j WHERE kiosk IN ({marks}) "
+                "AND status = 'failed' AND updated_at >= ? AND NOT EXISTS (SELECT 1 FROM print_jobs o WHERE "
+                "o.kiosk = j.kiosk AND o.status = 'printed' AND o.updated_at > j.updated_at) GROUP BY kiosk",
+                (*kiosks, since)):
+            alerts.append({"kind": "printer", "kiosk": kiosk, "at": last,
+                           "message": f"Máy in kiosk {kiosk} lỗi ({n} lần in hỏng)",
+                           "message_en": f"Printer of kiosk {kiosk} failed ({n} failed prints)"})
+    return alerts
+
+
+def live_overview(engine: Any, site: str) -> dict[str, Any]:
+    """Queue state with staff names, how long each counter has served its citizen, and alerts."""
+    state = engine.queue_state(site, private=True)
+    now = engine.clock()
+    for c in state["counters"]:
+        t = c.get("ticket")
+        started = (t or {}).get("started_at") or (t or {}).get("last_called_at")
+        c["busy_s"] = round((now - from_iso(started)).total_seconds()) if started else None
+        c["since_s"] = round((now - from_iso(c["since"])).total_seconds()) if c.get("since") else None
+    with engine.store.read() as conn:
+        state["alerts"] = live_alerts(conn, engine.config, state, now)
+        state["today"] = dict(conn.execute(
+            "SELECT sum(transferred_from IS NULL) AS issued, sum(status = 'served') AS served, "
+            "sum(status = 'no_show') AS no_show, avg(wait_s) AS wait_mean_s FROM tickets "
+            "WHERE site = ? AND service_day = ?", (site, state["service_day"])).fetchone())
+    state["longest_wait_s"] = max((s["longest_wait_s"] for s in state["services"]), default=0)
+    return state
+
+
+# ---------------------------------------------------------------------- export
+
+
+COLUMNS = [
+    ("label", "Nhóm", "Group"), ("issued", "Số cấp", "Issued"), ("served", "Đã phục vụ", "Served"),
+    ("no_show", "Vắng mặt", "No-show"), ("cancelled", "Hủy khi hết giờ", "Cancelled at closing"),
+    ("transferred", "Đã chuyển", "Transferred"), ("left", "Rời đi", "Left"),
+    ("wait_mean_s", "Chờ TB (giây)", "Wait mean (s)"), ("wait_median_s", "Chờ trung vị (giây)", "Wait median (s)"),
+    ("wait_p90_s", "Chờ P90 (giây)", "Wait p90 (s)"), ("wait_max_s", "Chờ tối đa (giây)", "Wait max (s)"),
+    ("service_mean_s", "Phục vụ TB (giây)", "Service mean (s)"),
+    ("service_median_s", "Phục vụ trung vị (giây)", "Service median (s)"),
+    ("service_p90_s", "Phục vụ P90 (giây)", "Service p90 (s)"),
+    ("service_max_s", "Phục vụ tối đa (giây)", "Service max (s)"),
+    ("service_level", "Mức phục vụ (tỉ lệ gọi đúng hạn)", "Service level"),
+]
+PROC_COLUMNS = [
+    ("label", "Thủ tục", "Procedure"), ("key", "Mã", "Code"), ("n", "Số lượt", "Count"),
+    ("service_mean_s", "Phục vụ TB (giây)", "Service mean (s)"),
+    ("service_median_s", "Phục vụ trung vị (giây)", "Service median (s)"),
+    ("service_p90_s", "Phục vụ P90 (giây)", "Service p90 (s)"),
+    ("service_max_s", "Phục vụ tối đa (giây)", "Service max (s)"),
+]
+
+
+def export_tables(rep: dict[str, Any], lang: str = "vi") -> list[tuple[str, list[str], list[list[Any]]]]:
+    """The report as (sheet name, header, rows) tables: the same numbers as the JSON."""
+    en = lang == "en"
+    i = 2 if en else 1
+    rows_cols = PROC_COLUMNS if rep["filters"]["group"] == "procedure" else COLUMNS
+    tables = [
+        ("summary" if en else "tong_hop", [c[i] for c in COLUMNS], [[rep["summary"].get(c[0]) for c in COLUMNS]]),
+        ("rows" if en else "theo_nhom", [c[i] for c in rows_cols], [[r.get(c[0]) for c in rows_cols]
+                                                                   for r in rep["rows"]]),
+        ("procedures" if en else "thu_tuc", [c[i] for c in PROC_COLUMNS],
+         [[r.get(c[0]) for c in PROC_COLUMNS] for r in rep["procedures"]]),
+    ]
+    sat_rows = []
+    for dim, items in rep["satisfaction"].items():
+        for item in items:
+            for level, v in item["levels"].items():
+                sat_rows.append([dim, item["label"], level, v["n"], item["total"], v["share"]])
+    tables.append(("satisfaction" if en else "hai_long",
+                   ["by", "group", "level", "n", "total", "share"] if en
+                   else ["theo", "nhóm", "mức", "số lượt", "tổng", "tỉ lệ"], sat_rows))
+    heat = rep["heatmap"]["counts"]
+    names = WEEKDAYS_EN if en else WEEKDAYS_VI
+    tables.append(("arrivals" if en else "luot_den", ["" ] + [f"{h:02d}" for h in range(24)],
+                   [[names[w], *heat[w]] for w in range(7)]))
+    tables.append(("trend" if en else "theo_ngay",
+                   ["day", "issued", "served", "no_show", "wait_mean_s", "service_level"],
+                   [[t["key"], t["issued"], t["served"], t["no_show"], t["wait_mean_s"], t["service_level"]]
+                    for t in rep["trend"]]))
+    return tables
+
+
+def to_csv(rep: dict[str, Any], lang: str = "vi") -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    for name, header, rows in export_tables(rep, lang):
+        w.writerow([f"# {name}"])
+        w.writerow(header)
+        w.writerows(rows)
+        w.writerow([])
+    return "\ufeff" + buf.getvalue()  # BOM: Excel opens UTF-8 Vietnamese correctly
+
+
+def to_xlsx(rep: dict[str, Any], lang: str = "vi") -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, header, rows in export_tables(rep, lang):
+        ws = wb.create_sheet(name[:31])
+        ws.append(header)
+        for row in rows:
+            ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
