@@ -1,15 +1,363 @@
-"""Manager overview and reports (placeholder route; the manager issue fills it in)."""
+"""Manager pages: live overview, reports with export and print, staffing advice, administration.
+
+Pages need a signed-in manager or admin (anonymous → the sign-in page; other roles → 403); the JSON
+endpoints under /manager/api/ answer 401/403 as JSON. Figures come from center.statistics.
+"""
 
 from __future__ import annotations
 
+import json
+from datetime import date, timedelta
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+
+from center import statistics as st
+from center.auth import DEVICE_ROLES, USER_ROLES, allowed, generate_password
+from center.clock import to_iso
+from center.engine import Actor
+from center.errors import Forbidden, Invalid, QueueError
+from center.i18n import current_lang, tr
+from center.web import center, current_actor, require
 
 bp = Blueprint("manager", __name__, template_folder="templates", static_folder="static",
                static_url_path="/manager/static")
 
 
+class _Login(Exception):
+    """A page asked by nobody signed in: send them to the sign-in page."""
+
+
+@bp.errorhandler(QueueError)
+def _queue_error(e: QueueError) -> Any:
+    if request.path.startswith("/manager/api/") or request.accept_mimetypes.best == "application/json":
+        return jsonify(e.to_dict()), e.status
+    return render_template("error.html", error=e, actor=_maybe_actor()), e.status
+
+
+@bp.errorhandler(_Login)
+def _login(_e: _Login) -> Any:
+    return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+
+
+def _maybe_actor() -> Actor | None:
+    try:
+        return current_actor()
+    except QueueError:
+        return None
+
+
+def page(permission: str) -> Actor:
+    """The signed-in caller of a page, allowed `permission`."""
+    actor = current_actor()
+    if actor is None:
+        raise _Login()
+    if not allowed(actor, permission):
+        raise Forbidden("Bạn không có quyền xem trang này", f"Role {actor.role} may not open this page")
+    return actor
+
+
+def _today(site: str | None = None) -> str:
+    c = center()
+    code = site if site in c.config.sites else next(iter(c.config.sites))
+    return c.engine.today(c.config.sites[code])
+
+
+def _site_arg() -> str:
+    c = center()
+    site = request.args.get("site") or next(iter(c.config.sites))
+    if site not in c.config.sites:
+        raise Invalid(f"Không có điểm tiếp nhận '{site}'", f"Unknown site '{site}'", code="unknown_site")
+    return site
+
+
+def _audit(actor: Actor, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
+    with center().store.write() as conn:
+        conn.execute("INSERT INTO audit_log (at, actor, role, action, target, detail) VALUES (?,?,?,?,?,?)",
+                     (to_iso(center().engine.clock()), actor.name, actor.role, action, target,
+                      json.dumps(detail, ensure_ascii=False) if detail else None))
+
+
+# ---------------------------------------------------------------------- live overview
+
+
 @bp.get("/manager/")
 def overview() -> Any:
-    return render_template("manager/placeholder.html")
+    actor = page("reports.read")
+    site = _site_arg()
+    return render_template("manager/overview.html", actor=actor, config=center().config, site=site,
+                           state=st.live_overview(center().engine, site))
+
+
+@bp.get("/manager/api/overview")
+def overview_json() -> Any:
+    require("reports.read")
+    return jsonify(st.live_overview(center().engine, _site_arg()))
+
+
+# ---------------------------------------------------------------------- reports
+
+
+def _filters() -> st.Filters:
+    f = st.Filters.parse(request.args, today=_today(request.args.get("site")))
+    c = center().config
+    if f.site and f.site not in c.sites:
+        raise Invalid(f"Không có điểm tiếp nhận '{f.site}'", f"Unknown site '{f.site}'", code="unknown_site")
+    if f.service and f.service not in c.services:
+        raise Invalid(f"Không có dịch vụ '{f.service}'", f"Unknown service '{f.service}'", code="unknown_service")
+    return f
+
+
+def _report(f: st.Filters) -> dict[str, Any]:
+    with center().store.read() as conn:
+        return st.report(conn, center().config, f, current_lang())
+
+
+def _choices() -> dict[str, Any]:
+    c = center()
+    procedures = [(p.code, tr(p.name, p.name_en)) for sv in c.config.services.values() for p in sv.procedures]
+    with c.store.read() as conn:
+        staff = [r[0] for r in conn.execute("SELECT username FROM users ORDER BY username")]
+    counters = [(k.id, k.name) for s in c.config.sites.values() for k in s.counters]
+    return {"sites": [(s.code, tr(s.name, s.name_en)) for s in c.config.sites.values()],
+            "services": [(s.code, tr(s.name, s.name_en)) for s in c.config.services.values()],
+            "procedures": procedures, "counters": counters, "staff": staff,
+            "groups": [("none", tr("Không nhóm", "No grouping")), ("site", tr("Điểm tiếp nhận", "Site")),
+                       ("service", tr("Dịch vụ", "Service")), ("procedure", tr("Thủ tục", "Procedure")),
+                       ("counter", tr("Quầy", "Counter")), ("staff", tr("Cán bộ", "Staff member")),
+                       ("hour", tr("Giờ trong ngày", "Hour of day")), ("weekday", tr("Thứ trong tuần", "Weekday")),
+                       ("day", tr("Ngày", "Day"))]}
+
+
+@bp.get("/manager/reports")
+def reports() -> Any:
+    actor = page("reports.read")
+    f = _filters()
+    rep = _report(f)
+    query = {k: v for k, v in request.args.items() if v}
+    return render_template("manager/reports.html", actor=actor, rep=rep, f=f, choices=_choices(), query=query,
+                           weekdays=st.WEEKDAYS_EN if current_lang() == "en" else st.WEEKDAYS_VI)
+
+
+@bp.get("/manager/api/report")
+def report_json() -> Any:
+    require("reports.read")
+    return jsonify(_report(_filters()))
+
+
+def _export_name(f: st.Filters, ext: str) -> str:
+    return f"bao-cao_{f.site or 'tat-ca'}_{f.date_from}_{f.date_to}_{f.group}.{ext}"
+
+
+@bp.get("/manager/reports.csv")
+def report_csv() -> Any:
+    require("reports.read")
+    f = _filters()
+    body = st.to_csv(_report(f), current_lang())
+    return Response(body, mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{_export_name(f, "csv")}"'})
+
+
+@bp.get("/manager/reports.xlsx")
+def report_xlsx() -> Any:
+    require("reports.read")
+    f = _filters()
+    body = st.to_xlsx(_report(f), current_lang())
+    return Response(body, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{_export_name(f, "xlsx")}"'})
+
+
+@bp.get("/manager/reports/print")
+def report_print() -> Any:
+    """A print-ready daily (period=day&date=) or monthly (period=month&month=YYYY-MM) report."""
+    actor = page("reports.read")
+    period = request.args.get("period", "day")
+    site = request.args.get("site") or None
+    today = _today(site)
+    try:
+        if period == "month":
+            month = request.args.get("month") or today[:7]
+            first = date.fromisoformat(month + "-01")
+            last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+            d0, d1 = first.isoformat(), last.isoformat()
+        else:
+            period = "day"
+            d0 = d1 = date.fromisoformat(request.args.get("date") or today).isoformat()
+    except ValueError:
+        raise Invalid("Ngày không hợp lệ", "Bad date", code="bad_date") from None
+    sections = {}
+    for group in ("service", "counter", "staff", "hour") + (("day",) if period == "month" else ()):
+        f = st.Filters(d0, d1, site=site, group=group)
+        sections[group] = _report(f)
+    return render_template("manager/print.html", actor=actor, period=period, d0=d0, d1=d1, site=site,
+                           sections=sections, rep=sections["service"], config=center().config)
+
+
+# ---------------------------------------------------------------------- staffing
+
+
+def _staffing() -> dict[str, Any]:
+    f = _filters()
+    try:
+        target_sl = float(request.args.get("target_sl") or 0.8)
+        twm = request.args.get("target_wait_min")
+        target_wait = float(twm) if twm else None
+    except ValueError:
+        raise Invalid("Giá trị mục tiêu không hợp lệ", "Bad target value", code="bad_target") from None
+    with center().store.read() as conn:
+        return st.staffing(conn, center().config, f, target_sl=target_sl, target_wait_min=target_wait,
+                           now=center().engine.clock())
+
+
+@bp.get("/manager/staffing")
+def staffing() -> Any:
+    actor = page("reports.read")
+    adv = _staffing()
+    return render_template("manager/staffing.html", actor=actor, adv=adv, choices=_choices(),
+                           query={k: v for k, v in request.args.items() if v})
+
+
+@bp.get("/manager/api/staffing")
+def staffing_json() -> Any:
+    require("reports.read")
+    return jsonify(_staffing())
+
+
+# ---------------------------------------------------------------------- administration
+
+
+def _form(name: str) -> str:
+    return (request.form.get(name) or "").strip()
+
+
+@bp.route("/manager/admin/users", methods=["GET", "POST"])
+def admin_users() -> Any:
+    actor = page("admin.users")
+    accounts = center().accounts
+    message = error = None
+    shown_password = None
+    if request.method == "POST":
+        action, username = _form("action"), _form("username")
+        try:
+            if action == "add":
+                password = _form("password") or generate_password()
+                accounts.add_user(username, _form("role"), password, _form("display_name") or None)
+                shown_password = None if _form("password") else password
+                message = tr(f"Đã thêm tài khoản {username}", f"Account {username} added")
+            elif action in ("disable", "enable"):
+                if username == actor.name:
+                    raise Invalid("Không thể tự khóa tài khoản của mình", "You cannot disable yourself",
+                                  code="self")
+                accounts.update_user(username, active=action == "enable")
+                message = tr(f"Đã {'mở' if action == 'enable' else 'khóa'} tài khoản {username}",
+                             f"Account {username} {'enabled' if action == 'enable' else 'disabled'}")
+            elif action == "role":
+                if username == actor.name:
+                    raise Invalid("Không thể tự đổi vai trò của mình", "You cannot change your own role",
+                                  code="self")
+                accounts.update_user(username, role=_form("role"))
+                message = tr(f"Đã đổi vai trò của {username}", f"Role of {username} changed")
+            elif action == "reset":
+                password = _form("password") or generate_password()
+                accounts.set_password(username, password)
+                shown_password = None if _form("password") else password
+                message = tr(f"Đã đặt lại mật khẩu cho {username}", f"Password of {username} reset")
+            else:
+                raise Invalid("Thao tác không hợp lệ", "Unknown action", code="bad_action")
+            _audit(actor, f"user.{action}", username, {"role": _form("role")} if _form("role") else None)
+        except QueueError as e:
+            error = e
+    return render_template("manager/admin_users.html", actor=actor, users=accounts.users(), roles=USER_ROLES,
+                           message=message, error=error, shown_password=shown_password), (
+        error.status if error else 200)
+
+
+@bp.route("/manager/admin/devices", methods=["GET", "POST"])
+def admin_devices() -> Any:
+    actor = page("admin.devices")
+    c = center()
+    message = error = None
+    new_token = None
+    if request.method == "POST":
+        action = _form("action")
+        try:
+            if action == "create":
+                site = _form("site")
+                if site not in c.config.sites:
+                    raise Invalid("Hãy chọn điểm tiếp nhận", "Choose a site", code="unknown_site")
+                name = _form("name")
+                if not name or len(name) > 64:
+                    raise Invalid("Tên thiết bị 1–64 ký tự", "Device name: 1–64 characters", code="bad_device")
+                new_token = c.accounts.create_token(device=name, role=_form("role"), site=site)
+                message = tr(f"Đã tạo mã cho thiết bị {name}", f"Token created for device {name}")
+                _audit(actor, "token.create", name, {"role": _form("role"), "site": site})
+            elif action == "revoke":
+                try:
+                    token_id = int(_form("id"))
+                except ValueError:
+                    raise Invalid("Mã không hợp lệ", "Bad token id", code="bad_token_id") from None
+                c.accounts.revoke_token(token_id)
+                message = tr("Đã thu hồi mã truy cập", "Token revoked")
+                _audit(actor, "token.revoke", str(token_id))
+            else:
+                raise Invalid("Thao tác không hợp lệ", "Unknown action", code="bad_action")
+        except QueueError as e:
+            error = e
+    devices = []
+    for k in c.config.sites.values():
+        devices += [(kk.id, "kiosk", k.code) for kk in k.kiosks] + [(d.id, "display", k.code) for d in k.displays]
+    return render_template("manager/admin_devices.html", actor=actor, tokens=c.accounts.tokens(),
+                           roles=DEVICE_ROLES, sites=c.config.sites, devices=devices, message=message, error=error,
+                           new_token=new_token), (error.status if error else 200)
+
+
+@bp.route("/manager/admin/counters", methods=["GET", "POST"])
+def admin_counters() -> Any:
+    """Which services each counter serves today: stored in settings, read by the engine."""
+    actor = page("admin.settings")
+    c = center()
+    message = error = None
+    if request.method == "POST":
+        try:
+            counter = c.engine.counter(_form("counter"))
+            offered = c.config.sites[counter.site].services
+            chosen = [s for s in request.form.getlist("services") if s in offered]
+            if len(chosen) != len(request.form.getlist("services")):
+                raise Invalid("Dịch vụ không có tại điểm này", "A service is not offered at this site",
+                              code="unknown_service")
+            # Keep the counter's preference order for services it had; new ones after, in form order.
+            order = {s: i for i, s in enumerate(counter.services)}
+            chosen.sort(key=lambda s: order.get(s, len(order)))
+            key = f"counter_services:{counter.id}"
+            with c.store.write() as conn:
+                if _form("action") == "reset" or not chosen:
+                    conn.execute("DELETE FROM settings WHERE key = ?", (key,))
+                else:
+                    conn.execute("INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?,?,?,?) "
+                                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
+                                 "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                                 (key, json.dumps(chosen), to_iso(c.engine.clock()), actor.name))
+            _audit(actor, "counter.services", counter.id, {"services": chosen if _form("action") != "reset" else None})
+            message = tr(f"Đã lưu dịch vụ của {counter.name}", f"Services of {counter.name} saved")
+        except QueueError as e:
+            error = e
+    counters = []
+    for site in c.config.sites.values():
+        for k in site.counters:
+            counters.append({"counter": k, "site": site, "today": c.engine.counter_services(k),
+                             "overridden": tuple(c.engine.counter_services(k)) != tuple(k.services)})
+    return render_template("manager/admin_counters.html", actor=actor, counters=counters,
+                           services=c.config.services, message=message, error=error), (error.status if error else 200)
+
+
+@bp.get("/manager/admin/")
+def admin_index() -> Any:
+    actor = current_actor()
+    if actor is None:
+        raise _Login()
+    if not (allowed(actor, "admin.devices") or allowed(actor, "admin.users")):
+        raise Forbidden("Bạn không có quyền xem trang này", "Not allowed")
+    return render_template("manager/admin_index.html", actor=actor, can_users=allowed(actor, "admin.users"))
+
+
+

@@ -1,0 +1,90 @@
+// Live overview: rendered from /manager/api/overview, refreshed on every queue event and every 10 s.
+(function () {
+  "use strict";
+  const root = document.getElementById("overview");
+  const site = root.dataset.site;
+  const en = root.dataset.lang === "en";
+  const t = (vi, e) => (en ? e : vi);
+  const el = xephang.el;
+  const REASONS = { break: ["nghỉ giải lao", "break"], meeting: ["họp", "meeting"],
+    kiosk_help: ["hỗ trợ tại kiosk", "helping at the kiosk"], paperwork: ["xử lý hồ sơ", "paperwork"],
+    other: ["lý do khác", "other"] };
+
+  function mins(s) {
+    if (s === null || s === undefined) return "—";
+    const m = Math.floor(s / 60);
+    return m < 1 ? t("dưới 1 phút", "under 1 min") : m + t(" phút", " min");
+  }
+  function reason(text) {
+    if (!text) return "";
+    const code = text.split(":")[0];
+    const r = REASONS[code];
+    const rest = text.indexOf(":") > 0 ? text.slice(text.indexOf(":") + 1).trim() : "";
+    return (r ? t(r[0], r[1]) : code) + (rest ? " – " + rest : "");
+  }
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+
+  function render(s) {
+    const alerts = document.getElementById("alerts");
+    clear(alerts);
+    if (!s.alerts.length) alerts.appendChild(el("li", { class: "none" }, t("Không có cảnh báo", "No alerts")));
+    s.alerts.forEach((a) => alerts.appendChild(el("li", { "data-kind": a.kind }, en ? a.message_en : a.message)));
+
+    const k = document.getElementById("kpis");
+    clear(k);
+    const waiting = s.services.reduce((n, x) => n + x.waiting, 0);
+    const today = s.today || {};
+    [[waiting, t("Đang chờ", "Waiting")], [mins(s.longest_wait_s), t("Chờ lâu nhất", "Longest wait")],
+     [today.issued || 0, t("Số đã cấp hôm nay", "Issued today")], [today.served || 0, t("Đã phục vụ", "Served")],
+     [today.no_show || 0, t("Vắng mặt", "No-show")],
+     [today.wait_mean_s === null || today.wait_mean_s === undefined ? "—" : mins(today.wait_mean_s),
+      t("Chờ trung bình hôm nay", "Mean wait today")]]
+      .forEach(([v, l]) => k.appendChild(el("div", { class: "kpi" }, el("div", { class: "v" }, String(v)),
+        el("div", { class: "l" }, l))));
+
+    const body = document.querySelector("#services tbody");
+    clear(body);
+    s.services.forEach((x) => {
+      const late = x.waiting && x.longest_wait_s > x.target_wait_min * 60;
+      body.appendChild(el("tr", { "data-service": x.code },
+        el("td", {}, en ? x.name_en : x.name), el("td", {}, String(x.waiting)),
+        el("td", {}, String(x.priority_waiting)),
+        el("td", { class: late ? "late" : "" }, x.waiting ? mins(x.longest_wait_s) : "—"),
+        el("td", {}, x.waiting ? mins(x.estimated_wait_s) : "—"), el("td", {}, x.target_wait_min + t(" phút", " min"))));
+    });
+
+    const cs = document.getElementById("counters");
+    clear(cs);
+    s.counters.forEach((c) => {
+      let cls = c.status, line;
+      if (c.status === "closed") line = t("Đóng", "Closed");
+      else if (c.status === "paused") line = t("Tạm dừng", "Paused") + ": " + reason(c.pause_reason) + " · " + mins(c.since_s);
+      else if (c.ticket) {
+        cls = "serving";
+        line = (c.ticket.status === "serving" ? t("Đang phục vụ số ", "Serving ") : t("Đã gọi số ", "Called "))
+          + c.ticket.number + " · " + (en ? c.ticket.service_name_en : c.ticket.service_name) + " · " + mins(c.busy_s);
+      } else line = t("Mở, đang chờ công dân", "Open, idle");
+      cs.appendChild(el("div", { class: "counter " + cls, "data-counter": c.id },
+        el("div", { class: "name" }, c.name), el("div", { class: "status" }, line),
+        el("div", { class: "muted" }, c.staff ? t("Cán bộ: ", "Staff: ") + c.staff : "")));
+    });
+  }
+
+  let pending = null;
+  async function refresh() {
+    pending = null;
+    try {
+      render(await xephang.api("GET", root.dataset.api + "?site=" + encodeURIComponent(site)));
+      document.getElementById("live-status").textContent = t("Cập nhật lúc ", "Updated at ") + new Date().toLocaleTimeString();
+    } catch (e) {
+      document.getElementById("live-status").textContent = en ? (e.message_en || e.message) : e.message;
+    }
+  }
+  function soon() { if (!pending) pending = setTimeout(refresh, 300); }
+
+  render(JSON.parse(document.getElementById("overview-data").textContent));
+  xephang.live({ site: site, onState: soon,
+    on: { "queue.updated": soon, "counter.updated": soon, "ticket.called": soon, "ticket.finished": soon, "day.closed": soon },
+    onStatus: (ok) => { document.getElementById("live-status").textContent = ok ? t("Đang kết nối trực tiếp", "Live") : t("Mất kết nối, đang thử lại…", "Reconnecting…"); } });
+  setInterval(refresh, 10000);
+})();
