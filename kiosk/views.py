@@ -1,18 +1,386 @@
-"""Kiosk screens (placeholder routes; the kiosk issue fills them in)."""
+"""Kiosk screens, the reception desk, ticket printing routes, the print agent's job queue and the phone page.
+
+- /kiosk/<kiosk_id>: the touch screen (device token in the URL fragment); POST .../issue issues and prints.
+- /desk/<site>: staff issue on behalf of a citizen, choosing the priority group and the printer.
+- /kiosk/tickets/<id>/reprint, /tickets/<id>/ticket.png: staff reprint and the ticket's image.
+- /kiosk/agent/jobs: the print agent on a kiosk PC fetches its jobs and reports each outcome.
+- /t/<public_id>: the citizen follows their ticket by phone (the QR code on the ticket).
+"""
 
 from __future__ import annotations
 
+import functools
+import io
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, render_template
+import segno
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 
-from center.web import center
+from center import printing
+from center.config import Kiosk
+from center.engine import Actor
+from center.errors import Forbidden, Invalid, NotFound, QueueError, Unauthorized
+from center.web import center, current_actor, field, json_body, require
 
 bp = Blueprint("kiosk", __name__, template_folder="templates", static_folder="static",
                static_url_path="/kiosk/static")
 
+BURST = 5  # a kiosk may issue 5 tickets at once, then one every 2 s
+REFILL_S = 2.0
+REQUEST_MEMORY = 64  # recent client request ids per kiosk: a retried tap returns the same ticket
+REQUEST_TTL_S = 600
+AGENT_WAIT_MAX_S = 25
+
+
+def json_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """JSON routes answer errors as JSON even for a browser without an Accept header."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except QueueError as e:
+            resp = jsonify(e.to_dict())
+            resp.status_code = e.status
+            if e.status == 429 and "retry_after" in e.details:
+                resp.headers["Retry-After"] = str(max(1, round(float(e.details["retry_after"]))))  # type: ignore[arg-type]
+            return resp
+
+    return wrapper
+
+
+# ------------------------------------------------------------------------------ rate limit, retries
+
+
+class _KioskGate:
+    """Per kiosk: a token bucket, a lock that serialises its issues, and the answers to recent request ids."""
+
+    def __init__(self) -> None:
+        self.tokens = float(BURST)
+        self.updated = time.monotonic()
+        self.lock = threading.Lock()
+        self.answers: OrderedDict[str, tuple[float, Any, int]] = OrderedDict()
+
+    def take(self) -> float:
+        """0 if a token was taken, else the seconds until the next one."""
+        now = time.monotonic()
+        self.tokens = min(BURST, self.tokens + (now - self.updated) / REFILL_S)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) * REFILL_S
+
+    def remembered(self, request_id: str | None) -> tuple[Any, int] | None:
+        if not request_id:
+            return None
+        now = time.monotonic()
+        while self.answers and now - next(iter(self.answers.values()))[0] > REQUEST_TTL_S:
+            self.answers.popitem(last=False)
+        hit = self.answers.get(request_id)
+        return (hit[1], hit[2]) if hit else None
+
+    def remember(self, request_id: str | None, answer: Any, status: int) -> None:
+        if not request_id:
+            return
+        self.answers[request_id] = (time.monotonic(), answer, status)
+        while len(self.answers) > REQUEST_MEMORY:
+            self.answers.popitem(last=False)
+
+
+_gates: dict[str, _KioskGate] = {}
+_gates_lock = threading.Lock()
+
+
+def _gate(kiosk_id: str) -> _KioskGate:
+    with _gates_lock:
+        return _gates.setdefault(kiosk_id, _KioskGate())
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _kiosk(kiosk_id: str) -> Kiosk:
+    kiosk = center().config.kiosk(kiosk_id)
+    if kiosk is None:
+        raise NotFound(f"Không có kiosk '{kiosk_id}'", f"Unknown kiosk '{kiosk_id}'", code="unknown_kiosk")
+    return kiosk
+
+
+def _kiosk_actor(kiosk: Kiosk) -> Actor:
+    """The caller must be this kiosk's own device token (bound to its site)."""
+    actor = current_actor()
+    if actor is None:
+        raise Unauthorized("Kiosk chưa được cấp mã truy cập", "This kiosk needs its device token", code="no_token")
+    if actor.role != "kiosk":
+        raise Forbidden("Chỉ thiết bị kiosk mới dùng được chức năng này", "Only a kiosk device may do this")
+    if actor.site != kiosk.site:
+        raise Forbidden("Thiết bị này thuộc điểm tiếp nhận khác", "This device belongs to another site",
+                        code="wrong_site")
+    if actor.name != kiosk.id:
+        raise Forbidden("Kiosk chỉ được cấp số cho chính mình", "A kiosk may only act for itself",
+                        code="wrong_kiosk")
+    return actor
+
+
+def _staff() -> Actor:
+    actor = require("counter.operate")
+    return actor
+
+
+def _ticket_json(ticket: dict[str, Any]) -> dict[str, Any]:
+    c = center()
+    out = {k: ticket.get(k) for k in ("id", "number", "site", "service", "service_name", "service_name_en",
+                                      "priority", "priority_name", "status", "issued_at", "ahead",
+                                      "estimated_wait_s", "public_id")}
+    out["counters"] = printing.counters_for(c, ticket["site"], ticket["service"])
+    out["public_url"] = printing.public_url(c, ticket["public_id"], request.host_url)
+    out["qr_url"] = url_for("kiosk.ticket_qr", public_id=ticket["public_id"])
+    return out
+
+
+def _issue_and_print(site: str, service: str, priority: str | None, source: str, actor: Actor,
+                     kiosk: Kiosk | None) -> dict[str, Any]:
+    c = center()
+    ticket = c.engine.issue(site, service, priority=priority, source=source, actor=actor,
+                            kiosk=kiosk.id if kiosk and source == "kiosk" else None)
+    out: dict[str, Any] = {"ticket": _ticket_json(ticket)}
+    if kiosk is None:
+        out["print"] = {"ok": True, "status": "none", "error": None, "message": "", "message_en": ""}
+    else:
+        out["print"] = printing.print_for(c, kiosk, ticket, actor, request.host_url)
+    out["message"] = printing.kiosk_message(out["print"], ticket["number"], "vi")
+    out["message_en"] = printing.kiosk_message(out["print"], ticket["number"], "en")
+    return out
+
+
+# ------------------------------------------------------------------------------ kiosk screen
+
 
 @bp.get("/kiosk/<kiosk_id>")
 def kiosk_page(kiosk_id: str) -> Any:
-    kiosk = center().config.kiosk(kiosk_id)
-    return render_template("kiosk/placeholder.html", kiosk=kiosk)
+    c = center()
+    kiosk = _kiosk(kiosk_id)
+    site = c.config.sites[kiosk.site]
+    services = [c.config.services[s] for s in site.services]
+    return render_template("kiosk/kiosk.html", kiosk=kiosk, site=site, services=services,
+                           groups=c.config.priority_groups)
+
+
+@bp.post("/kiosk/<kiosk_id>/issue")
+@json_errors
+def kiosk_issue(kiosk_id: str) -> Any:
+    kiosk = _kiosk(kiosk_id)
+    actor = _kiosk_actor(kiosk)
+    data = json_body()
+    service = field(data, "service", str, required=True)
+    priority = field(data, "priority", str) or None
+    request_id = field(data, "request_id", str)
+    if request_id is not None and not 0 < len(request_id) <= 64:
+        raise Invalid("Mã yêu cầu không hợp lệ", "request_id must be 1–64 characters", code="bad_field",
+                      field="request_id")
+    gate = _gate(kiosk.id)
+    with gate.lock:  # one issue at a time per kiosk: a double tap waits and gets the same answer
+        seen = gate.remembered(request_id)
+        if seen is not None:
+            answer, status = seen
+            return jsonify({**answer, "repeated": True}), status
+        wait = gate.take()
+        if wait > 0:
+            raise QueueError("Kiosk đang cấp số quá nhanh, vui lòng chờ vài giây rồi chạm lại",
+                             "Too many tickets from this kiosk; please wait a few seconds", code="rate_limited",
+                             status=429, retry_after=round(wait, 1))
+        try:
+            answer = _issue_and_print(kiosk.site, service, priority, "kiosk", actor, kiosk)
+        except QueueError as e:
+            gate.tokens = min(BURST, gate.tokens + 1)  # a refused issue costs nothing
+            gate.remember(request_id, e.to_dict(), e.status)
+            raise
+        gate.remember(request_id, answer, 201)
+    return jsonify(answer), 201
+
+
+@bp.get("/kiosk/<kiosk_id>/printer")
+@json_errors
+def kiosk_printer(kiosk_id: str) -> Any:
+    """The printer's health (online, paper, cover) where the hardware reports it."""
+    from printer_drivers.drivers import status
+
+    kiosk = _kiosk(kiosk_id)
+    actor = current_actor()
+    if actor is None or actor.role != "kiosk":
+        require("counter.operate")
+    else:
+        _kiosk_actor(kiosk)
+    p = kiosk.printer
+    if p.driver in ("none", "agent"):
+        return jsonify({"kiosk": kiosk.id, "driver": p.driver, "ok": True, "status": "unknown", "health": None})
+    result = status(p, deadline_s=printing.DEADLINE_S).to_json()
+    return jsonify({"kiosk": kiosk.id, "driver": p.driver, **result})
+
+
+# ------------------------------------------------------------------------------ reception desk
+
+
+@bp.get("/desk/<site>")
+def desk_page(site: str) -> Any:
+    c = center()
+    actor = current_actor()
+    if actor is None:
+        return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+    require("counter.operate")
+    s = c.engine.site(site)
+    printers = [k for k in s.kiosks if k.printer.driver != "none"]
+    return render_template("kiosk/desk.html", site=s, services=[c.config.services[x] for x in s.services],
+                           groups=c.config.priority_groups, printers=printers, actor=actor)
+
+
+@bp.post("/desk/<site>/issue")
+@json_errors
+def desk_issue(site: str) -> Any:
+    c = center()
+    actor = _staff()
+    s = c.engine.site(site)
+    data = json_body()
+    service = field(data, "service", str, required=True)
+    priority = field(data, "priority", str) or None
+    printer = field(data, "printer", str) or None
+    kiosk = None
+    if printer:
+        kiosk = c.config.kiosk(printer)
+        if kiosk is None or kiosk.site != s.code:
+            raise Invalid("Máy in không thuộc điểm tiếp nhận này", "That printer is not at this site",
+                          code="unknown_printer", field="printer")
+    return jsonify(_issue_and_print(s.code, service, priority, "desk", actor, kiosk)), 201
+
+
+@bp.post("/kiosk/tickets/<int:ticket_id>/reprint")
+@json_errors
+def reprint(ticket_id: int) -> Any:
+    c = center()
+    actor = _staff()
+    data = json_body()
+    ticket = c.engine.get_ticket(ticket_id, private=True)
+    kiosk_id = field(data, "kiosk", str)
+    if not kiosk_id and ticket.get("source") == "kiosk":
+        kiosk_id = _ticket_device(ticket_id)
+    kiosk = c.config.kiosk(kiosk_id) if kiosk_id else None
+    if kiosk is None or kiosk.site != ticket["site"]:
+        raise Invalid("Hãy chọn máy in của điểm tiếp nhận này", "Choose a printer (kiosk) of the ticket's site",
+                      code="unknown_printer", field="kiosk")
+    out = printing.print_for(c, kiosk, ticket, actor, request.host_url, reprint=True)
+    return jsonify({"ticket": _ticket_json(ticket), "print": out,
+                    "message": printing.kiosk_message(out, ticket["number"], "vi"),
+                    "message_en": printing.kiosk_message(out, ticket["number"], "en")})
+
+
+def _ticket_device(ticket_id: int) -> str | None:
+    with center().store.connection() as conn:
+        row = conn.execute("SELECT device FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+    return row["device"] if row else None
+
+
+@bp.get("/tickets/<int:ticket_id>/ticket.png")
+@json_errors
+def ticket_png(ticket_id: int) -> Any:
+    """The ticket as printed, for staff, documentation and tests (and the kiosk of that site)."""
+    from printer_drivers.ticket import paper_width, render_ticket
+
+    c = center()
+    actor = current_actor()
+    if actor is None:
+        raise Unauthorized("Cần đăng nhập", "Sign-in or a bearer token is required")
+    ticket = c.engine.get_ticket(ticket_id, private=True)
+    if actor.role == "kiosk":
+        if actor.site != ticket["site"]:
+            raise NotFound(f"Không có số thứ tự mã {ticket_id}", f"No ticket with id {ticket_id}",
+                           code="unknown_ticket")
+    else:
+        require("counter.operate")
+    paper = request.args.get("paper", "80")
+    if paper not in ("58", "80"):
+        raise Invalid("Khổ giấy chỉ có 58 hoặc 80 mm", "paper must be 58 or 80", code="bad_field", field="paper")
+    profile = request.args.get("profile") or None
+    if profile is not None and (len(profile) > 40 or not profile.replace("-", "").replace("_", "").isalnum()):
+        raise Invalid("Mẫu máy in không hợp lệ", "bad profile", code="bad_field", field="profile")
+    img = render_ticket(printing.ticket_data(c, ticket, request.host_url), paper_width(int(paper), profile))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return Response(buf.getvalue(), mimetype="image/png", headers={"Cache-Control": "no-store"})
+
+
+# ------------------------------------------------------------------------------ print agent
+
+
+@bp.get("/kiosk/agent/jobs")
+@json_errors
+def agent_jobs() -> Any:
+    """Long poll: the kiosk's pending print jobs with everything to print them (waits up to `wait` s)."""
+    c = center()
+    actor = current_actor()
+    if actor is None or actor.role != "kiosk":
+        raise Unauthorized("Cần mã truy cập của kiosk", "A kiosk device token is required", code="no_token")
+    kiosk = _kiosk(actor.name)
+    _kiosk_actor(kiosk)
+    try:
+        wait = min(AGENT_WAIT_MAX_S, max(0.0, float(request.args.get("wait", "0"))))
+    except ValueError:
+        wait = 0.0
+    until = time.monotonic() + wait
+    while True:
+        jobs = printing.claim_jobs(c, kiosk.id)
+        if jobs or time.monotonic() >= until:
+            break
+        time.sleep(0.1)
+    out = []
+    for job in jobs:
+        ticket = c.engine.get_ticket(job["ticket_id"], private=True)
+        out.append({"id": job["id"], "ticket": job["ticket_id"], "number": ticket["number"],
+                    "data": printing.ticket_data(c, ticket, request.host_url).to_json()})
+    return jsonify({"kiosk": kiosk.id, "jobs": out})
+
+
+@bp.post("/kiosk/agent/jobs/<int:job_id>")
+@json_errors
+def agent_report(job_id: int) -> Any:
+    c = center()
+    actor = current_actor()
+    if actor is None or actor.role != "kiosk":
+        raise Unauthorized("Cần mã truy cập của kiosk", "A kiosk device token is required", code="no_token")
+    kiosk = _kiosk(actor.name)
+    _kiosk_actor(kiosk)
+    data = json_body()
+    ok = field(data, "ok", bool, required=True)
+    error = field(data, "error", str)
+    health = field(data, "health", dict)
+    return jsonify(printing.report_job(c, kiosk, job_id, ok, error, health, actor))
+
+
+# ------------------------------------------------------------------------------ phone page
+
+
+@bp.get("/t/<public_id>")
+def follow_page(public_id: str) -> Any:
+    c = center()
+    if len(public_id) > 64:
+        raise NotFound("Không tìm thấy số thứ tự", "Ticket not found", code="unknown_ticket")
+    ticket = c.engine.get_ticket_by_public_id(public_id)
+    site = c.config.sites[ticket["site"]]
+    return render_template("kiosk/follow.html", ticket=ticket, public_id=public_id, site=site,
+                           counters=printing.counters_for(c, ticket["site"], ticket["service"]))
+
+
+@bp.get("/t/<public_id>/qr.svg")
+def ticket_qr(public_id: str) -> Any:
+    c = center()
+    if len(public_id) > 64:
+        raise NotFound("Không tìm thấy số thứ tự", "Ticket not found", code="unknown_ticket")
+    c.engine.get_ticket_by_public_id(public_id)
+    buf = io.BytesIO()
+    segno.make(printing.public_url(c, public_id, request.host_url), error="m").save(
+        buf, kind="svg", scale=8, border=2, xmldecl=False)
+    return Response(buf.getvalue(), mimetype="image/svg+xml", headers={"Cache-Control": "max-age=3600"})

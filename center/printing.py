@@ -1,0 +1,192 @@
+"""Print jobs: print a ticket on a kiosk's printer within a hard deadline and record what happened.
+
+Every attempt leaves a `print_jobs` row and a `printed` / `print_failed` ticket event, so a reprint or a
+complaint can be traced. A failure is also pushed live to staff and managers as `printer.status` in the
+site room. Kiosks whose printer hangs off the kiosk PC (driver "agent") get a pending job that the print
+agent (`python -m printer_drivers.agent`) claims, prints and reports; the kiosk waits for that report
+within the same deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+from printer_drivers.drivers import MESSAGES, PrintResult, print_ticket
+from printer_drivers.ticket import TicketData
+
+from .clock import from_iso, to_iso
+from .config import Kiosk, Printer
+from .engine import Actor
+
+DEADLINE_S = 2.5  # the printer's share of the kiosk's 3 s: the issue itself and the answer need the rest
+AGENT_JOB_TTL_S = 60  # a job the agent did not claim within a minute is stale: never print it later
+_last_state: dict[str, bool] = {}
+_state_lock = threading.Lock()
+
+
+def counters_for(c: Any, site: str, service: str) -> list[int]:
+    """Numbers of the counters that serve `service` today, in order."""
+    return sorted(ct.number for ct in c.config.sites[site].counters if service in c.engine.counter_services(ct))
+
+
+def public_url(c: Any, public_id: str, host_url: str) -> str:
+    base = (c.public_url or host_url or "").rstrip("/")
+    return f"{base}/t/{public_id}"
+
+
+def ticket_data(c: Any, ticket: dict[str, Any], host_url: str) -> TicketData:
+    cfg = c.config
+    site = cfg.sites[ticket["site"]]
+    return TicketData(
+        center_name=cfg.center_name, site_name=site.name, number=ticket["number"],
+        service_name=ticket.get("service_name") or ticket["service"],
+        counters=tuple(counters_for(c, ticket["site"], ticket["service"])),
+        ahead=ticket.get("ahead"), estimated_wait_s=ticket.get("estimated_wait_s"),
+        issued_at=ticket["issued_at"], timezone=cfg.timezone, priority_name=ticket.get("priority_name"),
+        url=public_url(c, ticket["public_id"], host_url) if ticket.get("public_id") else "",
+        footer=cfg.ticket_footer)
+
+
+def kiosk_message(result: dict[str, Any], number: str, lang: str = "vi") -> str:
+    """What the kiosk screen says when the ticket did not print."""
+    if result.get("ok"):
+        return ""
+    if lang == "en":
+        return f"{result.get('message_en') or 'Printing failed'} – please remember number {number} and ask staff"
+    return f"{result.get('message') or 'Không in được số'} – vui lòng ghi nhớ số {number} và liên hệ cán bộ"
+
+
+def print_for(c: Any, kiosk: Kiosk, ticket: dict[str, Any], actor: Actor, host_url: str, *,
+              reprint: bool = False, deadline_s: float = DEADLINE_S) -> dict[str, Any]:
+    """Print `ticket` on `kiosk`'s printer; always returns within `deadline_s` with the outcome."""
+    start = time.monotonic()
+    printer: Printer = kiosk.printer
+    if printer.driver == "none":
+        return {"ok": True, "status": "none", "error": None, "message": "", "message_en": "", "kiosk": kiosk.id}
+    if printer.driver == "agent":
+        out = _via_agent(c, kiosk, ticket, actor, deadline_s - (time.monotonic() - start), reprint=reprint)
+    else:
+        data = ticket_data(c, ticket, host_url)
+        result = print_ticket(printer, data, deadline_s=max(0.3, deadline_s - (time.monotonic() - start) - 0.1))
+        out = result.to_json()
+        job_id = _insert_job(c, ticket, kiosk, "printed" if result.ok else "failed", result.error)
+        record_outcome(c, ticket, kiosk, out, actor, job_id=job_id, reprint=reprint)
+    out["kiosk"] = kiosk.id
+    return out
+
+
+def _insert_job(c: Any, ticket: dict[str, Any], kiosk: Kiosk, status: str, error: str | None) -> int:
+    now = to_iso(c.engine.clock())
+    with c.store.write() as conn:
+        return int(conn.execute(
+            "INSERT INTO print_jobs (ticket_id, kiosk, status, error, created_at, updated_at) VALUES (?,?,?,?,?,?)",
+            (ticket["id"], kiosk.id, status, error, now, now)).lastrowid)
+
+
+def record_outcome(c: Any, ticket: dict[str, Any], kiosk: Kiosk, out: dict[str, Any], actor: Actor, *,
+                   job_id: int | None = None, reprint: bool = False) -> None:
+    """The outcome on the ticket's history, and live to staff when a printer fails or recovers."""
+    now = to_iso(c.engine.clock())
+    kind = "printed" if out.get("ok") else "print_failed"
+    data = {"kiosk": kiosk.id, "job": job_id, "error": out.get("error"), "message": out.get("message"),
+            "health": out.get("health"), "reprint": reprint or None}
+    with c.store.write() as conn:
+        conn.execute("INSERT INTO ticket_events (ticket_id, at, kind, site, counter_id, staff, data) "
+                     "VALUES (?,?,?,?,NULL,?,?)",
+                     (ticket["id"], now, kind, ticket["site"], actor.name,
+                      json.dumps({k: v for k, v in data.items() if v is not None}, ensure_ascii=False)))
+    with _state_lock:
+        was_ok = _last_state.get(kiosk.id, True)
+        _last_state[kiosk.id] = bool(out.get("ok"))
+    health = out.get("health") or {}
+    if not out.get("ok") or not was_ok or health.get("paper") == "low":
+        payload = {"kiosk": kiosk.id, "kiosk_name": kiosk.name, "site": kiosk.site, "ok": bool(out.get("ok")),
+                   "error": out.get("error"), "message": out.get("message"), "message_en": out.get("message_en"),
+                   "health": health, "ticket": ticket["id"], "number": ticket["number"], "at": now}
+        with contextlib.suppress(Exception):  # the outcome is recorded; the live alert is best effort
+            c.socketio.emit("printer.status", payload, to=f"site:{kiosk.site}")
+
+
+# ------------------------------------------------------------------------------ print agent
+
+
+def _via_agent(c: Any, kiosk: Kiosk, ticket: dict[str, Any], actor: Actor, deadline_s: float, *,
+               reprint: bool) -> dict[str, Any]:
+    job_id = _insert_job(c, ticket, kiosk, "pending", None)
+    until = time.monotonic() + max(0.2, deadline_s - 0.1)
+    while time.monotonic() < until:
+        with c.store.connection() as conn:
+            row = conn.execute("SELECT status, error FROM print_jobs WHERE id = ?", (job_id,)).fetchone()
+        if row["status"] in ("printed", "failed"):
+            with c.store.connection() as conn:
+                ev = conn.execute("SELECT data FROM ticket_events WHERE ticket_id = ? AND kind IN "
+                                  "('printed','print_failed') ORDER BY id DESC LIMIT 1", (ticket["id"],)).fetchone()
+            detail = json.loads(ev["data"]) if ev and ev["data"] else {}
+            if row["status"] == "printed":
+                return {"ok": True, "status": "printed", "error": None, "message": "", "message_en": "",
+                        "health": detail.get("health") or {}, "job": job_id}
+            out = PrintResult.failed(row["error"] or "printer_error").to_json()
+            out["health"] = detail.get("health") or out["health"]
+            out["job"] = job_id
+            return out
+        time.sleep(0.05)
+    now = to_iso(c.engine.clock())
+    with c.store.write() as conn:
+        expired = conn.execute("UPDATE print_jobs SET status = 'failed', error = 'agent_offline', updated_at = ? "
+                               "WHERE id = ? AND status = 'pending'", (now, job_id)).rowcount
+    code = "agent_offline" if expired else "agent_slow"
+    out = PrintResult.failed(code).to_json()
+    out["job"] = job_id
+    if expired:
+        record_outcome(c, ticket, kiosk, out, actor, job_id=job_id, reprint=reprint)
+    return out
+
+
+def claim_jobs(c: Any, kiosk_id: str, limit: int = 5) -> list[dict[str, Any]]:
+    """Pending jobs of a kiosk, marked `printing`; stale ones fail instead of printing late."""
+    now = c.engine.clock()
+    iso = to_iso(now)
+    stale_before = to_iso(now - timedelta(seconds=AGENT_JOB_TTL_S))
+    with c.store.write() as conn:
+        conn.execute("UPDATE print_jobs SET status = 'failed', error = 'agent_offline', updated_at = ? "
+                     "WHERE kiosk = ? AND status = 'pending' AND created_at < ?", (iso, kiosk_id, stale_before))
+        rows = conn.execute(
+            "UPDATE print_jobs SET status = 'printing', updated_at = ? WHERE id IN (SELECT id FROM print_jobs "
+            "WHERE kiosk = ? AND status = 'pending' ORDER BY id LIMIT ?) RETURNING id, ticket_id",
+            (iso, kiosk_id, limit)).fetchall()
+    return [dict(r) for r in sorted(rows, key=lambda r: r["id"])]
+
+
+def has_pending(c: Any, kiosk_id: str) -> bool:
+    with c.store.connection() as conn:
+        return conn.execute("SELECT 1 FROM print_jobs WHERE kiosk = ? AND status = 'pending' LIMIT 1",
+                            (kiosk_id,)).fetchone() is not None
+
+
+def report_job(c: Any, kiosk: Kiosk, job_id: int, ok: bool, error: str | None, health: dict[str, Any] | None,
+               actor: Actor) -> dict[str, Any]:
+    from .errors import NotFound
+
+    now = to_iso(c.engine.clock())
+    code = None if ok else (error if error in MESSAGES else "printer_error")
+    with c.store.write() as conn:
+        row = conn.execute("UPDATE print_jobs SET status = ?, error = ?, updated_at = ? WHERE id = ? AND kiosk = ? "
+                           "AND status IN ('printing', 'pending') RETURNING ticket_id",
+                           ("printed" if ok else "failed", code, now, job_id, kiosk.id)).fetchone()
+    if row is None:
+        raise NotFound("Không có lệnh in này", f"No open print job {job_id} for this kiosk", code="unknown_job")
+    ticket = c.engine.get_ticket(row["ticket_id"], private=True)
+    out = PrintResult(ok=True, status="printed").to_json() if ok else PrintResult.failed(code or "").to_json()
+    if isinstance(health, dict):
+        out["health"] = {k: health.get(k) for k in ("online", "paper", "cover_open", "answered")}
+    record_outcome(c, ticket, kiosk, out, actor, job_id=job_id)
+    return {"job": job_id, "status": "printed" if ok else "failed"}
+
+
+def job_age_s(created_at: str, now: Any) -> float:
+    return (now - from_iso(created_at)).total_seconds()

@@ -1,0 +1,183 @@
+// Kiosk screen: one tap (or "Ưu tiên" + group: two taps) to a ticket; the outcome of printing on screen.
+(function () {
+  "use strict";
+  const root = document.getElementById("kiosk");
+  const kioskId = root.dataset.kiosk;
+  const site = root.dataset.site;
+  const lang = root.dataset.lang === "en" ? "en" : "vi";
+  const T = (vi, en) => (lang === "en" ? en : vi);
+  const $ = (id) => document.getElementById(id);
+  const token = xephang.deviceToken(kioskId);
+  const screens = ["k-start", "k-groups", "k-busy", "k-ticket", "k-error", "k-notoken"];
+  const offServices = {};   // service -> {vi, en, day}: daily cap reached today
+  let opening = { open: true, issuing: true };
+  let serviceDay = null;
+  let inFlight = false;
+  let backTimer = null;
+  let countdown = null;
+  let prioService = null;
+
+  function show(id) {
+    screens.forEach((s) => { $(s).hidden = s !== id; });
+    if (id !== "k-ticket" && countdown) { clearInterval(countdown); countdown = null; }
+    if (backTimer) { clearTimeout(backTimer); backTimer = null; }
+    if (id === "k-groups" || id === "k-error") backTimer = setTimeout(() => show("k-start"), id === "k-groups" ? 30000 : 8000);
+  }
+
+  function requestId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    const a = new Uint32Array(4);
+    (window.crypto || {}).getRandomValues ? crypto.getRandomValues(a) : a.forEach((_, i) => { a[i] = Math.random() * 4294967296; });
+    return Array.from(a, (x) => x.toString(16)).join("-");
+  }
+
+  function closedText() {
+    if (opening.issuing) return "";
+    let vi, en;
+    if (opening.reason === "closing_soon") { vi = "Đã ngừng cấp số trước giờ đóng cửa"; en = "Ticket issuing has stopped before closing"; }
+    else { vi = "Ngoài giờ làm việc – tạm ngừng cấp số"; en = "Closed – no tickets now"; }
+    if (opening.next_open) {
+      const d = new Date(opening.next_open);
+      const hh = String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0");
+      vi += "; mời quay lại lúc " + hh; en += "; opens at " + hh;
+    }
+    return T(vi, en);
+  }
+
+  function setButtons() {
+    const why = closedText();
+    $("k-closed").hidden = !why;
+    $("k-closed").textContent = why;
+    document.querySelectorAll(".k-tile").forEach((tile) => {
+      const code = tile.dataset.service;
+      const off = offServices[code] && offServices[code].day === serviceDay ? offServices[code] : null;
+      const disabled = inFlight || !!why || !!off;
+      tile.classList.toggle("is-off", !!why || !!off);
+      tile.querySelectorAll("button").forEach((b) => { b.disabled = disabled; });
+      if (off) tile.querySelector(".k-info").textContent = T(off.vi, off.en);
+    });
+    document.querySelectorAll(".k-group").forEach((b) => { b.disabled = inFlight; });
+  }
+
+  function onState(state) {
+    if (!state) return;
+    if (state.opening) opening = state.opening;
+    if (state.service_day) serviceDay = state.service_day;
+    (state.services || []).forEach((s) => {
+      const info = document.querySelector('[data-info="' + CSS.escape(s.code) + '"]');
+      if (!info) return;
+      const off = offServices[s.code] && offServices[s.code].day === serviceDay;
+      if (off) return;
+      info.textContent = s.waiting
+        ? T(s.waiting + " người đang chờ · " + xephang.minutes(s.estimated_wait_s, "vi"),
+            s.waiting + " waiting · " + xephang.minutes(s.estimated_wait_s, "en"))
+        : T("Không phải chờ", "No wait");
+    });
+    setButtons();
+  }
+
+  function serviceName(code) {
+    const tile = document.querySelector('.k-tile[data-service="' + CSS.escape(code) + '"] .k-name');
+    return tile ? tile.textContent : code;
+  }
+
+  function showTicket(answer) {
+    const t = answer.ticket;
+    const p = answer.print || {};
+    $("t-number").textContent = t.number;
+    $("t-priority").hidden = !t.priority;
+    $("t-priority").textContent = t.priority ? T("ƯU TIÊN – ", "PRIORITY – ") + (t.priority_name || "") : "";
+    $("t-service").textContent = lang === "en" ? t.service_name_en : t.service_name;
+    const counters = t.counters || [];
+    $("t-counters").textContent = counters.length
+      ? T((counters.length === 1 ? "Quầy " : "Các quầy ") + counters.join(", "),
+          (counters.length === 1 ? "Counter " : "Counters ") + counters.join(", "))
+      : "";
+    $("t-ahead").textContent = t.ahead === null || t.ahead === undefined ? ""
+      : T("Trước Ông/Bà: " + t.ahead + " người", "People ahead of you: " + t.ahead);
+    $("t-wait").textContent = T("Thời gian chờ dự kiến: ", "Estimated wait: ") + xephang.minutes(t.estimated_wait_s, lang);
+    $("t-qr").src = t.qr_url;
+    const pr = $("t-print");
+    pr.classList.toggle("is-fail", !p.ok);
+    if (!p.ok) pr.textContent = lang === "en" ? answer.message_en : answer.message;
+    else if (p.status === "printed") pr.textContent = T("Mời Ông/Bà nhận phiếu in bên dưới", "Please take your printed ticket below");
+    else pr.textContent = T("Mời Ông/Bà ghi nhớ số thứ tự", "Please remember your number");
+    pr.dataset.status = p.ok ? (p.status || "") : "failed";
+    show("k-ticket");
+    let left = p.ok ? 8 : 15;
+    $("t-count").textContent = left;
+    countdown = setInterval(() => {
+      left -= 1;
+      $("t-count").textContent = Math.max(0, left);
+      if (left <= 0) show("k-start");
+    }, 1000);
+  }
+
+  function showError(text) {
+    $("k-error-text").textContent = text;
+    show("k-error");
+  }
+
+  async function issue(service, priority) {
+    if (inFlight) return;
+    inFlight = true;
+    setButtons();
+    show("k-busy");
+    const body = { service, request_id: requestId() };
+    if (priority) body.priority = priority;
+    try {
+      let answer = null;
+      for (let attempt = 0; ; attempt += 1) {
+        try {
+          answer = await xephang.api("POST", "/kiosk/" + encodeURIComponent(kioskId) + "/issue", body, token);
+          break;
+        } catch (e) {
+          // Network trouble: retry with the same request id (never a second ticket).
+          if (e.code === "network" && attempt < 2) { await new Promise((r) => setTimeout(r, 800)); continue; }
+          throw e;
+        }
+      }
+      showTicket(answer);
+    } catch (e) {
+      if (e.code === "daily_cap_reached") {
+        offServices[service] = { vi: "Đã hết số hôm nay", en: "No more tickets today", day: serviceDay };
+      }
+      if (e.code === "closed" || e.code === "issuing_stopped") {
+        opening = { open: e.code !== "closed", issuing: false, reason: e.code === "closed" ? "closed" : "closing_soon",
+                    next_open: e.data && e.data.next_open };
+      }
+      showError((lang === "en" ? e.message_en : e.message) || e.message);
+    } finally {
+      inFlight = false;
+      setButtons();
+    }
+  }
+
+  if (!token) { show("k-notoken"); return; }
+
+  document.querySelectorAll(".k-service").forEach((b) => b.addEventListener("click", () => issue(b.dataset.service, null)));
+  document.querySelectorAll(".k-prio").forEach((b) => b.addEventListener("click", () => {
+    if (inFlight) return;
+    prioService = b.dataset.priorityFor;
+    $("k-groups-service").textContent = serviceName(prioService);
+    show("k-groups");
+  }));
+  document.querySelectorAll(".k-group").forEach((b) => b.addEventListener("click", () => {
+    if (prioService) issue(prioService, b.dataset.group);
+  }));
+  $("k-groups-back").addEventListener("click", () => show("k-start"));
+  $("k-done").addEventListener("click", () => show("k-start"));
+  $("k-error-ok").addEventListener("click", () => show("k-start"));
+
+  xephang.api("GET", "/api/queue?site=" + encodeURIComponent(site), undefined, token).then(onState).catch(() => {});
+  xephang.live({
+    site, token, onState,
+    on: { "queue.updated": (q) => onState({ services: q.services }) },
+    onStatus: (ok) => {
+      $("k-conn").hidden = ok;
+      if (ok) xephang.api("GET", "/api/queue?site=" + encodeURIComponent(site), undefined, token).then(onState).catch(() => {});
+    },
+  });
+  show("k-start");
+  setButtons();
+})();
