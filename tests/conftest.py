@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -141,28 +142,43 @@ class Server:
 
 def prepare_accounts(db: Path) -> dict[str, str]:
     """Users admin/manager/staff1/staff2 (password PASSWORD) and tokens for them and the demo devices."""
+    from center.auth import Accounts
+    from center.store import Store
+
+    store = Store(db)
+    accounts = Accounts(store)
     tokens = {}
     for name, role in (("admin", "admin"), ("manager", "manager"), ("staff1", "staff"), ("staff2", "staff")):
-        cli(db, "user", "add", name, "--role", role, "--password-stdin", stdin=PASSWORD + "\n")
-        tokens[name] = cli(db, "token", "create", "--user", name).strip().splitlines()[-1]
+        accounts.add_user(name, role, PASSWORD)
+        tokens[name] = accounts.create_token(user=name)
     for device, role, site in (("main-kiosk-1", "kiosk", "main"), ("branch-kiosk-1", "kiosk", "branch"),
                                ("main-hall", "display", "main")):
-        tokens[device] = cli(db, "token", "create", "--device", device, "--role", role,
-                             "--site", site).strip().splitlines()[-1]
+        tokens[device] = accounts.create_token(device=device, role=role, site=site)
+    with store.connection() as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
     return tokens
 
 
+@pytest.fixture(scope="session")
+def accounts_template(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """One database with the test accounts, made once (password hashing is slow on purpose) and copied."""
+    db = tmp_path_factory.mktemp("template") / "accounts.sqlite3"
+    return db, prepare_accounts(db)
+
+
 @pytest.fixture
-def make_server(tmp_path) -> Iterator:
+def make_server(tmp_path, accounts_template) -> Iterator:
     """Factory for server processes on one shared database in tmp_path (call it several times)."""
     servers: list[Server] = []
     db = tmp_path / "center.sqlite3"
-    state: dict[str, dict[str, str]] = {}
+    shutil.copyfile(accounts_template[0], db)
+    secret = accounts_template[0].with_suffix(".secret")
+    if secret.exists():
+        shutil.copyfile(secret, db.with_suffix(".secret"))
 
     def make(config: Path = DEMO_CONFIG, **kwargs) -> Server:
-        if "tokens" not in state:
-            state["tokens"] = prepare_accounts(db)
-        server = Server(db=db, config=config, tokens=state["tokens"], **kwargs)
+        server = Server(db=db, config=config, tokens=dict(accounts_template[1]), **kwargs)
         servers.append(server)
         return server.start()
 
