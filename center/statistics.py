@@ -335,7 +335,7 @@ def open_counter_seconds(conn: sqlite3.Connection, config: Config, site: str, d0
                         "ORDER BY at, id", (site, to_iso(start - timedelta(days=1)), to_iso(end))).fetchall()
 
     def add(a: datetime, b: datetime) -> None:
-        a, b = max(a, start), min(b, cap)
+        a, b = max(a, start), min(b, end)
         while a < b:
             local = a + off
             nxt = (local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)) - off
@@ -354,8 +354,8 @@ def open_counter_seconds(conn: sqlite3.Connection, config: Config, site: str, d0
                 add(since, moment)
             state[counter_id] = None
     for since in state.values():
-        if since is not None:
-            add(since, cap)
+        if since is not None:  # still open: count up to now (or the range's end), never into the future
+            add(since, max(cap, since))
     return out
 
 
