@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from flask import session
-from flask_socketio import SocketIO, emit, join_room
+from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room  # noqa: A004
 
 from .auth import allowed
 from .engine import Actor, Engine

@@ -87,7 +87,8 @@ def test_transfer_pause_resume_no_show_call_specific(server):
     server.post("/api/counters/main-1/call-next", who="staff1")
     moved = server.post("/api/counters/main-1/transfer", who="staff1", json={"service": "HT", "note": "khai sinh"})
     assert moved.status_code == 200 and moved.json()["service"] == "HT"
-    assert server.post("/api/counters/main-1/pause", who="staff1", json={"reason": "break"}).json()["status"] == "paused"
+    paused = server.post("/api/counters/main-1/pause", who="staff1", json={"reason": "break"})
+    assert paused.json()["status"] == "paused"
     assert server.post("/api/counters/main-1/resume", who="staff1").json()["status"] == "open"
     second = issue(server).json()
     called = server.post("/api/counters/main-1/call", who="staff1", json={"number": second["number"]}).json()
