@@ -210,3 +210,15 @@ CREATE INDEX audit_log_at ON audit_log (at);
 """
 
 MIGRATIONS: list[str] = [V1_CORE]
+
+# Reports (manager statistics): covering indexes so a date-range report reads index pages only.
+V2_REPORT_INDEXES = """
+CREATE INDEX tickets_report ON tickets (site, service_day, service, status, counter_id, staff, transferred_from,
+  wait_s, service_s, issued_at);
+CREATE INDEX tickets_report_day ON tickets (service_day, site, service, status, counter_id, staff, transferred_from,
+  wait_s, service_s, issued_at);
+CREATE INDEX ticket_procedures_report ON ticket_procedures (ticket_id, procedure, seconds);
+CREATE INDEX counter_events_site_at ON counter_events (site, at);
+"""
+
+MIGRATIONS.append(V2_REPORT_INDEXES)
