@@ -1,20 +1,252 @@
-"""Waiting-room display and public status page (placeholder routes; the display issue fills them in)."""
+"""Waiting-room display (TV), its settings page, voice audio, and the public status page.
+
+* `/display/<id>`: public HTML; the socket connects with the device token kept by the browser
+  (`#token=...` once) or without one (public state only). Which counters and services it shows comes
+  from the display's entry in config.toml.
+* `/display/announce.wav?number=A023&counter=3`: the call rendered by espeak-ng and cached on disk.
+  Only a ticket number and a configured counter number are accepted: it is not an open TTS endpoint.
+* `/display/<id>/settings`: for managers: voice check, test announcement, notice line.
+* `/status/<site>`: for citizens' phones and a screen at the gate.
+"""
 
 from __future__ import annotations
 
+import json
+import threading
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+
+from center.clock import to_iso
+from center.config import Config, Display, Site
+from center.errors import Invalid, NotFound, QueueError
+from center.events import site_room
+from center.voice import TICKET_RE, VoiceCache, announcement, chime_wav, espeak_available
+from center.web import center, current_actor, field, json_body, require
 
 bp = Blueprint("display", __name__, template_folder="templates", static_folder="static",
                static_url_path="/display/static")
 
+NOTICE_KEY = "display_notice"
+MAX_NOTICE = 500
+_chime: bytes | None = None
+_caches: dict[str, VoiceCache] = {}
+_cache_lock = threading.Lock()
+
+
+def _display(display_id: str) -> tuple[Display, Site]:
+    cfg = center().config
+    d = cfg.display(display_id)
+    if d is None:
+        raise NotFound(f"Không có màn hình '{display_id}'", f"No display '{display_id}'", code="unknown_display")
+    return d, cfg.sites[d.site]
+
+
+def _site(code: str) -> Site:
+    site = center().config.sites.get(code)
+    if site is None:
+        raise NotFound(f"Không có điểm tiếp nhận '{code}'", f"No site '{code}'", code="unknown_site")
+    return site
+
+
+def voice_cache() -> VoiceCache:
+    db = center().store.path
+    base = Path("var") if db == ":memory:" else Path(db).parent
+    key = str(base)
+    with _cache_lock:
+        if key not in _caches:
+            _caches[key] = VoiceCache(base / "voice-cache")
+        return _caches[key]
+
+
+# ------------------------------------------------------------------------------------------------
+# Notice line (settings key "display_notice": {"text", "site", "sites": {site: text}})
+
+
+def read_notice(site: str) -> str:
+    with center().store.connection() as conn:
+        row = conn.execute("SELECT value FROM settings WHERE key = ?", (NOTICE_KEY,)).fetchone()
+    if row is None:
+        return ""
+    try:
+        value = json.loads(row[0])
+    except ValueError:
+        return ""
+    if not isinstance(value, dict):
+        return ""
+    sites = value.get("sites")
+    if isinstance(sites, dict):
+        text = sites.get(site, "")
+    elif value.get("site") in (site, None, ""):
+        text = value.get("text", "")
+    else:
+        text = ""
+    return text if isinstance(text, str) else ""
+
+
+def write_notice(site: str, text: str, actor_name: str) -> None:
+    c = center()
+    with c.store.write() as conn:
+        row = conn.execute("SELECT value FROM settings WHERE key = ?", (NOTICE_KEY,)).fetchone()
+        try:
+            value = json.loads(row[0]) if row else {}
+        except ValueError:
+            value = {}
+        if not isinstance(value, dict):
+            value = {}
+        sites = value.get("sites") if isinstance(value.get("sites"), dict) else {}
+        if not sites and isinstance(value.get("text"), str) and value.get("site") in c.config.sites:
+            sites[value["site"]] = value["text"]
+        sites[site] = text
+        new = {"text": text, "site": site, "sites": sites}
+        now = to_iso(c.engine.clock())
+        conn.execute("INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?,?,?,?) "
+                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, "
+                     "updated_by = excluded.updated_by", (NOTICE_KEY, json.dumps(new, ensure_ascii=False), now,
+                                                          actor_name))
+        conn.execute("INSERT INTO audit_log (at, actor, role, action) VALUES (?,?,?,?)",
+                     (now, actor_name, "", f"display_notice:{site}"))
+
+
+@bp.post("/display/notice")
+def set_notice() -> Any:
+    data = json_body()
+    site = field(data, "site", str, required=True)
+    _site(site)
+    actor = require("admin.settings", site=site)
+    text = " ".join(field(data, "text", str, default="").split())
+    if len(text) > MAX_NOTICE:
+        raise Invalid(f"Dòng thông báo dài tối đa {MAX_NOTICE} ký tự", f"The notice is limited to {MAX_NOTICE} "
+                      "characters", code="notice_too_long", field="text")
+    write_notice(site, text, actor.name)
+    payload = {"site": site, "text": text}
+    center().socketio.emit("notice.updated", payload, to=site_room(site))
+    return jsonify(payload)
+
+
+@bp.get("/display/notice/<site>")
+def get_notice(site: str) -> Any:
+    _site(site)
+    return jsonify({"site": site, "text": read_notice(site)})
+
+
+# ------------------------------------------------------------------------------------------------
+# Pages
+
+
+def _page_config(display: Display | None, site: Site, cfg: Config) -> dict[str, Any]:
+    counters = [c for c in site.counters if display is None or not display.counters or c.id in display.counters]
+    services = [s for s in site.services if display is None or not display.services or s in display.services]
+    return {
+        "display": display.id if display else None,
+        "site": site.code,
+        "timezone": cfg.timezone,
+        "counters": [c.id for c in counters],
+        "services": services,
+        "voice": {"repeat": cfg.voice.repeat, "rate": cfg.voice.rate, "english": cfg.voice.english,
+                  "read_digits": cfg.voice.read_digits},
+        "announce_url": url_for("display.announce_wav"),
+        "chime_url": url_for("display.chime"),
+        "text_url": url_for("display.announce_text"),
+    }
+
 
 @bp.get("/display/<display_id>")
 def display_page(display_id: str) -> Any:
-    return render_template("display/placeholder.html", what=display_id)
+    d, site = _display(display_id)
+    cfg = center().config
+    return render_template("display/display.html", display=d, site=site,
+                           page=_page_config(d, site, cfg), notice=read_notice(site.code))
+
+
+@bp.get("/display/<display_id>/settings")
+def settings_page(display_id: str) -> Any:
+    d, site = _display(display_id)
+    actor = current_actor()
+    if actor is None:
+        return redirect(url_for("pages.login", next=request.path))
+    require("admin.settings", site=site.code)
+    cfg = center().config
+    return render_template("display/settings.html", display=d, site=site, actor=actor, voice=cfg.voice,
+                           page=_page_config(d, site, cfg), notice=read_notice(site.code),
+                           espeak=espeak_available())
+
+
+@bp.post("/display/<display_id>/test")
+def test_announcement(display_id: str) -> Any:
+    """Make the display itself play a test call (chime and voice) where it hangs."""
+    d, site = _display(display_id)
+    require("admin.settings", site=site.code)
+    counter = site.counters[0].number if site.counters else 1
+    payload = {"display": d.id, "number": "A001", "counter": counter}
+    center().socketio.emit("display.test", payload, to=site_room(site.code))
+    return jsonify(payload)
 
 
 @bp.get("/status/<site>")
 def status_page(site: str) -> Any:
-    return render_template("display/placeholder.html", what=site)
+    s = _site(site)
+    cfg = center().config
+    return render_template("display/status.html", site=s, page=_page_config(None, s, cfg))
+
+
+# ------------------------------------------------------------------------------------------------
+# Voice
+
+
+def _announcement_args() -> tuple[str, int, bool | None]:
+    number = (request.args.get("number") or "").strip().upper()
+    counter_arg = request.args.get("counter") or ""
+    if not TICKET_RE.match(number):
+        raise Invalid("Số thứ tự không hợp lệ", "number must look like A023 or 1023", code="bad_number",
+                      field="number")
+    known = {c.number for s in center().config.sites.values() for c in s.counters}
+    if not counter_arg.isdigit() or int(counter_arg) not in known:
+        raise Invalid("Quầy không có trong cấu hình", "counter must be a configured counter number",
+                      code="bad_counter", field="counter")
+    digits = request.args.get("digits")
+    return number, int(counter_arg), (None if digits is None else digits == "1")
+
+
+@bp.get("/display/announce.txt")
+def announce_text() -> Any:
+    """The texts a browser voice speaks (same rules as the server audio)."""
+    number, counter, digits = _announcement_args()
+    voice = center().config.voice
+    ann = announcement(voice, number, counter, read_digits=digits)
+    return jsonify({"number": ann.number, "counter": ann.counter, "text": ann.text, "text_en": ann.text_en,
+                    "display_text": ann.display_text, "repeat": voice.repeat, "rate": voice.rate})
+
+
+@bp.get("/display/announce.wav")
+def announce_wav() -> Any:
+    number, counter, digits = _announcement_args()
+    voice = center().config.voice
+    ann = announcement(voice, number, counter, read_digits=digits)
+    if not espeak_available():
+        raise QueueError("Máy chủ chưa cài espeak-ng: chỉ phát chuông", "espeak-ng is not installed on the server",
+                         code="no_tts", status=503)
+    try:
+        data = voice_cache().announcement_wav(voice, ann)
+    except Exception as e:  # noqa: BLE001 - any renderer failure becomes a clear 503, the display plays the chime
+        raise QueueError("Không tạo được âm thanh gọi số", f"Speech rendering failed: {e}", code="tts_failed",
+                         status=503) from None
+    resp = Response(data, mimetype="audio/wav")
+    resp.headers["Cache-Control"] = "public, max-age=86400"
+    return resp
+
+
+@bp.get("/display/chime.wav")
+def chime() -> Any:
+    global _chime
+    if _chime is None:
+        _chime = chime_wav()
+    resp = Response(_chime, mimetype="audio/wav")
+    resp.headers["Cache-Control"] = "public, max-age=86400"
+    return resp
+
+
+@bp.get("/display/voice-status")
+def voice_status() -> Any:
+    return jsonify({"espeak": espeak_available(), "voice": "vi"})

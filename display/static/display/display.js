@@ -1,0 +1,174 @@
+// Waiting-room display: latest call, number at each counter, last calls, waiting per service, notice
+// line, clock. Live over Socket.IO; the whole state is re-read on connect, reconnect and every 15 s.
+(function () {
+  "use strict";
+  const X = window.xephang;
+  const cfg = JSON.parse(document.getElementById("page-config").textContent);
+  const root = document.getElementById("tv");
+  const en = root.dataset.lang === "en";
+  const t = (vi, e) => (en ? e : vi);
+  const $ = (id) => document.getElementById(id);
+  const params = new URLSearchParams(location.search);
+  const token = X.deviceToken(cfg.display);
+
+  const counterIds = cfg.counters;
+  const counterSet = new Set(counterIds);
+  const serviceSet = new Set(cfg.services);
+  const shows = (counterId, service) => counterSet.has(counterId) && (!service || serviceSet.has(service));
+
+  const counters = {};
+  let recent = [];
+  let firstState = true;
+  const announced = new Set();
+  let blinkTimer = null;
+
+  const announcer = window.xephangVoice.Announcer({
+    chimeUrl: cfg.chime_url, announceUrl: cfg.announce_url, textUrl: cfg.text_url, voice: cfg.voice,
+    mode: params.get("voice") || "auto", logEl: $("announce-log"),
+    onBlocked: () => { $("sound-unlock").hidden = false; },
+  });
+  $("sound-unlock").addEventListener("click", () => {
+    $("sound-unlock").hidden = true;
+    window.xephangVoice.playUrl(cfg.chime_url).catch(() => {});
+  });
+
+  // ------------------------------------------------------------------ rendering
+  function callFromTicket(tk) {
+    return { ticket: tk.id, number: tk.number, counter: tk.counter && tk.counter.id,
+             counter_number: tk.counter && tk.counter.number, service: tk.service,
+             service_name: en ? tk.service_name_en : tk.service_name, at: tk.last_called_at,
+             call_count: tk.call_count };
+  }
+  function callFromEvent(p) {
+    return { ticket: p.ticket, number: p.number, counter: p.counter, counter_number: p.counter_number,
+             service: p.service, service_name: p.service_name, at: p.at, call_count: p.call_count,
+             recall: p.recall };
+  }
+  const keyOf = (c) => c.ticket + ":" + c.call_count;
+
+  function renderLatest(blink) {
+    const c = recent[0];
+    $("latest-number").textContent = c ? c.number : "—";
+    $("latest-counter").textContent = c ? String(c.counter_number) : "—";
+    $("latest-service").textContent = c ? c.service_name || "" : "";
+    if (blink) {
+      const box = $("latest");
+      box.classList.remove("blink");
+      void box.offsetWidth;  // restart the animation
+      box.classList.add("blink");
+      clearTimeout(blinkTimer);
+      blinkTimer = setTimeout(() => box.classList.remove("blink"), 15000);
+    }
+  }
+
+  function renderRecent() {
+    const list = $("recent");
+    list.replaceChildren(...recent.slice(1, 7).map((c) => X.el("li", {},
+      X.el("span", { class: "n" }, c.number), X.el("span", { class: "a" }, "→"),
+      X.el("span", { class: "c" }, t("Quầy ", "Counter ") + c.counter_number))));
+  }
+
+  function renderCounters() {
+    $("counters").replaceChildren(...counterIds.filter((id) => counters[id]).map((id) => {
+      const c = counters[id];
+      const tk = c.ticket;
+      let num = "—", cls = "counter";
+      if (c.status === "closed") { cls += " closed"; num = t("Đóng", "Closed"); }
+      else if (c.status === "paused") { cls += " paused"; num = t("Tạm nghỉ", "Paused"); }
+      else if (tk) num = tk.number;
+      return X.el("div", { class: cls, dataset: { counter: id } },
+        X.el("div", { class: "cn" }, t("Quầy ", "Counter ") + c.number),
+        X.el("div", { class: "ct", dataset: { ticket: tk ? tk.number : "" } }, num),
+        X.el("div", { class: "cname" }, c.name));
+    }));
+  }
+
+  function renderServices(services) {
+    $("services").replaceChildren(...services.filter((s) => serviceSet.has(s.code)).map((s) =>
+      X.el("tr", { dataset: { service: s.code } },
+        X.el("td", {}, en ? s.name_en : s.name),
+        X.el("td", { class: "num" }, String(s.waiting)),
+        X.el("td", {}, s.waiting ? X.minutes(s.estimated_wait_s, en ? "en" : "vi") : t("Không phải chờ", "No wait")))));
+  }
+
+  function setNotice(text) {
+    const n = $("notice");
+    n.textContent = text || "";
+    root.classList.toggle("no-notice", !text);
+    n.style.animation = "none"; void n.offsetWidth; n.style.animation = "";
+  }
+
+  function announce(call) {
+    const k = keyOf(call);
+    if (announced.has(k)) return;
+    announced.add(k);
+    announcer.enqueue({ number: call.number, counter: call.counter_number, recall: !!call.recall });
+  }
+
+  // ------------------------------------------------------------------ live
+  function onState(state) {
+    state.counters.forEach((c) => { if (counterSet.has(c.id)) counters[c.id] = c; });
+    const calls = state.recent_calls.filter((tk) => tk.counter && shows(tk.counter.id, tk.service)).map(callFromTicket);
+    const serverNow = Date.parse(state.at);
+    // Calls made while this screen was disconnected are announced, if they are fresh (< 2 min).
+    calls.slice().reverse().forEach((c) => {
+      if (firstState) announced.add(keyOf(c));
+      else if (!announced.has(keyOf(c)) && serverNow - Date.parse(c.at) < 120000) announce(c);
+    });
+    const changed = !recent.length || !calls.length || keyOf(recent[0]) !== keyOf(calls[0]);
+    recent = calls;
+    renderLatest(changed && !firstState);
+    renderRecent();
+    renderCounters();
+    renderServices(state.services);
+    firstState = false;
+  }
+
+  function onCalled(p) {
+    if (!shows(p.counter, p.service)) return;
+    const call = callFromEvent(p);
+    recent = [call, ...recent.filter((c) => c.ticket !== call.ticket)].slice(0, 10);
+    if (counters[p.counter]) {
+      counters[p.counter] = { ...counters[p.counter], status: "open",
+                              ticket: { number: p.number, id: p.ticket, service: p.service } };
+    }
+    renderLatest(true);
+    renderRecent();
+    renderCounters();
+    window.xephangLastCall = { number: p.number, counter: p.counter_number, shown_at: Date.now() };
+    announce(call);
+  }
+
+  const socket = X.live({
+    site: cfg.site, token: token || undefined, resyncMs: 15000, onState,
+    on: {
+      "ticket.called": onCalled,
+      "counter.updated": (c) => { if (counterSet.has(c.id)) { counters[c.id] = c; renderCounters(); } },
+      "queue.updated": (q) => renderServices(q.services),
+      "notice.updated": (n) => { if (n.site === cfg.site) setNotice(n.text); },
+      "day.closed": () => socket.emit("resync"),
+      "display.test": (p) => {
+        if (p.display === cfg.display) announcer.enqueue({ number: p.number, counter: p.counter, test: true });
+      },
+    },
+    onStatus: (ok) => { $("conn-status").hidden = ok; root.classList.toggle("offline", !ok); },
+  });
+  window.xephangSocket = socket;
+
+  // ------------------------------------------------------------------ clock
+  const DAYS = ["Chủ Nhật", "Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy"];
+  const DAYS_EN = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+  const fmt = new Intl.DateTimeFormat("en-GB", { timeZone: cfg.timezone, year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit", weekday: "short", hour12: false });
+  const WD = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
+  function tick() {
+    const p = {};
+    fmt.formatToParts(new Date()).forEach((x) => { p[x.type] = x.value; });
+    $("clock").textContent = p.hour + ":" + p.minute;
+    const wd = WD[p.weekday];
+    $("date").textContent = (en ? DAYS_EN[wd] : DAYS[wd]) + ", " + (en ? "" : "ngày ") + p.day + "/" + p.month + "/" + p.year;
+  }
+  tick();
+  setInterval(tick, 1000);
+  setNotice($("notice").textContent.trim());
+})();
