@@ -12,6 +12,7 @@ makes it misbehave the way real printers do:
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import struct
@@ -31,7 +32,7 @@ STATUS = {  # replies to DLE EOT 1, 2, 4
 
 
 class FakePrinter:
-    def __init__(self, mode: str = "ok"):
+    def __init__(self, mode: str = "ok", port: int = 0):
         self.mode = mode
         self.jobs: list[bytes] = []
         self.connections = 0
@@ -39,9 +40,10 @@ class FakePrinter:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if mode == "never_read":
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind(("127.0.0.1", port))
         self.port = self.sock.getsockname()[1]
         self._held: list[socket.socket] = []
+        self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._got = threading.Condition()
         if mode == "no_accept":
@@ -50,15 +52,14 @@ class FakePrinter:
             for _ in range(4):
                 c = socket.socket()
                 c.setblocking(False)
-                try:
+                with contextlib.suppress(BlockingIOError):
                     c.connect(("127.0.0.1", self.port))
-                except BlockingIOError:
-                    pass
                 self._held.append(c)
             time.sleep(0.2)
             return
         self.sock.listen(8)
-        threading.Thread(target=self._serve, daemon=True).start()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
 
     def _serve(self) -> None:
         self.sock.settimeout(0.2)
@@ -113,6 +114,8 @@ class FakePrinter:
 
     def close(self) -> None:
         self._stop.set()
+        if self._thread:
+            self._thread.join(2)  # accept() in progress keeps the port listening until it returns
         for s in self._held:
             s.close()
         self.sock.close()
@@ -163,4 +166,4 @@ def kiosk_config(tmp_path: Path, printer: str, kiosk: str = "main-kiosk-1") -> P
 def network_printer(port: int, **extra: object) -> str:
     opts = "".join(f", {k} = {v!r}" if isinstance(v, str) else f", {k} = {str(v).lower()}"
                    for k, v in extra.items())
-    return '{ driver = "network", host = "127.0.0.1", port = %d%s }' % (port, opts)
+    return '{ driver = "network", host = "127.0.0.1", port = ' + str(port) + opts + " }"
