@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -18,7 +20,7 @@ from flask import Blueprint, jsonify, redirect, render_template, request
 from center.auth import allowed
 from center.clock import from_iso
 from center.engine import PAUSE_REASONS
-from center.errors import Forbidden
+from center.errors import Forbidden, QueueError
 from center.events import site_room
 from center.ratings import pending, record, settings_from, staff_summary
 from center.web import center, current_actor, field, json_body, require
@@ -52,6 +54,19 @@ def _ensure_socket_handlers() -> None:
             from center.realtime import register
 
             register(c.socketio, c)
+
+
+def json_route(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Errors of a JSON route answer as JSON whatever the Accept header says (pages keep the HTML error page)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except QueueError as e:
+            return jsonify(e.to_dict()), e.status
+
+    return wrapper
 
 
 def _rating_settings():
@@ -92,6 +107,7 @@ def counter_page(counter_id: str) -> Any:
 
 
 @bp.get("/counter/<counter_id>/me")
+@json_route
 def counter_me(counter_id: str) -> Any:
     """Today's figures of the caller at this counter's site, and the priority tickets waiting for the counter."""
     actor = require("counter.operate")
@@ -155,6 +171,7 @@ def rating_page(counter_id: str) -> Any:
 
 
 @bp.get("/counter/<counter_id>/rating/pending")
+@json_route
 def rating_pending(counter_id: str) -> Any:
     c = center()
     counter = c.engine.counter(counter_id)
@@ -163,6 +180,7 @@ def rating_pending(counter_id: str) -> Any:
 
 
 @bp.post("/counter/<counter_id>/rating")
+@json_route
 def rating_post(counter_id: str) -> Any:
     c = center()
     counter = c.engine.counter(counter_id)

@@ -93,3 +93,153 @@ def test_whole_visit_across_kiosk_api_counter_top_display_and_rating_pad(server,
         staff.close()
         top.close()
         pad.close()
+
+
+def test_keyboard_shortcuts_drive_every_action(server, page):
+    t1, t2 = issue(server, "CT"), issue(server, "CT")
+    sign_in(page, server, "staff1", "/counter/main-1")
+    expect(page.locator("#counter-status")).to_have_text("Đang mở")
+    for label, key in (("Gọi số tiếp theo", "N"), ("Gọi lại", "R"), ("Vắng mặt", "V"), ("Bắt đầu", "B"),
+                       ("Hoàn thành", "H"), ("Chuyển", "C"), ("Gọi số cụ thể", "S"), ("Tạm dừng", "P")):
+        expect(page.locator("button.act", has_text=label).first.locator("kbd")).to_have_text(key)
+
+    page.keyboard.press("n")
+    expect(page.locator("#current-number")).to_have_text(t1["number"])
+    page.keyboard.press("r")
+    expect(page.locator("#current-state")).to_have_text("Đã gọi (lần 2)")
+    assert ticket(server, t1["id"])["call_count"] == 2
+    page.keyboard.press("v")
+    expect(page.locator("#current-number")).to_have_text("—")
+    assert ticket(server, t1["id"])["status"] == "no_show"
+
+    page.keyboard.press("F1")
+    expect(page.locator("#current-number")).to_have_text(t2["number"])
+    page.keyboard.press("b")
+    expect(page.locator("#current-state")).to_have_text("Đang phục vụ")
+    assert ticket(server, t2["id"])["status"] == "serving"
+    page.keyboard.press("h")
+    expect(page.locator("#panel-finish")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("#panel-finish")).to_be_hidden()
+    page.keyboard.press("h")
+    page.locator("button.proc[data-code=CT-CK]").click()
+    expect(page.locator("button.proc[data-code=CT-CK]")).to_have_attribute("aria-pressed", "true")
+    page.locator("#proc-search").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#current-number")).to_have_text("—")
+    done = ticket(server, t2["id"])
+    assert done["status"] == "served" and [p["code"] for p in done["procedures"]] == ["CT-CK"]
+
+    page.keyboard.press("p")
+    page.locator("#pause-reasons button[data-reason=meeting]").click()
+    expect(page.locator("#counter-status")).to_have_text("Tạm dừng")
+    expect(page.locator("#pause-reason")).to_have_text("Họp")
+    state = server.get("/api/counters/main-1", who="staff1").json()
+    assert state["status"] == "paused" and state["pause_reason"] == "meeting"
+    page.keyboard.press("p")
+    expect(page.locator("#counter-status")).to_have_text("Đang mở")
+
+    # the citizen marked absent came back: call that number out of order
+    page.keyboard.press("s")
+    page.locator("#callnum-input").fill(t1["number"])
+    page.keyboard.press("Enter")
+    expect(page.locator("#current-number")).to_have_text(t1["number"])
+    page.keyboard.press("c")
+    page.locator("#transfer-service").select_option("HT")
+    page.locator("#transfer-note").fill("Cần bổ sung giấy khai sinh <b>bản gốc</b>")
+    page.keyboard.press("Enter")
+    expect(page.locator("#current-number")).to_have_text("—")
+    moved = ticket(server, t1["id"])
+    assert moved["status"] == "transferred"
+    new = ticket(server, moved["transferred_to"])
+    assert (new["service"], new["status"], new["number"]) == ("HT", "waiting", t1["number"])
+    assert new["note"] == "Cần bổ sung giấy khai sinh <b>bản gốc</b>"
+
+
+def test_second_staff_member_on_a_taken_counter_is_refused_on_screen(server, browser):
+    one, two = browser.new_context(), browser.new_context()
+    try:
+        t = issue(server, "CT")
+        p1 = one.new_page()
+        sign_in(p1, server, "staff1", "/counter/main-2")
+        expect(p1.locator("#counter-status")).to_have_text("Đang mở")
+        p2 = two.new_page()
+        sign_in(p2, server, "staff2", "/counter/main-2")
+        expect(p2.locator("#banner")).to_have_text(
+            "Quầy 2 đang do staff1 phụ trách. Bạn không thể gọi số tại quầy này.")
+        p2.keyboard.press("n")
+        p2.get_by_role("button", name=re.compile("Gọi số tiếp theo")).click()
+        expect(p2.locator("#banner")).to_contain_text("đang do staff1 phụ trách")
+        assert ticket(server, t["id"])["status"] == "waiting"
+        r = server.post("/api/counters/main-2/call-next", who="staff2")
+        assert r.status_code == 409 and r.json()["error"] == "counter_taken"
+
+        # staff1 signs out: the counter is released and the waiting screen of staff2 takes it over
+        p1.get_by_role("button", name="Đăng xuất").click()
+        p1.wait_for_url(re.compile(r"/login"))
+        expect(p2.locator("#banner")).to_be_hidden()
+        p2.keyboard.press("n")
+        expect(p2.locator("#current-number")).to_have_text(t["number"])
+        assert ticket(server, t["id"])["staff"] == "staff2"
+    finally:
+        one.close()
+        two.close()
+
+
+def test_page_follows_changes_made_elsewhere_and_resyncs_after_a_server_restart(server, page):
+    t1, t2, t3 = issue(server, "CT"), issue(server, "CT"), issue(server, "CT")
+    sign_in(page, server, "staff1", "/counter/main-1")
+    page.keyboard.press("n")
+    expect(page.locator("#current-number")).to_have_text(t1["number"])
+    # the same staff member moves on from another device: this screen must drop t1 at once
+    assert server.post("/api/counters/main-1/no-show", who="staff1", json={"ticket": t1["id"]}).status_code == 200
+    expect(page.locator("#current-number")).to_have_text("—")
+    assert server.post("/api/counters/main-1/call-next", who="staff1").json()["id"] == t2["id"]
+    expect(page.locator("#current-number")).to_have_text(t2["number"])
+    # what a stale screen would send (t1) is refused by the engine
+    stale = server.post("/api/counters/main-1/recall", who="staff1", json={"ticket": t1["id"]})
+    assert stale.status_code == 409 and stale.json()["error"] == "stale_ticket"
+
+    server.stop()
+    expect(page.locator("#conn")).to_be_visible(timeout=15000)
+    server.start()
+    expect(page.locator("#conn")).to_be_hidden(timeout=15000)
+    r = server.post("/api/counters/main-1/finish", who="staff1", json={"ticket": t2["id"], "procedures": ["CT-BS"]})
+    assert r.status_code == 200
+    assert server.post("/api/counters/main-1/call-next", who="staff1").json()["id"] == t3["id"]
+    expect(page.locator("#current-number")).to_have_text(t3["number"])
+    expect(page.locator("#waiting-body tr[data-service=CT] td").nth(1)).to_have_text("0")
+    expect(page.locator("#me-served")).to_have_text("1")
+
+
+def test_kiosk_token_or_anonymous_browser_cannot_call_or_finish(server, browser):
+    t = issue(server, "CT")
+    for who, status in (("main-kiosk-1", 403), ("main-hall", 403), (None, 401)):
+        for action, body in (("take", None), ("call-next", None), ("call", {"ticket": t["id"]}),
+                             ("finish", {"procedures": ["CT-BS"]})):
+            r = server.post(f"/api/counters/main-1/{action}", who=who, json=body)
+            assert r.status_code == status, (who, action, r.text)
+            assert r.json()["error"] in ("forbidden", "unauthorized")
+        assert server.get("/counter/main-1/me", who=who,
+                          headers={"Accept": "application/json"}).status_code == status
+    assert ticket(server, t["id"])["status"] == "waiting"
+
+    anon = browser.new_context()
+    try:
+        page = anon.new_page()
+        page.goto(f"{server.url}/counter/main-1")
+        expect(page).to_have_url(re.compile(r"/login\?next=/counter/main-1$"))
+        expect(page.locator("input[name=username]")).to_be_visible()
+        for path in ("/api/counters/main-1/call-next", "/api/counters/main-1/finish"):
+            assert page.request.post(server.url + path, data={"procedures": ["CT-BS"]}).status == 401
+        # the public screens open without a sign-in, and the pad cannot rate a ticket not finished here
+        page.goto(f"{server.url}/counter/main-1/top")
+        expect(page.locator(".top-counter-number")).to_have_text("1")
+        page.goto(f"{server.url}/counter/main-1/rating")
+        expect(page.locator("#screen-idle")).to_be_visible()
+        code = page.evaluate("t => xephang.api('POST', '/counter/main-1/rating', {ticket: t, level: 'satisfied'})"
+                             ".then(() => 'ok', e => e.code)", t["id"])
+        assert code == "not_ratable"
+    finally:
+        anon.close()
+    assert ticket(server, t["id"])["status"] == "waiting"

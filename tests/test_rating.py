@@ -1,0 +1,103 @@
+"""Rating storage and validation (center/ratings.py) on a real SQLite file with a fake clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from center.engine import Actor
+from center.errors import Conflict, Invalid
+from center.ratings import DEFAULT, get_rating, pending, record, settings_from
+
+STAFF = Actor("staff1", "staff")
+
+
+def serve(engine, procedures=("CT-BS",), counter="main-1"):
+    t = engine.issue("main", "CT")
+    engine.call_next(counter, STAFF)
+    engine.finish(counter, STAFF, list(procedures))
+    return t
+
+
+def test_settings_default_and_configured_levels():
+    assert [lv.name for lv in DEFAULT.levels] == ["Rất hài lòng", "Hài lòng", "Không hài lòng"]
+    assert settings_from({}) == DEFAULT
+    custom = settings_from({"rating": {
+        "window_min": 3, "timeout_s": 30,
+        "levels": [{"code": "good", "name": "Tốt", "face": "happy"}, {"code": "ok", "name": "Bình thường"},
+                   {"code": "bad", "name": "Chưa tốt", "face": "very_unhappy"}, "junk", {"code": "good", "name": "x"}],
+        "reasons": [{"code": "slow", "name": "Chậm"}]}})
+    assert [(lv.code, lv.face, lv.ask_reasons) for lv in custom.levels] == [
+        ("good", "happy", False), ("ok", "neutral", False), ("bad", "very_unhappy", True)]
+    assert [r.code for r in custom.reasons] == ["slow"]
+    assert (custom.window_min, custom.timeout_s) == (3, 30)
+    broken = settings_from({"rating": {"levels": [{"code": "only"}], "window_min": -1, "timeout_s": "x"}})
+    assert broken.levels == DEFAULT.levels and broken.window_min == DEFAULT.window_min
+
+
+def test_one_rating_per_ticket_stored_with_counter_staff_and_procedures(engine, clock):
+    t = serve(engine, ("CT-BS", "CT-CK"))
+    clock.advance(seconds=20)
+    p = pending(engine.store, "main-1", clock(), DEFAULT)
+    assert p is not None and p["ticket"] == t["id"] and p["number"] == t["number"]
+    out = record(engine.store, "main-1", t["id"], "unsatisfied", ["wait_long", "slow", "wait_long"], clock(),
+                 DEFAULT)
+    assert out["satisfied"] is False and out["reasons"] == ["wait_long", "slow"]
+    stored = get_rating(engine.store, t["id"])
+    assert (stored["site"], stored["counter_id"], stored["staff"], stored["level"]) == (
+        "main", "main-1", "staff1", "unsatisfied")
+    assert stored["procedures"] == ["CT-BS", "CT-CK"]
+    assert pending(engine.store, "main-1", clock(), DEFAULT) is None
+    with pytest.raises(Conflict) as e:
+        record(engine.store, "main-1", t["id"], "satisfied", [], clock(), DEFAULT)
+    assert e.value.code == "already_rated"
+    assert get_rating(engine.store, t["id"])["level"] == "unsatisfied"
+
+
+def test_only_the_counters_latest_recent_finish_can_be_rated(engine, clock):
+    assert pending(engine.store, "main-1", clock(), DEFAULT) is None
+    first = serve(engine)
+    second = serve(engine)
+    with pytest.raises(Conflict) as e:
+        record(engine.store, "main-1", first["id"], "satisfied", [], clock(), DEFAULT)
+    assert e.value.code == "not_ratable"
+    with pytest.raises(Conflict) as e:  # another counter's pad cannot rate it either
+        record(engine.store, "main-2", second["id"], "satisfied", [], clock(), DEFAULT)
+    assert e.value.code == "not_ratable"
+    clock.advance(minutes=DEFAULT.window_min, seconds=1)
+    assert pending(engine.store, "main-1", clock(), DEFAULT) is None
+    with pytest.raises(Conflict) as e:
+        record(engine.store, "main-1", second["id"], "satisfied", [], clock(), DEFAULT)
+    assert e.value.code == "rating_expired"
+    assert get_rating(engine.store, second["id"]) is None
+
+
+def test_a_called_but_unfinished_ticket_is_not_ratable(engine, clock):
+    done = serve(engine)
+    t = engine.issue("main", "CT")
+    engine.call_next("main-1", STAFF)
+    with pytest.raises(Conflict):
+        record(engine.store, "main-1", t["id"], "satisfied", [], clock(), DEFAULT)
+    # the previous visit can still be rated while the next citizen is being called
+    assert record(engine.store, "main-1", done["id"], "very_satisfied", [], clock(), DEFAULT)["satisfied"]
+
+
+@pytest.mark.parametrize(("ticket", "level", "reasons", "code"), [
+    (None, "satisfied", [], "missing_field"),
+    ("1", "satisfied", [], "missing_field"),
+    (True, "satisfied", [], "missing_field"),
+    (1, "great", [], "bad_level"),
+    (1, "unsatisfied", ["nope"], "bad_reasons"),
+    (1, "unsatisfied", "wait_long", "bad_reasons"),
+    (1, "unsatisfied", [1], "bad_reasons"),
+])
+def test_bad_rating_input_is_refused(engine, clock, ticket, level, reasons, code):
+    serve(engine)
+    with pytest.raises(Invalid) as e:
+        record(engine.store, "main-1", ticket, level, reasons, clock(), DEFAULT)
+    assert e.value.code == code
+
+
+def test_reasons_are_kept_only_for_an_unhappy_answer(engine, clock):
+    t = serve(engine)
+    out = record(engine.store, "main-1", t["id"], "satisfied", ["slow"], clock(), DEFAULT)
+    assert out["reasons"] == [] and get_rating(engine.store, t["id"])["reasons"] == []
