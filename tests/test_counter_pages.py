@@ -243,3 +243,30 @@ def test_kiosk_token_or_anonymous_browser_cannot_call_or_finish(server, browser)
     finally:
         anon.close()
     assert ticket(server, t["id"])["status"] == "waiting"
+
+
+def test_rating_pad_goes_back_to_idle_after_its_timeout_and_does_not_ask_again(server, page):
+    t = issue(server, "TKQ")
+    server.post("/api/counters/main-1/call-next", who="staff1")
+    page.clock.install()
+    page.goto(f"{server.url}/counter/main-1/rating")
+    expect(page.locator("#screen-idle")).to_be_visible()
+    assert server.post("/api/counters/main-1/finish", who="staff1",
+                       json={"ticket": t["id"], "procedures": ["TKQ"]}).status_code == 200
+    expect(page.locator("#screen-ask")).to_be_visible()
+    page.clock.fast_forward("01:01")  # the default timeout is 60 s
+    expect(page.locator("#screen-idle")).to_be_visible()
+    page.clock.fast_forward("00:31")  # a periodic resync finds the same unrated ticket: not asked again
+    page.wait_for_timeout(500)
+    expect(page.locator("#screen-idle")).to_be_visible()
+    assert query(server, "SELECT count(*) FROM ratings")[0][0] == 0
+
+
+def test_pages_in_english(server, page):
+    sign_in(page, server, "staff1", "/counter/main-1?lang=en")
+    expect(page.get_by_role("button", name=re.compile("Call next"))).to_be_visible()
+    expect(page.locator("#counter-status")).to_have_text("Open")
+    page.goto(f"{server.url}/counter/main-1/rating?lang=en")
+    expect(page.locator("button.face .face-label")).to_have_text(["Very satisfied", "Satisfied", "Not satisfied"])
+    page.goto(f"{server.url}/counter/main-1/top?lang=en")
+    expect(page.locator(".top-counter")).to_contain_text("COUNTER")

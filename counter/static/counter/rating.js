@@ -13,6 +13,7 @@
   let level = null;
   let timer = null;
   let sending = false;
+  const dismissed = new Set(); // tickets whose question timed out: never asked again on this pad
 
   function screen(name) {
     ["idle", "ask", "reasons", "thanks"].forEach((n) => { $("screen-" + n).hidden = n !== name; });
@@ -23,6 +24,11 @@
     const m = $("pad-message");
     m.textContent = text || "";
     m.hidden = !text;
+  }
+
+  function timedOut() {
+    if (ticket) dismissed.add(ticket.ticket);
+    idle();
   }
 
   function idle() {
@@ -42,13 +48,13 @@
     let out;
     try { out = await X.api("GET", PATH + "/pending"); } catch (e) { return; }
     const p = out && out.pending;
-    if (!p || ticket) return;
+    if (!p || ticket || dismissed.has(p.ticket)) return;
     ticket = p;
     message("");
     $("ask-number").textContent = p.number;
     document.querySelectorAll(".reason").forEach((b) => b.setAttribute("aria-pressed", "false"));
     screen("ask");
-    arm(Math.min(S.timeout_s, p.expires_in_s), idle);
+    arm(Math.min(S.timeout_s, p.expires_in_s), timedOut);
   }
 
   async function send(reasons) {
