@@ -140,11 +140,10 @@ class _Canvas:
         ascent, descent = fnt.getmetrics()
         line_h = ascent + descent
         for line in wrap(text, fnt, self.inner - (size if invert else 0)):
-            w = fnt.getlength(line)
-            x = (self.width - w) / 2
             if invert:
                 self.draw.rectangle([self.margin, self.y, self.width - self.margin, self.y + line_h], fill=0)
-            self.draw.text((x, self.y), line, font=fnt, fill=255 if invert else 0)
+            # anchor "ma": centred on x, top at the ascender line, so no extra measuring per line
+            self.draw.text((self.width / 2, self.y), line, font=fnt, fill=255 if invert else 0, anchor="ma")
             self.y += line_h
         self.y += int(size * gap)
 
@@ -177,10 +176,10 @@ def qr_image(url: str, size: int) -> Image.Image:
     qr = segno.make(url, error="m", mask=4, boost_error=False)  # a fixed mask: valid, and skips scoring 8
     border = 2
     n = len(qr.matrix) + 2 * border
+    core = Image.frombytes("L", (n - 2 * border, n - 2 * border),
+                           b"".join(bytes(row) for row in qr.matrix)).point(lambda v: 0 if v else 255)
     img = Image.new("L", (n, n), 255)
-    img.putdata([0 if (border <= y < n - border and border <= x < n - border
-                       and qr.matrix[y - border][x - border]) else 255
-                 for y in range(n) for x in range(n)])
+    img.paste(core, (border, border))
     scale = max(2, size // n)
     return img.resize((n * scale, n * scale), Image.Resampling.NEAREST)
 
