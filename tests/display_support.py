@@ -29,3 +29,37 @@ def free_counter(server: Any, counter: str, who: str = "staff1") -> None:
 
 def announcements(page: Any) -> list[dict[str, Any]]:
     return page.evaluate("() => window.xephangAnnouncements || []")
+
+
+def wait_until(page: Any, js: str, timeout_s: float = 30) -> Any:
+    """Poll a JS expression with page.evaluate (the CSP forbids the eval that wait_for_function uses)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = page.evaluate(js)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {js}")
+        time.sleep(0.05)
+
+
+def fast_voice_config(tmp_path: Any, extra: str = "") -> Any:
+    """The demo config with one reading per call (tests wait for announcements to end) plus `extra` TOML."""
+    from pathlib import Path
+
+    demo = Path(__file__).resolve().parent.parent / "config.toml"
+    text = demo.read_text(encoding="utf-8").replace("repeat = 2", "repeat = 1")
+    path = Path(tmp_path) / "display-config.toml"
+    path.write_text(text + extra, encoding="utf-8")
+    return path
+
+
+# A second display at the branch that shows only counter branch-1 (appended to the last [[sites]]).
+BRANCH_COUNTER_1_DISPLAY = """
+[[sites.displays]]
+id = "branch-c1"
+name = "Màn hình quầy 1"
+counters = ["branch-1"]
+"""
