@@ -14,12 +14,15 @@ def open_kiosk(page, server, kiosk="main-kiosk-1"):
     page.set_viewport_size({"width": 1920, "height": 1080})
     page.goto(f"{server.url}/kiosk/{kiosk}#token={server.tokens[kiosk]}")
     expect(page.locator("#k-start")).to_be_visible()
+    expect(page.locator("#k-notoken")).to_be_hidden()
 
 
 def test_tap_a_service_and_see_the_ticket(page, server):
     open_kiosk(page, server)
     page.locator('.k-service[data-service="CT"]').click()
     expect(page.locator("#k-ticket")).to_be_visible()
+    for other in ("#k-start", "#k-busy", "#k-groups", "#k-error", "#k-notoken"):
+        expect(page.locator(other)).to_be_hidden()  # one screen at a time
     expect(page.locator("#t-number")).to_have_text("A001")
     expect(page.locator("#t-service")).to_have_text("Chứng thực")
     expect(page.locator("#t-counters")).to_have_text("Các quầy 1, 2, 3, 6")
