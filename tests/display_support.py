@@ -50,7 +50,7 @@ def fast_voice_config(tmp_path: Any, extra: str = "") -> Any:
     from pathlib import Path
 
     demo = Path(__file__).resolve().parent.parent / "config.toml"
-    text = demo.read_text(encoding="utf-8").replace("repeat = 2", "repeat = 1")
+    text = demo.read_text(encoding="utf-8").replace("repeat = 2", "repeat = 1").replace("rate = 0.8", "rate = 1.5")
     path = Path(tmp_path) / "display-config.toml"
     path.write_text(text + extra, encoding="utf-8")
     return path
