@@ -86,8 +86,8 @@ def create_app(config: Config | str, db_path: str, *, clock: Clock = system_cloc
         """CSRF applies to requests that ride on the staff cookie; bearer-token calls carry no ambient credential."""
         if request.method in ("GET", "HEAD", "OPTIONS") or bearer_token() is not None:
             return
-        if request.path.startswith("/api/") and "uid" not in session:
-            return  # no credential at all: the route answers 401
+        if "uid" not in session and request.endpoint != "pages.login":
+            return  # no cookie credential to ride on: the route itself answers 401
         csrf.protect()
 
     @app.after_request
