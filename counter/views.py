@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import threading
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -37,23 +36,31 @@ PAUSE_LABELS = {
 }
 
 
-_handlers_lock = threading.Lock()
+def _register_missing_handlers(c: Any) -> None:
+    server = c.socketio.server
+    if server is not None and "connect" not in server.handlers.get("/", {}):
+        from center.realtime import register
+
+        register(c.socketio, c)
 
 
-@bp.before_app_request
-def _ensure_socket_handlers() -> None:
+@bp.record_once
+def _keep_socket_handlers(state: Any) -> None:
     """Work-around until center/app.py is fixed (see docs/counter.md): SocketIO(message_queue=None) builds its
     server at once, so socketio.init_app(app) replaces it and the handlers register() put on the first one are
-    lost (no "state" on connect, no rooms). Put them on the live server once, if they are missing."""
-    c = center()
-    server = c.socketio.server
-    if server is None or "connect" in server.handlers.get("/", {}):
+    lost (no "state" on connect, no rooms). Right after init_app, put them on the live server if missing."""
+    c = state.app.extensions.get("xephang")
+    if c is None:
         return
-    with _handlers_lock:
-        if "connect" not in server.handlers.get("/", {}):
-            from center.realtime import register
+    original = c.socketio.init_app
 
-            register(c.socketio, c)
+    @functools.wraps(original)
+    def init_app(app: Any, **kwargs: Any) -> Any:
+        out = original(app, **kwargs)
+        _register_missing_handlers(c)
+        return out
+
+    c.socketio.init_app = init_app
 
 
 def json_route(fn: Callable[..., Any]) -> Callable[..., Any]:
