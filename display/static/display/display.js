@@ -17,6 +17,7 @@
   const shows = (counterId, service) => counterSet.has(counterId) && (!service || serviceSet.has(service));
 
   const counters = {};
+  window.xephangCallLog = [];  // {number, counter, at (server), shown_at (DOM updated)}: for tests and benchmarks
   let recent = [];
   let firstState = true;
   const announced = new Set();
@@ -135,7 +136,9 @@
     renderLatest(true);
     renderRecent();
     renderCounters();
-    window.xephangLastCall = { number: p.number, counter: p.counter_number, shown_at: Date.now() };
+    window.xephangLastCall = { number: p.number, counter: p.counter_number, at: p.at, shown_at: Date.now() };
+    window.xephangCallLog.push(window.xephangLastCall);
+    if (window.xephangCallLog.length > 500) window.xephangCallLog.shift();
     announce(call);
   }
 
