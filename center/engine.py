@@ -120,16 +120,22 @@ class Engine:
                           f"Service '{code}' is not offered at {site.name_en}", code="unknown_service")
         return self.config.services[code]
 
-    def counter_services(self, counter: Counter) -> tuple[str, ...]:
-        """The services a counter serves today: the web override if a manager set one, else config."""
-        override = self._setting(f"counter_services:{counter.id}")
+    def counter_services(self, counter: Counter, conn: sqlite3.Connection | None = None) -> tuple[str, ...]:
+        """The services a counter serves today: the web override if a manager set one, else config.
+
+        Pass `conn` when already holding a connection: a nested checkout could wait on the pool while
+        holding the write lock.
+        """
+        override = self._setting(f"counter_services:{counter.id}", conn)
         if isinstance(override, list) and override:
             return tuple(s for s in override if s in self.config.sites[counter.site].services)
         return counter.services
 
-    def _setting(self, key: str) -> Any:
-        with self.store.connection() as conn:
-            row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+    def _setting(self, key: str, conn: sqlite3.Connection | None = None) -> Any:
+        if conn is None:
+            with self.store.connection() as own:
+                return self._setting(key, own)
+        row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
     def today(self, site: Site, now: datetime | None = None) -> str:
@@ -231,7 +237,7 @@ class Engine:
     def _estimate(self, conn: sqlite3.Connection, site: Site, service: Service, ahead: int) -> int:
         counters = []
         for c in site.counters:
-            services = self.counter_services(c)
+            services = self.counter_services(c, conn)
             if service.code in services:
                 counters.append((c, services))
         states = {r["counter_id"]: r for r in conn.execute(
@@ -260,7 +266,7 @@ class Engine:
             "number": counter.number,
             "name": counter.name,
             "site": counter.site,
-            "services": list(self.counter_services(counter)),
+            "services": list(self.counter_services(counter, conn)),
             "status": state["status"] if state else "closed",
             "since": state["since"] if state else None,
             "ticket": ticket,
@@ -447,9 +453,9 @@ class Engine:
         now = self.clock()
         iso = to_iso(now)
         day = self.today(site, now)
-        services = self.counter_services(counter)
         rules = self.config.rules
         with self.store.write() as conn:
+            services = self.counter_services(counter, conn)
             state = self._claim_counter(conn, counter, actor, iso)
             self._ensure_free(conn, counter, state)
             aged_before = to_iso(now - timedelta(minutes=rules.aging_min))
@@ -694,7 +700,7 @@ class Engine:
             if service is not None:
                 new_service = self.service(site, service).code
             else:
-                target_services = self.counter_services(target)  # type: ignore[arg-type]
+                target_services = self.counter_services(target, conn)  # type: ignore[arg-type]
                 new_service = row["service"] if row["service"] in target_services else target_services[0]
             if target is None and new_service == row["service"]:
                 raise Invalid("Số này đã ở dịch vụ đó", "The ticket is already in that service",

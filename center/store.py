@@ -51,28 +51,41 @@ class Store:
         self._size = pool_size
         self._created = 0
         self._lock = threading.Lock()
+        self._held = threading.local()
         with self.connection() as conn:
             migrate(conn)
 
-    def _checkout(self) -> sqlite3.Connection:
+    def _checkout(self) -> tuple[sqlite3.Connection, bool]:
+        """A pooled connection, or an extra one when this thread already holds one (never deadlock)."""
         try:
-            return self._pool.get_nowait()
+            return self._pool.get_nowait(), True
         except queue.Empty:
-            with self._lock:
-                if self._created < self._size:
-                    self._created += 1
-                    return connect(self.path)
-            return self._pool.get(timeout=BUSY_TIMEOUT_MS / 1000)
+            pass
+        with self._lock:
+            if self._created < self._size:
+                self._created += 1
+                return connect(self.path), True
+        if getattr(self._held, "count", 0):
+            return connect(self.path), False
+        try:
+            return self._pool.get(timeout=BUSY_TIMEOUT_MS / 1000), True
+        except queue.Empty:
+            raise StoreError("no database connection free") from None
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
-        conn = self._checkout()
+        conn, pooled = self._checkout()
+        self._held.count = getattr(self._held, "count", 0) + 1
         try:
             yield conn
         finally:
+            self._held.count -= 1
             if conn.in_transaction:
                 conn.rollback()
-            self._pool.put(conn)
+            if pooled:
+                self._pool.put(conn)
+            else:
+                conn.close()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

@@ -1,0 +1,145 @@
+"""Core benchmarks against the production server command (`python -m center serve`, gunicorn gthread).
+
+- tickets issued per second with 1 and 8 concurrent clients (separate processes), checking that no
+  number is issued twice;
+- call-next → `ticket.called` latency seen by a Socket.IO client while 200 other clients are connected;
+- server memory (RSS, master + worker) with those clients connected.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+
+import requests
+import socketio
+
+from .common import BenchServer, percentile
+
+SERVICES = ("CT", "HT", "CC", "DD", "KT", "XH", "TKQ", "HD")
+
+
+def _issuer(url: str, token: str, n: int, offset: int, start: mp.Event, out: mp.Queue) -> None:
+    s = requests.Session()
+    h = {"Authorization": f"Bearer {token}"}
+    numbers, errors = [], 0
+    start.wait()
+    for i in range(n):
+        r = s.post(url + "/api/tickets", json={"site": "main", "service": SERVICES[(offset + i) % len(SERVICES)]},
+                   headers=h, timeout=30)
+        if r.status_code == 201:
+            t = r.json()
+            numbers.append((t["service"], t["number"]))
+        else:
+            errors += 1
+    out.put((numbers, errors))
+
+
+def issue_rate(server: BenchServer, clients: int, per_client: int) -> dict:
+    ctx = mp.get_context("fork")
+    start, out = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_issuer, args=(server.url, server.tokens["admin"], per_client, i, start, out))
+             for i in range(clients)]
+    for p in procs:
+        p.start()
+    time.sleep(0.5)
+    t0 = time.perf_counter()
+    start.set()
+    results = [out.get(timeout=600) for _ in procs]
+    elapsed = time.perf_counter() - t0
+    for p in procs:
+        p.join()
+    numbers = [n for r, _ in results for n in r]
+    dup = sum(c - 1 for c in Counter(numbers).values() if c > 1)
+    return {"clients": clients, "tickets": len(numbers), "errors": sum(e for _, e in results),
+            "seconds": round(elapsed, 2), "per_second": round(len(numbers) / elapsed, 1), "duplicates": dup}
+
+
+CROWD = r"""
+import sys, time, socketio
+url, n = sys.argv[1], int(sys.argv[2])
+clients = []
+for i in range(n):
+    c = socketio.Client(reconnection=False)
+    c.connect(url, auth={"site": "main"}, transports=["websocket"], wait_timeout=20)
+    clients.append(c)
+print("connected", flush=True)
+sys.stdin.readline()
+for c in clients:
+    c.disconnect()
+"""
+
+
+def call_latency(server: BenchServer, crowd: int = 200, calls: int = 200) -> dict:
+    crowd_proc = subprocess.Popen([sys.executable, "-c", CROWD, server.url, str(crowd)], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+    line = crowd_proc.stdout.readline()
+    if "connected" not in line:
+        raise RuntimeError("crowd did not connect")
+    time.sleep(1.0)
+    rss_with_crowd = server.rss_mb()
+    events: queue.Queue = queue.Queue()
+    client = socketio.Client(reconnection=False)
+    client.on("ticket.called", lambda data: events.put((time.perf_counter(), data)))
+    client.connect(server.url, auth={"site": "main"}, transports=["websocket"], wait_timeout=20)
+    s = requests.Session()
+    admin, staff = server.headers("admin"), server.headers("staff1")
+    latencies, api_ms = [], []
+    lock = threading.Lock()
+    try:
+        for _ in range(calls):
+            t = s.post(server.url + "/api/tickets", json={"site": "main", "service": "CT"}, headers=admin,
+                       timeout=30).json()
+            t0 = time.perf_counter()
+            r = s.post(server.url + "/api/counters/main-1/call-next", headers=staff, timeout=30)
+            t1 = time.perf_counter()
+            ticket = r.json()
+            while True:
+                at, data = events.get(timeout=10)
+                if data["ticket"] == ticket["id"]:
+                    break
+            with lock:
+                latencies.append((at - t0) * 1000)
+                api_ms.append((t1 - t0) * 1000)
+            s.post(server.url + "/api/counters/main-1/finish", headers=staff, json={"procedures": ["CT-BS"]},
+                   timeout=30)
+    finally:
+        client.disconnect()
+        crowd_proc.stdin.write("\n")
+        crowd_proc.stdin.flush()
+        crowd_proc.wait(60)
+    return {
+        "other_clients": crowd, "calls": calls,
+        "event_p50_ms": round(percentile(latencies, 50), 1), "event_p99_ms": round(percentile(latencies, 99), 1),
+        "event_max_ms": round(max(latencies), 1), "http_p50_ms": round(percentile(api_ms, 50), 1),
+        "rss_mb_with_clients": round(rss_with_crowd, 1),
+    }
+
+
+def run() -> dict:
+    server = BenchServer()
+    try:
+        idle_rss = server.rss_mb()
+        one = issue_rate(server, 1, 600)
+        eight = issue_rate(server, 8, 300)
+        latency = call_latency(server)
+        with sqlite3.connect(server.db) as conn:
+            dup_db = conn.execute(
+                "SELECT count(*) FROM (SELECT service, service_day, number FROM tickets WHERE seq IS NOT NULL "
+                "GROUP BY 1, 2, 3 HAVING count(*) > 1)").fetchone()[0]
+        return {"idle_rss_mb": round(idle_rss, 1), "issue_1": one, "issue_8": eight, "latency": latency,
+                "duplicate_numbers_in_db": dup_db}
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(), indent=2))
