@@ -96,7 +96,9 @@ def issue_ticket() -> Any:
     source = "kiosk" if actor.role == "kiosk" else field(data, "source", str, default="api")
     ticket = center().engine.issue(site, service, priority=priority or None, source=source, actor=actor,
                                    kiosk=actor.name if actor.role == "kiosk" else field(data, "kiosk", str))
-    ticket["public_url"] = f"/t/{ticket['public_id']}"
+    from .printing import public_url
+
+    ticket["public_url"] = public_url(center(), ticket["public_id"], request.host_url)
     return jsonify(ticket), 201
 
 

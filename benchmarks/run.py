@@ -1,0 +1,100 @@
+"""`make bench`: run every benchmark module and write BENCHMARKS.md with the machine and the date.
+
+Each module has `run() -> dict`; nested dicts become tables. Targets come from the issues.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MODULES = [
+    ("bench_core", "Core: issuing, calling, live events, memory",
+     "≥ 600 tickets/s with 8 clients and zero duplicates; call-next → ticket.called p99 ≤ 30 ms with 200 other "
+     "Socket.IO clients connected; server RSS ≤ 150 MB with those clients"),
+    ("bench_ticket", "Tickets: render + encode, tap → ticket on screen", "render + encode ≤ 20 ms median"),
+    ("bench_display", "Display: call → DOM update", "p99 ≤ 50 ms with 200 Socket.IO clients connected"),
+    ("bench_reports", "Reports on generated history", "one-site yearly report ≤ 300 ms; province yearly ≤ 3 s"),
+    ("bench_day", "Day simulation", "estimated wait median absolute error ≤ 25 %"),
+]
+
+
+def machine() -> str:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    sqlite = __import__("sqlite3").sqlite_version
+    return (f"{platform.node()}: {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, Linux {platform.release()}, "
+            f"Python {platform.python_version()}, SQLite {sqlite}")
+
+
+def to_markdown(data: object, depth: int = 0) -> list[str]:
+    if not isinstance(data, dict):
+        return [f"`{json.dumps(data, ensure_ascii=False)}`"]
+    scalars = {k: v for k, v in data.items() if not isinstance(v, dict | list)}
+    nested = {k: v for k, v in data.items() if isinstance(v, dict | list)}
+    lines = []
+    if scalars:
+        lines += ["| measure | value |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in scalars.items()]
+        lines.append("")
+    for k, v in nested.items():
+        lines.append(f"{'#' * min(6, 4 + depth)} {k}")
+        lines.append("")
+        if isinstance(v, list):
+            lines += [f"- `{json.dumps(item, ensure_ascii=False)}`" for item in v]
+            lines.append("")
+        else:
+            lines += to_markdown(v, depth + 1)
+    return lines
+
+
+def main() -> int:
+    only = sys.argv[1:]
+    sections, raw = [], {}
+    for name, title, target in MODULES:
+        if only and name not in only:
+            continue
+        try:
+            module = importlib.import_module(f"benchmarks.{name}")
+        except ModuleNotFoundError:
+            continue
+        print(f"running {name} …", flush=True)
+        t0 = time.perf_counter()
+        try:
+            result = module.run()
+        except Exception:  # noqa: BLE001 - report the failure in the file rather than lose the others
+            result = {"error": traceback.format_exc(limit=3)}
+        raw[name] = result
+        sections.append(f"## {title}\n\nTarget: {target}. Took {time.perf_counter() - t0:.0f} s.\n\n"
+                        + "\n".join(to_markdown(result)))
+        print(json.dumps(result, ensure_ascii=False, indent=1), flush=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=ROOT).stdout.strip()
+    header = (f"# Benchmarks\n\nMeasured by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit "
+              f"{commit}.\n\nMachine: {machine()}.\n\nServers are started with the production command "
+              "(`python -m center serve`, gunicorn gthread); clients run on the same 2-core machine, so "
+              "client and server share the CPU.\n")
+    (ROOT / "BENCHMARKS.md").write_text(header + "\n" + "\n\n".join(sections) + "\n", encoding="utf-8")
+    (ROOT / "var").mkdir(exist_ok=True)
+    (ROOT / "var" / "benchmarks.json").write_text(json.dumps(raw, indent=1, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
