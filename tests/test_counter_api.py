@@ -44,10 +44,10 @@ def test_rating_pad_routes_accept_one_rating_for_the_latest_finish(server):
     server.post("/api/counters/main-1/finish", who="staff1", json={"ticket": t["id"], "procedures": ["TKQ"]})
     pending = pad.get(server.url + "/counter/main-1/rating/pending", timeout=10).json()["pending"]
     assert pending["ticket"] == t["id"] and pending["number"] == t["number"]
-    # without the CSRF token of the pad's page the post is refused
-    no_csrf = pad.post(server.url + "/counter/main-1/rating", json={"ticket": t["id"], "level": "satisfied"},
-                       headers={"Accept": "application/json"}, timeout=10)
-    assert no_csrf.status_code == 400 and no_csrf.json()["error"] == "csrf_failed"
+    # a form post (not JSON) is refused: a cross-site page cannot submit a rating without a CORS preflight
+    form = pad.post(server.url + "/counter/main-1/rating", data={"ticket": t["id"], "level": "satisfied"},
+                    headers=headers, timeout=10)
+    assert form.status_code == 422 and form.json()["error"] == "missing_field"
     ok = pad.post(server.url + "/counter/main-1/rating", json={"ticket": t["id"], "level": "very_satisfied"},
                   headers=headers, timeout=10)
     assert ok.status_code == 201 and ok.json()["satisfied"] is True
