@@ -109,8 +109,8 @@ def utc_offset_minutes(config: Config, day: str) -> int:
 
 
 def _base(config: Config, f: Filters) -> _Query:
-    params: dict[str, Any] = {"d0": f.date_from, "d1": f.date_to,
-                              "off": f"{utc_offset_minutes(config, f.date_from):+d} minutes"}
+    off = utc_offset_minutes(config, f.date_from)
+    params: dict[str, Any] = {"d0": f.date_from, "d1": f.date_to, "off": f"{off:+d} minutes"}
     where = ["t.service_day BETWEEN :d0 AND :d1"]
     for name, column in (("site", "site"), ("service", "service"), ("counter", "counter_id"), ("staff", "staff")):
         value = getattr(f, name)
@@ -120,14 +120,19 @@ def _base(config: Config, f: Filters) -> _Query:
     if f.procedure:
         where.append("EXISTS (SELECT 1 FROM ticket_procedures p WHERE p.ticket_id = t.id AND p.procedure = :procedure)")
         params["procedure"] = f.procedure
+    if off % 60 == 0:  # whole-hour offset (Vietnam): cheaper than strftime on every row
+        hour = f"((CAST(substr(t.issued_at, 12, 2) AS INTEGER) + {off // 60 + 24}) % 24)"
+    else:
+        hour = "CAST(strftime('%H', t.issued_at, :off) AS INTEGER)"
+    targets = " ".join(f"WHEN '{code}' THEN {float(sv.target_wait_min) * 60!r}" for code, sv in config.services.items()
+                       if code.replace("-", "").replace("_", "").isalnum())
+    target = f"CASE t.service {targets} ELSE 900.0 END" if targets else "900.0"
     sql = (
         "t AS (SELECT t.id, t.site, t.service, t.counter_id, t.staff, t.status, t.service_day, t.transferred_from, "
-        "t.wait_s, t.service_s, "
-        "CAST(strftime('%H', t.issued_at, :off) AS INTEGER) AS hour, "
+        f"t.wait_s, t.service_s, {hour} AS hour, "
         "(CAST(strftime('%w', t.service_day) AS INTEGER) + 6) % 7 AS weekday, "
-        "coalesce(s.target_wait_min, 15) * 60 AS target_s "
-        "FROM tickets t LEFT JOIN services s ON s.code = t.service "
-        f"WHERE {' AND '.join(where)})")
+        f"{target} AS target_s "
+        f"FROM tickets t WHERE {' AND '.join(where)})")
     return _Query(sql, params)
 
 
@@ -143,22 +148,28 @@ def _interp(points: dict[int, float], n: int, q: float) -> float | None:
     return a + (pos - lo) * (b - a)
 
 
-def _percentiles(conn: sqlite3.Connection, q: _Query, key: str, value: str, where: str,
-                 source: str = "t") -> dict[Any, dict[str, float | None]]:
-    """Median and 90th percentile of `value` per `key`, fetching only the rows around those ranks."""
-    sql = (
-        f"WITH {q.sql}, v AS (SELECT {key} AS k, {value} AS x FROM {source} WHERE {where} AND {value} IS NOT NULL), "
-        "r AS (SELECT k, x, row_number() OVER (PARTITION BY k ORDER BY x) - 1 AS rn, "
-        "count(*) OVER (PARTITION BY k) AS n FROM v) "
-        "SELECT k, n, rn, x FROM r WHERE rn IN (CAST((n - 1) * 0.5 AS INTEGER), CAST((n - 1) * 0.5 AS INTEGER) + 1, "
-        "CAST((n - 1) * 0.9 AS INTEGER), CAST((n - 1) * 0.9 AS INTEGER) + 1)")
-    points: dict[Any, dict[int, float]] = defaultdict(dict)
-    sizes: dict[Any, int] = {}
-    for k, n, rn, x in conn.execute(sql, q.params):
-        points[k][rn] = x
-        sizes[k] = n
-    return {k: {"median": _interp(points[k], sizes[k], 0.5), "p90": _interp(points[k], sizes[k], 0.9)}
-            for k in sizes}
+_RANKS = ("rn IN (CAST((n - 1) * 0.5 AS INTEGER), CAST((n - 1) * 0.5 AS INTEGER) + 1, "
+          "CAST((n - 1) * 0.9 AS INTEGER), CAST((n - 1) * 0.9 AS INTEGER) + 1)")
+
+
+def _percentiles(conn: sqlite3.Connection, q: _Query, branches: list[tuple[str, str, str]],
+                 source: str = "t") -> dict[tuple[str, Any], dict[str, float | None]]:
+    """Median and 90th percentile per (metric, key) for several (metric, key expr, value expr) branches.
+
+    One sort over all branches; only the rows around the two ranks of each group leave SQLite.
+    """
+    union = " UNION ALL ".join(f"SELECT '{m}' AS m, {key} AS k, {value} AS x FROM {source} WHERE {value} IS NOT NULL"
+                               for m, key, value in branches)
+    sql = (f"WITH {q.sql}, v AS ({union}), r AS (SELECT m, k, x, "
+           "row_number() OVER (PARTITION BY m, k ORDER BY x) - 1 AS rn, count(*) OVER (PARTITION BY m, k) AS n "
+           f"FROM v) SELECT m, k, n, rn, x FROM r WHERE {_RANKS}")
+    points: dict[tuple[str, Any], dict[int, float]] = defaultdict(dict)
+    sizes: dict[tuple[str, Any], int] = {}
+    for m, k, n, rn, x in conn.execute(sql, q.params):
+        points[(m, k)][rn] = x
+        sizes[(m, k)] = n
+    return {mk: {"median": _interp(points[mk], sizes[mk], 0.5), "p90": _interp(points[mk], sizes[mk], 0.9)}
+            for mk in sizes}
 
 
 def _r(x: float | None, digits: int = 1) -> float | None:
@@ -202,121 +213,163 @@ class Labels:
         return str(key)
 
 
+# Additive figures of a group of ticket entries: merged by summing (max for the maxima).
+_SUMS = ("issued", "entries", *STATUSES, "open", "wait_n", "wait_sum", "service_n", "service_sum", "sl_within",
+         "sl_total")
+_AGG = (
+    "sum(t.transferred_from IS NULL) AS issued, count(*) AS entries, "
+    + ", ".join(f"sum(t.status = '{s}') AS {s}" for s in STATUSES) + ", "
+    "sum(t.status IN ('waiting','called','serving')) AS open, "
+    "count(t.wait_s) AS wait_n, total(t.wait_s) AS wait_sum, max(t.wait_s) AS wait_max, "
+    "sum(t.status = 'served' AND t.service_s IS NOT NULL) AS service_n, "
+    "total(CASE WHEN t.status = 'served' THEN t.service_s END) AS service_sum, "
+    "max(CASE WHEN t.status = 'served' THEN t.service_s END) AS service_max, "
+    "sum(t.wait_s IS NOT NULL AND t.wait_s <= t.target_s) AS sl_within, "
+    "sum(t.wait_s IS NOT NULL OR t.status IN ('left','cancelled')) AS sl_total")
+
+
+def _merge(acc: dict[str, Any], row: dict[str, Any]) -> None:
+    for k in _SUMS:
+        acc[k] = acc.get(k, 0) + (row[k] or 0)
+    for k in ("wait_max", "service_max"):
+        if row[k] is not None and (acc.get(k) is None or row[k] > acc[k]):
+            acc[k] = row[k]
+        acc.setdefault(k, None)
+
+
+def _finish(key: Any, label: str, acc: dict[str, Any], pct: dict[str, dict[str, float | None]] | None = None
+            ) -> dict[str, Any]:
+    w = (pct or {}).get("w", {})
+    s = (pct or {}).get("s", {})
+    return {
+        "key": key, "label": label,
+        "issued": acc.get("issued", 0), "entries": acc.get("entries", 0),
+        **{st: acc.get(st, 0) for st in STATUSES}, "open": acc.get("open", 0),
+        "wait_n": acc.get("wait_n", 0),
+        "wait_mean_s": _r(acc["wait_sum"] / acc["wait_n"]) if acc.get("wait_n") else None,
+        "wait_median_s": _r(w.get("median")), "wait_p90_s": _r(w.get("p90")), "wait_max_s": _r(acc.get("wait_max")),
+        "service_n": acc.get("service_n", 0),
+        "service_mean_s": _r(acc["service_sum"] / acc["service_n"]) if acc.get("service_n") else None,
+        "service_median_s": _r(s.get("median")), "service_p90_s": _r(s.get("p90")),
+        "service_max_s": _r(acc.get("service_max")),
+        "sl_within": acc.get("sl_within", 0), "sl_total": acc.get("sl_total", 0),
+        "service_level": _share(acc.get("sl_within"), acc.get("sl_total")),
+        "no_show_rate": _share(acc.get("no_show"), acc.get("entries")),
+    }
+
+
 def report(conn: sqlite3.Connection, config: Config, f: Filters, lang: str = "vi") -> dict[str, Any]:
-    """The whole report for a date range: summary, grouped rows, procedures, satisfaction, heat map, trend."""
+    """The whole report for a date range: summary, grouped rows, procedures, satisfaction, heat map, trend.
+
+    Five to six SQL passes: (day × hour) aggregates give the summary, trend, heat map and day/hour/weekday
+    groups; one pass for other groupings; one sort for every percentile; procedures; satisfaction.
+    """
     f.check()
     q = _base(config, f)
     label = Labels(config, lang)
     group = f.group
     out: dict[str, Any] = {"filters": f.as_dict(), "generated_at": to_iso(datetime.now(UTC))}
-    out["summary"] = _ticket_rows(conn, q, "none", label)[0]
-    if group == "procedure":
-        out["rows"] = _procedure_rows(conn, q, f, label)
-    else:
-        out["rows"] = _ticket_rows(conn, q, group, label) if group != "none" else [out["summary"]]
+    cells = [dict(r) for r in conn.execute(
+        f"WITH {q.sql} SELECT t.service_day AS day, t.hour AS hour, t.weekday AS weekday, {_AGG} FROM t "
+        "GROUP BY 1, 2", q.params)]
+    total: dict[str, Any] = {}
+    by_day: dict[str, dict[str, Any]] = defaultdict(dict)
+    heat = [[0] * 24 for _ in range(7)]
+    day_weekday: dict[str, int] = {}
+    grouped: dict[Any, dict[str, Any]] = defaultdict(dict)
+    for c in cells:
+        _merge(total, c)
+        _merge(by_day[c["day"]], c)
+        heat[c["weekday"]][c["hour"]] += c["issued"] or 0
+        day_weekday[c["day"]] = c["weekday"]
+        if group in ("day", "hour", "weekday"):
+            _merge(grouped[c[group]], c)
+    if group in ("site", "service", "counter", "staff"):
+        for r in conn.execute(f"WITH {q.sql} SELECT {_KEYS[group]} AS k, {_AGG} FROM t GROUP BY k", q.params):
+            _merge(grouped[r["k"]], dict(r))
+    branches = [("w", "'all'", "t.wait_s"), ("s", "'all'", "CASE WHEN t.status = 'served' THEN t.service_s END")]
+    if group not in ("none", "procedure"):
+        branches += [("gw", _KEYS[group], "t.wait_s"),
+                     ("gs", _KEYS[group], "CASE WHEN t.status = 'served' THEN t.service_s END")]
+    pct = _percentiles(conn, q, branches)
+    out["summary"] = _finish("all", label("none", "all"), total,
+                             {"w": pct.get(("w", "all"), {}), "s": pct.get(("s", "all"), {})})
     out["procedures"] = _procedure_rows(conn, q, f, label)
-    out["satisfaction"] = {
-        "overall": _satisfaction(conn, q, f, "none", label),
-        "by_counter": _satisfaction(conn, q, f, "counter", label),
-        "by_staff": _satisfaction(conn, q, f, "staff", label),
-        "by_procedure": _satisfaction(conn, q, f, "procedure", label),
-    }
-    out["heatmap"] = _heatmap(conn, q)
-    out["trend"] = [{k: r[k] for k in ("key", "issued", "served", "no_show", "wait_mean_s", "service_level")}
-                    for r in _ticket_rows(conn, q, "day", label)]
-    out["days"] = conn.execute(f"WITH {q.sql} SELECT count(DISTINCT service_day) FROM t", q.params).fetchone()[0]
-    return out
-
-
-def _ticket_rows(conn: sqlite3.Connection, q: _Query, group: str, label: Labels) -> list[dict[str, Any]]:
-    key = _KEYS[group]
-    sql = (
-        f"WITH {q.sql} SELECT {key} AS k, sum(t.transferred_from IS NULL) AS issued, count(*) AS entries, "
-        + ", ".join(f"sum(t.status = '{s}') AS {s}" for s in STATUSES) + ", "
-        "sum(t.status IN ('waiting','called','serving')) AS open, "
-        "count(t.wait_s) AS wait_n, avg(t.wait_s) AS wait_mean, max(t.wait_s) AS wait_max, "
-        "sum(t.status = 'served' AND t.service_s IS NOT NULL) AS service_n, "
-        "avg(CASE WHEN t.status = 'served' THEN t.service_s END) AS service_mean, "
-        "max(CASE WHEN t.status = 'served' THEN t.service_s END) AS service_max, "
-        "sum(t.wait_s IS NOT NULL AND t.wait_s <= t.target_s) AS sl_within, "
-        "sum(t.wait_s IS NOT NULL OR t.status IN ('left','cancelled')) AS sl_total "
-        "FROM t GROUP BY k ORDER BY k")
-    rows = conn.execute(sql, q.params).fetchall()
-    waits = _percentiles(conn, q, key, "t.wait_s", "1")
-    services = _percentiles(conn, q, key, "t.service_s", "t.status = 'served'")
-    out = []
-    for r in rows:
-        k = r["k"]
-        w = waits.get(k, {})
-        s = services.get(k, {})
-        out.append({
-            "key": k, "label": label(group, k),
-            "issued": r["issued"] or 0, "entries": r["entries"] or 0,
-            **{st: r[st] or 0 for st in STATUSES}, "open": r["open"] or 0,
-            "wait_n": r["wait_n"] or 0, "wait_mean_s": _r(r["wait_mean"]), "wait_median_s": _r(w.get("median")),
-            "wait_p90_s": _r(w.get("p90")), "wait_max_s": _r(r["wait_max"]),
-            "service_n": r["service_n"] or 0, "service_mean_s": _r(r["service_mean"]),
-            "service_median_s": _r(s.get("median")), "service_p90_s": _r(s.get("p90")),
-            "service_max_s": _r(r["service_max"]),
-            "sl_within": r["sl_within"] or 0, "sl_total": r["sl_total"] or 0,
-            "service_level": _share(r["sl_within"], r["sl_total"]),
-            "no_show_rate": _share(r["no_show"], r["entries"]),
-        })
-    if not out and group == "none":
-        out.append({"key": "all", "label": label("none", "all"), "issued": 0, "entries": 0,
-                    **{st: 0 for st in STATUSES}, "open": 0, "wait_n": 0, "wait_mean_s": None,
-                    "wait_median_s": None, "wait_p90_s": None, "wait_max_s": None, "service_n": 0,
-                    "service_mean_s": None, "service_median_s": None, "service_p90_s": None,
-                    "service_max_s": None, "sl_within": 0, "sl_total": 0, "service_level": None,
-                    "no_show_rate": None})
+    if group == "procedure":
+        out["rows"] = out["procedures"]
+    elif group == "none":
+        out["rows"] = [out["summary"]]
+    else:
+        out["rows"] = [_finish(k, label(group, k), grouped[k], {"w": pct.get(("gw", k), {}),
+                                                                "s": pct.get(("gs", k), {})})
+                       for k in sorted(grouped, key=lambda k: (k is not None, k))]
+    out["satisfaction"] = _satisfaction(conn, q, f, label)
+    days = [0] * 7
+    for d, wd in day_weekday.items():
+        days[wd] += 1 if d else 0
+    out["heatmap"] = {"counts": heat, "days": days,
+                      "mean_per_day": [[round(heat[w][h] / days[w], 2) if days[w] else 0 for h in range(24)]
+                                       for w in range(7)]}
+    out["trend"] = []
+    for d in sorted(by_day):
+        r = _finish(d, d, by_day[d])
+        out["trend"].append({k: r[k] for k in ("key", "issued", "served", "no_show", "wait_mean_s",
+                                               "service_level")})
+    out["days"] = len(by_day)
     return out
 
 
 def _procedure_rows(conn: sqlite3.Connection, q: _Query, f: Filters, label: Labels) -> list[dict[str, Any]]:
+    """Service time per procedure: count, mean, median, p90 and max, in one sorted pass."""
     extra = " AND p.procedure = :procedure" if f.procedure else ""
-    source = f"ticket_procedures p JOIN t ON t.id = p.ticket_id AND t.status = 'served'{extra}"
-    rows = conn.execute(
-        f"WITH {q.sql} SELECT p.procedure AS k, count(*) AS n, count(DISTINCT p.ticket_id) AS tickets, "
-        f"avg(p.seconds) AS mean, max(p.seconds) AS mx FROM {source} GROUP BY k ORDER BY k", q.params).fetchall()
-    pct = _percentiles(conn, q, "p.procedure", "p.seconds", "1", source=source)
-    return [{"key": r["k"], "label": label("procedure", r["k"]), "n": r["n"], "tickets": r["tickets"],
-             "service_mean_s": _r(r["mean"]), "service_median_s": _r(pct.get(r["k"], {}).get("median")),
-             "service_p90_s": _r(pct.get(r["k"], {}).get("p90")), "service_max_s": _r(r["mx"])} for r in rows]
+    sql = (f"WITH {q.sql}, v AS (SELECT p.procedure AS k, p.ticket_id AS tid, p.seconds AS x FROM t "
+           f"CROSS JOIN ticket_procedures p ON p.ticket_id = t.id WHERE t.status = 'served'{extra}), "
+           "r AS (SELECT k, x, row_number() OVER (PARTITION BY k ORDER BY x) - 1 AS rn, "
+           "count(*) OVER (PARTITION BY k) AS n, avg(x) OVER (PARTITION BY k) AS mean, "
+           "max(x) OVER (PARTITION BY k) AS mx FROM v) "
+           f"SELECT k, n, rn, x, mean, mx FROM r WHERE {_RANKS} ORDER BY k, rn")
+    points: dict[Any, dict[int, float]] = defaultdict(dict)
+    meta: dict[Any, tuple[int, float, float]] = {}
+    for k, n, rn, x, mean, mx in conn.execute(sql, q.params):
+        points[k][rn] = x
+        meta[k] = (n, mean, mx)
+    tickets = dict(conn.execute(
+        f"WITH {q.sql} SELECT p.procedure, count(DISTINCT p.ticket_id) FROM t CROSS JOIN ticket_procedures p "
+        f"ON p.ticket_id = t.id WHERE t.status = 'served'{extra} GROUP BY 1", q.params).fetchall()) \
+        if len(meta) else {}
+    return [{"key": k, "label": label("procedure", k), "n": n, "tickets": tickets.get(k, n),
+             "service_mean_s": _r(mean), "service_median_s": _r(_interp(points[k], n, 0.5)),
+             "service_p90_s": _r(_interp(points[k], n, 0.9)), "service_max_s": _r(mx)}
+            for k, (n, mean, mx) in sorted(meta.items())]
 
 
-def _satisfaction(conn: sqlite3.Connection, q: _Query, f: Filters, by: str, label: Labels) -> list[dict[str, Any]]:
-    if by == "procedure":
-        extra = " AND p.procedure = :procedure" if f.procedure else ""
-        source = ("ratings r JOIN t ON t.id = r.ticket_id JOIN (SELECT DISTINCT ticket_id, procedure "
-                  f"FROM ticket_procedures p WHERE 1{extra}) p ON p.ticket_id = r.ticket_id")
-        key = "p.procedure"
-    else:
-        source = "ratings r JOIN t ON t.id = r.ticket_id"
-        key = {"none": "'all'", "counter": "r.counter_id", "staff": "r.staff"}[by]
-    counts: dict[Any, dict[str, int]] = defaultdict(dict)
-    for k, level, n in conn.execute(f"WITH {q.sql} SELECT {key}, r.level, count(*) FROM {source} "
-                                    f"GROUP BY 1, 2 ORDER BY 1, 2", q.params):
-        counts[k][level] = n
-    out = []
-    for k, levels in counts.items():
-        total = sum(levels.values())
-        out.append({"key": k, "label": label(by, k), "total": total,
-                    "levels": {lv: {"n": n, "share": _share(n, total)} for lv, n in sorted(levels.items())}})
-    return out
+def _satisfaction(conn: sqlite3.Connection, q: _Query, f: Filters, label: Labels) -> dict[str, list[dict[str, Any]]]:
+    """Share of each rating level overall, by counter, by staff member and by procedure."""
+    counts: dict[str, dict[Any, dict[str, int]]] = {d: defaultdict(dict) for d in ("none", "counter", "staff")}
+    for counter, staff, level, n in conn.execute(
+            f"WITH {q.sql} SELECT r.counter_id, r.staff, r.level, count(*) FROM t CROSS JOIN ratings r "
+            "ON r.ticket_id = t.id GROUP BY 1, 2, 3", q.params):
+        for dim, k in (("none", "all"), ("counter", counter), ("staff", staff)):
+            counts[dim][k][level] = counts[dim][k].get(level, 0) + n
+    extra = " AND p.procedure = :procedure" if f.procedure else ""
+    counts["procedure"] = defaultdict(dict)
+    for proc, level, n in conn.execute(
+            f"WITH {q.sql} SELECT p.procedure, r.level, count(DISTINCT r.ticket_id) FROM t CROSS JOIN ratings r "
+            f"ON r.ticket_id = t.id CROSS JOIN ticket_procedures p ON p.ticket_id = t.id WHERE 1{extra} "
+            "GROUP BY 1, 2", q.params):
+        counts["procedure"][proc][level] = n
 
+    def rows(dim: str) -> list[dict[str, Any]]:
+        out = []
+        for k in sorted(counts[dim], key=lambda k: (k is not None, k)):
+            levels = counts[dim][k]
+            total = sum(levels.values())
+            out.append({"key": k, "label": label(dim, k), "total": total,
+                        "levels": {lv: {"n": n, "share": _share(n, total)} for lv, n in sorted(levels.items())}})
+        return out
 
-def _heatmap(conn: sqlite3.Connection, q: _Query) -> dict[str, Any]:
-    """Arrivals (issued tickets) per local weekday × hour: counts and the mean per day of that weekday."""
-    cells = [[0] * 24 for _ in range(7)]
-    for wd, hour, n in conn.execute(f"WITH {q.sql} SELECT weekday, hour, count(*) FROM t "
-                                    "WHERE transferred_from IS NULL GROUP BY 1, 2", q.params):
-        cells[wd][hour] = n
-    days = [0] * 7
-    for wd, n in conn.execute(f"WITH {q.sql} SELECT weekday, count(DISTINCT service_day) FROM t GROUP BY 1",
-                              q.params):
-        days[wd] = n
-    mean = [[round(cells[w][h] / days[w], 2) if days[w] else 0 for h in range(24)] for w in range(7)]
-    return {"counts": cells, "days": days, "mean_per_day": mean}
+    return {"overall": rows("none"), "by_counter": rows("counter"), "by_staff": rows("staff"),
+            "by_procedure": rows("procedure")}
 
 
 # ---------------------------------------------------------------------- staffing (Erlang C)

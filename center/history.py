@@ -1,0 +1,382 @@
+"""A realistic synthetic history from the workload model in center/workload.toml.
+
+`python -m center generate-history --db FILE [--config config.toml] [--days 365] [--end YYYY-MM-DD]
+[--province 100] [--seed 1]` fills tickets, ticket_events, ticket_procedures, ratings, counter_events and
+day_sequences for past working days, the same rows the engine writes. Each site and day is an
+event-driven simulation: Poisson arrivals per hour, a procedure chosen by share (mapped to the service
+that offers it), lognormal service times, counters taking the oldest waiting citizen they serve (priority
+first), a lunch break, no-shows, citizens who give up, cancelled tickets at closing and ratings.
+
+With `--province N` it generates N sites (p001…) instead of the configured ones, each a copy of a
+configured site's counters with the volume scaled by a random factor: the province-size benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import math
+import random
+import secrets
+import sqlite3
+import sys
+import time
+import tomllib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .config import Config, load_config
+from .store import Store
+
+WORKLOAD = Path(__file__).with_name("workload.toml")
+
+
+@dataclass
+class SiteModel:
+    code: str
+    counters: list[tuple[str, tuple[str, ...]]]  # (counter id, services in preference order)
+    services: tuple[str, ...]
+    arrivals: dict[int, float]  # local hour -> expected arrivals
+    procedures: list[tuple[str, str, float, float, float]]  # (code, service, share, mean_s, cv)
+    numbering: dict[str, Any] = field(default_factory=dict)  # service -> NumberFormat
+
+
+def _hm(text: str) -> int:
+    h, m = text.split(":")
+    return int(h) * 3600 + int(m) * 60
+
+
+def load_workload(path: Path = WORKLOAD) -> dict[str, Any]:
+    with path.open("rb") as f:
+        return tomllib.load(f)
+
+
+def site_models(config: Config, workload: dict[str, Any], province: int = 0,
+                rng: random.Random | None = None) -> list[SiteModel]:
+    rng = rng or random.Random(0)
+    service_of = {p.code: sv.code for sv in config.services.values() for p in sv.procedures}
+    profiles = workload["arrivals_per_hour"]
+
+    def model(code: str, site_code: str, scale: float) -> SiteModel:
+        site = config.sites[site_code]
+        profile = profiles.get(site_code) or next(iter(profiles.values()))
+        procs = [(p["code"], service_of[p["code"]], p["share"], p["mean_min"] * 60, p["cv"])
+                 for p in workload["procedure"] if service_of.get(p["code"]) in site.services]
+        total = sum(p[2] for p in procs)
+        procs = [(c, s, share / total, m, cv) for c, s, share, m, cv in procs]
+        numbering = {s: config.number_format(site.code, s) for s in site.services}
+        counters = [(c.id if code == site_code else f"{code}-{c.number}", c.services) for c in site.counters]
+        return SiteModel(code, counters, site.services, {int(h): n * scale for h, n in profile.items()}, procs,
+                         numbering)
+
+    if province:
+        bases = list(config.sites)
+        return [model(f"p{i + 1:03d}", bases[i % len(bases)], rng.uniform(0.4, 1.3)) for i in range(province)]
+    return [model(code, code, 1.0) for code in config.sites]
+
+
+def _lognormal(rng: random.Random, mean: float, cv: float) -> float:
+    sigma = math.sqrt(math.log(1 + cv * cv))
+    return rng.lognormvariate(math.log(mean) - sigma * sigma / 2, sigma)
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    if lam <= 0:
+        return 0
+    if lam > 50:
+        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
+    limit, k, p = math.exp(-lam), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+class Writer:
+    """Rows for one batch, written with executemany in one transaction."""
+
+    def __init__(self, next_id: int):
+        self.next_id = next_id
+        self.tickets: list[tuple] = []
+        self.events: list[tuple] = []
+        self.procedures: list[tuple] = []
+        self.ratings: list[tuple] = []
+        self.counter_events: list[tuple] = []
+        self.sequences: list[tuple] = []
+
+    def flush(self, conn: sqlite3.Connection) -> int:
+        conn.executemany(
+            "INSERT INTO tickets (id, public_id, visit_id, site, service, service_day, seq, number, priority, source, "
+            "device, status, issued_at, queue_at, counter_id, staff, called_at, last_called_at, call_count, "
+            "started_at, ended_at, wait_s, service_s) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            self.tickets)
+        conn.executemany("INSERT INTO ticket_events (ticket_id, at, kind, site, counter_id, staff, data) "
+                         "VALUES (?,?,?,?,?,?,?)", self.events)
+        conn.executemany("INSERT INTO ticket_procedures (ticket_id, service, procedure, site, counter_id, staff, "
+                         "started_at, ended_at, seconds) VALUES (?,?,?,?,?,?,?,?,?)", self.procedures)
+        conn.executemany("INSERT INTO ratings (ticket_id, site, counter_id, staff, level, reasons, at) "
+                         "VALUES (?,?,?,?,?,?,?)", self.ratings)
+        conn.executemany("INSERT INTO counter_events (counter_id, site, at, kind, staff, reason) VALUES (?,?,?,?,?,?)",
+                         self.counter_events)
+        conn.executemany("INSERT INTO day_sequences (site, service, service_day, last_seq) VALUES (?,?,?,?) "
+                         "ON CONFLICT(site, service, service_day) DO UPDATE SET last_seq = max(last_seq, "
+                         "excluded.last_seq)", self.sequences)
+        n = len(self.tickets)
+        self.tickets, self.events, self.procedures, self.ratings = [], [], [], []
+        self.counter_events, self.sequences = [], []
+        return n
+
+
+def simulate_day(w: Writer, site: SiteModel, day: date, offset_s: int, workload: dict[str, Any],
+                 rng: random.Random, volume: float = 1.0) -> None:
+    """One site's day: arrivals, the counters' work, and every row the engine would have written."""
+    beh, gen, hours = workload["behaviour"], workload["generator"], workload["day"]
+    base = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) - offset_s  # local midnight
+    open1, close1 = (_hm(x) for x in hours["open"])
+    open2, close2 = (_hm(x) for x in hours["reopen"])
+    if volume < 1:  # Saturday: morning only
+        open2 = close2 = close1
+    stop_issue = close2 - hours.get("stop_issuing_before_close_min", 15) * 60
+    day_s = day.isoformat()
+    # arrivals
+    arrivals: list[tuple[int, str, str, bool, float]] = []
+    codes = [p[0] for p in site.procedures]
+    weights = [p[2] for p in site.procedures]
+    by_code = {p[0]: p for p in site.procedures}
+    for hour, lam in site.arrivals.items():
+        for _ in range(_poisson(rng, lam * volume)):
+            t = hour * 3600 + int(rng.random() * 3600)
+            if not (open1 <= t < close1 or open2 <= t < stop_issue):
+                continue
+            code = rng.choices(codes, weights)[0]
+            patience = math.inf if rng.random() < gen["patient_share"] else rng.uniform(1800, 5400)
+            arrivals.append((t, code, by_code[code][1], rng.random() < beh["priority_share"], patience))
+    arrivals.sort()
+    seqs: dict[str, int] = defaultdict(int)
+    tickets = []
+    for t, code, service, prio, patience in arrivals:
+        seqs[service] += 1
+        number = site.numbering[service].format(seqs[service])
+        tickets.append({"id": w.next_id, "t": t, "proc": code, "service": service, "prio": prio,
+                        "patience": patience, "seq": seqs[service], "number": number, "done": False})
+        w.next_id += 1
+    for service, n in seqs.items():
+        w.sequences.append((site.code, service, day_s, n))
+    # counters: some stay closed today
+    counters = [(cid, svcs) for cid, svcs in site.counters if rng.random() >= gen["counter_absent_share"]]
+    if not counters and site.counters:
+        counters = [site.counters[0]]
+    heap = [(open1, i) for i in range(len(counters))]
+    heapq.heapify(heap)
+    staff = {cid: f"cb-{cid}" for cid, _ in counters}
+    for cid, _ in counters:
+        w.counter_events.append((cid, site.code, _iso(base + open1), "open", staff[cid], None))
+        if open2 > close1:
+            w.counter_events.append((cid, site.code, _iso(base + close1), "pause", staff[cid], "break"))
+            w.counter_events.append((cid, site.code, _iso(base + open2), "resume", staff[cid], None))
+        w.counter_events.append((cid, site.code, _iso(base + close2), "close", staff[cid], "day closed"))
+    waiting = {s: [] for s in site.services}  # per service, tickets in arrival order (index list)
+    for tk in tickets:
+        waiting[tk["service"]].append(tk)
+    pos = dict.fromkeys(site.services, 0)
+    levels = list(gen["rating_levels"].items())
+
+    def next_for(svcs: tuple[str, ...], now: int) -> dict[str, Any] | None:
+        """Priority first, then the oldest, among citizens already waiting; else the next to arrive."""
+        best = None
+        upcoming = None
+        for s in svcs:
+            q = waiting.get(s)
+            if not q:
+                continue
+            i = pos[s]
+            while i < len(q) and q[i]["done"]:
+                i += 1
+            pos[s] = i
+            for tk in q[i:]:
+                if tk["done"]:
+                    continue
+                if tk["t"] > now:
+                    if upcoming is None or tk["t"] < upcoming["t"]:
+                        upcoming = tk
+                    break
+                if tk["t"] + tk["patience"] < now:
+                    _left(tk)
+                    continue
+                if best is None or (tk["prio"], -tk["t"]) > (best["prio"], -best["t"]):
+                    best = tk
+        return best or upcoming
+
+    def _left(tk: dict[str, Any]) -> None:
+        tk["done"] = True
+        at = base + tk["t"] + int(tk["patience"])
+        _ticket(tk, "left", ended=at)
+        w.events.append((tk["id"], _iso(at), "left", site.code, None, None, None))
+
+    def _ticket(tk: dict[str, Any], status: str, *, counter: str | None = None, called: int | None = None,
+                started: int | None = None, ended: int | None = None, calls: int = 0) -> None:
+        issued = base + tk["t"]
+        w.tickets.append((
+            tk["id"], secrets.token_urlsafe(9), tk["id"], site.code, tk["service"], day_s, tk["seq"], tk["number"],
+            "elderly" if tk["prio"] else None, "kiosk", "kiosk", status, _iso(issued), _iso(issued), counter,
+            staff.get(counter) if counter else None, _iso(called) if called else None,
+            _iso(called) if called else None, calls, _iso(started) if started else None,
+            _iso(ended) if ended else None, float(called - issued) if called else None,
+            float(ended - started) if status == "served" else None))
+        w.events.append((tk["id"], _iso(issued), "issued", site.code, None, None, None))
+
+    while heap:
+        now, i = heapq.heappop(heap)
+        cid, svcs = counters[i]
+        if close1 <= now < open2:
+            now = open2
+        if now >= close2:
+            continue
+        tk = next_for(svcs, now)
+        if tk is None:
+            continue
+        if tk["t"] > now:
+            heapq.heappush(heap, (tk["t"], i))
+            continue
+        tk["done"] = True
+        called = base + now
+        if rng.random() < beh["no_show_share"]:
+            end = called + rng.randint(60, 150)
+            _ticket(tk, "no_show", counter=cid, called=called, ended=end, calls=2)
+            w.events.append((tk["id"], _iso(called), "called", site.code, cid, staff[cid], None))
+            w.events.append((tk["id"], _iso(called + 45), "recalled", site.code, cid, staff[cid], None))
+            w.events.append((tk["id"], _iso(end), "no_show", site.code, cid, staff[cid], None))
+            heapq.heappush(heap, (now + (end - called), i))
+            continue
+        started = called + rng.randint(20, 90)
+        _, service, _, mean_s, cv = by_code[tk["proc"]]
+        procs = [(tk["proc"], max(30, int(_lognormal(rng, mean_s, cv))))]
+        if rng.random() < beh["second_procedure_share"]:
+            same = [p for p in site.procedures if p[1] == service]
+            second = rng.choice(same)
+            procs.append((second[0], max(30, int(_lognormal(rng, second[3], second[4])))))
+        cursor = started
+        for code, secs in procs:
+            w.procedures.append((tk["id"], service, code, site.code, cid, staff[cid], _iso(cursor),
+                                 _iso(cursor + secs), float(secs)))
+            cursor += secs
+        ended = cursor
+        _ticket(tk, "served", counter=cid, called=called, started=started, ended=ended, calls=1)
+        w.events.append((tk["id"], _iso(called), "called", site.code, cid, staff[cid], None))
+        w.events.append((tk["id"], _iso(started), "started", site.code, cid, staff[cid], None))
+        w.events.append((tk["id"], _iso(ended), "finished", site.code, cid, staff[cid],
+                         json.dumps({"procedures": [c for c, _ in procs]})))
+        if rng.random() < gen["rated_share"]:
+            level = rng.choices([lv for lv, _ in levels], [p for _, p in levels])[0]
+            w.ratings.append((tk["id"], site.code, cid, staff[cid], level, "[]", _iso(ended + 5)))
+        heapq.heappush(heap, (now + (ended - called), i))
+    # whoever is still waiting at closing: left (patience ran out) or cancelled
+    for tk in tickets:
+        if tk["done"]:
+            continue
+        tk["done"] = True
+        if tk["t"] + tk["patience"] < close2:
+            _left(tk)
+        else:
+            _ticket(tk, "cancelled", ended=base + close2)
+            w.events.append((tk["id"], _iso(base + close2), "cancelled", site.code, None, "system",
+                             json.dumps({"reason": "closed"})))
+
+
+def generate(store: Store, config: Config, *, days: int, end: date, province: int = 0, seed: int = 1,
+             workload: dict[str, Any] | None = None, progress: bool = True) -> dict[str, Any]:
+    workload = workload or load_workload()
+    rng = random.Random(seed)
+    models = site_models(config, workload, province, rng)
+    gen = workload["generator"]
+    working = set(gen["working_days"])
+    start = end - timedelta(days=days - 1)
+    all_days = [start + timedelta(days=i) for i in range(days)]
+    t0 = time.monotonic()
+    with store.write() as conn:
+        next_id = (conn.execute("SELECT max(id) FROM tickets").fetchone()[0] or 0) + 1
+        marks = ",".join("?" * len(models))
+        if conn.execute(f"SELECT 1 FROM tickets WHERE service_day BETWEEN ? AND ? AND site IN ({marks}) LIMIT 1",
+                        (start.isoformat(), end.isoformat(), *[m.code for m in models])).fetchone():
+            raise SystemExit("the database already holds tickets in that range for those sites")
+        if province:
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            conn.executemany("INSERT OR IGNORE INTO sites (code, name, name_en, active, updated_at) "
+                             "VALUES (?,?,?,0,?)", [(m.code, f"Xã/phường {m.code}", f"Commune {m.code}", now)
+                                                    for m in models])
+    w = Writer(next_id)
+    total = 0
+    for n, day in enumerate(all_days, 1):
+        wd = day.weekday()
+        volume = 1.0 if wd in working else gen["saturday_share"] if wd == 5 else 0.0
+        if volume > 0:
+            offset = int((datetime(day.year, day.month, day.day, 12, tzinfo=config.tz).utcoffset()
+                          or timedelta(0)).total_seconds())
+            for m in models:
+                simulate_day(w, m, day, offset, workload, rng, volume)
+            if len(w.tickets) > 50_000 or n == len(all_days):
+                with store.write() as conn:
+                    total += w.flush(conn)
+        if progress and (n % max(1, len(all_days) // 100) == 0 or n == len(all_days)):
+            _bar(n, len(all_days), total + len(w.tickets), t0, day)
+    if w.tickets:
+        with store.write() as conn:
+            total += w.flush(conn)
+    if progress:
+        sys.stderr.write("\n")
+    return {"sites": len(models), "days": days, "tickets": total, "seconds": round(time.monotonic() - t0, 1)}
+
+
+def _bar(n: int, total: int, tickets: int, t0: float, day: date) -> None:
+    width = 30
+    done = int(width * n / total)
+    elapsed = time.monotonic() - t0
+    eta = elapsed / n * (total - n) if n else 0
+    sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {n}/{total} {day.isoformat()} "
+                     f"{tickets:,} tickets  {elapsed:.0f}s elapsed, ~{eta:.0f}s left ")
+    sys.stderr.flush()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m center generate-history",
+                                description="Fill the database with a synthetic history from center/workload.toml")
+    p.add_argument("--db", default="xephang.sqlite3", help="database file")
+    p.add_argument("--config", default="config.toml", help="config file (sites, counters, services)")
+    p.add_argument("--days", type=int, default=365, help="number of days, ending at --end")
+    p.add_argument("--end", help="last day (YYYY-MM-DD, local); default: yesterday")
+    p.add_argument("--province", type=int, default=0, metavar="N",
+                   help="generate N synthetic sites (p001…) instead of the configured ones")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    config = load_config(args.config)
+    end = date.fromisoformat(args.end) if args.end else (datetime.now(config.tz).date() - timedelta(days=1))
+    if args.days < 1:
+        raise SystemExit("--days must be at least 1")
+    store = Store(args.db)
+    from .engine import Engine
+
+    Engine(store, config)  # sites, services, counters rows in line with the config
+    result = generate(store, config, days=args.days, end=end, province=args.province, seed=args.seed,
+                      progress=not args.quiet)
+    store.close()
+    print(f"{result['tickets']:,} tickets for {result['sites']} sites over {result['days']} days "
+          f"in {result['seconds']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
