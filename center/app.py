@@ -20,7 +20,7 @@ from .config import Config, load_config
 from .engine import Engine
 from .errors import QueueError
 from .fonts import FONT_DIR
-from .realtime import make_socketio, publisher, register
+from .realtime import attach, make_socketio, publisher
 from .store import Store, StoreError
 from .web import Center, bearer_token, wants_json
 
@@ -65,7 +65,7 @@ def create_app(config: Config | str, db_path: str, *, clock: Clock = system_cloc
     csrf.init_app(app)
 
     store = Store(db_path)
-    socketio = make_socketio(message_queue)
+    socketio = make_socketio()
     engine = Engine(store, cfg, clock=clock, publish=publisher(socketio))
     c = Center(config=cfg, store=store, engine=engine, accounts=Accounts(store, clock), socketio=socketio)
     app.extensions["xephang"] = c
@@ -160,8 +160,7 @@ def create_app(config: Config | str, db_path: str, *, clock: Clock = system_cloc
             resp.set_cookie("lang", request.args["lang"], max_age=365 * 86400, samesite="Lax")
         return resp
 
-    register(socketio, c)
-    socketio.init_app(app)
+    attach(socketio, app, c, message_queue)
     if housekeeping:
         _start_housekeeping(engine)
     return app

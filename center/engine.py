@@ -234,23 +234,32 @@ class Engine:
             {"site": row["site"], "day": row["service_day"], "service": row["service"], "id": row["id"],
              "q": row["queue_at"]}).fetchone()[0]
 
-    def _estimate(self, conn: sqlite3.Connection, site: Site, service: Service, ahead: int) -> int:
-        counters = []
-        for c in site.counters:
-            services = self.counter_services(c, conn)
-            if service.code in services:
-                counters.append((c, services))
+    def _counter_load(self, conn: sqlite3.Connection, site: Site) -> list[tuple[Counter, tuple[str, ...], str, bool]]:
+        """Each counter of a site with its services today, status and whether it has a citizen (2 queries)."""
+        overrides = {r[0].split(":", 1)[1]: json.loads(r[1]) for r in conn.execute(
+            "SELECT key, value FROM settings WHERE key LIKE 'counter_services:%'")}
         states = {r["counter_id"]: r for r in conn.execute(
             "SELECT counter_id, status, ticket_id FROM counter_state WHERE site = ?", (site.code,))}
+        out = []
+        for c in site.counters:
+            override = overrides.get(c.id)
+            services = (tuple(s for s in override if s in site.services)
+                        if isinstance(override, list) and override else c.services)
+            state = states.get(c.id)
+            out.append((c, services, state["status"] if state else "closed", bool(state and state["ticket_id"])))
+        return out
+
+    def _estimate(self, conn: sqlite3.Connection, site: Site, service: Service, ahead: int,
+                  load: list[tuple[Counter, tuple[str, ...], str, bool]] | None = None) -> int:
+        load = self._counter_load(conn, site) if load is None else load
         recent = conn.execute(
             "SELECT avg(service_s), count(*) FROM (SELECT service_s FROM tickets WHERE site = ? AND service = ? "
             "AND status = 'served' AND service_s IS NOT NULL ORDER BY ended_at DESC LIMIT 30)",
             (site.code, service.code)).fetchone()
         return estimate_wait(
             ahead=ahead,
-            counters=[(services.index(service.code), len(services),
-                       states.get(c.id, {"status": "closed"})["status"],
-                       bool(states.get(c.id) and states[c.id]["ticket_id"])) for c, services in counters],
+            counters=[(services.index(service.code), len(services), status, busy)
+                      for _, services, status, busy in load if service.code in services],
             recent_mean_s=recent[0] if recent[1] >= 5 else None,
             default_s=service.default_service_min * 60,
         )
@@ -276,31 +285,38 @@ class Engine:
             view["pause_reason"] = state["pause_reason"] if state else None
         return view
 
+    def services_state(self, conn: sqlite3.Connection, site: Site, now: datetime) -> list[dict[str, Any]]:
+        """Waiting, priority waiting, longest wait and estimated wait for each service of a site."""
+        day = self.today(site, now)
+        rows = {r["service"]: r for r in conn.execute(
+            "SELECT service, count(*) AS waiting, sum(priority IS NOT NULL) AS priority_waiting, "
+            "min(queue_at) AS oldest FROM tickets WHERE site = ? AND service_day = ? AND status = 'waiting' "
+            "GROUP BY service", (site.code, day))}
+        load = self._counter_load(conn, site)
+        services = []
+        for code in site.services:
+            sv = self.config.services[code]
+            r = rows.get(code)
+            waiting = r["waiting"] if r else 0
+            services.append({
+                "code": code,
+                "name": sv.name,
+                "name_en": sv.name_en,
+                "waiting": waiting,
+                "priority_waiting": (r["priority_waiting"] or 0) if r else 0,
+                "longest_wait_s": round((now - from_iso(r["oldest"])).total_seconds()) if r else 0,
+                "estimated_wait_s": self._estimate(conn, site, sv, waiting, load),
+                "target_wait_min": sv.target_wait_min,
+            })
+        return services
+
     def queue_state(self, site_code: str, *, private: bool = False) -> dict[str, Any]:
         """Everything a screen needs to be right: waiting per service and what each counter does."""
         site = self.site(site_code)
         now = self.clock()
         day = self.today(site, now)
         with self.store.read() as conn:
-            rows = {r["service"]: r for r in conn.execute(
-                "SELECT service, count(*) AS waiting, sum(priority IS NOT NULL) AS priority_waiting, "
-                "min(queue_at) AS oldest FROM tickets WHERE site = ? AND service_day = ? AND status = 'waiting' "
-                "GROUP BY service", (site.code, day))}
-            services = []
-            for code in site.services:
-                sv = self.config.services[code]
-                r = rows.get(code)
-                waiting = r["waiting"] if r else 0
-                services.append({
-                    "code": code,
-                    "name": sv.name,
-                    "name_en": sv.name_en,
-                    "waiting": waiting,
-                    "priority_waiting": (r["priority_waiting"] or 0) if r else 0,
-                    "longest_wait_s": round((now - from_iso(r["oldest"])).total_seconds()) if r else 0,
-                    "estimated_wait_s": self._estimate(conn, site, sv, waiting),
-                    "target_wait_min": sv.target_wait_min,
-                })
+            services = self.services_state(conn, site, now)
             counters = [self.counter_view(conn, c, private=private) for c in site.counters]
             recent = [self.ticket_view(r) for r in conn.execute(
                 "SELECT * FROM tickets WHERE site = ? AND service_day = ? AND called_at IS NOT NULL "
@@ -835,7 +851,8 @@ class Engine:
 
     def _ticket_event(self, ticket: dict[str, Any]) -> Event:
         """A ticket's new state, for its site and for the citizen following it by phone."""
-        return Event("ticket.updated", ticket["site"], self.ticket_view(ticket), ticket_room=ticket["public_id"])
+        return Event("ticket.updated", ticket["site"], self.ticket_view(ticket), ticket_room=ticket["public_id"],
+                     site_wide=False)
 
     def _ticket_changed(self, counter: Counter, ticket: dict[str, Any]) -> dict[str, Any]:
         self._after([self._ticket_event(ticket)], {counter.site}, counters=[counter])
@@ -853,14 +870,13 @@ class Engine:
         """After a commit: add the fresh queue and counter state, then hand everything to the publisher."""
         try:
             out = list(events)
-            if counters:
-                with self.store.read() as conn:
-                    for c in counters:
-                        out.append(Event("counter.updated", c.site, self.counter_view(conn, c)))
-            for code in sorted(sites | {c.site for c in counters or []}):
-                state = self.queue_state(code)
-                out.append(Event("queue.updated", code, {"site": code, "at": state["at"],
-                                                         "services": state["services"]}))
+            now = self.clock()
+            with self.store.read() as conn:
+                for c in counters or []:
+                    out.append(Event("counter.updated", c.site, self.counter_view(conn, c)))
+                for code in sorted(sites | {c.site for c in counters or []}):
+                    services = self.services_state(conn, self.config.sites[code], now)
+                    out.append(Event("queue.updated", code, {"site": code, "at": to_iso(now), "services": services}))
             self.publish(out)
         except Exception:  # noqa: BLE001 - the commit stands; screens resync on their own
             import logging

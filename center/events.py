@@ -1,8 +1,10 @@
 """Events the engine produces after a commit, and the publisher seam the web layer plugs into.
 
 Every event belongs to a site; Socket.IO delivers it to the room `site:<code>`. A ticket's own changes
-also go to `ticket:<public id>` for the citizen following it by phone. Screens must never depend on
-having seen every event: on connect and periodically they fetch the full state.
+(`ticket.updated`) go only to `ticket:<public id>`, for the citizen following it by phone: site screens
+get `ticket.called`, `ticket.issued`, `ticket.finished`, `counter.updated` and `queue.updated`, which is
+what they draw, and every extra site-wide event is one more packet to every connected screen. Screens
+must never depend on having seen every event: on connect and periodically they fetch the full state.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 EVENT_NAMES = ("ticket.issued", "ticket.called", "ticket.updated", "ticket.finished", "queue.updated",
-               "counter.updated", "day.closed", "printer.status", "notice.updated")
+               "counter.updated", "day.closed", "printer.status", "notice.updated", "display.test",
+               "rating.recorded")
 
 
 @dataclass(frozen=True)
@@ -21,9 +24,10 @@ class Event:
     site: str
     payload: dict[str, Any]
     ticket_room: str | None = None
+    site_wide: bool = True  # False: only the citizen following the ticket gets it (less fan-out)
 
     def rooms(self) -> list[str]:
-        rooms = [site_room(self.site)]
+        rooms = [site_room(self.site)] if self.site_wide else []
         if self.ticket_room:
             rooms.append(ticket_room(self.ticket_room))
         return rooms

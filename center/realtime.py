@@ -22,12 +22,21 @@ from .web import Center
 log = logging.getLogger(__name__)
 
 
-def make_socketio(message_queue: str | None) -> SocketIO:
+SOCKETIO_OPTIONS = dict(async_mode="threading", cors_allowed_origins=[], ping_interval=10, ping_timeout=10,
+                        max_http_buffer_size=64 * 1024, logger=False, engineio_logger=False)
+
+
+def make_socketio() -> SocketIO:
+    """An unbound SocketIO; `attach` binds it. (Passing options here would build a server that
+    init_app then replaces, losing the handlers registered on the first one.)"""
+    return SocketIO()
+
+
+def attach(socketio: SocketIO, app: Any, c: Center, message_queue: str | None) -> None:
     # async_mode is explicit: with gevent installed Flask-SocketIO would otherwise pick it even under a
     # threaded gunicorn worker. See docs/architecture.md for why threads.
-    return SocketIO(async_mode="threading", message_queue=message_queue, cors_allowed_origins=[],
-                    ping_interval=10, ping_timeout=10, max_http_buffer_size=64 * 1024,
-                    json=None, logger=False, engineio_logger=False)
+    socketio.init_app(app, message_queue=message_queue, **SOCKETIO_OPTIONS)
+    register(socketio, c)
 
 
 def publisher(socketio: SocketIO):
