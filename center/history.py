@@ -293,10 +293,13 @@ def simulate_day(w: Writer, site: SiteModel, day: date, offset_s: int, workload:
 
 
 def generate(store: Store, config: Config, *, days: int, end: date, province: int = 0, seed: int = 1,
-             workload: dict[str, Any] | None = None, progress: bool = True) -> dict[str, Any]:
+             sites: list[str] | None = None, workload: dict[str, Any] | None = None,
+             progress: bool = True) -> dict[str, Any]:
     workload = workload or load_workload()
     rng = random.Random(seed)
     models = site_models(config, workload, province, rng)
+    if sites:
+        models = [m for m in models if m.code in sites]
     gen = workload["generator"]
     working = set(gen["working_days"])
     start = end - timedelta(days=days - 1)
@@ -355,6 +358,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--end", help="last day (YYYY-MM-DD, local); default: yesterday")
     p.add_argument("--province", type=int, default=0, metavar="N",
                    help="generate N synthetic sites (p001…) instead of the configured ones")
+    p.add_argument("--site", action="append", help="only this configured site (repeatable)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -371,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
 
     Engine(store, config)  # sites, services, counters rows in line with the config
     result = generate(store, config, days=args.days, end=end, province=args.province, seed=args.seed,
-                      progress=not args.quiet)
+                      sites=args.site, progress=not args.quiet)
     store.close()
     print(f"{result['tickets']:,} tickets for {result['sites']} sites over {result['days']} days "
           f"in {result['seconds']} s")
