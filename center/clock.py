@@ -21,6 +21,22 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
+def scaled_clock(start: datetime, scale: float) -> Clock:
+    """A clock that starts at `start` and runs `scale` times faster than real time.
+
+    Only for the day simulation (`make bench`): a whole ward day in minutes, with every rule that
+    depends on the time of day (opening hours, day rollover, waits) behaving as on a real day.
+    """
+    import time
+
+    origin = time.monotonic()
+
+    def now() -> datetime:
+        return start + timedelta(seconds=(time.monotonic() - origin) * scale)
+
+    return now
+
+
 def to_iso(moment: datetime) -> str:
     """UTC timestamp as stored: ISO 8601 with milliseconds and a Z."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

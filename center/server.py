@@ -32,7 +32,8 @@ class _Gunicorn(BaseApplication):
 
 
 def serve(*, config_path: str, db_path: str, host: str, port: int, workers: int = 1, threads: int = 400,
-          redis_url: str | None = None, access_log: bool = False) -> None:
+          redis_url: str | None = None, access_log: bool = False, simulate_from: str | None = None,
+          time_scale: float = 1.0) -> None:
     from .app import create_app
     from .config import load_config
 
@@ -40,8 +41,18 @@ def serve(*, config_path: str, db_path: str, host: str, port: int, workers: int 
     if workers > 1 and not redis_url:
         raise SystemExit("--workers > 1 needs --redis URL: Socket.IO events must reach every process")
 
+    clock = None
+    if simulate_from:
+        from datetime import datetime
+
+        from .clock import scaled_clock
+
+        clock = scaled_clock(datetime.fromisoformat(simulate_from), time_scale)
+
     def factory() -> Any:
-        return create_app(cfg, db_path, message_queue=redis_url)
+        if clock is None:
+            return create_app(cfg, db_path, message_queue=redis_url)
+        return create_app(cfg, db_path, message_queue=redis_url, clock=clock)
 
     options = {
         "bind": f"{host}:{port}",
