@@ -176,7 +176,7 @@ def test_second_staff_member_on_a_taken_counter_is_refused_on_screen(server, bro
 
         # staff1 signs out: the counter is released and the waiting screen of staff2 takes it over
         p1.get_by_role("button", name="Đăng xuất").click()
-        p1.wait_for_url(re.compile(r"/login"))
+        expect(p1).to_have_url(re.compile(r"/login$"))
         expect(p2.locator("#banner")).to_be_hidden()
         p2.keyboard.press("n")
         expect(p2.locator("#current-number")).to_have_text(t["number"])

@@ -22,6 +22,7 @@
   let busy = false;
   let marks = [];           // [{code, at}] procedures tapped for the current ticket
   let marksFor = null;      // ticket id the marks belong to
+  let leaving = false;      // signing out: no more reads or redirects
 
   // ------------------------------------------------------------------ messages
 
@@ -43,6 +44,7 @@
   }
 
   function failed(e) {
+    if (leaving) return;
     if (e.status === 401) {
       location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
       return;
@@ -152,6 +154,7 @@
   let refreshing = null;
   async function refresh() {
     if (refreshing) return refreshing;
+    if (leaving) return null;
     refreshing = (async () => {
       try {
         view = await X.api("GET", BASE);
@@ -416,6 +419,7 @@
         if (e.status !== 401) { banner(msg(e)); return; }
       }
     }
+    leaving = true;
     $("logout-form").submit();
   });
 
