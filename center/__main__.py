@@ -19,7 +19,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
     serve(config_path=args.config, db_path=args.db, host=args.host, port=args.port, workers=args.workers,
-          threads=args.threads, redis_url=args.redis, access_log=args.access_log)
+          threads=args.threads, redis_url=args.redis, access_log=args.access_log,
+          simulate_from=args.simulate_from, time_scale=args.time_scale)
     return 0
 
 
@@ -101,6 +102,43 @@ def cmd_close_day(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    import time
+
+    from .backup import BackupError, backup
+
+    t0 = time.monotonic()
+    try:
+        path = backup(args.db, args.dest, keep=args.keep)
+    except BackupError as e:
+        print(f"backup failed: {e}", file=sys.stderr)
+        return 1
+    size = path.stat().st_size
+    print(f"backup {path} ({size / 1e6:.1f} MB, integrity ok) in {time.monotonic() - t0:.1f} s")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from .backup import BackupError, restore
+
+    try:
+        aside = restore(args.file, args.db)
+    except BackupError as e:
+        print(f"restore refused: {e}", file=sys.stderr)
+        return 1
+    if aside:
+        print(f"previous database kept as {aside}")
+    print(f"restored {args.file} to {args.db}")
+    return 0
+
+
+def cmd_generate_history(args: argparse.Namespace) -> int:
+    from .history import main as history_main
+
+    # The options after the command go to center/history.py as they are.
+    return history_main(["--db", args.db, *args.rest])
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m center", description="xephang queue server and tools")
     p.add_argument("--db", default=DEFAULT_DB, help=f"SQLite database file (default {DEFAULT_DB})")
@@ -118,6 +156,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=400)
     s.add_argument("--redis", default=None, help="Redis URL for Socket.IO across several workers")
     s.add_argument("--access-log", action="store_true")
+    s.add_argument("--simulate-from", default=None, help="day simulation only: start the clock at this ISO time")
+    s.add_argument("--time-scale", type=float, default=1.0, help="day simulation only: clock speed factor")
     s.set_defaults(func=cmd_serve)
 
     c = with_db(sub.add_parser("check-config", help="validate a config file"))
@@ -152,6 +192,19 @@ def parser() -> argparse.ArgumentParser:
     cd.add_argument("--config", default=DEFAULT_CONFIG)
     cd.add_argument("--site", required=True)
     cd.set_defaults(func=cmd_close_day)
+
+    b = with_db(sub.add_parser("backup", help="copy the live database (safe while serving), keep the newest N"))
+    b.add_argument("--dest", required=True, help="backup folder")
+    b.add_argument("--keep", type=int, default=14, help="how many backups to keep (default 14)")
+    b.set_defaults(func=cmd_backup)
+
+    r = with_db(sub.add_parser("restore", help="put a backup in place of the database (server stopped)"))
+    r.add_argument("file")
+    r.set_defaults(func=cmd_restore)
+
+    g = with_db(sub.add_parser("generate-history", add_help=False,
+                               help="fill the database with a synthetic history (see --help after it)"))
+    g.set_defaults(func=cmd_generate_history)
     return p
 
 
@@ -159,7 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     from .config import ConfigError
     from .errors import QueueError
 
-    args = parser().parse_args(argv)
+    p = parser()
+    args, rest = p.parse_known_args(argv)
+    if args.command == "generate-history":
+        args.rest = rest  # its own options, parsed by center/history.py
+    elif rest:
+        p.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         return args.func(args)
     except ConfigError as e:
