@@ -129,6 +129,12 @@ def create_app(config: Config | str, db_path: str, *, clock: Clock = system_cloc
                          code=(e.name or "error").lower().replace(" ", "_"), status=e.code or 500)
         return queue_error(err)
 
+    @app.errorhandler(OverflowError)
+    def out_of_range(e: OverflowError) -> Any:
+        # e.g. an id beyond SQLite's 64-bit integers: nothing can have it
+        return queue_error(QueueError("Không tìm thấy", "No such id (number out of range)", code="not_found",
+                                      status=404))
+
     @app.errorhandler(Exception)
     def unexpected(e: Exception) -> Any:
         import sqlite3

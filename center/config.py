@@ -548,10 +548,42 @@ def parse_config(data: dict[str, Any], source_path: str = "") -> Config:
                 if other != sv and _ranges_clash(fmt, ofmt):
                     raise ConfigError(s.path("services"),
                                       f"services {sv!r} and {other!r} would print the same numbers at this site")
+    _check_rating(top.table("rating"))
     top.finish()
     return Config(center_name=center_name, center_name_en=center_name_en, timezone=timezone,
                   ticket_footer=footer, rules=rules, voice=voice, priority_groups=tuple(groups),
                   services=services, sites=sites, source_path=source_path, raw=data)
+
+
+RATING_FACES = ("very_happy", "happy", "neutral", "unhappy", "very_unhappy")
+
+
+def _check_rating(r: _Reader) -> None:
+    """[rating]: the rating pad's levels and reasons (read by center/ratings.py); checked here so a typo
+    stops the server instead of silently falling back to the defaults."""
+    r.num("window_min", 5, low=0.5, high=120)
+    r.int("timeout_s", 60, low=5, high=600)
+    levels = r.tables("levels")
+    for lv in levels:
+        lv.str("code", code=True)
+        lv.str("name")
+        lv.str("name_en", "-")
+        face = lv.str("face", "neutral")
+        if face not in RATING_FACES:
+            raise ConfigError(lv.path("face"), f"must be one of {', '.join(RATING_FACES)}")
+        lv.bool("ask_reasons", False)
+        lv.finish()
+    if levels and len(levels) < 2:
+        raise ConfigError(r.path("levels"), "needs at least two levels")
+    _unique([lv.data["code"] for lv in levels], r.path("levels"), "code")
+    reasons = r.tables("reasons")
+    for rs in reasons:
+        rs.str("code", code=True)
+        rs.str("name")
+        rs.str("name_en", "-")
+        rs.finish()
+    _unique([rs.data["code"] for rs in reasons], r.path("reasons"), "code")
+    r.finish()
 
 
 def _ranges_clash(a: NumberFormat, b: NumberFormat) -> bool:

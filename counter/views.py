@@ -36,33 +36,6 @@ PAUSE_LABELS = {
 }
 
 
-def _register_missing_handlers(c: Any) -> None:
-    server = c.socketio.server
-    if server is not None and "connect" not in server.handlers.get("/", {}):
-        from center.realtime import register
-
-        register(c.socketio, c)
-
-
-@bp.record_once
-def _keep_socket_handlers(state: Any) -> None:
-    """Work-around until center/app.py is fixed (see docs/counter.md): SocketIO(message_queue=None) builds its
-    server at once, so socketio.init_app(app) replaces it and the handlers register() put on the first one are
-    lost (no "state" on connect, no rooms). Right after init_app, put them on the live server if missing."""
-    c = state.app.extensions.get("xephang")
-    if c is None:
-        return
-    original = c.socketio.init_app
-
-    @functools.wraps(original)
-    def init_app(app: Any, **kwargs: Any) -> Any:
-        out = original(app, **kwargs)
-        _register_missing_handlers(c)
-        return out
-
-    c.socketio.init_app = init_app
-
-
 def json_route(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Errors of a JSON route answer as JSON whatever the Accept header says (pages keep the HTML error page)."""
 
