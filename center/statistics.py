@@ -148,28 +148,37 @@ def _interp(points: dict[int, float], n: int, q: float) -> float | None:
     return a + (pos - lo) * (b - a)
 
 
-_RANKS = ("rn IN (CAST((n - 1) * 0.5 AS INTEGER), CAST((n - 1) * 0.5 AS INTEGER) + 1, "
-          "CAST((n - 1) * 0.9 AS INTEGER), CAST((n - 1) * 0.9 AS INTEGER) + 1)")
+def _ranks(n: int) -> set[int]:
+    return {i for q in (0.5, 0.9) for i in (math.floor((n - 1) * q), min(math.floor((n - 1) * q) + 1, n - 1))}
 
 
-def _percentiles(conn: sqlite3.Connection, q: _Query, branches: list[tuple[str, str, str]],
-                 source: str = "t") -> dict[tuple[str, Any], dict[str, float | None]]:
-    """Median and 90th percentile per (metric, key) for several (metric, key expr, value expr) branches.
+def _sorted_percentiles(conn: sqlite3.Connection, values_sql: str, params: dict[str, Any], key: str | None,
+                        sizes: dict[Any, int]) -> dict[Any, dict[str, float | None]]:
+    """Median and p90 per group; `values_sql` yields columns k, x (x not null).
 
-    One sort over all branches; only the rows around the two ranks of each group leave SQLite.
+    The group sizes are known from the aggregate pass, so one ranking pass returns only the rows at the
+    needed ranks (median and p90 lie between two neighbouring ranks: linear interpolation).
     """
-    union = " UNION ALL ".join(f"SELECT '{m}' AS m, {key} AS k, {value} AS x FROM {source} WHERE {value} IS NOT NULL"
-                               for m, key, value in branches)
-    sql = (f"WITH {q.sql}, v AS ({union}), r AS (SELECT m, k, x, "
-           "row_number() OVER (PARTITION BY m, k ORDER BY x) - 1 AS rn, count(*) OVER (PARTITION BY m, k) AS n "
-           f"FROM v) SELECT m, k, n, rn, x FROM r WHERE {_RANKS}")
-    points: dict[tuple[str, Any], dict[int, float]] = defaultdict(dict)
-    sizes: dict[tuple[str, Any], int] = {}
-    for m, k, n, rn, x in conn.execute(sql, q.params):
-        points[(m, k)][rn] = x
-        sizes[(m, k)] = n
-    return {mk: {"median": _interp(points[mk], sizes[mk], 0.5), "p90": _interp(points[mk], sizes[mk], 0.9)}
-            for mk in sizes}
+    wanted = {k: _ranks(n) for k, n in sizes.items() if n}
+    if not wanted:
+        return {}
+    ranks = sorted(set().union(*wanted.values()))
+    part = "PARTITION BY k " if key else ""
+    sql = (f"{values_sql}) SELECT k, rn, x FROM (SELECT k, x, row_number() OVER ({part}ORDER BY x) - 1 AS rn "
+           f"FROM v) WHERE rn IN ({','.join(str(r) for r in ranks)})")
+    points: dict[Any, dict[int, float]] = defaultdict(dict)
+    for k, rn, x in conn.execute(sql, params).fetchall():
+        if rn in wanted.get(k, ()):
+            points[k][rn] = x
+    return {k: {"median": _interp(points[k], sizes[k], 0.5), "p90": _interp(points[k], sizes[k], 0.9)}
+            for k in wanted}
+
+
+def _order_key(k: Any) -> tuple[int, Any]:
+    """SQLite's ORDER BY for keys: NULL first, then numbers, then text."""
+    if k is None:
+        return (0, 0)
+    return (1, k) if isinstance(k, int | float) else (2, k)
 
 
 def _r(x: float | None, digits: int = 1) -> float | None:
@@ -287,11 +296,17 @@ def report(conn: sqlite3.Connection, config: Config, f: Filters, lang: str = "vi
     if group in ("site", "service", "counter", "staff"):
         for r in conn.execute(f"WITH {q.sql} SELECT {_KEYS[group]} AS k, {_AGG} FROM t GROUP BY k", q.params):
             _merge(grouped[r["k"]], dict(r))
-    branches = [("w", "'all'", "t.wait_s"), ("s", "'all'", "CASE WHEN t.status = 'served' THEN t.service_s END")]
-    if group not in ("none", "procedure"):
-        branches += [("gw", _KEYS[group], "t.wait_s"),
-                     ("gs", _KEYS[group], "CASE WHEN t.status = 'served' THEN t.service_s END")]
-    pct = _percentiles(conn, q, branches)
+    served_s = "CASE WHEN t.status = 'served' THEN t.service_s END"
+    pct: dict[tuple[str, Any], dict[str, float | None]] = {}
+    for metric, value, n_field in (("w", "t.wait_s", "wait_n"), ("s", served_s, "service_n")):
+        values = f"WITH {q.sql}, v AS (SELECT 'all' AS k, {value} AS x FROM t WHERE x IS NOT NULL"
+        for k, v in _sorted_percentiles(conn, values, q.params, None, {"all": total.get(n_field, 0)}).items():
+            pct[(metric, k)] = v
+        if group not in ("none", "procedure"):
+            values = f"WITH {q.sql}, v AS (SELECT {_KEYS[group]} AS k, {value} AS x FROM t WHERE x IS NOT NULL"
+            sizes = {k: grouped[k].get(n_field, 0) for k in grouped}
+            for k, v in _sorted_percentiles(conn, values, q.params, "k", sizes).items():
+                pct[("g" + metric, k)] = v
     out["summary"] = _finish("all", label("none", "all"), total,
                              {"w": pct.get(("w", "all"), {}), "s": pct.get(("s", "all"), {})})
     out["procedures"] = _procedure_rows(conn, q, f, label)
@@ -302,7 +317,7 @@ def report(conn: sqlite3.Connection, config: Config, f: Filters, lang: str = "vi
     else:
         out["rows"] = [_finish(k, label(group, k), grouped[k], {"w": pct.get(("gw", k), {}),
                                                                 "s": pct.get(("gs", k), {})})
-                       for k in sorted(grouped, key=lambda k: (k is not None, k))]
+                       for k in sorted(grouped, key=_order_key)]
     out["satisfaction"] = _satisfaction(conn, q, f, label)
     days = [0] * 7
     for d, wd in day_weekday.items():
@@ -320,27 +335,17 @@ def report(conn: sqlite3.Connection, config: Config, f: Filters, lang: str = "vi
 
 
 def _procedure_rows(conn: sqlite3.Connection, q: _Query, f: Filters, label: Labels) -> list[dict[str, Any]]:
-    """Service time per procedure: count, mean, median, p90 and max, in one sorted pass."""
+    """Service time per procedure: count, mean, median, p90 and max (one aggregate, one sorted column)."""
     extra = " AND p.procedure = :procedure" if f.procedure else ""
-    sql = (f"WITH {q.sql}, v AS (SELECT p.procedure AS k, p.ticket_id AS tid, p.seconds AS x FROM t "
-           f"CROSS JOIN ticket_procedures p ON p.ticket_id = t.id WHERE t.status = 'served'{extra}), "
-           "r AS (SELECT k, x, row_number() OVER (PARTITION BY k ORDER BY x) - 1 AS rn, "
-           "count(*) OVER (PARTITION BY k) AS n, avg(x) OVER (PARTITION BY k) AS mean, "
-           "max(x) OVER (PARTITION BY k) AS mx FROM v) "
-           f"SELECT k, n, rn, x, mean, mx FROM r WHERE {_RANKS} ORDER BY k, rn")
-    points: dict[Any, dict[int, float]] = defaultdict(dict)
-    meta: dict[Any, tuple[int, float, float]] = {}
-    for k, n, rn, x, mean, mx in conn.execute(sql, q.params):
-        points[k][rn] = x
-        meta[k] = (n, mean, mx)
-    tickets = dict(conn.execute(
-        f"WITH {q.sql} SELECT p.procedure, count(DISTINCT p.ticket_id) FROM t CROSS JOIN ticket_procedures p "
-        f"ON p.ticket_id = t.id WHERE t.status = 'served'{extra} GROUP BY 1", q.params).fetchall()) \
-        if len(meta) else {}
-    return [{"key": k, "label": label("procedure", k), "n": n, "tickets": tickets.get(k, n),
-             "service_mean_s": _r(mean), "service_median_s": _r(_interp(points[k], n, 0.5)),
-             "service_p90_s": _r(_interp(points[k], n, 0.9)), "service_max_s": _r(mx)}
-            for k, (n, mean, mx) in sorted(meta.items())]
+    source = f"t CROSS JOIN ticket_procedures p ON p.ticket_id = t.id WHERE t.status = 'served'{extra}"
+    rows = conn.execute(f"WITH {q.sql} SELECT p.procedure AS k, count(p.seconds) AS n, "
+                        "count(DISTINCT p.ticket_id) AS tickets, avg(p.seconds) AS mean, max(p.seconds) AS mx "
+                        f"FROM {source} GROUP BY k ORDER BY k", q.params).fetchall()
+    values = f"WITH {q.sql}, v AS (SELECT p.procedure AS k, p.seconds AS x FROM {source} AND p.seconds IS NOT NULL"
+    pct = _sorted_percentiles(conn, values, q.params, "k", {r["k"]: r["n"] for r in rows})
+    return [{"key": r["k"], "label": label("procedure", r["k"]), "n": r["n"], "tickets": r["tickets"],
+             "service_mean_s": _r(r["mean"]), "service_median_s": _r(pct.get(r["k"], {}).get("median")),
+             "service_p90_s": _r(pct.get(r["k"], {}).get("p90")), "service_max_s": _r(r["mx"])} for r in rows]
 
 
 def _satisfaction(conn: sqlite3.Connection, q: _Query, f: Filters, label: Labels) -> dict[str, list[dict[str, Any]]]:
