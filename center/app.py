@@ -26,7 +26,7 @@ from .web import Center, bearer_token, wants_json
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
-HOUSEKEEPING_S = 20
+HOUSEKEEPING_S = float(os.environ.get("XEPHANG_HOUSEKEEPING_S", "20"))
 
 
 def secret_key(db_path: str) -> str:
@@ -117,9 +117,19 @@ def create_app(config: Config | str, db_path: str, *, clock: Clock = system_cloc
     @app.errorhandler(StoreError)
     def store_error(e: StoreError) -> Any:
         log.error("database error: %s", e)
-        return queue_error(QueueError("Hệ thống đang bận, vui lòng thử lại sau giây lát",
-                                      "The database is busy or unavailable; try again", code="unavailable",
-                                      status=503))
+        text = str(e).lower()
+        if "full" in text:
+            err = QueueError("Ổ đĩa máy chủ đã đầy – chưa ghi được; vui lòng báo quản trị viên",
+                             "The server's disk is full: nothing was recorded; tell the administrator",
+                             code="disk_full", status=503)
+        elif "readonly" in text or "read-only" in text:
+            err = QueueError("Cơ sở dữ liệu đang ở chế độ chỉ đọc – chưa ghi được; vui lòng báo quản trị viên",
+                             "The database is read-only: nothing was recorded; tell the administrator",
+                             code="read_only", status=503)
+        else:
+            err = QueueError("Hệ thống đang bận, vui lòng thử lại sau giây lát",
+                             "The database is busy or unavailable; try again", code="unavailable", status=503)
+        return queue_error(err)
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> Any:

@@ -17,6 +17,23 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 
+def check_database(db_path: str) -> None:
+    """Open (and migrate) the database once before starting: a read-only disk, a full disk or a file that
+    is not a database stops the server with one clear line instead of a worker boot loop."""
+    import sqlite3
+
+    from .store import Store, StoreError
+
+    try:
+        store = Store(db_path)
+        with store.write() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS _write_check (x)")
+            conn.execute("DROP TABLE _write_check")
+        store.close()
+    except (sqlite3.Error, StoreError, OSError) as e:
+        raise SystemExit(f"database {db_path} cannot be used for writing: {e}") from None
+
+
 class _Gunicorn(BaseApplication):
     def __init__(self, factory: Any, options: dict[str, Any]):
         self.factory = factory
@@ -38,6 +55,7 @@ def serve(*, config_path: str, db_path: str, host: str, port: int, workers: int 
     from .config import load_config
 
     cfg = load_config(config_path)  # fail before forking, with the key named
+    check_database(db_path)
     if workers > 1 and not redis_url:
         raise SystemExit("--workers > 1 needs --redis URL: Socket.IO events must reach every process")
 

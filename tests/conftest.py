@@ -84,6 +84,7 @@ class Server:
     log: Path | None = None
     extra: tuple[str, ...] = ()
     tokens: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -91,7 +92,7 @@ class Server:
 
     def start(self) -> Server:
         self.log = self.db.with_suffix(f".{self.port}.log")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "center", "--db", str(self.db), "serve", "--config", str(self.config),
              "--host", "127.0.0.1", "--port", str(self.port), "--threads", str(self.threads), *self.extra],
