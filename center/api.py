@@ -235,6 +235,41 @@ def close_day(site: str) -> Any:
     return jsonify({"site": site, "cancelled": cancelled})
 
 
+@bp.get("/audit")
+def audit() -> Any:
+    """Who did what, when: staff actions on tickets and counters, and account/admin actions (managers)."""
+    require("reports.read")
+    site = request.args.get("site")
+    if site:
+        center().engine.site(site)
+    since = request.args.get("since") or "0000"
+    until = request.args.get("until") or "9999"
+    try:
+        limit = min(max(int(request.args.get("limit", 200)), 1), 2000)
+    except ValueError:
+        raise Invalid("limit phải là số", "limit must be a whole number", code="bad_field", field="limit") from None
+    actor = request.args.get("staff")
+    sql = """
+        SELECT * FROM (
+          SELECT e.at, e.staff AS actor, e.kind AS action, e.site, e.counter_id AS counter,
+                 t.number AS ticket_number, e.ticket_id, e.data AS detail
+            FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id
+           WHERE e.kind NOT IN ('issued', 'procedure')
+          UNION ALL
+          SELECT at, staff, 'counter_' || kind, site, counter_id, NULL, NULL, reason FROM counter_events
+          UNION ALL
+          SELECT at, actor, action, NULL, NULL, NULL, NULL, coalesce(target, '') || ' ' || coalesce(detail, '')
+            FROM audit_log
+        )
+        WHERE at >= :since AND at <= :until AND (:site IS NULL OR site = :site OR site IS NULL)
+          AND (:actor IS NULL OR actor = :actor)
+        ORDER BY at DESC LIMIT :limit"""
+    with center().store.read() as conn:
+        rows = [dict(r) for r in conn.execute(sql, {"since": since, "until": until, "site": site,
+                                                     "actor": actor, "limit": limit})]
+    return jsonify({"entries": rows})
+
+
 @bp.get("/openapi.json")
 def openapi() -> Any:
     from .openapi import document

@@ -160,6 +160,17 @@ def document() -> dict[str, Any]:
                        "note": {"type": "string"}}), _ok(counter_obj)),
             "/api/counters/{counter_id}/resume": _counter_action("Resume a paused counter", _body({}),
                                                                  _ok(counter_obj)),
+            "/api/audit": {"get": {
+                "summary": "Audit log: staff actions on tickets and counters, sign-ins and admin actions",
+                "security": SECURED,
+                "parameters": [
+                    {"name": "site", "in": "query", "schema": {"type": "string"}},
+                    {"name": "staff", "in": "query", "schema": {"type": "string"}},
+                    {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                    {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                               "maximum": 2000}}],
+                "responses": {**_ok({"type": "object"}), **_err(401, 403, 404, 422)}}},
             "/api/sites/{site}/close-day": {"post": {
                 "summary": "Close the service day: waiting tickets end as cancelled (not served – closed)",
                 "security": SECURED,

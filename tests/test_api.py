@@ -201,3 +201,17 @@ def test_openapi_document_matches_the_routes(shared_server):
         for m in rule.methods - {"HEAD", "OPTIONS"}:
             actual.add((path, m))
     assert documented == actual
+
+
+def test_audit_log_shows_staff_actions_to_managers_only(server):
+    t = issue(server).json()
+    server.post("/api/counters/main-1/call-next", who="staff1")
+    server.post("/api/counters/main-1/transfer", who="staff1", json={"service": "HT"})
+    server.post("/api/counters/main-1/pause", who="staff1", json={"reason": "meeting"})
+    assert_error(server.get("/api/audit", who="staff1"), 403)
+    assert_error(server.get("/api/audit", who="main-hall"), 403)
+    entries = server.get("/api/audit?site=main&staff=staff1", who="manager").json()["entries"]
+    actions = [(e["action"], e["ticket_number"]) for e in entries]
+    assert ("called", t["number"]) in actions and ("transferred", t["number"]) in actions
+    assert any(e["action"] == "counter_pause" and e["detail"] == "meeting" for e in entries)
+    assert all(e["actor"] == "staff1" for e in entries)
