@@ -318,7 +318,12 @@ def report(conn: sqlite3.Connection, config: Config, f: Filters, lang: str = "vi
         out["rows"] = [_finish(k, label(group, k), grouped[k], {"w": pct.get(("gw", k), {}),
                                                                 "s": pct.get(("gs", k), {})})
                        for k in sorted(grouped, key=_order_key)]
-    out["satisfaction"] = _satisfaction(conn, q, f, label)
+    from .ratings import settings_from
+
+    rating = settings_from(getattr(config, "raw", None))
+    out["rating_levels"] = [{"code": lv.code, "name": lv.name, "name_en": lv.name_en, "satisfied": lv.satisfied}
+                            for lv in rating.levels]
+    out["satisfaction"] = _satisfaction(conn, q, f, label, {lv.code for lv in rating.levels if lv.satisfied})
     days = [0] * 7
     for d, wd in day_weekday.items():
         days[wd] += 1 if d else 0
@@ -348,8 +353,9 @@ def _procedure_rows(conn: sqlite3.Connection, q: _Query, f: Filters, label: Labe
              "service_p90_s": _r(pct.get(r["k"], {}).get("p90")), "service_max_s": _r(r["mx"])} for r in rows]
 
 
-def _satisfaction(conn: sqlite3.Connection, q: _Query, f: Filters, label: Labels) -> dict[str, list[dict[str, Any]]]:
-    """Share of each rating level overall, by counter, by staff member and by procedure."""
+def _satisfaction(conn: sqlite3.Connection, q: _Query, f: Filters, label: Labels,
+                  satisfied: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """Share of each rating level, and of satisfied citizens, overall, by counter, staff member and procedure."""
     counts: dict[str, dict[Any, dict[str, int]]] = {d: defaultdict(dict) for d in ("none", "counter", "staff")}
     for counter, staff, level, n in conn.execute(
             f"WITH {q.sql} SELECT r.counter_id, r.staff, r.level, count(*) FROM t CROSS JOIN ratings r "
@@ -369,7 +375,9 @@ def _satisfaction(conn: sqlite3.Connection, q: _Query, f: Filters, label: Labels
         for k in sorted(counts[dim], key=lambda k: (k is not None, k)):
             levels = counts[dim][k]
             total = sum(levels.values())
-            out.append({"key": k, "label": label(dim, k), "total": total,
+            happy = sum(n for lv, n in levels.items() if lv in satisfied)
+            out.append({"key": k, "label": label(dim, k), "total": total, "satisfied": happy,
+                        "satisfied_share": _share(happy, total),
                         "levels": {lv: {"n": n, "share": _share(n, total)} for lv, n in sorted(levels.items())}})
         return out
 
@@ -577,6 +585,8 @@ def export_tables(rep: dict[str, Any], lang: str = "vi") -> list[tuple[str, list
         for item in items:
             for level, v in item["levels"].items():
                 sat_rows.append([dim, item["label"], level, v["n"], item["total"], v["share"]])
+            sat_rows.append([dim, item["label"], "satisfied (total)" if en else "hài lòng (tổng)",
+                             item["satisfied"], item["total"], item["satisfied_share"]])
     tables.append(("satisfaction" if en else "hai_long",
                    ["by", "group", "level", "n", "total", "share"] if en
                    else ["theo", "nhóm", "mức", "số lượt", "tổng", "tỉ lệ"], sat_rows))

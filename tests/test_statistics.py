@@ -147,3 +147,12 @@ def test_bad_filters_are_refused():
         st.Filters("2026-13-01", "2026-13-02").check()
     with pytest.raises(Invalid):
         st.Filters(DAY, DAY, group="colour").check()
+
+
+def test_share_satisfied_uses_the_configured_levels(day):
+    rep = run(day[0])
+    assert [lv["code"] for lv in rep["rating_levels"]] == ["very_satisfied", "satisfied", "unsatisfied"]
+    overall = rep["satisfaction"]["overall"][0]
+    assert (overall["satisfied"], overall["satisfied_share"]) == (2, 0.6667)
+    counter = {r["key"]: r for r in rep["satisfaction"]["by_counter"]}
+    assert counter["main-1"]["satisfied_share"] == 1.0 and counter["main-3"]["satisfied_share"] == 0.0

@@ -8,6 +8,7 @@
   const t = (vi, e) => (en ? e : vi);
   const min = (s) => (s === null || s === undefined ? null : Math.round(s / 6) / 10);
   const colors = ["#0b63c5", "#1b8a3a", "#d08a00", "#c62828", "#6a1b9a", "#00838f", "#5d4037"];
+  const satColors = ["#1b8a3a", "#7cc38a", "#f2c14e", "#e57373", "#c62828"];
   Chart.defaults.font.family = '"Noto Sans", system-ui, sans-serif';
   Chart.defaults.animation = false;
   const opts = (yTitle, extra) => Object.assign({ responsive: true, maintainAspectRatio: false,
@@ -43,11 +44,13 @@
     options: opts(t("Phút", "Minutes")) });
 
   const sat = rep.satisfaction.by_counter;
-  const levels = [];
+  const names = {};
+  (rep.rating_levels || []).forEach((l) => { names[l.code] = en ? l.name_en : l.name; });
+  const levels = (rep.rating_levels || []).map((l) => l.code);
   sat.forEach((s) => Object.keys(s.levels).forEach((l) => { if (!levels.includes(l)) levels.push(l); }));
   mk("chart-satisfaction", { type: "bar", data: { labels: sat.map((s) => String(s.label)), datasets: levels.map((l, i) => ({
-    label: l, data: sat.map((s) => (s.levels[l] ? Math.round(s.levels[l].share * 1000) / 10 : 0)),
-    backgroundColor: colors[i % colors.length] })) },
+    label: names[l] || l, data: sat.map((s) => (s.levels[l] ? Math.round(s.levels[l].share * 1000) / 10 : 0)),
+    backgroundColor: satColors[i % satColors.length] })) },
     options: opts("%", { scales: { x: { stacked: true }, y: { stacked: true, max: 100, beginAtZero: true } } }) });
 
   const tr = rep.trend;
