@@ -156,3 +156,29 @@ def test_share_satisfied_uses_the_configured_levels(day):
     assert (overall["satisfied"], overall["satisfied_share"]) == (2, 0.6667)
     counter = {r["key"]: r for r in rep["satisfaction"]["by_counter"]}
     assert counter["main-1"]["satisfied_share"] == 1.0 and counter["main-3"]["satisfied_share"] == 0.0
+
+
+def test_live_overview_alerts(engine, clock):
+    from center.clock import to_iso
+    from center.engine import Actor
+
+    staff = Actor("staff1", "staff")
+    assert st.live_overview(engine, "main")["alerts"] == []
+    engine.issue("main", "TKQ")  # target 10 min
+    engine.take_counter("main-2", staff)
+    engine.pause("main-2", staff, "meeting")
+    clock.advance(minutes=11)
+    kinds = {a["kind"] for a in st.live_overview(engine, "main")["alerts"]}
+    assert kinds == {"wait"}  # paused 11 min: not yet too long
+    clock.advance(minutes=5)
+    now = engine.clock()
+    with engine.store.write() as conn:
+        t = conn.execute("SELECT id FROM tickets LIMIT 1").fetchone()[0]
+        conn.execute("INSERT INTO print_jobs (ticket_id, kiosk, status, error, created_at, updated_at) "
+                     "VALUES (?, 'main-kiosk-1', 'failed', 'paper out', ?, ?)",
+                     (t, to_iso(now), to_iso(now)))
+    state = st.live_overview(engine, "main")
+    assert {a["kind"] for a in state["alerts"]} == {"wait", "pause", "printer"}
+    assert state["longest_wait_s"] == 16 * 60
+    main2 = next(c for c in state["counters"] if c["id"] == "main-2")
+    assert main2["status"] == "paused" and main2["since_s"] == 16 * 60
