@@ -357,7 +357,8 @@ def admin_index() -> Any:
         raise _Login()
     if not (allowed(actor, "admin.devices") or allowed(actor, "admin.users")):
         raise Forbidden("Bạn không có quyền xem trang này", "Not allowed")
-    return render_template("manager/admin_index.html", actor=actor, can_users=allowed(actor, "admin.users"))
+    return render_template("manager/admin_index.html", actor=actor, can_users=allowed(actor, "admin.users"),
+                           config=center().config)
 
 
 
