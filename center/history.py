@@ -84,6 +84,11 @@ def _lognormal(rng: random.Random, mean: float, cv: float) -> float:
     return rng.lognormvariate(math.log(mean) - sigma * sigma / 2, sigma)
 
 
+def _service_time(rng: random.Random, mean_s: float, cv: float) -> int:
+    """Whole seconds, at least 30 s and at most five times the mean (nobody stays at a desk for hours)."""
+    return int(min(5 * mean_s, max(30.0, _lognormal(rng, mean_s, cv))))
+
+
 def _poisson(rng: random.Random, lam: float) -> int:
     if lam <= 0:
         return 0
@@ -259,11 +264,11 @@ def simulate_day(w: Writer, site: SiteModel, day: date, offset_s: int, workload:
             continue
         started = called + rng.randint(20, 90)
         _, service, _, mean_s, cv = by_code[tk["proc"]]
-        procs = [(tk["proc"], max(30, int(_lognormal(rng, mean_s, cv))))]
+        procs = [(tk["proc"], _service_time(rng, mean_s, cv))]
         if rng.random() < beh["second_procedure_share"]:
             same = [p for p in site.procedures if p[1] == service]
             second = rng.choice(same)
-            procs.append((second[0], max(30, int(_lognormal(rng, second[3], second[4])))))
+            procs.append((second[0], _service_time(rng, second[3], second[4])))
         cursor = started
         for code, secs in procs:
             w.procedures.append((tk["id"], service, code, site.code, cid, staff[cid], _iso(cursor),
