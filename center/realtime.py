@@ -9,6 +9,10 @@ seen every event (events are lost when a message queue or a network link is down
 from __future__ import annotations
 
 import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import session
@@ -39,11 +43,32 @@ def attach(socketio: SocketIO, app: Any, c: Center, message_queue: str | None) -
     register(socketio, c)
 
 
-def publisher(socketio: SocketIO):
+def publisher(socketio: SocketIO, maxsize: int = 10_000, max_age_s: float = 10.0) -> Callable[[list[Event]], None]:
+    """Events go out from one background thread, in commit order: a slow or hung Redis (or a slow fan-out
+    to hundreds of screens) never holds up the request that caused them. An event older than `max_age_s`
+    is dropped rather than announced late; screens resync."""
+    pending: queue.Queue = queue.Queue(maxsize)
+
+    def run() -> None:
+        while True:
+            at, event = pending.get()
+            if time.monotonic() - at > max_age_s:
+                continue
+            try:
+                for room in event.rooms():
+                    socketio.emit(event.name, event.payload, to=room)
+            except Exception:  # noqa: BLE001 - keep publishing; screens resync on their own
+                log.exception("publishing %s failed", event.name)
+
+    threading.Thread(target=run, name="publisher", daemon=True).start()
+
     def publish(events: list[Event]) -> None:
+        now = time.monotonic()
         for event in events:
-            for room in event.rooms():
-                socketio.emit(event.name, event.payload, to=room)
+            try:
+                pending.put_nowait((now, event))
+            except queue.Full:
+                log.warning("event queue full: %s dropped (screens resync)", event.name)
 
     return publish
 

@@ -201,14 +201,6 @@ def test_redis_outage_calls_are_recorded_and_screens_catch_up(pair, redis_server
         on_b.close()
 
 
-HUNG_REDIS = (
-    "center/realtime.py publishes in the request thread and Redis has no socket timeout, so a Redis that "
-    "accepts connections but does not answer (hung, swapped out, or across a network that drops packets) holds "
-    "every issue/call request until it wakes up; the fix (publish from a background thread with a bounded queue, "
-    "stale events dropped, socket_connect_timeout on the RedisManager) is described in the deploy report")
-
-
-@pytest.mark.xfail(reason=HUNG_REDIS, strict=False)
 def test_hung_redis_does_not_hold_up_issuing_or_calling(pair, redis_server):
     a, _b = pair
     screen = Screen(a)
