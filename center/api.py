@@ -88,9 +88,10 @@ def queue() -> Any:
 
 @bp.post("/tickets")
 def issue_ticket() -> Any:
+    actor = require("ticket.issue")
     data = json_body()
     site = field(data, "site", str, required=True)
-    actor = require("ticket.issue", site=site)
+    require("ticket.issue", site=site)
     service = field(data, "service", str, required=True)
     priority = field(data, "priority", str)
     source = "kiosk" if actor.role == "kiosk" else field(data, "source", str, default="api")

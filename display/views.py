@@ -111,6 +111,7 @@ def write_notice(site: str, text: str, actor_name: str) -> None:
 
 @bp.post("/display/notice")
 def set_notice() -> Any:
+    require("admin.settings")
     data = json_body()
     site = field(data, "site", str, required=True)
     _site(site)
