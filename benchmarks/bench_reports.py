@@ -3,8 +3,8 @@
 Generates one year for the demo center (two sites, ~80,000 tickets) with `center.history`, then times
 `center.statistics.report` for site "main" over the whole year for each grouping (median of 5 runs),
 the staffing advice, and the same report through the HTTP API of a real server. The province part
-generates XEPHANG_BENCH_PROVINCE sites (default 10, ~1.2 million tickets; the issue's province is 100
-sites, ~10 million, about 25 minutes to generate) and times the all-sites yearly report.
+generates XEPHANG_BENCH_PROVINCE sites (default 10, ~1 million tickets; the issue's province is 100
+sites, ~10 million, about 30 minutes to generate) and times the all-sites yearly report.
 """
 
 from __future__ import annotations

@@ -69,13 +69,18 @@ def site_models(config: Config, workload: dict[str, Any], province: int = 0,
         total = sum(p[2] for p in procs)
         procs = [(c, s, share / total, m, cv) for c, s, share, m, cv in procs]
         numbering = {s: config.number_format(site.code, s) for s in site.services}
-        counters = [(c.id if code == site_code else f"{code}-{c.number}", c.services) for c in site.counters]
+        if code == site_code:
+            counters = [(c.id, c.services) for c in site.counters]
+        else:  # a synthetic site: as many counters as its volume needs, copied round the model site's
+            n = max(2, round(len(site.counters) * scale))
+            counters = [(f"{code}-{i + 1}", site.counters[i % len(site.counters)].services) for i in range(n)]
         return SiteModel(code, counters, site.services, {int(h): n * scale for h, n in profile.items()}, procs,
                          numbering)
 
     if province:
-        bases = list(config.sites)
-        return [model(f"p{i + 1:03d}", bases[i % len(bases)], rng.uniform(0.4, 1.3)) for i in range(province)]
+        # ~100,000 tickets a site a year on average (the province: 100 sites, ~10 million)
+        base = next(iter(config.sites))
+        return [model(f"p{i + 1:03d}", base, rng.uniform(0.9, 2.3)) for i in range(province)]
     return [model(code, code, 1.0) for code in config.sites]
 
 
