@@ -188,6 +188,13 @@ def make_server(tmp_path, accounts_template) -> Iterator:
         s.stop()
 
 
+def server_with_accounts(directory: Path, accounts_template, config: Path = DEMO_CONFIG) -> Server:
+    """A started server on a copy of the accounts database, for module-scoped fixtures."""
+    db = directory / "center.sqlite3"
+    shutil.copyfile(accounts_template[0], db)
+    return Server(db=db, config=config, tokens=dict(accounts_template[1])).start()
+
+
 @pytest.fixture
 def server(make_server) -> Server:
     return make_server()

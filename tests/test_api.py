@@ -7,19 +7,13 @@ import re
 import pytest
 import requests
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, server_with_accounts
 
 
 @pytest.fixture(scope="module")
 def shared_server(tmp_path_factory, accounts_template):
     """One server for the read-only and error-path tests of this module (they change no state)."""
-    import shutil
-
-    from .conftest import DEMO_CONFIG, Server
-
-    db = tmp_path_factory.mktemp("api") / "center.sqlite3"
-    shutil.copyfile(accounts_template[0], db)
-    server = Server(db=db, config=DEMO_CONFIG, tokens=dict(accounts_template[1])).start()
+    server = server_with_accounts(tmp_path_factory.mktemp("api"), accounts_template)
     yield server
     server.stop()
 

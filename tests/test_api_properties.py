@@ -6,24 +6,20 @@ has the JSON error shape. Runs against a real server process.
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
 from center.openapi import document
 
-from .conftest import DEMO_CONFIG, Server
+from .conftest import server_with_accounts
 
 schema = schemathesis.openapi.from_dict(document())
 
 
 @pytest.fixture(scope="module")
 def api_server(tmp_path_factory, accounts_template):
-    db = tmp_path_factory.mktemp("props") / "center.sqlite3"
-    shutil.copyfile(accounts_template[0], db)
-    server = Server(db=db, config=DEMO_CONFIG, tokens=dict(accounts_template[1])).start()
+    server = server_with_accounts(tmp_path_factory.mktemp("props"), accounts_template)
     yield server
     server.stop()
 

@@ -7,7 +7,6 @@ mounting is not allowed they are skipped with the reason.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from .conftest import DEMO_CONFIG, ROOT, Server
+from .conftest import DEMO_CONFIG, ROOT, Server, server_with_accounts
 
 
 @contextlib.contextmanager
@@ -36,9 +35,7 @@ def small_disk(path: Path, size: str = "8m"):
 
 
 def server_on(disk: Path, accounts_template) -> Server:
-    db = disk / "center.sqlite3"
-    shutil.copyfile(accounts_template[0], db)
-    return Server(db=db, config=DEMO_CONFIG, tokens=dict(accounts_template[1])).start()
+    return server_with_accounts(disk, accounts_template)
 
 
 def issue(server: Server):
