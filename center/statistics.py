@@ -279,14 +279,15 @@ def report(conn: sqlite3.Connection, config: Config, f: Filters, lang: str = "vi
     group = f.group
     out: dict[str, Any] = {"filters": f.as_dict(), "generated_at": to_iso(datetime.now(UTC))}
     cells = [dict(r) for r in conn.execute(
-        f"WITH {q.sql} SELECT t.service_day AS day, t.hour AS hour, t.weekday AS weekday, {_AGG} FROM t "
-        "GROUP BY 1, 2", q.params)]
+        f"WITH {q.sql} SELECT t.service_day AS day, t.hour AS hour, {_AGG} FROM t GROUP BY 1, 2", q.params)]
+    weekday_of = {d: date.fromisoformat(d).weekday() for d in {c["day"] for c in cells}}
     total: dict[str, Any] = {}
     by_day: dict[str, dict[str, Any]] = defaultdict(dict)
     heat = [[0] * 24 for _ in range(7)]
     day_weekday: dict[str, int] = {}
     grouped: dict[Any, dict[str, Any]] = defaultdict(dict)
     for c in cells:
+        c["weekday"] = weekday_of[c["day"]]
         _merge(total, c)
         _merge(by_day[c["day"]], c)
         heat[c["weekday"]][c["hour"]] += c["issued"] or 0
