@@ -36,6 +36,7 @@ WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday
 PAUSE_ALERT_MIN = 15
 PRINT_ALERT_MIN = 60
 MAX_RANGE_DAYS = 3700
+USE_RANK_INDEXES = True  # percentiles by index walks where the filter allows (tests compare both paths)
 
 _KEYS = {
     "none": "'all'",
@@ -174,6 +175,31 @@ def _sorted_percentiles(conn: sqlite3.Connection, values_sql: str, params: dict[
             for k in wanted}
 
 
+_RANK_INDEX = {
+    ("w", ()): "tickets_wait_rank_all", ("w", ("site",)): "tickets_wait_rank",
+    ("w", ("site", "service")): "tickets_wait_rank_service",
+    ("s", ()): "tickets_service_rank_all", ("s", ("site",)): "tickets_service_rank",
+    ("s", ("site", "service")): "tickets_service_rank_service",
+}
+
+
+def _indexed_percentiles(conn: sqlite3.Connection, metric: str, eq: list[tuple[str, Any]], d0: str, d1: str,
+                         n: int) -> dict[str, float | None]:
+    """Median and p90 by walking a value-ordered index: LIMIT 2 OFFSET k, no sort (n from the aggregates)."""
+    if not n:
+        return {"median": None, "p90": None}
+    index = _RANK_INDEX[(metric, tuple(c for c, _ in eq))]
+    x = "wait_s" if metric == "w" else "service_s"
+    cond = [f"{c} = ?" for c, _ in eq] + ([] if metric == "w" else ["status = 'served'"])
+    cond += [f"{x} IS NOT NULL", "service_day BETWEEN ? AND ?"]
+    sql = f"SELECT {x} FROM tickets INDEXED BY {index} WHERE {' AND '.join(cond)} ORDER BY {x} LIMIT 2 OFFSET ?"
+    points: dict[int, float] = {}
+    for lo in sorted({math.floor((n - 1) * 0.5), math.floor((n - 1) * 0.9)}):
+        for i, row in enumerate(conn.execute(sql, (*[v for _, v in eq], d0, d1, lo)).fetchall()):
+            points[lo + i] = row[0]
+    return {"median": _interp(points, n, 0.5), "p90": _interp(points, n, 0.9)}
+
+
 def _order_key(k: Any) -> tuple[int, Any]:
     """SQLite's ORDER BY for keys: NULL first, then numbers, then text."""
     if k is None:
@@ -299,11 +325,29 @@ def report(conn: sqlite3.Connection, config: Config, f: Filters, lang: str = "vi
             _merge(grouped[r["k"]], dict(r))
     served_s = "CASE WHEN t.status = 'served' THEN t.service_s END"
     pct: dict[tuple[str, Any], dict[str, float | None]] = {}
+    # Value-ordered indexes answer percentiles when the filter is at most a site and a service.
+    indexed = USE_RANK_INDEXES and not (f.counter or f.staff or f.procedure) and bool(f.site or not f.service)
+    eq: list[tuple[str, Any]] = ([("site", f.site)] if f.site else []) + ([("service", f.service)] if f.service else [])
     for metric, value, n_field in (("w", "t.wait_s", "wait_n"), ("s", served_s, "service_n")):
-        values = f"WITH {q.sql}, v AS (SELECT 'all' AS k, {value} AS x FROM t WHERE x IS NOT NULL"
-        for k, v in _sorted_percentiles(conn, values, q.params, None, {"all": total.get(n_field, 0)}).items():
-            pct[(metric, k)] = v
-        if group not in ("none", "procedure"):
+        if indexed:
+            pct[(metric, "all")] = _indexed_percentiles(conn, metric, eq, f.date_from, f.date_to,
+                                                        total.get(n_field, 0))
+        else:
+            values = f"WITH {q.sql}, v AS (SELECT 'all' AS k, {value} AS x FROM t WHERE x IS NOT NULL"
+            for k, v in _sorted_percentiles(conn, values, q.params, None, {"all": total.get(n_field, 0)}).items():
+                pct[(metric, k)] = v
+        if group in ("none", "procedure"):
+            continue
+        if indexed and group == "site":
+            for k in grouped:
+                service = [("service", f.service)] if f.service else []
+                pct[("g" + metric, k)] = _indexed_percentiles(conn, metric, [("site", k), *service], f.date_from,
+                                                              f.date_to, grouped[k].get(n_field, 0))
+        elif indexed and group == "service" and f.site:
+            for k in grouped:
+                pct[("g" + metric, k)] = _indexed_percentiles(conn, metric, [("site", f.site), ("service", k)],
+                                                              f.date_from, f.date_to, grouped[k].get(n_field, 0))
+        else:
             values = f"WITH {q.sql}, v AS (SELECT {_KEYS[group]} AS k, {value} AS x FROM t WHERE x IS NOT NULL"
             sizes = {k: grouped[k].get(n_field, 0) for k in grouped}
             for k, v in _sorted_percentiles(conn, values, q.params, "k", sizes).items():

@@ -121,3 +121,18 @@ def test_counters_open_and_close_every_day(db):
         adv = st.staffing(c, load_config(DEMO_CONFIG), st.Filters("2026-11-18", END, site="main"))
     nine = next(h for h in adv["hours"] if h["hour"] == 9)
     assert 0 < nine["had"] <= 6 and nine["pooled"] >= 1 and nine["dedicated"] >= nine["pooled"]
+
+
+@pytest.mark.parametrize("filters", [{"site": "main", "group": "service"}, {"group": "site"},
+                                     {"site": "main", "service": "HT", "group": "site"}, {"site": "main"}])
+def test_index_walk_percentiles_equal_the_ranking_pass(db, monkeypatch, filters):
+    path, _ = db
+    config = load_config(DEMO_CONFIG)
+    with Store(path).read() as c:
+        fast = st.report(c, config, st.Filters("2026-11-18", END, **filters))
+        monkeypatch.setattr(st, "USE_RANK_INDEXES", False)
+        slow = st.report(c, config, st.Filters("2026-11-18", END, **filters))
+    keys = ("wait_median_s", "wait_p90_s", "service_median_s", "service_p90_s")
+    assert [fast["summary"][k] for k in keys] == [slow["summary"][k] for k in keys]
+    assert [[r[k] for k in keys] for r in fast["rows"]] == [[r[k] for k in keys] for r in slow["rows"]]
+    assert fast["summary"]["wait_median_s"] is not None
