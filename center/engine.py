@@ -11,14 +11,14 @@ import json
 import secrets
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from .clock import Clock, from_iso, opening_state, service_day, system_clock, to_iso
 from .config import Config, Counter, Service, Site
 from .errors import Conflict, Invalid, NotFound
-from .estimate import estimate_wait
+from .estimate import CounterLoad, Waiting, estimate_wait
 from .events import Event, Publisher
 from .store import Store
 
@@ -39,13 +39,10 @@ SYSTEM = Actor("system", "admin")
 
 
 @dataclass
-class Outcome:
-    """What an operation returns to its caller, and the events to publish after the commit."""
-
-    ticket: dict[str, Any] | None = None
-    counter: dict[str, Any] | None = None
-    events: list[Event] = field(default_factory=list)
-    sites_changed: set[str] = field(default_factory=set)
+class _Snapshot:
+    queue: list[Waiting]
+    counters: list[CounterLoad]
+    handling: dict[str, float]
 
 
 class Engine:
@@ -217,7 +214,8 @@ class Engine:
         if site is None or service is None:
             return {"ahead": None, "estimated_wait_s": None}
         ahead = self._ahead(conn, row)
-        return {"ahead": ahead, "estimated_wait_s": self._estimate(conn, site, service, ahead)}
+        snap = self._snapshot(conn, site, row["service_day"])
+        return {"ahead": ahead, "estimated_wait_s": self._estimate(snap, row["id"])}
 
     def _ahead(self, conn: sqlite3.Connection, row: sqlite3.Row | dict[str, Any]) -> int:
         """Waiting tickets of the same queue that will be called before this one."""
@@ -234,35 +232,53 @@ class Engine:
             {"site": row["site"], "day": row["service_day"], "service": row["service"], "id": row["id"],
              "q": row["queue_at"]}).fetchone()[0]
 
-    def _counter_load(self, conn: sqlite3.Connection, site: Site) -> list[tuple[Counter, tuple[str, ...], str, bool]]:
-        """Each counter of a site with its services today, status and whether it has a citizen (2 queries)."""
+    def _snapshot(self, conn: sqlite3.Connection, site: Site, day: str) -> _Snapshot:
+        """What the wait estimate replays: the waiting queue, each counter's load and recent handling times."""
+        now = self.clock()
         overrides = {r[0].split(":", 1)[1]: json.loads(r[1]) for r in conn.execute(
             "SELECT key, value FROM settings WHERE key LIKE 'counter_services:%'")}
         states = {r["counter_id"]: r for r in conn.execute(
-            "SELECT counter_id, status, ticket_id FROM counter_state WHERE site = ?", (site.code,))}
-        out = []
+            "SELECT s.counter_id, s.status, s.ticket_id, s.normal_since_priority, t.service, t.last_called_at "
+            "FROM counter_state s LEFT JOIN tickets t ON t.id = s.ticket_id WHERE s.site = ?", (site.code,))}
+        since = to_iso(now - timedelta(days=14))
+        handling = {}
+        for code in site.services:
+            row = conn.execute(
+                "SELECT avg(h), count(*) FROM (SELECT (julianday(ended_at) - julianday(last_called_at)) * 86400 AS h "
+                "FROM tickets WHERE site = ? AND service = ? AND status IN ('served', 'no_show') AND ended_at > ? "
+                "AND last_called_at IS NOT NULL ORDER BY ended_at DESC LIMIT 30)", (site.code, code, since)).fetchone()
+            default = self.config.services[code].default_service_min * 60
+            handling[code] = row[0] if row[1] >= 5 and row[0] and row[0] > 0 else default
+        counters = []
+        index = {c.id: i for i, c in enumerate(site.counters)}
         for c in site.counters:
             override = overrides.get(c.id)
             services = (tuple(s for s in override if s in site.services)
                         if isinstance(override, list) and override else c.services)
-            state = states.get(c.id)
-            out.append((c, services, state["status"] if state else "closed", bool(state and state["ticket_id"])))
-        return out
+            st = states.get(c.id)
+            busy = 0.0
+            if st is not None and st["ticket_id"] and st["last_called_at"]:
+                elapsed = (now - from_iso(st["last_called_at"])).total_seconds()
+                full = handling.get(st["service"], 300.0)
+                busy = max(full - elapsed, 0.1 * full)
+            counters.append(CounterLoad(services=services, status=st["status"] if st else "closed",
+                                        busy_remaining_s=busy, streak=st["normal_since_priority"] if st else 0))
+        queue = [Waiting(r["id"], r["service"], r["priority"] is not None,
+                         index.get(r["target_counter"]) if r["target_counter"] else None)
+                 for r in conn.execute(
+                     "SELECT id, service, priority, target_counter FROM tickets WHERE site = ? AND service_day = ? "
+                     "AND status = 'waiting' ORDER BY queue_at, id", (site.code, day))]
+        return _Snapshot(queue, counters, handling)
 
-    def _estimate(self, conn: sqlite3.Connection, site: Site, service: Service, ahead: int,
-                  load: list[tuple[Counter, tuple[str, ...], str, bool]] | None = None) -> int:
-        load = self._counter_load(conn, site) if load is None else load
-        recent = conn.execute(
-            "SELECT avg(service_s), count(*) FROM (SELECT service_s FROM tickets WHERE site = ? AND service = ? "
-            "AND status = 'served' AND service_s IS NOT NULL ORDER BY ended_at DESC LIMIT 30)",
-            (site.code, service.code)).fetchone()
-        return estimate_wait(
-            ahead=ahead,
-            counters=[(services.index(service.code), len(services), status, busy)
-                      for _, services, status, busy in load if service.code in services],
-            recent_mean_s=recent[0] if recent[1] >= 5 else None,
-            default_s=service.default_service_min * 60,
-        )
+    def _estimate(self, snap: _Snapshot, ticket_id: int, extra: Waiting | None = None) -> int | None:
+        queue = snap.queue + [extra] if extra is not None else snap.queue
+        rules = self.config.rules
+        return estimate_wait(queue=queue, ticket_id=ticket_id, counters=snap.counters, handling_s=snap.handling,
+                             strict=rules.priority_policy == "strict", interleave_every=rules.interleave_every)
+
+    def _estimate_new(self, snap: _Snapshot, service: str, priority: bool = False) -> int | None:
+        """The estimated wait of a ticket that would join the queue now."""
+        return self._estimate(snap, -1, Waiting(-1, service, priority, None))
 
     def counter_view(self, conn: sqlite3.Connection, counter: Counter, *, private: bool = False) -> dict[str, Any]:
         state = conn.execute("SELECT * FROM counter_state WHERE counter_id = ?", (counter.id,)).fetchone()
@@ -292,7 +308,7 @@ class Engine:
             "SELECT service, count(*) AS waiting, sum(priority IS NOT NULL) AS priority_waiting, "
             "min(queue_at) AS oldest FROM tickets WHERE site = ? AND service_day = ? AND status = 'waiting' "
             "GROUP BY service", (site.code, day))}
-        load = self._counter_load(conn, site)
+        snap = self._snapshot(conn, site, day)
         services = []
         for code in site.services:
             sv = self.config.services[code]
@@ -305,7 +321,7 @@ class Engine:
                 "waiting": waiting,
                 "priority_waiting": (r["priority_waiting"] or 0) if r else 0,
                 "longest_wait_s": round((now - from_iso(r["oldest"])).total_seconds()) if r else 0,
-                "estimated_wait_s": self._estimate(conn, site, sv, waiting, load),
+                "estimated_wait_s": self._estimate_new(snap, code),
                 "target_wait_min": sv.target_wait_min,
             })
         return services
@@ -357,6 +373,10 @@ class Engine:
         day = self.today(site, now)
         fmt = self.config.number_format(site.code, service.code)
         iso = to_iso(now)
+        # The estimate replays the queue as it is just before this ticket joins; done before taking the
+        # write lock so that other counters and kiosks never wait for it.
+        with self.store.read() as conn:
+            estimate = self._estimate_new(self._snapshot(conn, site, day), service.code, priority is not None)
         with self.store.write() as conn:
             seq = conn.execute(
                 "INSERT INTO day_sequences (site, service, service_day, last_seq) VALUES (?,?,?,1) "
@@ -376,7 +396,6 @@ class Engine:
             row = dict(cur.fetchone())
             conn.execute("UPDATE tickets SET visit_id = id WHERE id = ?", (row["id"],))
             ahead = self._ahead(conn, row)
-            estimate = self._estimate(conn, site, service, ahead)
             conn.execute("UPDATE tickets SET ahead_at_issue = ?, estimated_wait_s = ? WHERE id = ?",
                          (ahead, estimate, row["id"]))
             _log(conn, row["id"], iso, "issued", site.code, None, actor.name,

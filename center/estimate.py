@@ -1,40 +1,92 @@
-"""Estimated wait for a newly issued ticket: people ahead, the counters serving its queue, service times.
+"""Estimated wait: replay the current queue through the counters that are open, with measured times.
 
-A counter that serves several services gives each a share of its time, more to the services it
-prefers: rank 0 counts 1, rank 1 counts 1/2, rank 2 counts 1/3, normalised over the counter's list.
-The measured mean service time of the last tickets replaces the configured default once there are
-enough of them. The day simulation (`make bench`) measures how far printed estimates fall from the
-waits that followed.
+A counter serves its services in order of preference (it takes its second service only when its first
+has nobody waiting), and the priority policy decides between classes, so "people ahead ÷ counters"
+is wrong whenever counters are shared: the counter that lists a service first gives it all of its
+time while that queue is long. So the estimate dispatches the waiting tickets, in the engine's own
+order, to the counters as each becomes free, using each service's recent handling time (call to end
+of service, which includes walking up and no-shows), and reads off when a new ticket would be called.
+Future arrivals are ignored. The day simulation (`make bench`) measures the error.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+MAX_REPLAY = 400  # beyond this many waiting tickets, fall back to the simple formula (bounded work)
 
 
-def counter_share(rank: int, n_services: int) -> float:
-    """The share of a counter's time that goes to its `rank`-th service (0 = first preference)."""
-    weights = [1 / (i + 1) for i in range(n_services)]
-    return weights[rank] / sum(weights)
+@dataclass
+class CounterLoad:
+    services: tuple[str, ...]  # in order of preference
+    status: str  # open, paused, closed
+    busy_remaining_s: float  # expected seconds until its current citizen is done; 0 when free
+    streak: int = 0  # normal calls since the last priority call (interleaved policy)
+    target: list[int] = field(default_factory=list)  # ids of tickets transferred to this counter
 
 
-def estimate_wait(*, ahead: int, counters: Sequence[tuple[int, int, str, bool]],
-                  recent_mean_s: float | None, default_s: float) -> int:
-    """Seconds until a ticket with `ahead` people before it is called.
+@dataclass(frozen=True)
+class Waiting:
+    id: int
+    service: str
+    priority: bool
+    target_counter: int | None  # index into the counters list, for tickets transferred to a counter
 
-    `counters`: (rank of the service at the counter, number of services it serves, status, busy) for
-    every counter that serves the service. Closed counters count only when none is open (the
-    center has not opened yet: assume it will staff as configured).
-    """
-    handling = recent_mean_s if recent_mean_s and recent_mean_s > 0 else default_s
-    open_counters = [c for c in counters if c[2] == "open"]
-    pool = open_counters or [c for c in counters if c[2] != "paused"] or list(counters)
+
+def estimate_wait(*, queue: Sequence[Waiting], ticket_id: int, counters: Sequence[CounterLoad],
+                  handling_s: dict[str, float], strict: bool, interleave_every: int) -> int | None:
+    """Seconds until `ticket_id` (one of `queue`, which is in first-come order) is called, or None
+    when no counter serves its service."""
+    mine = next((w for w in queue if w.id == ticket_id), None)
+    if mine is None:
+        return None
+    pool = [c for c in counters if c.status == "open"] or [c for c in counters if c.status != "paused"]
+    pool = [c for c in pool if mine.service in c.services or (mine.target_counter is not None)]
     if not pool:
-        return int(round((ahead + 1) * handling))
-    free = sum(1 for c in open_counters if not c[3])
-    if ahead < free:
-        return 0
-    capacity = sum(counter_share(rank, n) for rank, n, _, _ in pool)
-    # On average the counters in use are half-way through their current citizen.
-    busy_remaining = handling / 2
-    return int(round(busy_remaining + (ahead - free) * handling / capacity))
+        return None
+    if len(queue) > MAX_REPLAY:
+        return _rough(queue, mine, pool, handling_s)
+    index = {id(c): i for i, c in enumerate(counters)}
+    waiting = list(queue)
+    streak = {id(c): c.streak for c in pool}
+    heap = [(c.busy_remaining_s, index[id(c)], c) for c in pool]
+    heapq.heapify(heap)
+    while heap:
+        at, i, counter = heapq.heappop(heap)
+        pick = _next_for(counter, i, waiting, strict or streak[id(counter)] >= interleave_every)
+        if pick is None:
+            continue  # nothing this counter can take: it idles
+        if pick.id == ticket_id:
+            return int(round(at))
+        waiting.remove(pick)
+        streak[id(counter)] = 0 if pick.priority else streak[id(counter)] + 1
+        heapq.heappush(heap, (at + handling_s.get(pick.service, 300.0), i, counter))
+    return None
+
+
+def _next_for(counter: CounterLoad, index: int, waiting: list[Waiting], priority_due: bool) -> Waiting | None:
+    """The engine's order for one counter: its transferred tickets, then class, preference, arrival."""
+    best, best_key = None, None
+    for pos, w in enumerate(waiting):
+        if w.target_counter is not None:
+            if w.target_counter != index:
+                continue
+            rank = -1
+        elif w.service in counter.services:
+            rank = counter.services.index(w.service)
+        else:
+            continue
+        klass = (0 if w.priority else 1) if priority_due else (1 if w.priority else 0)
+        key = (klass, rank, pos)
+        if best_key is None or key < best_key:
+            best, best_key = w, key
+    return best
+
+
+def _rough(queue: Sequence[Waiting], mine: Waiting, pool: Sequence[CounterLoad], handling_s: dict[str, float]) -> int:
+    ahead = sum(1 for w in queue if w.service == mine.service and w.id != mine.id
+                and queue.index(w) < queue.index(mine))
+    handling = handling_s.get(mine.service, 300.0)
+    return int(round(ahead * handling / max(1, len(pool))))
