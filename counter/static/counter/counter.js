@@ -444,6 +444,14 @@
       "counter.updated": (c) => { if (c.id === CID) refresh(); },
       "day.closed": () => refresh(),
       "rating.recorded": (r) => { if (r.counter === CID) loadMe(); },
+      // A kiosk printer failed: staff near it must know at once (the citizen has only the number on screen).
+      "printer.status": (p) => {
+        if (p && p.ok === false) {
+          const text = (lang === "en" ? p.message_en : p.message) || "";
+          notice((lang === "en" ? "Printer " : "Máy in ") + (p.kiosk_name || p.kiosk || "") + ": " + text +
+                 (p.number ? (lang === "en" ? " (ticket " : " (số ") + p.number + ")" : ""));
+        }
+      },
     },
     onStatus: (ok) => {
       $("conn").hidden = ok;
