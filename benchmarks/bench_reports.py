@@ -33,6 +33,16 @@ def _time(fn, runs: int = 5) -> float:
 
 
 def run() -> dict:
+    import shutil
+
+    tmp = Path(tempfile.mkdtemp(prefix="xephang-bench-reports-"))
+    try:
+        return _run(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # the province database is over a gigabyte
+
+
+def _run(tmp: Path) -> dict:
     from center import history
     from center import statistics as st
     from center.config import load_config
@@ -40,7 +50,6 @@ def run() -> dict:
 
     config = load_config(CONFIG)
     out: dict = {}
-    tmp = Path(tempfile.mkdtemp(prefix="xephang-bench-reports-"))
     db = tmp / "year.sqlite3"
     t = time.perf_counter()
     history.main(["--db", str(db), "--config", str(CONFIG), "--days", "365", "--end", END.isoformat(), "--quiet"])
