@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import segno
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from center.fonts import FONT_FILE
 
@@ -126,6 +126,32 @@ def wrap(text: str, fnt: ImageFont.FreeTypeFont, width: int) -> list[str]:
     return [ln for ln in lines if ln] or [""]
 
 
+@functools.lru_cache(maxsize=512)
+def _text_block(text: str, size: int, weight: int, invert: bool, width: int, margin: int,
+                inner: int) -> tuple[Image.Image, int, int]:
+    """One wrapped, centred text block drawn on white with `size` dots of padding above and below.
+
+    Returns (image, padding, height of the lines). Headers, service names, counters and footers repeat
+    from ticket to ticket, so a block is laid out and drawn once and pasted after that: laying out text
+    (raqm shaping for getlength and render) is most of a ticket's cost.
+    """
+    fnt = font(size, weight)
+    ascent, descent = fnt.getmetrics()
+    line_h = ascent + descent
+    lines = wrap(text, fnt, inner - (size if invert else 0))
+    pad = size
+    img = Image.new("L", (width, pad + line_h * len(lines) + pad + 1), 255)
+    draw = ImageDraw.Draw(img)
+    y = pad
+    for line in lines:
+        if invert:
+            draw.rectangle([margin, y, width - margin, y + line_h], fill=0)
+        # anchor "ma": centred on x, top at the ascender line, so no extra measuring per line
+        draw.text((width / 2, y), line, font=fnt, fill=255 if invert else 0, anchor="ma")
+        y += line_h
+    return img, pad, line_h * len(lines)
+
+
 class _Canvas:
     def __init__(self, width: int):
         self.width = width
@@ -136,16 +162,15 @@ class _Canvas:
         self.y = self.margin
 
     def text(self, text: str, size: int, weight: int = 400, gap: float = 0.25, invert: bool = False) -> None:
-        fnt = font(size, weight)
-        ascent, descent = fnt.getmetrics()
-        line_h = ascent + descent
-        for line in wrap(text, fnt, self.inner - (size if invert else 0)):
-            if invert:
-                self.draw.rectangle([self.margin, self.y, self.width - self.margin, self.y + line_h], fill=0)
-            # anchor "ma": centred on x, top at the ascender line, so no extra measuring per line
-            self.draw.text((self.width / 2, self.y), line, font=fnt, fill=255 if invert else 0, anchor="ma")
-            self.y += line_h
-        self.y += int(size * gap)
+        block, pad, height = _text_block(text, size, weight, invert, self.width, self.margin, self.inner)
+        top = self.y - pad
+        if top < 0:  # the padding above the first block reaches past the top edge
+            block = block.crop((0, -top, block.width, block.height))
+            top = 0
+        box = (0, top, self.width, top + block.height)
+        # Multiply: white padding leaves what is already there; ink blends exactly as drawing in place would.
+        self.img.paste(ImageChops.multiply(self.img.crop(box), block), box)
+        self.y += height + int(size * gap)
 
     def big(self, text: str, size: int) -> None:
         """The ticket number: as large as fits on one line."""
