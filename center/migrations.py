@@ -235,3 +235,44 @@ CREATE INDEX tickets_service_rank_service ON tickets (site, service, status, ser
 """
 
 MIGRATIONS.append(V3_REPORT_RANKS)
+
+# Reports: daily roll-ups of closed service days (center/statistics.py builds them; today stays raw).
+# rollup_days holds each (site, day)'s fingerprint of the raw rows the roll-up was built from.
+V4_REPORT_ROLLUPS = """
+CREATE TABLE rollup_days (
+  site TEXT NOT NULL, service_day TEXT NOT NULL,
+  tickets INTEGER NOT NULL, max_ticket_id INTEGER, max_event_id INTEGER, ratings INTEGER NOT NULL,
+  procedures INTEGER NOT NULL, built_at TEXT NOT NULL,
+  PRIMARY KEY (site, service_day)
+) WITHOUT ROWID;
+CREATE TABLE rollup_cells (
+  site TEXT NOT NULL, service_day TEXT NOT NULL, service TEXT, counter_id TEXT, staff TEXT, hour INTEGER,
+  issued INTEGER, entries INTEGER, served INTEGER, no_show INTEGER, cancelled INTEGER, transferred INTEGER,
+  "left" INTEGER, "open" INTEGER, wait_n INTEGER, wait_sum REAL, wait_max REAL, service_n INTEGER,
+  service_sum REAL, service_max REAL, sl_within INTEGER, sl_total INTEGER,
+  wait_hist BLOB, service_hist BLOB
+);
+CREATE INDEX rollup_cells_site_day ON rollup_cells (site, service_day);
+CREATE INDEX rollup_cells_day ON rollup_cells (service_day);
+CREATE TABLE rollup_hists (
+  site TEXT NOT NULL, service_day TEXT NOT NULL, service TEXT NOT NULL,
+  wait_hist BLOB, service_hist BLOB,
+  PRIMARY KEY (site, service_day, service)
+) WITHOUT ROWID;
+CREATE INDEX rollup_hists_day ON rollup_hists (service_day);
+CREATE TABLE rollup_procedures (
+  site TEXT NOT NULL, service_day TEXT NOT NULL, service TEXT, counter_id TEXT, staff TEXT, procedure TEXT,
+  n INTEGER, tickets INTEGER, seconds_sum REAL, seconds_max REAL, hist BLOB
+);
+CREATE INDEX rollup_procedures_site_day ON rollup_procedures (site, service_day);
+CREATE INDEX rollup_procedures_day ON rollup_procedures (service_day);
+CREATE TABLE rollup_ratings (
+  site TEXT NOT NULL, service_day TEXT NOT NULL, service TEXT, counter_id TEXT, staff TEXT,
+  r_counter TEXT, r_staff TEXT, procedure TEXT, level TEXT, n INTEGER
+);
+CREATE INDEX rollup_ratings_site_day ON rollup_ratings (site, service_day);
+CREATE INDEX rollup_ratings_day ON rollup_ratings (service_day);
+CREATE TABLE rollup_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+MIGRATIONS.append(V4_REPORT_ROLLUPS)
