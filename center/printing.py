@@ -190,3 +190,42 @@ def report_job(c: Any, kiosk: Kiosk, job_id: int, ok: bool, error: str | None, h
 
 def job_age_s(created_at: str, now: Any) -> float:
     return (now - from_iso(created_at)).total_seconds()
+
+
+# ------------------------------------------------------------------------------ test print
+
+
+def test_print_for(c: Any, kiosk: Kiosk, actor: Actor, *, deadline_s: float = DEADLINE_S) -> dict[str, Any]:
+    """Print a test page on `kiosk`'s printer within `deadline_s`; touches no ticket, writes an audit_log row."""
+    from printer_drivers.drivers import print_test_page
+
+    cfg = c.config
+    site = cfg.sites[kiosk.site]
+    now = c.engine.clock()
+    when = now.astimezone(cfg.tz).strftime("%H:%M:%S – %d/%m/%Y")
+    printer: Printer = kiosk.printer
+    if printer.driver == "none":
+        out = {"ok": True, "status": "none", "error": None,
+               "message": "Kiosk này không có máy in (chỉ hiện số trên màn hình)",
+               "message_en": "This kiosk has no printer (the number is shown on screen only)"}
+    elif printer.driver == "agent":
+        out = {"ok": False, "status": "unsupported", "error": "agent_test_unsupported",
+               "message": "Máy in gắn vào máy tính kiosk: hãy in thử từ máy tính đó",
+               "message_en": "This printer hangs off the kiosk PC: run the test print there"}
+    else:
+        result = print_test_page(printer, cfg.center_name, site.name, kiosk.name, when,
+                                 deadline_s=max(0.3, deadline_s - 0.1))
+        out = result.to_json()
+        if result.ok:
+            out["message"] = "Đã gửi trang in thử tới máy in"
+            out["message_en"] = "The test page was sent to the printer"
+    out["kiosk"] = kiosk.id
+    out["kiosk_name"] = kiosk.name
+    out["driver"] = printer.driver
+    out["at"] = to_iso(now)
+    detail = {"ok": out["ok"], "status": out["status"], "error": out.get("error"), "driver": printer.driver}
+    with c.store.write() as conn:
+        conn.execute("INSERT INTO audit_log (at, actor, role, action, target, detail) VALUES (?,?,?,?,?,?)",
+                     (to_iso(now), actor.name, actor.role, "printer.test", kiosk.id,
+                      json.dumps({k: v for k, v in detail.items() if v is not None}, ensure_ascii=False)))
+    return out

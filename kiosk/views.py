@@ -2,6 +2,7 @@
 
 - /kiosk/<kiosk_id>: the touch screen (device token in the URL fragment); POST .../issue issues and prints.
 - /desk/<site>: staff issue on behalf of a citizen, choosing the priority group and the printer.
+- /kiosk/<kiosk_id>/test-print: admins and managers print a test page on a kiosk's printer.
 - /kiosk/tickets/<id>/reprint, /tickets/<id>/ticket.png: staff reprint and the ticket's image.
 - /kiosk/agent/jobs: the print agent on a kiosk PC fetches its jobs and reports each outcome.
 - /t/<public_id>: the citizen follows their ticket by phone (the QR code on the ticket).
@@ -221,6 +222,16 @@ def kiosk_printer(kiosk_id: str) -> Any:
         return jsonify({"kiosk": kiosk.id, "driver": p.driver, "ok": True, "status": "unknown", "health": None})
     result = status(p, deadline_s=printing.DEADLINE_S).to_json()
     return jsonify({"kiosk": kiosk.id, "driver": p.driver, **result})
+
+
+@bp.post("/kiosk/<kiosk_id>/test-print")
+@json_errors
+def kiosk_test_print(kiosk_id: str) -> Any:
+    """A test page on the kiosk's printer (admins and managers of its site): the outcome within the ticket
+    deadline, nothing recorded on any ticket, one audit_log row."""
+    kiosk = _kiosk(kiosk_id)
+    actor = require("admin.settings", site=kiosk.site)
+    return jsonify(printing.test_print_for(center(), kiosk, actor))
 
 
 # ------------------------------------------------------------------------------ reception desk

@@ -362,3 +362,32 @@ def admin_index() -> Any:
 
 
 
+
+
+# ---------------------------------------------------------------------- audit log
+
+
+@bp.get("/manager/audit")
+def audit_page() -> Any:
+    """Who did what, when: the entries of GET /api/audit (drawn by audit.js) for one local day, by site and staff."""
+    from datetime import datetime, time
+
+    actor = page("reports.read")
+    c = center()
+    site = request.args.get("site") or ""
+    if site and site not in c.config.sites:
+        raise Invalid(f"Không có điểm tiếp nhận '{site}'", f"Unknown site '{site}'", code="unknown_site")
+    staff = (request.args.get("staff") or "").strip()[:64]
+    try:
+        today = c.engine.clock().astimezone(c.config.tz).date().isoformat()
+        day = date.fromisoformat(request.args.get("date") or today)
+    except ValueError:
+        raise Invalid("Ngày không hợp lệ", "Bad date", code="bad_date") from None
+    start = datetime.combine(day, time(0), tzinfo=c.config.tz)
+    with c.store.read() as conn:
+        users = [r[0] for r in conn.execute("SELECT username FROM users ORDER BY username")]
+    counters = {k.id: k.name for s in c.config.sites.values() for k in s.counters}
+    return render_template("manager/audit.html", actor=actor, site=site, staff=staff, day=day.isoformat(),
+                           since=to_iso(start), until=to_iso(start + timedelta(days=1) - timedelta(milliseconds=1)),
+                           sites=[(s.code, tr(s.name, s.name_en)) for s in c.config.sites.values()], users=users,
+                           counters=counters, timezone=c.config.timezone)

@@ -425,3 +425,21 @@ def print_ticket(printer: Printer, data: Any, deadline_s: float = DEFAULT_DEADLI
         return PrintResult(ok=True, status="none")
     payload = ticket_bytes(printer, data)
     return send(printer, payload, max(0.2, deadline_s - (time.monotonic() - start)))
+
+
+def test_page_bytes(printer: Printer, center_name: str, site_name: str, kiosk_name: str, when: str) -> bytes:
+    """A test page for this printer, as a raster at its width (the way tickets print by default)."""
+    from .ticket import paper_width, render_test_page
+
+    width = paper_width(printer.paper_mm, printer.profile)
+    return encode_image(render_test_page(center_name, site_name, kiosk_name, when, width), printer.profile)
+
+
+def print_test_page(printer: Printer, center_name: str, site_name: str, kiosk_name: str, when: str,
+                    deadline_s: float = DEFAULT_DEADLINE_S) -> PrintResult:
+    """Print a test page within `deadline_s`, like a ticket."""
+    start = time.monotonic()
+    if printer.driver == "none":
+        return PrintResult(ok=True, status="none")
+    payload = test_page_bytes(printer, center_name, site_name, kiosk_name, when)
+    return send(printer, payload, max(0.2, deadline_s - (time.monotonic() - start)))

@@ -247,3 +247,25 @@ def render_ticket(data: TicketData, width: int = 512) -> Image.Image:
         c.rule()
         c.text(data.footer, round(19 * unit) + 2, 400, gap=0.1)
     return c.finish().point(lambda v: 255 if v >= 160 else 0, mode="1")
+
+
+TEST_TITLE = "IN THỬ – Máy in hoạt động tốt"
+
+
+def render_test_page(center_name: str, site_name: str, kiosk_name: str, when: str, width: int = 512,
+                     detail: str = "") -> Image.Image:
+    """A test print: says the printer works, which kiosk it belongs to and when, at the printer's width."""
+    c = _Canvas(width)
+    unit = width / 512
+    c.text(center_name.upper(), round(22 * unit) + 2, 700, gap=0.1)
+    c.text(site_name, round(20 * unit) + 2, 400, gap=0.1)
+    c.rule()
+    c.text(TEST_TITLE, round(34 * unit) + 2, 800, gap=0.3)
+    c.text(kiosk_name, round(28 * unit) + 2, 700, gap=0.2)
+    if when:
+        c.text(when, round(24 * unit) + 2, 500, gap=0.2)
+    if detail:
+        c.text(detail, round(19 * unit) + 2, 400, gap=0.2)
+    c.rule()
+    c.text(f"Khổ in {width} điểm", round(19 * unit) + 2, 400, gap=0.1)
+    return c.finish().point(lambda v: 255 if v >= 160 else 0, mode="1")

@@ -1,0 +1,94 @@
+// Audit log page: the entries of GET /api/audit for the chosen day, site and staff member, in local time.
+(function () {
+  "use strict";
+  const table = document.getElementById("audit");
+  if (!table) return;
+  const el = xephang.el;
+  const d = table.dataset;
+  const en = d.lang === "en";
+  const t = (vi, eng) => (en ? eng : vi);
+  let counters = {};
+  try { counters = JSON.parse(document.getElementById("audit-counters").textContent || "{}"); } catch (e) { counters = {}; }
+
+  const ACTIONS = {
+    called: ["Gọi số", "Called"], called_again: ["Gọi lại số vắng mặt", "Called again"],
+    recalled: ["Nhắc lại số", "Recalled"], started: ["Bắt đầu phục vụ", "Service started"],
+    finished: ["Hoàn thành", "Finished"], no_show: ["Vắng mặt", "No-show"],
+    transferred: ["Chuyển tiếp", "Transferred"], left: ["Công dân bỏ về", "Citizen left"],
+    cancelled: ["Hủy khi kết thúc ngày", "Cancelled at closing"], printed: ["In số", "Printed"],
+    print_failed: ["In số không thành công", "Print failed"], rated: ["Đánh giá", "Rated"],
+    counter_open: ["Nhận quầy", "Took the counter"], counter_close: ["Rời quầy", "Left the counter"],
+    counter_pause: ["Tạm dừng quầy", "Paused the counter"], counter_resume: ["Tiếp tục phục vụ", "Resumed"],
+    login: ["Đăng nhập", "Signed in"], login_failed: ["Đăng nhập sai", "Failed sign-in"],
+    "printer.test": ["In thử máy in", "Test print"], "user.add": ["Thêm tài khoản", "Account added"],
+    "user.disable": ["Khóa tài khoản", "Account disabled"], "user.enable": ["Mở tài khoản", "Account enabled"],
+    "user.role": ["Đổi vai trò", "Role changed"], "user.reset": ["Đặt lại mật khẩu", "Password reset"],
+    "token.create": ["Tạo mã thiết bị", "Device token created"], "token.revoke": ["Thu hồi mã thiết bị", "Device token revoked"],
+    "counter.services": ["Đổi dịch vụ của quầy", "Counter services changed"],
+  };
+  const REASONS = { break: ["nghỉ giải lao", "break"], meeting: ["họp", "meeting"],
+    kiosk_help: ["hỗ trợ tại kiosk", "helping at the kiosk"], paperwork: ["xử lý hồ sơ", "paperwork"],
+    other: ["lý do khác", "other"] };
+
+  const fmt = new Intl.DateTimeFormat(en ? "en-GB" : "vi-VN", {
+    timeZone: d.timezone || "Asia/Ho_Chi_Minh", hour: "2-digit", minute: "2-digit", second: "2-digit",
+    day: "2-digit", month: "2-digit", year: "numeric", hourCycle: "h23" });
+
+  function when(iso) {
+    const moment = new Date(iso);
+    return isNaN(moment) ? iso : fmt.format(moment);
+  }
+
+  function detail(entry) {
+    const raw = entry.detail;
+    if (!raw) return "";
+    if (entry.action === "counter_pause") {
+      const [code, ...rest] = String(raw).split(": ");
+      const label = REASONS[code] ? t(...REASONS[code]) : code;
+      return rest.length ? label + ": " + rest.join(": ") : label;
+    }
+    if (entry.ticket_id) {
+      try {
+        const data = JSON.parse(raw);
+        return Object.entries(data).filter(([, v]) => v !== null && v !== "")
+          .map(([k, v]) => k + ": " + (typeof v === "object" ? JSON.stringify(v) : v)).join(" · ");
+      } catch (e) { return String(raw); }
+    }
+    return String(raw).trim();
+  }
+
+  function row(entry) {
+    const label = ACTIONS[entry.action] ? t(...ACTIONS[entry.action]) : entry.action;
+    return el("tr", { dataset: { action: entry.action, actor: entry.actor || "" } },
+      el("td", {}, when(entry.at)),
+      el("td", {}, entry.actor || "–"),
+      el("td", {}, label),
+      el("td", {}, entry.ticket_number || ""),
+      el("td", {}, entry.counter ? (counters[entry.counter] || entry.counter) : ""),
+      el("td", {}, entry.site || ""),
+      el("td", {}, detail(entry)));
+  }
+
+  async function load() {
+    const body = table.tBodies[0];
+    const params = new URLSearchParams({ since: d.since, until: d.until, limit: "2000" });
+    if (d.site) params.set("site", d.site);
+    if (d.staff) params.set("staff", d.staff);
+    const count = document.getElementById("audit-count");
+    try {
+      const out = await xephang.api("GET", "/api/audit?" + params.toString());
+      const entries = out.entries || [];
+      body.replaceChildren(...(entries.length ? entries.map(row)
+        : [el("tr", { class: "empty" }, el("td", { colspan: "7" }, t("Không có thao tác nào trong ngày này",
+          "Nothing recorded on this day")))]));
+      count.textContent = entries.length >= 2000
+        ? t("Chỉ hiện 2000 thao tác mới nhất", "Only the latest 2000 entries are shown")
+        : t(entries.length + " thao tác", entries.length + " entries");
+    } catch (e) {
+      body.replaceChildren(el("tr", { class: "error" }, el("td", { colspan: "7" },
+        (en ? e.message_en : e.message) || e.message)));
+    }
+  }
+
+  load();
+})();

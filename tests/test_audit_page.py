@@ -1,0 +1,72 @@
+"""The manager's audit log page (/manager/audit) in real Chromium against a real server."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+def sign_in(page, server, user="manager"):
+    page.goto(server.url + "/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+
+
+@pytest.fixture
+def busy(server):
+    """staff1 calls a citizen at counter main-1, serves them, then pauses the counter for a meeting."""
+    t = server.post("/api/tickets", who="main-kiosk-1", json={"site": "main", "service": "CT"})
+    assert t.ok, t.text
+    assert server.post("/api/counters/main-1/call-next", who="staff1").ok
+    assert server.post("/api/counters/main-1/no-show", who="staff1", json={}).ok
+    r = server.post("/api/counters/main-1/pause", who="staff1", json={"reason": "meeting"})
+    assert r.ok, r.text
+    return server, t.json()["number"]
+
+
+def test_manager_sees_a_staff_members_call_and_pause(page, busy):
+    server, number = busy
+    sign_in(page, server)
+    page.goto(server.url + "/manager/audit")
+    called = page.locator('#audit tr[data-action="called"][data-actor="staff1"]')
+    expect(called).to_have_count(1, timeout=10000)
+    expect(called).to_contain_text("Gọi số")
+    expect(called).to_contain_text(number)
+    expect(called).to_contain_text("Quầy")  # the counter's name, not its id
+    paused = page.locator('#audit tr[data-action="counter_pause"][data-actor="staff1"]')
+    expect(paused).to_have_count(1)
+    expect(paused).to_contain_text("Tạm dừng quầy")
+    expect(paused).to_contain_text("họp")
+    # Local time (UTC+7): the ISO time stored in UTC is not what is shown.
+    entry = server.get("/api/audit", who="manager", params={"staff": "staff1"}).json()["entries"][0]
+    assert entry["at"][11:16] not in page.text_content('#audit tbody tr:first-child td:first-child')
+    # Filtering by another staff member hides staff1's actions.
+    page.select_option("select[name=staff]", "staff2")
+    page.click("#audit-filters button[type=submit]")
+    expect(page.locator("#audit tr.empty")).to_have_count(1, timeout=10000)
+    expect(page.locator('#audit tr[data-actor="staff1"]')).to_have_count(0)
+    # English via ?lang=en.
+    page.goto(server.url + "/manager/audit?lang=en")
+    expect(page.locator('#audit tr[data-action="counter_pause"]')).to_contain_text("Paused the counter",
+                                                                                  timeout=10000)
+
+
+def test_audit_page_is_linked_from_the_manager_navigation(page, server):
+    sign_in(page, server)
+    page.goto(server.url + "/manager/")
+    page.click("nav.mgr-nav >> text=Nhật ký thao tác")
+    expect(page).to_have_url(server.url + "/manager/audit")
+
+
+def test_staff_get_403_and_anonymous_are_sent_to_sign_in(server):
+    r = server.get("/manager/audit", who="staff1")
+    assert r.status_code == 403
+    r = requests.get(server.url + "/manager/audit", allow_redirects=False, timeout=10)
+    assert r.status_code in (302, 303) and "/login" in r.headers["Location"]

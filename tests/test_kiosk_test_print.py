@@ -1,0 +1,111 @@
+"""POST /kiosk/<kiosk_id>/test-print against a real server process and the fake ESC/POS printer."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import time
+
+import pytest
+
+from tests.kiosk_support import FakePrinter, decode_raster, has_cut, kiosk_config, network_printer
+
+PATH = "/kiosk/main-kiosk-1/test-print"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def printer_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def kiosk_server(make_server, tmp_path, printer_port):
+    return make_server(config=kiosk_config(tmp_path, network_printer(printer_port)))
+
+
+def db_rows(server, sql: str) -> list[tuple]:
+    conn = sqlite3.connect(server.db)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def test_test_print_reaches_the_printer_as_a_raster_of_its_width_and_is_audited(kiosk_server, printer_port):
+    fp = FakePrinter("ok", port=printer_port)
+    try:
+        r = kiosk_server.post(PATH, who="manager", json={})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["ok"] is True and body["status"] == "printed"
+        assert body["message"] and body["message_en"]
+        job = fp.wait_job()
+        img = decode_raster(job)
+        assert img.width == 512 and has_cut(job)  # 80 mm paper, the default profile
+        assert img.convert("L").histogram()[0] > 2000  # something is drawn
+    finally:
+        fp.close()
+    # Nothing on any ticket, no print job; one audit row naming who tested which kiosk.
+    assert db_rows(kiosk_server, "SELECT count(*) FROM print_jobs") == [(0,)]
+    assert db_rows(kiosk_server, "SELECT count(*) FROM ticket_events") == [(0,)]
+    assert db_rows(kiosk_server, "SELECT actor, action, target FROM audit_log WHERE action = 'printer.test'") == [
+        ("manager", "printer.test", "main-kiosk-1")]
+    entries = kiosk_server.get("/api/audit", who="manager").json()["entries"]
+    assert any(e["action"] == "printer.test" and e["actor"] == "manager" for e in entries)
+
+
+def test_a_58mm_printer_gets_a_384_dot_test_page(make_server, tmp_path, printer_port):
+    server = make_server(config=kiosk_config(tmp_path, network_printer(printer_port, paper_mm=58,
+                                                                       profile="POS-5890")))
+    fp = FakePrinter("ok", port=printer_port)
+    try:
+        assert server.post(PATH, who="admin", json={}).json()["ok"] is True
+        assert decode_raster(fp.wait_job()).width == 384
+    finally:
+        fp.close()
+
+
+@pytest.mark.parametrize("mode", ["refused", "never_read"])
+def test_a_dead_printer_gives_ok_false_within_3_s(kiosk_server, printer_port, mode):
+    fp = FakePrinter(mode, port=printer_port) if mode != "refused" else None
+    try:
+        start = time.monotonic()
+        r = kiosk_server.post(PATH, who="admin", json={})
+        elapsed = time.monotonic() - start
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["ok"] is False and body["status"] == "failed"
+        assert body["error"] == ("printer_off" if mode == "refused" else "printer_not_responding")
+        assert body["message"] and body["message_en"]
+        assert elapsed < 3.0  # the same contract as a ticket: an outcome within 3 s
+    finally:
+        if fp:
+            fp.close()
+    detail = db_rows(kiosk_server, "SELECT detail FROM audit_log WHERE action = 'printer.test'")
+    assert len(detail) == 1 and '"ok": false' in detail[0][0]
+
+
+@pytest.mark.parametrize("who", ["staff1", "main-kiosk-1", "main-hall"])
+def test_staff_kiosk_and_display_may_not_test_print(kiosk_server, printer_port, who):
+    fp = FakePrinter("ok", port=printer_port)
+    try:
+        r = kiosk_server.post(PATH, who=who, json={})
+        assert r.status_code == 403, r.text
+        assert r.json()["error"]
+        time.sleep(0.3)
+        assert fp.jobs == []
+    finally:
+        fp.close()
+    assert db_rows(kiosk_server, "SELECT count(*) FROM audit_log WHERE action = 'printer.test'") == [(0,)]
+
+
+def test_a_kiosk_without_printer_answers_none(server):
+    r = server.post(PATH, who="admin", json={})
+    assert r.status_code == 200
+    assert r.json()["ok"] is True and r.json()["status"] == "none"
