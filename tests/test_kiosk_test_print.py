@@ -109,3 +109,29 @@ def test_a_kiosk_without_printer_answers_none(server):
     r = server.post(PATH, who="admin", json={})
     assert r.status_code == 200
     assert r.json()["ok"] is True and r.json()["status"] == "none"
+
+
+@pytest.mark.browser
+def test_admin_page_button_prints_and_shows_the_outcome(page, kiosk_server, printer_port):
+    from playwright.sync_api import expect
+
+    from tests.conftest import PASSWORD
+
+    page.goto(kiosk_server.url + "/login")
+    page.fill("input[name=username]", "manager")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    page.goto(kiosk_server.url + "/manager/admin/")
+    row = page.locator('#kiosk-printers tr[data-kiosk="main-kiosk-1"]')
+    fp = FakePrinter("ok", port=printer_port)
+    try:
+        row.locator("button.test-print").click()
+        expect(row.locator(".outcome")).to_contain_text("Đã gửi trang in thử tới máy in", timeout=10000)
+        assert decode_raster(fp.wait_job()).width == 512
+    finally:
+        fp.close()
+    # A dead printer: the outcome says so in Vietnamese.
+    row.locator("button.test-print").click()
+    expect(row.locator(".outcome")).to_contain_text("Máy in chưa bật", timeout=10000)
+    page.screenshot(path="/tmp/admin_index.png", full_page=True)

@@ -7,8 +7,14 @@
   const d = table.dataset;
   const en = d.lang === "en";
   const t = (vi, eng) => (en ? eng : vi);
-  let counters = {};
-  try { counters = JSON.parse(document.getElementById("audit-counters").textContent || "{}"); } catch (e) { counters = {}; }
+  let names = {};
+  try { names = JSON.parse(document.getElementById("audit-names").textContent || "{}"); } catch (e) { names = {}; }
+  const counters = names.counters || {};
+  const sites = names.sites || {};
+  const KEYS = { call_count: ["lần gọi", "call"], reason: ["lý do", "reason"], note: ["ghi chú", "note"],
+    kiosk: ["kiosk", "kiosk"], error: ["lỗi", "error"], message: ["", ""], procedures: ["thủ tục", "procedures"],
+    to_service: ["sang dịch vụ", "to service"], to_counter: ["sang quầy", "to counter"], reprint: ["in lại", "reprint"] };
+  const HIDDEN = new Set(["counter_number", "job", "health", "implicit"]);
 
   const ACTIONS = {
     called: ["Gọi số", "Called"], called_again: ["Gọi lại số vắng mặt", "Called again"],
@@ -50,8 +56,12 @@
     if (entry.ticket_id) {
       try {
         const data = JSON.parse(raw);
-        return Object.entries(data).filter(([, v]) => v !== null && v !== "")
-          .map(([k, v]) => k + ": " + (typeof v === "object" ? JSON.stringify(v) : v)).join(" · ");
+        return Object.entries(data).filter(([k, v]) => v !== null && v !== "" && !HIDDEN.has(k))
+          .map(([k, v]) => {
+            const label = KEYS[k] ? t(...KEYS[k]) : k;
+            const value = typeof v === "object" ? JSON.stringify(v) : String(v);
+            return label ? label + ": " + value : value;
+          }).join(" · ");
       } catch (e) { return String(raw); }
     }
     return String(raw).trim();
@@ -65,7 +75,7 @@
       el("td", {}, label),
       el("td", {}, entry.ticket_number || ""),
       el("td", {}, entry.counter ? (counters[entry.counter] || entry.counter) : ""),
-      el("td", {}, entry.site || ""),
+      el("td", {}, entry.site ? (sites[entry.site] || entry.site) : ""),
       el("td", {}, detail(entry)));
   }
 
