@@ -293,13 +293,21 @@ def _finish(key: Any, label: str, acc: dict[str, Any], pct: dict[str, dict[str, 
     }
 
 
-def report(conn: sqlite3.Connection, config: Config, f: Filters, lang: str = "vi") -> dict[str, Any]:
+def report(conn: sqlite3.Connection, config: Config, f: Filters, lang: str = "vi", *, today: str | None = None,
+           rollups: bool | None = None) -> dict[str, Any]:
     """The whole report for a date range: summary, grouped rows, procedures, satisfaction, heat map, trend.
 
-    Five to six SQL passes: (day × hour) aggregates give the summary, trend, heat map and day/hour/weekday
+    Ranges longer than a month (or `rollups=True`) read the daily roll-ups of past days plus today's raw rows
+    when every past day is rolled up and fresh (ensure_rollups), else everything is computed from the raw rows:
+    five to six SQL passes: (day × hour) aggregates give the summary, trend, heat map and day/hour/weekday
     groups; one pass for other groupings; one sort for every percentile; procedures; satisfaction.
     """
     f.check()
+    today_s = today or datetime.now(config.tz).date().isoformat()
+    want = uses_rollups(f) if rollups is None else rollups
+    if want and not f.procedure and f.date_from < today_s and rollups_ready(
+            conn, config, f.date_from, min(f.date_to, _yesterday(config, today_s))):
+        return _report_rollup(conn, config, f, lang, today_s)
     q = _base(config, f)
     label = Labels(config, lang)
     group = f.group
@@ -675,3 +683,482 @@ def to_xlsx(rep: dict[str, Any], lang: str = "vi") -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+# ---------------------------------------------------------------------- daily roll-ups
+#
+# Closed service days (before today) are summed once into rollup_* tables per (site, day, service, counter,
+# staff, hour); reports over long ranges read those plus the raw rows of today. Each rolled-up (site, day)
+# keeps a fingerprint of its raw rows (tickets, max ticket id, max event id, ratings, procedures); any
+# ticket_events row written after the last check marks its day for a rebuild (cheap watermark check on every
+# report), and verify_rollups() compares every fingerprint (housekeeping). Medians and p90 over long ranges
+# come from fixed-bucket histograms: the error is at most the width of the bucket holding the value.
+
+ROLLUP_MIN_DAYS = 32  # ranges of up to 31 days keep the exact raw path
+# Bucket lower bounds (seconds): 10 s wide below 2 min, 30 s to 10 min, 60 s to 30 min, 120 s to 1 h,
+# 600 s to 3 h, then one open bucket (interpolated up to the maximum).
+BUCKETS: tuple[int, ...] = (tuple(range(0, 120, 10)) + tuple(range(120, 600, 30)) + tuple(range(600, 1800, 60))
+                            + tuple(range(1800, 3600, 120)) + tuple(range(3600, 10800, 600)) + (10800,))
+NB = len(BUCKETS)
+
+
+def bucket_error_s(value: float) -> int:
+    """The largest error of a histogram percentile near `value` (its bucket's width)."""
+    for lo, hi in zip(BUCKETS, BUCKETS[1:], strict=False):
+        if lo <= value < hi:
+            return hi - lo
+    return 10**9
+
+
+def _bucket_sql(x: str) -> str:
+    """SQL for the bucket index of a value (a binary search unrolled into CASE)."""
+    parts = " ".join(f"WHEN {x} < {BUCKETS[i + 1]} THEN {i}" for i in range(NB - 1))
+    return f"CASE {parts} ELSE {NB - 1} END"
+
+
+def _pack_sparse(pairs: dict[int, int]) -> bytes:
+    from array import array
+
+    a = array("I")
+    for b, n in sorted(pairs.items()):
+        a.extend((b, n))
+    return a.tobytes()
+
+
+def _pack_dense(pairs: dict[int, int]) -> bytes:
+    from array import array
+
+    a = array("I", bytes(4 * NB))
+    for b, n in pairs.items():
+        a[b] += n
+    return a.tobytes()
+
+
+def _add_sparse(acc: list[int], blob: bytes | None) -> None:
+    if blob:
+        from array import array
+
+        a = array("I", blob)
+        for i in range(0, len(a), 2):
+            acc[a[i]] += a[i + 1]
+
+
+def _hist_percentiles(h: list[int], n: int, mx: float | None) -> dict[str, float | None]:
+    """Median and p90 from a histogram, as the raw path does it: the values at ranks ⌊(n−1)q⌋ and the next,
+    linearly interpolated. A rank's value is placed inside its bucket by its position among the bucket's
+    values (the open last bucket ends at the maximum), so each is off by less than its bucket's width."""
+    if not n:
+        return {"median": None, "p90": None}
+    cum = [0]
+    for c in h:
+        cum.append(cum[-1] + c)
+
+    def at(rank: int) -> float:
+        for b, c in enumerate(h):
+            if c and cum[b + 1] > rank:
+                lo = BUCKETS[b]
+                hi = BUCKETS[b + 1] if b + 1 < NB else max(lo, mx or lo)
+                if mx is not None:
+                    hi = min(hi, max(lo, mx))
+                return lo + (rank - cum[b] + 0.5) / c * (hi - lo)
+        return float(mx or 0)
+
+    out: dict[str, float | None] = {}
+    for name, q in (("median", 0.5), ("p90", 0.9)):
+        pos = (n - 1) * q
+        k = math.floor(pos)
+        a, b = at(k), at(min(k + 1, n - 1))
+        value = a + (pos - k) * (b - a)
+        out[name] = value if mx is None else min(value, mx)
+    return out
+
+
+def _yesterday(config: Config, today: str | None) -> str:
+    d = date.fromisoformat(today) if today else datetime.now(config.tz).date()
+    return (d - timedelta(days=1)).isoformat()
+
+
+def _config_key(config: Config) -> str:
+    """Roll-ups depend on each service's target wait (service level): a change rebuilds them."""
+    return ";".join(f"{c}={float(s.target_wait_min)!r}" for c, s in sorted(config.services.items()))
+
+
+def _all_sites(conn: sqlite3.Connection, config: Config) -> list[str]:
+    sites = {r[0] for r in conn.execute("SELECT code FROM sites")} | set(config.sites)
+    return sorted(sites)
+
+
+def _stale_days(conn: sqlite3.Connection, config: Config, d0: str, d1: str, sites: list[str]
+                ) -> tuple[list[tuple[str, str]], list[tuple[str, str]], int | None]:
+    """(missing, changed, new watermark): past (site, day)s without a roll-up, and rolled-up ones whose raw
+    rows got new events since the last check (their fingerprint is compared)."""
+    have = {(s, d) for s, d in conn.execute(
+        "SELECT site, service_day FROM rollup_days WHERE service_day BETWEEN ? AND ?", (d0, d1))}
+    missing = []
+    day = date.fromisoformat(d0)
+    last = date.fromisoformat(d1)
+    while day <= last:
+        ds = day.isoformat()
+        missing.extend((s, ds) for s in sites if (s, ds) not in have)
+        day += timedelta(days=1)
+    meta = dict(conn.execute("SELECT key, value FROM rollup_meta").fetchall())
+    changed: list[tuple[str, str]] = []
+    top = conn.execute("SELECT max(id) FROM ticket_events").fetchone()[0] or 0
+    seen = int(meta.get("event_watermark", "0"))
+    if meta.get("config") not in (None, _config_key(config)):
+        changed = sorted(have)
+    elif top > seen:  # any rolled-up day (in the range or not) whose raw rows got events since the last check
+        for s, d in conn.execute(
+                "SELECT DISTINCT t.site, t.service_day FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id "
+                "WHERE e.id > ?", (seen,)).fetchall():
+            old = conn.execute("SELECT tickets, max_ticket_id, max_event_id, ratings, procedures FROM rollup_days "
+                               "WHERE site = ? AND service_day = ?", (s, d)).fetchone()
+            if old is not None and tuple(old) != _fingerprint(conn, s, d):
+                changed.append((s, d))
+    return missing, changed, top
+
+
+def _fingerprint(conn: sqlite3.Connection, site: str, day: str) -> tuple[int, int | None, int | None, int, int]:
+    t = conn.execute("SELECT count(*), max(id) FROM tickets WHERE site = ? AND service_day = ?", (site, day)).fetchone()
+    e = conn.execute("SELECT max(e.id), (SELECT count(*) FROM ratings r JOIN tickets x ON x.id = r.ticket_id "
+                     "WHERE x.site = :s AND x.service_day = :d), (SELECT count(*) FROM ticket_procedures p JOIN "
+                     "tickets x ON x.id = p.ticket_id WHERE x.site = :s AND x.service_day = :d) FROM tickets t "
+                     "JOIN ticket_events e ON e.ticket_id = t.id WHERE t.site = :s AND t.service_day = :d",
+                     {"s": site, "d": day}).fetchone()
+    return (t[0], t[1], e[0], e[1], e[2])
+
+
+def _build_site_days(conn: sqlite3.Connection, config: Config, site: str, days: list[str]) -> None:
+    """Roll up some past days of one site (inside the caller's write transaction)."""
+    days = sorted(days)
+    for d in days:
+        for table in ("rollup_days", "rollup_cells", "rollup_hists", "rollup_procedures", "rollup_ratings"):
+            conn.execute(f"DELETE FROM {table} WHERE site = ? AND service_day = ?", (site, d))  # noqa: S608
+    q = _base(config, Filters(days[0], days[-1], site=site))
+    q.sql = q.sql[:-1] + f" AND t.service_day IN ({', '.join(':day' + str(i) for i in range(len(days)))}))"
+    q.params.update({f"day{i}": d for i, d in enumerate(days)})
+    keys = "t.service_day, t.service, t.counter_id, t.staff, t.hour"
+    hists: dict[str, dict[tuple, dict[int, int]]] = {"w": defaultdict(dict), "s": defaultdict(dict)}
+    for metric, x in (("w", "t.wait_s"), ("s", "CASE WHEN t.status = 'served' THEN t.service_s END")):
+        for *k, b, n in conn.execute(f"WITH {q.sql} SELECT {keys}, {_bucket_sql(x)}, count(*) FROM t "
+                                     f"WHERE {x} IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6", q.params):
+            hists[metric][tuple(k)][b] = n
+    rows = []
+    for r in conn.execute(f"WITH {q.sql} SELECT {keys}, {_AGG} FROM t GROUP BY 1, 2, 3, 4, 5", q.params):
+        k = tuple(r)[:5]
+        rows.append((site, *k, *(r[c] for c in (*_SUMS[:8], "wait_n", "wait_sum", "wait_max", "service_n",
+                                                 "service_sum", "service_max", "sl_within", "sl_total")),
+                     _pack_sparse(hists["w"].get(k, {})), _pack_sparse(hists["s"].get(k, {}))))
+    conn.executemany("INSERT INTO rollup_cells VALUES (" + ",".join("?" * 24) + ")", rows)
+    dense: dict[tuple, list[dict[int, int]]] = defaultdict(lambda: [defaultdict(int), defaultdict(int)])
+    for i, metric in enumerate(("w", "s")):
+        for k, pairs in hists[metric].items():
+            acc = dense[(k[0], k[1])][i]
+            for b, n in pairs.items():
+                acc[b] += n
+    conn.executemany("INSERT INTO rollup_hists VALUES (?,?,?,?,?)",
+                     [(site, d, sv, _pack_dense(w), _pack_dense(s)) for (d, sv), (w, s) in dense.items()])
+    pkeys = "t.service_day, t.service, t.counter_id, t.staff, p.procedure"
+    src = "t CROSS JOIN ticket_procedures p ON p.ticket_id = t.id WHERE t.status = 'served'"
+    phist: dict[tuple, dict[int, int]] = defaultdict(dict)
+    for *k, b, n in conn.execute(f"WITH {q.sql} SELECT {pkeys}, {_bucket_sql('p.seconds')}, count(*) FROM {src} "
+                                 "AND p.seconds IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6", q.params):
+        phist[tuple(k)][b] = n
+    conn.executemany("INSERT INTO rollup_procedures VALUES (?,?,?,?,?,?,?,?,?,?,?)", [
+        (site, *r[:5], r[5], r[6], r[7], r[8], _pack_sparse(phist.get(tuple(r[:5]), {})))
+        for r in conn.execute(f"WITH {q.sql} SELECT {pkeys}, count(p.seconds), count(DISTINCT p.ticket_id), "
+                              f"total(p.seconds), max(p.seconds) FROM {src} GROUP BY 1, 2, 3, 4, 5", q.params)])
+    conn.execute(f"WITH {q.sql} INSERT INTO rollup_ratings SELECT :site, t.service_day, t.service, t.counter_id, "
+                 "t.staff, r.counter_id, r.staff, NULL, r.level, count(*) FROM t CROSS JOIN ratings r "
+                 "ON r.ticket_id = t.id GROUP BY 2, 3, 4, 5, 6, 7, 9", q.params)
+    conn.execute(f"WITH {q.sql} INSERT INTO rollup_ratings SELECT :site, t.service_day, t.service, t.counter_id, "
+                 "t.staff, NULL, NULL, p.procedure, r.level, count(DISTINCT r.ticket_id) FROM t CROSS JOIN ratings r "
+                 "ON r.ticket_id = t.id CROSS JOIN ticket_procedures p ON p.ticket_id = t.id "
+                 "GROUP BY 2, 3, 4, 5, 8, 9", q.params)
+    now = to_iso(datetime.now(UTC))
+    conn.executemany("INSERT INTO rollup_days VALUES (?,?,?,?,?,?,?,?)",
+                     [(site, d, *_fingerprint(conn, site, d), now) for d in days])
+
+
+def ensure_rollups(store: Any, config: Config, d0: str, d1: str, *, today: str | None = None,
+                   batch_days: int = 31) -> dict[str, Any]:
+    """Build the missing and stale roll-ups of past days in [d0, d1] (never today): one write transaction
+    per site and batch of days. Returns what was built."""
+    t0 = datetime.now(UTC)
+    d1 = min(d1, _yesterday(config, today))
+    if d1 < d0:
+        return {"built": 0, "seconds": 0.0}
+    with store.read() as conn:
+        sites = _all_sites(conn, config)
+        missing, changed, top = _stale_days(conn, config, d0, d1, sites)
+    todo: dict[str, list[str]] = defaultdict(list)
+    for s, d in {*missing, *changed}:
+        todo[s].append(d)
+    for s, ds in sorted(todo.items()):
+        ds.sort()
+        for i in range(0, len(ds), batch_days):
+            with store.write() as conn:
+                _build_site_days(conn, config, s, ds[i:i + batch_days])
+    with store.write() as conn:
+        conn.execute("INSERT INTO rollup_meta VALUES ('config', ?) ON CONFLICT(key) DO UPDATE SET value = "
+                     "excluded.value", (_config_key(config),))
+        current = conn.execute("SELECT value FROM rollup_meta WHERE key = 'event_watermark'").fetchone()
+        if top is not None and (current is None or int(current[0]) < top):
+            conn.execute("INSERT INTO rollup_meta VALUES ('event_watermark', ?) ON CONFLICT(key) DO UPDATE SET "
+                         "value = excluded.value", (str(top),))
+    return {"built": len(missing) + len(changed), "missing": len(missing), "changed": len(changed),
+            "seconds": round((datetime.now(UTC) - t0).total_seconds(), 2)}
+
+
+def verify_rollups(store: Any, config: Config, d0: str, d1: str) -> list[tuple[str, str]]:
+    """Compare every rolled-up day's fingerprint with its raw rows; rebuild and return those that differ."""
+    with store.read() as conn:
+        bad = [(s, d) for s, d, *fp in conn.execute(
+            "SELECT site, service_day, tickets, max_ticket_id, max_event_id, ratings, procedures FROM rollup_days "
+            "WHERE service_day BETWEEN ? AND ?", (d0, d1)).fetchall() if tuple(fp) != _fingerprint(conn, s, d)]
+    for s, d in bad:
+        with store.write() as conn:
+            _build_site_days(conn, config, s, [d])
+    return bad
+
+
+_RSUM = (", ".join(f'sum("{c}") AS "{c}"' for c in _SUMS)
+         + ", max(wait_max) AS wait_max, max(service_max) AS service_max")
+
+
+def _rwhere(f: Filters, d0: str, d1: str) -> tuple[str, dict[str, Any]]:
+    where = ["service_day BETWEEN :rd0 AND :rd1"]
+    params: dict[str, Any] = {"rd0": d0, "rd1": d1}
+    for name, column in (("site", "site"), ("service", "service"), ("counter", "counter_id"), ("staff", "staff")):
+        value = getattr(f, name)
+        if value:
+            where.append(f"{column} = :{name}")
+            params[name] = value
+    return " AND ".join(where), params
+
+
+def uses_rollups(f: Filters) -> bool:
+    """Whether report() reads roll-ups for this range by default (longer than a month)."""
+    return (date.fromisoformat(f.date_to) - date.fromisoformat(f.date_from)).days + 1 >= ROLLUP_MIN_DAYS
+
+
+def rollups_ready(conn: sqlite3.Connection, config: Config, d0: str, d1: str) -> bool:
+    """Every past (site, day) of the range rolled up and none stale (ensure_rollups makes it so)."""
+    if d1 < d0:
+        return False
+    missing, changed, _ = _stale_days(conn, config, d0, d1, _all_sites(conn, config))
+    return not missing and not changed
+
+
+def _hists(conn: sqlite3.Connection, sql: str, params: dict[str, Any], dense: bool,
+           width: int = 1) -> list[dict[Any, list[int]]]:
+    """Histograms summed per key from rows (k, blob1, …, blob<width>): dense arrays or sparse (bucket, n) pairs."""
+    from array import array
+
+    blobs: list[dict[Any, list[bytes]]] = [defaultdict(list) for _ in range(width)]
+    for k, *bs in conn.execute(sql, params):
+        for i, blob in enumerate(bs):
+            if blob:
+                blobs[i][k].append(blob)
+    outs: list[dict[Any, list[int]]] = []
+    for per_key in blobs:
+        out: dict[Any, list[int]] = {}
+        for k, bs in per_key.items():
+            if dense:
+                out[k] = [sum(c) for c in zip(*(array("I", b) for b in bs), strict=True)]
+                continue
+            acc = out[k] = [0] * NB
+            a = array("I", b"".join(bs))
+            for b, n in zip(a[0::2], a[1::2], strict=True):
+                acc[b] += n
+        outs.append(out)
+    return outs
+
+
+def _raw_hists(conn: sqlite3.Connection, q: _Query, key: str, x: str, where: str = "1") -> dict[Any, list[int]]:
+    out: dict[Any, list[int]] = {}
+    for k, b, n in conn.execute(f"WITH {q.sql} SELECT {key}, {_bucket_sql(x)}, count(*) FROM t WHERE {x} IS NOT "
+                                f"NULL AND {where} GROUP BY 1, 2", q.params):
+        out.setdefault(k, [0] * NB)[b] += n
+    return out
+
+
+def _add_hists(a: dict[Any, list[int]], b: dict[Any, list[int]]) -> dict[Any, list[int]]:
+    for k, h in b.items():
+        if k in a:
+            a[k] = [x + y for x, y in zip(a[k], h, strict=True)]
+        else:
+            a[k] = h
+    return a
+
+
+def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: str, today_s: str) -> dict[str, Any]:
+    """The report from the roll-ups of past days plus the raw rows from today on (same shape as report())."""
+    label = Labels(config, lang)
+    group = f.group
+    yday = (date.fromisoformat(today_s) - timedelta(days=1)).isoformat()
+    rw, rp = _rwhere(f, f.date_from, min(f.date_to, yday))
+    raw = f.date_to >= today_s
+    fr = Filters(max(f.date_from, today_s), f.date_to, f.site, f.service, None, f.counter, f.staff, group)
+    q = _base(config, fr) if raw else None
+    out: dict[str, Any] = {"filters": f.as_dict(), "generated_at": to_iso(datetime.now(UTC)), "source": "rollup"}
+    cells = [dict(r) for r in conn.execute(
+        f"SELECT service_day AS day, hour, {_RSUM} FROM rollup_cells WHERE {rw} GROUP BY 1, 2", rp)]
+    if q:
+        cells += [dict(r) for r in conn.execute(
+            f"WITH {q.sql} SELECT t.service_day AS day, t.hour AS hour, {_AGG} FROM t GROUP BY 1, 2", q.params)]
+    total: dict[str, Any] = {}
+    by_day: dict[str, dict[str, Any]] = defaultdict(dict)
+    heat = [[0] * 24 for _ in range(7)]
+    grouped: dict[Any, dict[str, Any]] = defaultdict(dict)
+    weekday_of: dict[str, int] = {}
+    for c in cells:
+        wd = weekday_of.get(c["day"])
+        if wd is None:
+            wd = weekday_of[c["day"]] = date.fromisoformat(c["day"]).weekday()
+        c["weekday"] = wd
+        _merge(total, c)
+        _merge(by_day[c["day"]], c)
+        heat[wd][c["hour"]] += c["issued"] or 0
+        if group in ("day", "hour", "weekday"):
+            _merge(grouped[c[group]], c)
+    column = {"site": "site", "service": "service", "counter": "counter_id", "staff": "staff"}
+    if group in column:
+        for r in conn.execute(f"SELECT {column[group]} AS k, {_RSUM} FROM rollup_cells WHERE {rw} GROUP BY k", rp):
+            _merge(grouped[r["k"]], dict(r))
+        if q:
+            for r in conn.execute(f"WITH {q.sql} SELECT {_KEYS[group]} AS k, {_AGG} FROM t GROUP BY k", q.params):
+                _merge(grouped[r["k"]], dict(r))
+    # histograms: per (site, day, service) when the filter allows, else the finer cells
+    coarse = not (f.counter or f.staff)
+    served_s = "CASE WHEN t.status = 'served' THEN t.service_s END"
+    hist: dict[tuple[str, str], dict[Any, list[int]]] = {}
+    table = "rollup_hists" if coarse else "rollup_cells"
+    hist[("w", "all")], hist[("s", "all")] = _hists(
+        conn, f"SELECT 'all', wait_hist, service_hist FROM {table} WHERE {rw}", rp, coarse, 2)
+    if q:
+        _add_hists(hist[("w", "all")], _raw_hists(conn, q, "'all'", "t.wait_s"))
+        _add_hists(hist[("s", "all")], _raw_hists(conn, q, "'all'", served_s))
+    if group not in ("none", "procedure"):
+        gcol = {"site": "site", "service": "service", "counter": "counter_id", "staff": "staff", "hour": "hour",
+                "day": "service_day", "weekday": "service_day"}[group]
+        g_coarse = coarse and group in ("site", "service", "day", "weekday")
+        table = "rollup_hists" if g_coarse else "rollup_cells"
+        hs = _hists(conn, f"SELECT {gcol}, wait_hist, service_hist FROM {table} WHERE {rw}", rp, g_coarse, 2)
+        for metric, h, x in (("w", hs[0], "t.wait_s"), ("s", hs[1], served_s)):
+            if group == "weekday":
+                by_wd: dict[Any, list[int]] = {}
+                for d, v in h.items():
+                    _add_hists(by_wd, {weekday_of.get(d, date.fromisoformat(d).weekday()): v})
+                h = by_wd
+            if q:
+                _add_hists(h, _raw_hists(conn, q, _KEYS[group], x))
+            hist[(metric, "g")] = h
+
+    def pct(metric: str, key: Any, acc: dict[str, Any], kind: str) -> dict[str, float | None]:
+        n_field, mx = ("wait_n", "wait_max") if metric == "w" else ("service_n", "service_max")
+        h = hist.get((metric, kind), {}).get(key)
+        return _hist_percentiles(h, acc.get(n_field, 0), acc.get(mx)) if h else {}
+
+    out["summary"] = _finish("all", label("none", "all"), total,
+                             {"w": pct("w", "all", total, "all"), "s": pct("s", "all", total, "all")})
+    out["procedures"] = _procedure_rows_rollup(conn, f, rw, rp, q, label)
+    if group == "procedure":
+        out["rows"] = out["procedures"]
+    elif group == "none":
+        out["rows"] = [out["summary"]]
+    else:
+        out["rows"] = [_finish(k, label(group, k), grouped[k], {"w": pct("w", k, grouped[k], "g"),
+                                                                "s": pct("s", k, grouped[k], "g")})
+                       for k in sorted(grouped, key=_order_key)]
+    from .ratings import settings_from
+
+    rating = settings_from(getattr(config, "raw", None))
+    out["rating_levels"] = [{"code": lv.code, "name": lv.name, "name_en": lv.name_en, "satisfied": lv.satisfied}
+                            for lv in rating.levels]
+    out["satisfaction"] = _satisfaction_rollup(conn, f, rw, rp, q, label,
+                                               {lv.code for lv in rating.levels if lv.satisfied})
+    days = [0] * 7
+    for d in by_day:
+        days[weekday_of[d]] += 1
+    out["heatmap"] = {"counts": heat, "days": days,
+                      "mean_per_day": [[round(heat[w][h] / days[w], 2) if days[w] else 0 for h in range(24)]
+                                       for w in range(7)]}
+    out["trend"] = []
+    for d in sorted(by_day):
+        r = _finish(d, d, by_day[d])
+        out["trend"].append({k: r[k] for k in ("key", "issued", "served", "no_show", "wait_mean_s",
+                                               "service_level")})
+    out["days"] = len(by_day)
+    return out
+
+
+def _procedure_rows_rollup(conn: sqlite3.Connection, f: Filters, rw: str, rp: dict[str, Any], q: _Query | None,
+                           label: Labels) -> list[dict[str, Any]]:
+    acc: dict[str, dict[str, Any]] = defaultdict(lambda: {"n": 0, "tickets": 0, "sum": 0.0, "max": None})
+    rows = [("r", r) for r in conn.execute(
+        f"SELECT procedure, sum(n), sum(tickets), total(seconds_sum), max(seconds_max) FROM rollup_procedures "
+        f"WHERE {rw} GROUP BY 1", rp)]
+    if q:
+        rows += [("t", r) for r in conn.execute(
+            f"WITH {q.sql} SELECT p.procedure, count(p.seconds), count(DISTINCT p.ticket_id), total(p.seconds), "
+            "max(p.seconds) FROM t CROSS JOIN ticket_procedures p ON p.ticket_id = t.id WHERE t.status = 'served' "
+            "GROUP BY 1", q.params)]
+    for _, (k, n, tickets, total_s, mx) in rows:
+        a = acc[k]
+        a["n"] += n or 0
+        a["tickets"] += tickets or 0
+        a["sum"] += total_s or 0.0
+        if mx is not None and (a["max"] is None or mx > a["max"]):
+            a["max"] = mx
+    (hist,) = _hists(conn, f"SELECT procedure, hist FROM rollup_procedures WHERE {rw}", rp, False)
+    if q:
+        for k, b, n in conn.execute(
+                f"WITH {q.sql} SELECT p.procedure, {_bucket_sql('p.seconds')}, count(*) FROM t CROSS JOIN "
+                "ticket_procedures p ON p.ticket_id = t.id WHERE t.status = 'served' AND p.seconds IS NOT NULL "
+                "GROUP BY 1, 2", q.params):
+            hist.setdefault(k, [0] * NB)[b] += n
+    out = []
+    for k in sorted(acc, key=_order_key):
+        a = acc[k]
+        p = _hist_percentiles(hist[k], a["n"], a["max"]) if k in hist else {}
+        out.append({"key": k, "label": label("procedure", k), "n": a["n"], "tickets": a["tickets"],
+                    "service_mean_s": _r(a["sum"] / a["n"]) if a["n"] else None,
+                    "service_median_s": _r(p.get("median")), "service_p90_s": _r(p.get("p90")),
+                    "service_max_s": _r(a["max"])})
+    return out
+
+
+def _satisfaction_rollup(conn: sqlite3.Connection, f: Filters, rw: str, rp: dict[str, Any], q: _Query | None,
+                         label: Labels, satisfied: set[str]) -> dict[str, list[dict[str, Any]]]:
+    counts: dict[str, dict[Any, dict[str, int]]] = {d: defaultdict(dict) for d in ("none", "counter", "staff",
+                                                                                   "procedure")}
+    rows = list(conn.execute(f"SELECT r_counter, r_staff, level, sum(n) FROM rollup_ratings WHERE {rw} AND "
+                             "procedure IS NULL GROUP BY 1, 2, 3", rp))
+    prows = list(conn.execute(f"SELECT procedure, level, sum(n) FROM rollup_ratings WHERE {rw} AND "
+                              "procedure IS NOT NULL GROUP BY 1, 2", rp))
+    if q:
+        rows += list(conn.execute(f"WITH {q.sql} SELECT r.counter_id, r.staff, r.level, count(*) FROM t CROSS JOIN "
+                                  "ratings r ON r.ticket_id = t.id GROUP BY 1, 2, 3", q.params))
+        prows += list(conn.execute(
+            f"WITH {q.sql} SELECT p.procedure, r.level, count(DISTINCT r.ticket_id) FROM t CROSS JOIN ratings r "
+            "ON r.ticket_id = t.id CROSS JOIN ticket_procedures p ON p.ticket_id = t.id GROUP BY 1, 2", q.params))
+    for counter, staff, level, n in rows:
+        for dim, k in (("none", "all"), ("counter", counter), ("staff", staff)):
+            counts[dim][k][level] = counts[dim][k].get(level, 0) + n
+    for proc, level, n in prows:
+        counts["procedure"][proc][level] = counts["procedure"][proc].get(level, 0) + n
+
+    def rows_of(dim: str) -> list[dict[str, Any]]:
+        out = []
+        for k in sorted(counts[dim], key=lambda k: (k is not None, k)):
+            levels = counts[dim][k]
+            total = sum(levels.values())
+            happy = sum(n for lv, n in levels.items() if lv in satisfied)
+            out.append({"key": k, "label": label(dim, k), "total": total, "satisfied": happy,
+                        "satisfied_share": _share(happy, total),
+                        "levels": {lv: {"n": n, "share": _share(n, total)} for lv, n in sorted(levels.items())}})
+        return out
+
+    return {"overall": rows_of("none"), "by_counter": rows_of("counter"), "by_staff": rows_of("staff"),
+            "by_procedure": rows_of("procedure")}

@@ -1,0 +1,159 @@
+"""Daily roll-ups: the report read from them equals the raw report (counts, sums, means exactly; medians
+and p90 within one histogram bucket), today stays raw, and late edits of a rolled-up day are noticed."""
+
+from __future__ import annotations
+
+import copy
+import random
+
+import pytest
+
+from center import history
+from center import statistics as st
+from center.config import load_config
+from center.store import Store
+from tests.conftest import DEMO_CONFIG
+from tests.manager_support import DAY, build_fixed_day
+
+PCT = ("wait_median_s", "wait_p90_s", "service_median_s", "service_p90_s")
+NEXT_DAY = "2026-11-24"
+
+
+def _rows(rep):
+    return [rep["summary"], *rep["rows"], *rep["procedures"]]
+
+
+def _without_percentiles(rep):
+    rep = copy.deepcopy(rep)
+    for key in ("generated_at", "source"):
+        rep.pop(key, None)
+    for row in _rows(rep):
+        for k in PCT:
+            row.pop(k, None)
+    return rep
+
+
+def assert_same_report(fast, slow):
+    assert fast["source"] == "rollup" and "source" not in slow
+    assert _without_percentiles(fast) == _without_percentiles(slow)
+    for a, b in zip(_rows(fast), _rows(slow), strict=True):
+        for k in PCT:
+            if k not in b:
+                continue
+            if b[k] is None:
+                assert a[k] is None
+                continue
+            bound = st.bucket_error_s(max(a[k], b[k])) + 0.1  # 0.1: both are rounded to 0.1 s
+            assert abs(a[k] - b[k]) <= bound, (k, a, b)
+
+
+def both(store, config, f, today):
+    with store.read() as conn:
+        fast = st.report(conn, config, f, today=today, rollups=True)
+        slow = st.report(conn, config, f, today=today, rollups=False)
+    return fast, slow
+
+
+@pytest.mark.parametrize("group", st.GROUPS)
+def test_fixed_day_from_rollups_equals_raw(engine, clock, group):
+    build_fixed_day(engine, clock)
+    built = st.ensure_rollups(engine.store, engine.config, DAY, DAY, today=NEXT_DAY)
+    assert built["missing"] >= 1
+    fast, slow = both(engine.store, engine.config, st.Filters(DAY, DAY, group=group), NEXT_DAY)
+    assert_same_report(fast, slow)
+    assert fast["summary"]["issued"] == 6 and fast["summary"]["wait_mean_s"] == 1284.0
+
+
+def test_fixed_day_filters_by_site_service_counter_staff(engine, clock):
+    build_fixed_day(engine, clock)
+    st.ensure_rollups(engine.store, engine.config, DAY, DAY, today=NEXT_DAY)
+    for filters in ({"site": "main"}, {"service": "HT"}, {"counter": "main-1"}, {"staff": "staff2", "group": "hour"},
+                    {"site": "branch"}):
+        assert_same_report(*both(engine.store, engine.config, st.Filters(DAY, DAY, **filters), NEXT_DAY))
+
+
+def test_today_is_never_rolled_up(engine, clock):
+    build_fixed_day(engine, clock)
+    st.ensure_rollups(engine.store, engine.config, DAY, DAY, today=DAY)
+    with engine.store.read() as conn:
+        assert conn.execute("SELECT count(*) FROM rollup_days").fetchone()[0] == 0
+        rep = st.report(conn, engine.config, st.Filters(DAY, DAY), today=DAY, rollups=True)
+    assert "source" not in rep and rep["summary"]["issued"] == 6  # nothing rolled up: the raw path
+
+
+@pytest.fixture(scope="module")
+def hist_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("rollup") / "h.sqlite3"
+    assert history.main(["--db", str(path), "--config", str(DEMO_CONFIG), "--days", "5", "--end", "2026-11-20",
+                         "--quiet", "--seed", "3"]) == 0
+    config = load_config(DEMO_CONFIG)
+    store = Store(path)
+    st.ensure_rollups(store, config, "2026-11-16", "2026-11-20", today="2026-11-20")
+    yield store, config
+    store.close()
+
+
+@pytest.mark.parametrize("group", st.GROUPS)
+@pytest.mark.parametrize("filters", [{}, {"site": "main"}, {"site": "main", "counter": "main-2"}])
+def test_generated_history_rollups_plus_raw_today_equal_raw(hist_db, group, filters):
+    store, config = hist_db
+    # 2026-11-20 is "today": read raw; the four days before come from the roll-ups
+    fast, slow = both(store, config, st.Filters("2026-11-16", "2026-11-20", group=group, **filters), "2026-11-20")
+    assert_same_report(fast, slow)
+    assert fast["summary"]["issued"] > 100 and fast["summary"]["wait_median_s"] is not None
+
+
+def test_a_late_edit_of_a_rolled_up_day_is_rebuilt(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    history.main(["--db", str(path), "--config", str(DEMO_CONFIG), "--days", "2", "--end", "2026-11-19",
+                  "--site", "main", "--quiet"])
+    config = load_config(DEMO_CONFIG)
+    store = Store(path)
+    today = "2026-11-20"
+    with store.read() as conn:
+        sites = st._all_sites(conn, config)
+    assert st.ensure_rollups(store, config, "2026-11-18", "2026-11-19", today=today)["missing"] == len(sites) * 2
+    f = st.Filters("2026-11-18", "2026-11-19")
+    with store.write() as conn:  # a served ticket of a closed day turned into a no-show, with its event
+        tid = conn.execute("SELECT id FROM tickets WHERE status = 'served' AND service_day = '2026-11-18' "
+                           "LIMIT 1").fetchone()[0]
+        conn.execute("UPDATE tickets SET status = 'no_show', service_s = NULL WHERE id = ?", (tid,))
+        conn.execute("INSERT INTO ticket_events (ticket_id, at, kind, site) VALUES (?, '2026-11-20T01:00:00.000Z', "
+                     "'no_show', 'main')", (tid,))
+    with store.read() as conn:
+        assert not st.rollups_ready(conn, config, "2026-11-18", "2026-11-19")
+        stale = st.report(conn, config, f, today=today, rollups=True)
+    assert "source" not in stale  # a stale roll-up is never read
+    assert st.ensure_rollups(store, config, "2026-11-18", "2026-11-19", today=today)["changed"] == 1
+    fast, slow = both(store, config, f, today)
+    assert_same_report(fast, slow)
+    assert fast["summary"]["no_show"] == stale["summary"]["no_show"]
+    store.close()
+
+
+def test_verify_finds_an_edit_without_an_event(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    history.main(["--db", str(path), "--config", str(DEMO_CONFIG), "--days", "1", "--end", "2026-11-19",
+                  "--site", "main", "--quiet"])
+    config = load_config(DEMO_CONFIG)
+    store = Store(path)
+    st.ensure_rollups(store, config, "2026-11-19", "2026-11-19", today="2026-11-20")
+    with store.write() as conn:
+        conn.execute("DELETE FROM ratings WHERE ticket_id = (SELECT min(ticket_id) FROM ratings)")
+    assert st.verify_rollups(store, config, "2026-11-19", "2026-11-19") == [("main", "2026-11-19")]
+    assert st.verify_rollups(store, config, "2026-11-19", "2026-11-19") == []
+    assert_same_report(*both(store, config, st.Filters("2026-11-19", "2026-11-19"), "2026-11-20"))
+    store.close()
+
+
+def test_histogram_percentiles_stay_within_a_bucket_of_the_exact_ones():
+    rng = random.Random(5)
+    for n in (1, 2, 3, 10, 57, 1000):
+        values = sorted(rng.lognormvariate(6, 1) for _ in range(n))
+        h = [0] * st.NB
+        for v in values:
+            h[max(i for i, lo in enumerate(st.BUCKETS) if lo <= v)] += 1
+        got = st._hist_percentiles(h, n, max(values))
+        for name, q in (("median", 0.5), ("p90", 0.9)):
+            exact = st._interp(dict(enumerate(values)), n, q)
+            assert abs(got[name] - exact) <= st.bucket_error_s(max(got[name], exact)), (n, name)
