@@ -43,6 +43,7 @@ class _Snapshot:
     queue: list[Waiting]
     counters: list[CounterLoad]
     handling: dict[str, float]
+    arrivals: dict[str, float]
 
 
 class Engine:
@@ -264,17 +265,26 @@ class Engine:
             counters.append(CounterLoad(services=services, status=st["status"] if st else "closed",
                                         busy_remaining_s=busy, streak=st["normal_since_priority"] if st else 0))
         queue = [Waiting(r["id"], r["service"], r["priority"] is not None,
-                         index.get(r["target_counter"]) if r["target_counter"] else None)
+                         index.get(r["target_counter"]) if r["target_counter"] else None,
+                         waited_s=(now - from_iso(r["queue_at"])).total_seconds())
                  for r in conn.execute(
-                     "SELECT id, service, priority, target_counter FROM tickets WHERE site = ? AND service_day = ? "
-                     "AND status = 'waiting' ORDER BY queue_at, id", (site.code, day))]
-        return _Snapshot(queue, counters, handling)
+                     "SELECT id, service, priority, target_counter, queue_at FROM tickets WHERE site = ? "
+                     "AND service_day = ? AND status = 'waiting' ORDER BY queue_at, id", (site.code, day))]
+        # Recent arrivals per service (last hour of today): newcomers the counters will also take.
+        first = conn.execute("SELECT min(issued_at) FROM tickets WHERE site = ? AND service_day = ?",
+                             (site.code, day)).fetchone()[0]
+        window = min(3600.0, max(600.0, (now - from_iso(first)).total_seconds() if first else 600.0))
+        arrivals = {r[0]: r[1] / window for r in conn.execute(
+            "SELECT service, count(*) FROM tickets WHERE site = ? AND service_day = ? AND issued_at > ? "
+            "AND transferred_from IS NULL GROUP BY service", (site.code, day, to_iso(now - timedelta(seconds=window))))}
+        return _Snapshot(queue, counters, handling, arrivals)
 
     def _estimate(self, snap: _Snapshot, ticket_id: int, extra: Waiting | None = None) -> int | None:
         queue = snap.queue + [extra] if extra is not None else snap.queue
         rules = self.config.rules
         return estimate_wait(queue=queue, ticket_id=ticket_id, counters=snap.counters, handling_s=snap.handling,
-                             strict=rules.priority_policy == "strict", interleave_every=rules.interleave_every)
+                             strict=rules.priority_policy == "strict", interleave_every=rules.interleave_every,
+                             aging_s=rules.aging_min * 60, arrivals_per_s=snap.arrivals)
 
     def _estimate_new(self, snap: _Snapshot, service: str, priority: bool = False) -> int | None:
         """The estimated wait of a ticket that would join the queue now."""

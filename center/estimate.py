@@ -33,12 +33,18 @@ class Waiting:
     service: str
     priority: bool
     target_counter: int | None  # index into the counters list, for tickets transferred to a counter
+    waited_s: float = 0.0  # already waited now (aging makes long waiters go first)
 
 
 def estimate_wait(*, queue: Sequence[Waiting], ticket_id: int, counters: Sequence[CounterLoad],
-                  handling_s: dict[str, float], strict: bool, interleave_every: int) -> int | None:
+                  handling_s: dict[str, float], strict: bool, interleave_every: int, aging_s: float = 1e12,
+                  arrivals_per_s: dict[str, float] | None = None) -> int | None:
     """Seconds until `ticket_id` (one of `queue`, which is in first-come order) is called, or None
-    when no counter serves its service."""
+    when no counter serves its service.
+
+    `arrivals_per_s`: the recent arrival rate per service; newcomers of a counter's preferred services
+    (and long waiters, through aging) are called before a ticket of a service the counter lists later.
+    """
     mine = next((w for w in queue if w.id == ticket_id), None)
     if mine is None:
         return None
@@ -50,14 +56,22 @@ def estimate_wait(*, queue: Sequence[Waiting], ticket_id: int, counters: Sequenc
         return _rough(queue, mine, pool, handling_s)
     index = {id(c): i for i, c in enumerate(counters)}
     waiting = list(queue)
+    future = _arrivals(arrivals_per_s or {}, {s for c in pool for s in c.services})
     streak = {id(c): c.streak for c in pool}
     heap = [(c.busy_remaining_s, index[id(c)], c) for c in pool]
     heapq.heapify(heap)
-    while heap:
+    for _ in range(20 * MAX_REPLAY):
+        if not heap:
+            break
         at, i, counter = heapq.heappop(heap)
-        pick = _next_for(counter, i, waiting, strict or streak[id(counter)] >= interleave_every)
+        while future and future[0][0] <= at:
+            t, n, service = heapq.heappop(future)
+            waiting.append(Waiting(-1000 - n, service, False, None, waited_s=-t))
+        pick = _next_for(counter, i, waiting, strict or streak[id(counter)] >= interleave_every, at, aging_s)
         if pick is None:
-            continue  # nothing this counter can take: it idles
+            if future:  # idle until the next newcomer
+                heapq.heappush(heap, (max(at, future[0][0]), i, counter))
+            continue
         if pick.id == ticket_id:
             return int(round(at))
         waiting.remove(pick)
@@ -66,8 +80,26 @@ def estimate_wait(*, queue: Sequence[Waiting], ticket_id: int, counters: Sequenc
     return None
 
 
-def _next_for(counter: CounterLoad, index: int, waiting: list[Waiting], priority_due: bool) -> Waiting | None:
-    """The engine's order for one counter: its transferred tickets, then class, preference, arrival."""
+def _arrivals(rates: dict[str, float], services: set[str], horizon_s: float = 4 * 3600) -> list:
+    """Evenly spaced newcomers at each service's recent rate, as a heap of (time, n, service)."""
+    out, n = [], 0
+    for service, rate in rates.items():
+        if service not in services or rate <= 0:
+            continue
+        gap = 1 / rate
+        t = gap
+        while t < horizon_s and n < 4 * MAX_REPLAY:
+            out.append((t, n, service))
+            n += 1
+            t += gap
+    heapq.heapify(out)
+    return out
+
+
+def _next_for(counter: CounterLoad, index: int, waiting: list[Waiting], priority_due: bool, at: float = 0.0,
+              aging_s: float = 1e12) -> Waiting | None:
+    """The engine's order for one counter: long waiters first (aging), then its transferred tickets,
+    then class, preference and arrival."""
     best, best_key = None, None
     for pos, w in enumerate(waiting):
         if w.target_counter is not None:
@@ -78,8 +110,10 @@ def _next_for(counter: CounterLoad, index: int, waiting: list[Waiting], priority
             rank = counter.services.index(w.service)
         else:
             continue
+        waited = w.waited_s + at
+        aged = waited >= aging_s
         klass = (0 if w.priority else 1) if priority_due else (1 if w.priority else 0)
-        key = (klass, rank, pos)
+        key = (0, -waited, 0, 0, pos) if aged else (1, 0, klass, rank, pos)
         if best_key is None or key < best_key:
             best, best_key = w, key
     return best

@@ -46,3 +46,31 @@ def test_closed_center_assumes_its_counters_and_paused_ones_do_not_count():
                          strict=True, interleave_every=2) == 300
     assert estimate_wait(queue=[w(1, "DD")], ticket_id=1, counters=closed, handling_s={},
                          strict=True, interleave_every=2) is None
+
+
+def test_long_waiters_of_another_service_go_first_through_aging():
+    counters = [CounterLoad(("CC", "HT"), "open", 0.0)]
+    queue = [Waiting(1, "HT", False, None, waited_s=1900), Waiting(2, "HT", False, None, waited_s=1900),
+             Waiting(3, "CC", False, None, waited_s=0)]
+    # Without aging the CC ticket is first (the counter's first service)...
+    assert estimate_wait(queue=queue, ticket_id=3, counters=counters, handling_s={"HT": 600, "CC": 300},
+                         strict=True, interleave_every=2) == 0
+    # ...with a 30-minute aging limit both HT tickets pass 30 minutes during the first service.
+    assert estimate_wait(queue=queue, ticket_id=3, counters=counters, handling_s={"HT": 600, "CC": 300},
+                         strict=True, interleave_every=2, aging_s=1800) == 600 + 600
+
+
+def test_newcomers_of_a_preferred_service_delay_a_later_preference():
+    counters = [CounterLoad(("CT", "HT"), "open", 0.0)]
+    queue = [w(1, "HT")]
+    # With CT newcomers rare, the free counter takes the HT ticket at once.
+    slow = estimate_wait(queue=queue, ticket_id=1, counters=counters, handling_s={"CT": 300, "HT": 600},
+                         strict=True, interleave_every=2, arrivals_per_s={"CT": 1 / 1000})
+    assert slow == 0
+    busy = [CounterLoad(("CT", "HT"), "open", 150.0)]
+    # A CT citizen every 100 s, 300 s each: the counter (free at 150, 450, ... s) keeps taking CT until the
+    # HT ticket has waited the 30-minute aging limit, at 1950 s.
+    assert estimate_wait(queue=queue, ticket_id=1, counters=busy, handling_s={"CT": 300, "HT": 600},
+                         strict=True, interleave_every=2, arrivals_per_s={"CT": 1 / 100}, aging_s=1800) == 1950
+    assert estimate_wait(queue=queue, ticket_id=1, counters=busy, handling_s={"CT": 300, "HT": 600},
+                         strict=True, interleave_every=2, arrivals_per_s={"CT": 1 / 1000}) == 150
