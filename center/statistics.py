@@ -828,21 +828,48 @@ def _fingerprint(conn: sqlite3.Connection, site: str, day: str) -> tuple[int, in
     return (t[0], t[1], e[0], e[1], e[2])
 
 
+def _fingerprints(conn: sqlite3.Connection, site: str, days: list[str]
+                  ) -> dict[str, tuple[int, int | None, int | None, int, int]]:
+    """_fingerprint() of several days of one site, in four grouped queries."""
+    marks = ",".join("?" * len(days))
+    args = (site, *days)
+    where = f"t.site = ? AND t.service_day IN ({marks})"
+    out = {d: [n, mx, None, 0, 0] for d, n, mx in conn.execute(
+        f"SELECT service_day, count(*), max(id) FROM tickets t WHERE {where} GROUP BY 1", args)}  # noqa: S608
+    for i, sql in ((2, "max(e.id) FROM tickets t JOIN ticket_events e ON e.ticket_id = t.id"),
+                   (3, "count(*) FROM tickets t JOIN ratings r ON r.ticket_id = t.id"),
+                   (4, "count(*) FROM tickets t JOIN ticket_procedures p ON p.ticket_id = t.id")):
+        for d, v in conn.execute(f"SELECT t.service_day, {sql} WHERE {where} GROUP BY 1", args):  # noqa: S608
+            out[d][i] = v
+    return {d: tuple(v) for d, v in out.items()}  # type: ignore[misc]
+
+
 def _build_site_days(conn: sqlite3.Connection, config: Config, site: str, days: list[str]) -> None:
     """Roll up some past days of one site (inside the caller's write transaction)."""
     days = sorted(days)
-    for d in days:
-        for table in ("rollup_days", "rollup_cells", "rollup_hists", "rollup_procedures", "rollup_ratings"):
-            conn.execute(f"DELETE FROM {table} WHERE site = ? AND service_day = ?", (site, d))  # noqa: S608
+    marks = ",".join("?" * len(days))
+    for table in ("rollup_days", "rollup_cells", "rollup_hists", "rollup_procedures", "rollup_ratings"):
+        conn.execute(f"DELETE FROM {table} WHERE site = ? AND service_day IN ({marks})", (site, *days))  # noqa: S608
     q = _base(config, Filters(days[0], days[-1], site=site))
     q.sql = q.sql[:-1] + f" AND t.service_day IN ({', '.join(':day' + str(i) for i in range(len(days)))}))"
     q.params.update({f"day{i}": d for i, d in enumerate(days)})
     keys = "t.service_day, t.service, t.counter_id, t.staff, t.hour"
+    from bisect import bisect_right
+
     hists: dict[str, dict[tuple, dict[int, int]]] = {"w": defaultdict(dict), "s": defaultdict(dict)}
-    for metric, x in (("w", "t.wait_s"), ("s", "CASE WHEN t.status = 'served' THEN t.service_s END")):
-        for *k, b, n in conn.execute(f"WITH {q.sql} SELECT {keys}, {_bucket_sql(x)}, count(*) FROM t "
-                                     f"WHERE {x} IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6", q.params):
-            hists[metric][tuple(k)][b] = n
+    hw, hs = hists["w"], hists["s"]
+    for *k, w, sv in conn.execute(f"WITH {q.sql} SELECT {keys}, t.wait_s, CASE WHEN t.status = 'served' THEN "
+                                  "t.service_s END FROM t WHERE t.wait_s IS NOT NULL OR t.status = 'served'",
+                                  q.params):
+        key = tuple(k)
+        if w is not None:
+            b = bisect_right(BUCKETS, w) - 1
+            h = hw[key]
+            h[b] = h.get(b, 0) + 1
+        if sv is not None:
+            b = bisect_right(BUCKETS, sv) - 1
+            h = hs[key]
+            h[b] = h.get(b, 0) + 1
     rows = []
     for r in conn.execute(f"WITH {q.sql} SELECT {keys}, {_AGG} FROM t GROUP BY 1, 2, 3, 4, 5", q.params):
         k = tuple(r)[:5]
@@ -861,9 +888,11 @@ def _build_site_days(conn: sqlite3.Connection, config: Config, site: str, days: 
     pkeys = "t.service_day, t.service, t.counter_id, t.staff, p.procedure"
     src = "t CROSS JOIN ticket_procedures p ON p.ticket_id = t.id WHERE t.status = 'served'"
     phist: dict[tuple, dict[int, int]] = defaultdict(dict)
-    for *k, b, n in conn.execute(f"WITH {q.sql} SELECT {pkeys}, {_bucket_sql('p.seconds')}, count(*) FROM {src} "
-                                 "AND p.seconds IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6", q.params):
-        phist[tuple(k)][b] = n
+    for *k, x in conn.execute(f"WITH {q.sql} SELECT {pkeys}, p.seconds FROM {src} AND p.seconds IS NOT NULL",
+                              q.params):
+        b = bisect_right(BUCKETS, x) - 1
+        h = phist[tuple(k)]
+        h[b] = h.get(b, 0) + 1
     conn.executemany("INSERT INTO rollup_procedures VALUES (?,?,?,?,?,?,?,?,?,?,?)", [
         (site, *r[:5], r[5], r[6], r[7], r[8], _pack_sparse(phist.get(tuple(r[:5]), {})))
         for r in conn.execute(f"WITH {q.sql} SELECT {pkeys}, count(p.seconds), count(DISTINCT p.ticket_id), "
@@ -876,12 +905,13 @@ def _build_site_days(conn: sqlite3.Connection, config: Config, site: str, days: 
                  "ON r.ticket_id = t.id CROSS JOIN ticket_procedures p ON p.ticket_id = t.id "
                  "GROUP BY 2, 3, 4, 5, 8, 9", q.params)
     now = to_iso(datetime.now(UTC))
+    prints = _fingerprints(conn, site, days)
     conn.executemany("INSERT INTO rollup_days VALUES (?,?,?,?,?,?,?,?)",
-                     [(site, d, *_fingerprint(conn, site, d), now) for d in days])
+                     [(site, d, *prints.get(d, (0, None, None, 0, 0)), now) for d in days])
 
 
 def ensure_rollups(store: Any, config: Config, d0: str, d1: str, *, today: str | None = None,
-                   batch_days: int = 31) -> dict[str, Any]:
+                   batch_days: int = 92) -> dict[str, Any]:
     """Build the missing and stale roll-ups of past days in [d0, d1] (never today): one write transaction
     per site and batch of days. Returns what was built."""
     t0 = datetime.now(UTC)
