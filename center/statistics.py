@@ -1032,33 +1032,33 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
     fr = Filters(max(f.date_from, today_s), f.date_to, f.site, f.service, None, f.counter, f.staff, group)
     q = _base(config, fr) if raw else None
     out: dict[str, Any] = {"filters": f.as_dict(), "generated_at": to_iso(datetime.now(UTC)), "source": "rollup"}
-    cells = [dict(r) for r in conn.execute(
-        f"SELECT service_day AS day, hour, {_RSUM} FROM rollup_cells WHERE {rw} GROUP BY 1, 2", rp)]
-    if q:
-        cells += [dict(r) for r in conn.execute(
-            f"WITH {q.sql} SELECT t.service_day AS day, t.hour AS hour, {_AGG} FROM t GROUP BY 1, 2", q.params)]
-    total: dict[str, Any] = {}
-    by_day: dict[str, dict[str, Any]] = defaultdict(dict)
-    heat = [[0] * 24 for _ in range(7)]
-    grouped: dict[Any, dict[str, Any]] = defaultdict(dict)
-    weekday_of: dict[str, int] = {}
-    for c in cells:
-        wd = weekday_of.get(c["day"])
-        if wd is None:
-            wd = weekday_of[c["day"]] = date.fromisoformat(c["day"]).weekday()
-        c["weekday"] = wd
-        _merge(total, c)
-        _merge(by_day[c["day"]], c)
-        heat[wd][c["hour"]] += c["issued"] or 0
-        if group in ("day", "hour", "weekday"):
-            _merge(grouped[c[group]], c)
-    column = {"site": "site", "service": "service", "counter": "counter_id", "staff": "staff"}
-    if group in column:
-        for r in conn.execute(f"SELECT {column[group]} AS k, {_RSUM} FROM rollup_cells WHERE {rw} GROUP BY k", rp):
-            _merge(grouped[r["k"]], dict(r))
+    weekday_sql = "(CAST(strftime('%w', service_day) AS INTEGER) + 6) % 7"
+
+    def agg(rkey: str, tkey: str) -> dict[Any, dict[str, Any]]:
+        """Additive figures per key: roll-up cells of past days (summed in SQL) merged with today's raw rows."""
+        acc: dict[Any, dict[str, Any]] = defaultdict(dict)
+        for r in conn.execute(f"SELECT {rkey} AS k, {_RSUM} FROM rollup_cells WHERE {rw} GROUP BY 1", rp):
+            _merge(acc[r["k"]], dict(r))
         if q:
-            for r in conn.execute(f"WITH {q.sql} SELECT {_KEYS[group]} AS k, {_AGG} FROM t GROUP BY k", q.params):
-                _merge(grouped[r["k"]], dict(r))
+            for r in conn.execute(f"WITH {q.sql} SELECT {tkey} AS k, {_AGG} FROM t GROUP BY 1", q.params):
+                _merge(acc[r["k"]], dict(r))
+        return acc
+
+    total = agg("'all'", "'all'").get("all", {})
+    by_day = agg("service_day", "t.service_day")
+    weekday_of = {d: date.fromisoformat(d).weekday() for d in by_day}
+    heat = [[0] * 24 for _ in range(7)]
+    for (wd, hour), n in _heat_counts(conn, rw, rp, q, weekday_sql).items():
+        heat[wd][hour] += n
+    column = {"site": ("site", "t.site"), "service": ("service", "t.service"),
+              "counter": ("counter_id", "t.counter_id"), "staff": ("staff", "t.staff"), "hour": ("hour", "t.hour"),
+              "weekday": (weekday_sql, "t.weekday")}
+    if group == "day":
+        grouped = by_day
+    elif group in column:
+        grouped = agg(*column[group])
+    else:
+        grouped = defaultdict(dict)
     # histograms: per (site, day, service) when the filter allows, else the finer cells
     coarse = not (f.counter or f.staff)
     served_s = "CASE WHEN t.status = 'served' THEN t.service_s END"
@@ -1120,6 +1120,19 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
         out["trend"].append({k: r[k] for k in ("key", "issued", "served", "no_show", "wait_mean_s",
                                                "service_level")})
     out["days"] = len(by_day)
+    return out
+
+
+def _heat_counts(conn: sqlite3.Connection, rw: str, rp: dict[str, Any], q: _Query | None, weekday_sql: str
+                 ) -> dict[tuple[int, int], int]:
+    out: dict[tuple[int, int], int] = defaultdict(int)
+    for wd, hour, n in conn.execute(f"SELECT {weekday_sql}, hour, sum(issued) FROM rollup_cells WHERE {rw} "
+                                    "GROUP BY 1, 2", rp):
+        out[(wd, hour)] += n or 0
+    if q:
+        for wd, hour, n in conn.execute(f"WITH {q.sql} SELECT t.weekday, t.hour, sum(t.transferred_from IS NULL) "
+                                        "FROM t GROUP BY 1, 2", q.params):
+            out[(wd, hour)] += n or 0
     return out
 
 
