@@ -276,3 +276,15 @@ CREATE TABLE rollup_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 MIGRATIONS.append(V4_REPORT_ROLLUPS)
+
+# Reports: roll-up histograms per (site, day, service, counter, staff), for percentiles by counter or staff.
+V5_ROLLUP_STAFF_HISTS = """
+CREATE TABLE rollup_staff_hists (
+  site TEXT NOT NULL, service_day TEXT NOT NULL, service TEXT, counter_id TEXT, staff TEXT,
+  wait_hist BLOB, service_hist BLOB
+);
+CREATE INDEX rollup_staff_hists_site_day ON rollup_staff_hists (site, service_day);
+CREATE INDEX rollup_staff_hists_day ON rollup_staff_hists (service_day);
+"""
+
+MIGRATIONS.append(V5_ROLLUP_STAFF_HISTS)
