@@ -126,7 +126,7 @@ def wrap(text: str, fnt: ImageFont.FreeTypeFont, width: int) -> list[str]:
     return [ln for ln in lines if ln] or [""]
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=256)  # at most ~10 MB of blocks
 def _text_block(text: str, size: int, weight: int, invert: bool, width: int, margin: int,
                 inner: int) -> tuple[Image.Image, int, int]:
     """One wrapped, centred text block drawn on white with `size` dots of padding above and below.

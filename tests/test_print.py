@@ -184,3 +184,33 @@ def test_usb_driver_with_a_mocked_device(monkeypatch):
     result = print_ticket(Printer(driver="usb", usb_vendor=0x04B8, usb_product=0x0202), TICKET)
     assert result.ok
     assert has_cut(sent[-1]) and decode_raster(sent[-1]).width == 512
+
+
+def test_cached_text_blocks_draw_the_same_dots_as_drawing_in_place():
+    """render_ticket pastes cached text blocks; the dots must equal drawing each line straight on the canvas."""
+    from PIL import ImageDraw
+
+    from printer_drivers.ticket import _Canvas
+
+    blocks = [("TRUNG TÂM PHỤC VỤ HÀNH CHÍNH CÔNG PHƯỜNG HÒA BÌNH", 24, 700, 0.1, False),
+              ("ƯU TIÊN – Người cao tuổi (từ 75 tuổi) ỐỂỸ gjpqy", 26, 700, 0.3, True),
+              ("Hỗ trợ dịch vụ công trực tuyến, VNeID " * 3, 32, 700, 0.0, False),
+              ("Xin cảm ơn Ông/Bà! gjpq ỐỀỂ", 21, 400, 0.1, False)]
+    for width in (384, 512):
+        cached = _Canvas(width)
+        for text, size, weight, gap, invert in blocks:
+            cached.text(text, size, weight, gap=gap, invert=invert)
+        # The reference: every line drawn in place, as the ticket was drawn before blocks were cached.
+        ref = _Canvas(width)
+        draw = ImageDraw.Draw(ref.img)
+        for text, size, weight, gap, invert in blocks:
+            fnt = font(size, weight)
+            line_h = sum(fnt.getmetrics())
+            for line in wrap(text, fnt, ref.inner - (size if invert else 0)):
+                if invert:
+                    draw.rectangle([ref.margin, ref.y, width - ref.margin, ref.y + line_h], fill=0)
+                draw.text((width / 2, ref.y), line, font=fnt, fill=255 if invert else 0, anchor="ma")
+                ref.y += line_h
+            ref.y += int(size * gap)
+        assert cached.y == ref.y
+        assert ImageChops.difference(cached.img, ref.img).getbbox() is None
