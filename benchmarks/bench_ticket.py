@@ -1,6 +1,8 @@
 """Ticket printing benchmarks: render + ESC/POS encode per ticket, and tap → ticket on screen.
 
 - render_encode: Pillow drawing of the Vietnamese ticket plus the `GS v 0` raster, for 80 and 58 mm paper.
+  Text blocks that repeat (header, service, counters, footer) are laid out once and cached; the
+  "*_fresh_lines" rows give every ticket a waiting line never seen before, so that block is drawn each time.
 - tap_to_ticket: the kiosk's request (POST /kiosk/<id>/issue) round trip against the production server,
   with no printer ("none") and with a network printer (a local TCP sink that reads and answers status):
   that is what stands between the citizen's tap and the number on screen. Kiosks are rate-limited
@@ -35,7 +37,8 @@ def render_encode(n: int = 200) -> dict:
     from printer_drivers.ticket import TicketData, paper_width, render_ticket
 
     out = {}
-    for paper, profile in ((80, "TM-T88V"), (58, "POS-5890")):
+    for paper, profile, fresh in ((80, "TM-T88V", False), (58, "POS-5890", False), (80, "TM-T88V", True),
+                                  (58, "POS-5890", True)):
         width = paper_width(paper, profile)
         times, sizes = [], []
         for i in range(n + 5):
@@ -43,7 +46,8 @@ def render_encode(n: int = 200) -> dict:
                 center_name="Trung tâm Phục vụ hành chính công phường Hòa Bình",
                 site_name="Điểm tiếp nhận số 1 – Trụ sở phường", number=f"A{i % 999 + 1:03d}",
                 service_name="Tư pháp – Hộ tịch" if i % 2 else "Hỗ trợ dịch vụ công trực tuyến, VNeID",
-                counters=(1, 2, 3, 6), ahead=i % 40, estimated_wait_s=60 * (i % 40),
+                counters=(1, 2, 3, 6), ahead=(1000 + i) if fresh else i % 40,
+                estimated_wait_s=60 * (2000 + i if fresh else i % 40),
                 issued_at="2026-11-23T02:15:00+00:00", priority_name="Người cao tuổi (từ 75 tuổi)" if i % 5 == 0
                 else None, url=f"http://192.168.1.10:8080/t/{uuid.uuid4().hex[:16]}",
                 footer="Xin cảm ơn Ông/Bà! Vui lòng chú ý màn hình và loa gọi số.")
@@ -53,7 +57,8 @@ def render_encode(n: int = 200) -> dict:
             if i >= 5:  # the first few load the font
                 times.append(elapsed)
                 sizes.append(len(job))
-        out[f"{paper}mm"] = {**_stats(times), "width_dots": width, "job_kb": round(statistics.mean(sizes) / 1024, 1)}
+        key = f"{paper}mm" + ("_fresh_lines" if fresh else "")
+        out[key] = {**_stats(times), "width_dots": width, "job_kb": round(statistics.mean(sizes) / 1024, 1)}
     return out
 
 
