@@ -695,6 +695,7 @@ def to_xlsx(rep: dict[str, Any], lang: str = "vi") -> bytes:
 # come from fixed-bucket histograms: the error is at most the width of the bucket holding the value.
 
 ROLLUP_MIN_DAYS = 32  # ranges of up to 31 days keep the exact raw path
+ROLLUP_FORMAT = 2  # bumped when what the roll-ups hold changes: every roll-up is then rebuilt
 # Bucket lower bounds (seconds): 10 s wide below 2 min, 30 s to 10 min, 60 s to 30 min, 120 s to 1 h,
 # 600 s to 3 h, then one open bucket (interpolated up to the maximum).
 BUCKETS: tuple[int, ...] = (tuple(range(0, 120, 10)) + tuple(range(120, 600, 30)) + tuple(range(600, 1800, 60))
@@ -780,7 +781,8 @@ def _yesterday(config: Config, today: str | None) -> str:
 
 def _config_key(config: Config) -> str:
     """Roll-ups depend on each service's target wait (service level): a change rebuilds them."""
-    return ";".join(f"{c}={float(s.target_wait_min)!r}" for c, s in sorted(config.services.items()))
+    targets = ";".join(f"{c}={float(s.target_wait_min)!r}" for c, s in sorted(config.services.items()))
+    return f"v{ROLLUP_FORMAT};{targets}"
 
 
 def _all_sites(conn: sqlite3.Connection, config: Config) -> list[str]:
@@ -848,7 +850,8 @@ def _build_site_days(conn: sqlite3.Connection, config: Config, site: str, days: 
     """Roll up some past days of one site (inside the caller's write transaction)."""
     days = sorted(days)
     marks = ",".join("?" * len(days))
-    for table in ("rollup_days", "rollup_cells", "rollup_hists", "rollup_procedures", "rollup_ratings"):
+    for table in ("rollup_days", "rollup_cells", "rollup_hists", "rollup_staff_hists", "rollup_procedures",
+                  "rollup_ratings"):
         conn.execute(f"DELETE FROM {table} WHERE site = ? AND service_day IN ({marks})", (site, *days))  # noqa: S608
     q = _base(config, Filters(days[0], days[-1], site=site))
     q.sql = q.sql[:-1] + f" AND t.service_day IN ({', '.join(':day' + str(i) for i in range(len(days)))}))"
@@ -883,6 +886,14 @@ def _build_site_days(conn: sqlite3.Connection, config: Config, site: str, days: 
             acc = dense[(k[0], k[1])][i]
             for b, n in pairs.items():
                 acc[b] += n
+    staffed: dict[tuple, list[dict[int, int]]] = defaultdict(lambda: [defaultdict(int), defaultdict(int)])
+    for i, metric in enumerate(("w", "s")):
+        for k, pairs in hists[metric].items():
+            acc = staffed[k[:4]][i]
+            for b, n in pairs.items():
+                acc[b] += n
+    conn.executemany("INSERT INTO rollup_staff_hists VALUES (?,?,?,?,?,?,?)",
+                     [(site, *k, _pack_sparse(w), _pack_sparse(s)) for k, (w, s) in staffed.items()])
     conn.executemany("INSERT INTO rollup_hists VALUES (?,?,?,?,?)",
                      [(site, d, sv, _pack_dense(w), _pack_dense(s)) for (d, sv), (w, s) in dense.items()])
     pkeys = "t.service_day, t.service, t.counter_id, t.staff, p.procedure"
@@ -1032,7 +1043,6 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
     fr = Filters(max(f.date_from, today_s), f.date_to, f.site, f.service, None, f.counter, f.staff, group)
     q = _base(config, fr) if raw else None
     out: dict[str, Any] = {"filters": f.as_dict(), "generated_at": to_iso(datetime.now(UTC)), "source": "rollup"}
-    weekday_sql = "(CAST(strftime('%w', service_day) AS INTEGER) + 6) % 7"
 
     def agg(rkey: str, tkey: str) -> dict[Any, dict[str, Any]]:
         """Additive figures per key: roll-up cells of past days (summed in SQL) merged with today's raw rows."""
@@ -1048,13 +1058,17 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
     by_day = agg("service_day", "t.service_day")
     weekday_of = {d: date.fromisoformat(d).weekday() for d in by_day}
     heat = [[0] * 24 for _ in range(7)]
-    for (wd, hour), n in _heat_counts(conn, rw, rp, q, weekday_sql).items():
-        heat[wd][hour] += n
+    for (d, hour), n in _heat_counts(conn, rw, rp, q).items():
+        heat[weekday_of[d]][hour] += n
     column = {"site": ("site", "t.site"), "service": ("service", "t.service"),
               "counter": ("counter_id", "t.counter_id"), "staff": ("staff", "t.staff"), "hour": ("hour", "t.hour"),
-              "weekday": (weekday_sql, "t.weekday")}
+              }
     if group == "day":
         grouped = by_day
+    elif group == "weekday":
+        grouped = defaultdict(dict)
+        for d, acc in by_day.items():
+            _merge(grouped[weekday_of[d]], acc)
     elif group in column:
         grouped = agg(*column[group])
     else:
@@ -1063,7 +1077,7 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
     coarse = not (f.counter or f.staff)
     served_s = "CASE WHEN t.status = 'served' THEN t.service_s END"
     hist: dict[tuple[str, str], dict[Any, list[int]]] = {}
-    table = "rollup_hists" if coarse else "rollup_cells"
+    table = "rollup_hists" if coarse else "rollup_staff_hists"
     hist[("w", "all")], hist[("s", "all")] = _hists(
         conn, f"SELECT 'all', wait_hist, service_hist FROM {table} WHERE {rw}", rp, coarse, 2)
     if q:
@@ -1073,7 +1087,7 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
         gcol = {"site": "site", "service": "service", "counter": "counter_id", "staff": "staff", "hour": "hour",
                 "day": "service_day", "weekday": "service_day"}[group]
         g_coarse = coarse and group in ("site", "service", "day", "weekday")
-        table = "rollup_hists" if g_coarse else "rollup_cells"
+        table = "rollup_hists" if g_coarse else "rollup_cells" if group == "hour" else "rollup_staff_hists"
         hs = _hists(conn, f"SELECT {gcol}, wait_hist, service_hist FROM {table} WHERE {rw}", rp, g_coarse, 2)
         for metric, h, x in (("w", hs[0], "t.wait_s"), ("s", hs[1], served_s)):
             if group == "weekday":
@@ -1123,16 +1137,17 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
     return out
 
 
-def _heat_counts(conn: sqlite3.Connection, rw: str, rp: dict[str, Any], q: _Query | None, weekday_sql: str
-                 ) -> dict[tuple[int, int], int]:
-    out: dict[tuple[int, int], int] = defaultdict(int)
-    for wd, hour, n in conn.execute(f"SELECT {weekday_sql}, hour, sum(issued) FROM rollup_cells WHERE {rw} "
-                                    "GROUP BY 1, 2", rp):
-        out[(wd, hour)] += n or 0
+def _heat_counts(conn: sqlite3.Connection, rw: str, rp: dict[str, Any], q: _Query | None
+                 ) -> dict[tuple[str, int], int]:
+    """Issued tickets per (day, local hour)."""
+    out: dict[tuple[str, int], int] = defaultdict(int)
+    for d, hour, n in conn.execute(f"SELECT service_day, hour, sum(issued) FROM rollup_cells WHERE {rw} "
+                                   "GROUP BY 1, 2", rp):
+        out[(d, hour)] += n or 0
     if q:
-        for wd, hour, n in conn.execute(f"WITH {q.sql} SELECT t.weekday, t.hour, sum(t.transferred_from IS NULL) "
-                                        "FROM t GROUP BY 1, 2", q.params):
-            out[(wd, hour)] += n or 0
+        for d, hour, n in conn.execute(f"WITH {q.sql} SELECT t.service_day, t.hour, sum(t.transferred_from IS NULL) "
+                                       "FROM t GROUP BY 1, 2", q.params):
+            out[(d, hour)] += n or 0
     return out
 
 
