@@ -24,7 +24,7 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 from center import printing
 from center.config import Kiosk
 from center.engine import Actor
-from center.errors import Forbidden, Invalid, NotFound, QueueError, Unauthorized
+from center.errors import Conflict, Forbidden, Invalid, NotFound, QueueError, Unauthorized
 from center.web import center, current_actor, field, json_body, require
 
 bp = Blueprint("kiosk", __name__, template_folder="templates", static_folder="static",
@@ -231,7 +231,17 @@ def kiosk_test_print(kiosk_id: str) -> Any:
     deadline, nothing recorded on any ticket, one audit_log row."""
     kiosk = _kiosk(kiosk_id)
     actor = require("admin.settings", site=kiosk.site)
-    return jsonify(printing.test_print_for(center(), kiosk, actor))
+    start = time.monotonic()
+    gate = _gate(kiosk.id)
+    # Never while this kiosk prints a ticket: many printers take one connection at a time.
+    if not gate.lock.acquire(timeout=1.0):
+        raise Conflict("Kiosk đang in số, vui lòng thử lại sau giây lát",
+                       "The kiosk is printing a ticket; please try again in a moment", code="printer_busy")
+    try:
+        deadline_s = max(0.5, printing.DEADLINE_S - (time.monotonic() - start))
+        return jsonify(printing.test_print_for(center(), kiosk, actor, deadline_s=deadline_s))
+    finally:
+        gate.lock.release()
 
 
 # ------------------------------------------------------------------------------ reception desk

@@ -135,3 +135,31 @@ def test_admin_page_button_prints_and_shows_the_outcome(page, kiosk_server, prin
     row.locator("button.test-print").click()
     expect(row.locator(".outcome")).to_contain_text("Máy in chưa bật", timeout=10000)
     page.screenshot(path="/tmp/admin_index.png", full_page=True)
+
+
+def test_no_test_print_while_the_kiosk_prints_a_ticket(kiosk_server, printer_port):
+    """A ticket print holds the printer (here a printer that never reads, so it takes the whole deadline):
+    a test print asked meanwhile is refused as busy instead of opening a second connection."""
+    import threading
+
+    fp = FakePrinter("never_read", port=printer_port)
+    answers = {}
+
+    def issue():
+        answers["issue"] = kiosk_server.post("/kiosk/main-kiosk-1/issue", who="main-kiosk-1",
+                                             json={"service": "CT"}, headers={"Accept": "application/json"})
+
+    try:
+        worker = threading.Thread(target=issue)
+        worker.start()
+        deadline = time.monotonic() + 5
+        while fp.connections == 0 and time.monotonic() < deadline:  # the ticket print has the printer
+            time.sleep(0.02)
+        assert fp.connections == 1
+        r = kiosk_server.post(PATH, who="admin", json={})
+        worker.join(10)
+        assert r.status_code == 409 and r.json()["error"] == "printer_busy"
+        assert answers["issue"].status_code == 201
+        assert fp.connections == 1  # the test print never connected
+    finally:
+        fp.close()
