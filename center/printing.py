@@ -209,9 +209,11 @@ def test_print_for(c: Any, kiosk: Kiosk, actor: Actor, *, deadline_s: float = DE
                "message": "Kiosk này không có máy in (chỉ hiện số trên màn hình)",
                "message_en": "This kiosk has no printer (the number is shown on screen only)"}
     elif printer.driver == "agent":
-        out = {"ok": False, "status": "unsupported", "error": "agent_test_unsupported",
-               "message": "Máy in gắn vào máy tính kiosk: hãy in thử từ máy tính đó",
-               "message_en": "This printer hangs off the kiosk PC: run the test print there"}
+        page = {"center_name": cfg.center_name, "site_name": site.name, "kiosk_name": kiosk.name, "when": when}
+        out = _agent_test(c, kiosk, actor, page, deadline_s)
+        if out["ok"]:
+            out["message"] = "Đã gửi trang in thử tới máy in"
+            out["message_en"] = "The test page was sent to the printer"
     else:
         result = print_test_page(printer, cfg.center_name, site.name, kiosk.name, when,
                                  deadline_s=max(0.3, deadline_s - 0.1))
@@ -229,3 +231,82 @@ def test_print_for(c: Any, kiosk: Kiosk, actor: Actor, *, deadline_s: float = DE
                      (to_iso(now), actor.name, actor.role, "printer.test", kiosk.id,
                       json.dumps({k: v for k, v in detail.items() if v is not None}, ensure_ascii=False)))
     return out
+
+
+# A kiosk PC's print agent gets its test page through one settings row per kiosk (never a ticket's print
+# job): pending → printing (claimed by the agent) → printed / failed (reported), or failed when unclaimed.
+TEST_KEY = "agent_test_print:"
+TEST_TTL_S = 10  # a test page not claimed within 10 s is dropped: nobody is waiting for it any more
+
+
+def _agent_test(c: Any, kiosk: Kiosk, actor: Actor, page: dict[str, str], deadline_s: float) -> dict[str, Any]:
+    key = TEST_KEY + kiosk.id
+    iso = to_iso(c.engine.clock())
+    test_id = time.time_ns() // 1_000_000 % 2_000_000_000
+    value = {"id": test_id, "status": "pending", "error": None, "health": None, "page": page, "created_at": iso}
+    with c.store.write() as conn:
+        conn.execute("INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?,?,?,?) "
+                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, "
+                     "updated_by = excluded.updated_by", (key, json.dumps(value, ensure_ascii=False), iso, actor.name))
+    until = time.monotonic() + max(0.2, deadline_s - 0.1)
+    while time.monotonic() < until:
+        with c.store.connection() as conn:
+            row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        current = json.loads(row["value"]) if row else {}
+        if current.get("id") != test_id:
+            break  # another test print replaced this one
+        if current.get("status") in ("printed", "failed"):
+            if current["status"] == "printed":
+                return {"ok": True, "status": "printed", "error": None, "message": "", "message_en": "",
+                        "health": current.get("health") or {}}
+            out = PrintResult.failed(current.get("error") or "printer_error").to_json()
+            out["health"] = current.get("health") or out["health"]
+            return out
+        time.sleep(0.05)
+    with c.store.write() as conn:
+        row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        current = json.loads(row["value"]) if row else {}
+        expired = current.get("id") == test_id and current.get("status") == "pending"
+        if expired:
+            conn.execute("DELETE FROM settings WHERE key = ?", (key,))
+    return PrintResult.failed("agent_offline" if expired else "agent_slow").to_json()
+
+
+def claim_test(c: Any, kiosk_id: str) -> dict[str, Any] | None:
+    """The kiosk's pending test page, marked `printing`; one older than TEST_TTL_S is dropped instead."""
+    key = TEST_KEY + kiosk_id
+    now = c.engine.clock()
+    with c.store.write() as conn:
+        row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        current = json.loads(row["value"])
+        if current.get("status") != "pending":
+            return None
+        if job_age_s(current["created_at"], now) > TEST_TTL_S:
+            conn.execute("DELETE FROM settings WHERE key = ?", (key,))
+            return None
+        current["status"] = "printing"
+        conn.execute("UPDATE settings SET value = ?, updated_at = ? WHERE key = ?",
+                     (json.dumps(current, ensure_ascii=False), to_iso(now), key))
+    return {"id": current["id"], "page": current["page"]}
+
+
+def report_test(c: Any, kiosk: Kiosk, test_id: int, ok: bool, error: str | None,
+                health: dict[str, Any] | None) -> dict[str, Any]:
+    from .errors import NotFound
+
+    key = TEST_KEY + kiosk.id
+    with c.store.write() as conn:
+        row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        current = json.loads(row["value"]) if row else {}
+        if current.get("id") != test_id or current.get("status") not in ("printing", "pending"):
+            raise NotFound("Không có lệnh in thử này", f"No open test print {test_id} for this kiosk",
+                           code="unknown_job")
+        current["status"] = "printed" if ok else "failed"
+        current["error"] = None if ok else (error if error in MESSAGES else "printer_error")
+        if isinstance(health, dict):
+            current["health"] = {k: health.get(k) for k in ("online", "paper", "cover_open", "answered")}
+        conn.execute("UPDATE settings SET value = ?, updated_at = ? WHERE key = ?",
+                     (json.dumps(current, ensure_ascii=False), to_iso(c.engine.clock()), key))
+    return {"job": test_id, "status": current["status"]}

@@ -354,7 +354,8 @@ def agent_jobs() -> Any:
     until = time.monotonic() + wait
     while True:
         jobs = printing.claim_jobs(c, kiosk.id)
-        if jobs or time.monotonic() >= until:
+        test = printing.claim_test(c, kiosk.id)
+        if jobs or test or time.monotonic() >= until:
             break
         time.sleep(0.1)
     out = []
@@ -362,7 +363,9 @@ def agent_jobs() -> Any:
         ticket = c.engine.get_ticket(job["ticket_id"], private=True)
         out.append({"id": job["id"], "ticket": job["ticket_id"], "number": ticket["number"],
                     "data": printing.ticket_data(c, ticket, request.host_url).to_json()})
-    return jsonify({"kiosk": kiosk.id, "jobs": out})
+    tests = [{"id": test["id"], "page": test["page"],
+              "report": url_for("kiosk.agent_test_report", job_id=test["id"])}] if test else []
+    return jsonify({"kiosk": kiosk.id, "jobs": out, "tests": tests})
 
 
 @bp.post("/kiosk/agent/jobs/<int:job_id>")
@@ -379,6 +382,23 @@ def agent_report(job_id: int) -> Any:
     error = field(data, "error", str)
     health = field(data, "health", dict)
     return jsonify(printing.report_job(c, kiosk, job_id, ok, error, health, actor))
+
+
+@bp.post("/kiosk/agent/tests/<int:job_id>")
+@json_errors
+def agent_test_report(job_id: int) -> Any:
+    """The print agent reports a test page (asked with POST /kiosk/<kiosk_id>/test-print)."""
+    c = center()
+    actor = current_actor()
+    if actor is None or actor.role != "kiosk":
+        raise Unauthorized("Cần mã truy cập của kiosk", "A kiosk device token is required", code="no_token")
+    kiosk = _kiosk(actor.name)
+    _kiosk_actor(kiosk)
+    data = json_body()
+    ok = field(data, "ok", bool, required=True)
+    error = field(data, "error", str)
+    health = field(data, "health", dict)
+    return jsonify(printing.report_test(c, kiosk, job_id, ok, error, health))
 
 
 # ------------------------------------------------------------------------------ phone page

@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from .drivers import PrintResult, parse_spec, print_ticket
+from .drivers import PrintResult, parse_spec, print_test_page, print_ticket
 from .ticket import TicketData
 
 log = logging.getLogger("xephang.agent")
@@ -70,13 +70,31 @@ class Agent:
         if not self.connected:
             log.info("connected to %s", self.server)
             self.connected = True
-        jobs = r.json().get("jobs", [])
+        answer = r.json()
+        jobs = answer.get("jobs", [])
         for job in jobs:
             result = self.handle(job)
             body = {"ok": result.ok, "error": result.error, "health": result.health.to_json()}
             self.unreported.append((int(job["id"]), body))
             self.flush()
+        for test in answer.get("tests") or []:
+            self.test_page(test)
         return len(jobs)
+
+    def test_page(self, test: dict[str, Any]) -> PrintResult:
+        """A test page asked from the administration page; its outcome is reported once (someone is waiting)."""
+        page = test.get("page") or {}
+        result = print_test_page(self.printer, *(str(page.get(k, ""))[:300] for k in
+                                                 ("center_name", "site_name", "kiosk_name", "when")),
+                                 deadline_s=self.deadline_s)
+        log.info("test page %s: %s %s", test.get("id"), result.status, result.error or "")
+        body = {"ok": result.ok, "error": result.error, "health": result.health.to_json()}
+        path = str(test.get("report") or f"/kiosk/agent/tests/{int(test['id'])}")
+        try:
+            self.session.post(self.server + path, json=body, timeout=10)
+        except requests.RequestException as e:
+            log.warning("could not report test page %s: %s", test.get("id"), e)
+        return result
 
     def run(self, *, stop_after: float | None = None) -> None:
         backoff = 0.5
