@@ -5,6 +5,9 @@ complaint can be traced. A failure is also pushed live to staff and managers as 
 site room. Kiosks whose printer hangs off the kiosk PC (driver "agent") get a pending job that the print
 agent (`python -m printer_drivers.agent`) claims, prints and reports; the kiosk waits for that report
 within the same deadline.
+
+A test print (admin page) goes to the same printer within the same deadline but touches no ticket and
+no print job: it leaves one audit_log row.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 - /desk/<site>: staff issue on behalf of a citizen, choosing the priority group and the printer.
 - /kiosk/<kiosk_id>/test-print: admins and managers print a test page on a kiosk's printer.
 - /kiosk/tickets/<id>/reprint, /tickets/<id>/ticket.png: staff reprint and the ticket's image.
-- /kiosk/agent/jobs: the print agent on a kiosk PC fetches its jobs and reports each outcome.
+- /kiosk/agent/jobs: the print agent on a kiosk PC fetches its jobs (and test pages) and reports each outcome.
 - /t/<public_id>: the citizen follows their ticket by phone (the QR code on the ticket).
 """
 

@@ -4,8 +4,9 @@
 
 It long-polls the server for this kiosk's print jobs (the token says which kiosk), renders each ticket
 for the local printer's width, prints it with the same deadline as the server does, and reports the
-outcome. When the server restarts or the network drops it keeps retrying with a short back-off; an
-outcome that could not be reported is kept and sent once the server is back.
+outcome; a test page asked from the administration page is printed and reported the same way. When the
+server restarts or the network drops it keeps retrying with a short back-off; an outcome that could not
+be reported is kept and sent once the server is back.
 """
 
 from __future__ import annotations
