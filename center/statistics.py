@@ -1056,12 +1056,21 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
                 _merge(acc[r["k"]], dict(r))
         return acc
 
-    total = agg("'all'", "'all'").get("all", {})
-    by_day = agg("service_day", "t.service_day")
-    weekday_of = {d: date.fromisoformat(d).weekday() for d in by_day}
     heat = [[0] * 24 for _ in range(7)]
-    for (d, hour), n in _heat_counts(conn, rw, rp, q).items():
-        heat[weekday_of[d]][hour] += n
+    if f.site:  # a few thousand cells: sums per key in SQL
+        total = agg("'all'", "'all'").get("all", {})
+        by_day = agg("service_day", "t.service_day")
+        weekday_of = {d: date.fromisoformat(d).weekday() for d in by_day}
+        for (d, hour), n in _heat_counts(conn, rw, rp, q).items():
+            heat[weekday_of[d]][hour] += n
+    else:  # many sites: one pass over the cells, (day × hour) sums merged here
+        total, by_day = {}, defaultdict(dict)
+        for k, acc in agg("service_day || ' ' || hour", "t.service_day || ' ' || t.hour").items():
+            day_s, h = k.split(" ")
+            _merge(total, acc)
+            _merge(by_day[day_s], acc)
+            heat[date.fromisoformat(day_s).weekday()][int(h)] += acc.get("issued", 0)
+        weekday_of = {d: date.fromisoformat(d).weekday() for d in by_day}
     column = {"site": ("site", "t.site"), "service": ("service", "t.service"),
               "counter": ("counter_id", "t.counter_id"), "staff": ("staff", "t.staff"), "hour": ("hour", "t.hour"),
               }
