@@ -1089,9 +1089,11 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
     served_s = "CASE WHEN t.status = 'served' THEN t.service_s END"
     hist: dict[tuple[str, str], dict[Any, list[int]]] = {}
     table = "rollup_hists" if coarse else "rollup_staff_hists"
-    hist[("w", "all")], hist[("s", "all")] = _hists(
-        conn, f"SELECT 'all', wait_hist, service_hist FROM {table} WHERE {rw}", rp, coarse, 2)
-    if q:
+    shared = coarse and group in ("site", "service", "day", "weekday")  # the groups' histograms sum to the total
+    if not shared:
+        hist[("w", "all")], hist[("s", "all")] = _hists(
+            conn, f"SELECT 'all', wait_hist, service_hist FROM {table} WHERE {rw}", rp, coarse, 2)
+    if q and not shared:
         _add_hists(hist[("w", "all")], _raw_hists(conn, q, "'all'", "t.wait_s"))
         _add_hists(hist[("s", "all")], _raw_hists(conn, q, "'all'", served_s))
     if group not in ("none", "procedure"):
@@ -1100,6 +1102,12 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
         g_coarse = coarse and group in ("site", "service", "day", "weekday")
         table = "rollup_hists" if g_coarse else "rollup_cells" if group == "hour" else "rollup_staff_hists"
         hs = _hists(conn, f"SELECT {gcol}, wait_hist, service_hist FROM {table} WHERE {rw}", rp, g_coarse, 2)
+        if shared:
+            for metric, h, x in (("w", hs[0], "t.wait_s"), ("s", hs[1], served_s)):
+                cols = list(h.values())
+                hist[(metric, "all")] = {"all": [sum(c) for c in zip(*cols, strict=True)]} if cols else {}
+                if q:
+                    _add_hists(hist[(metric, "all")], _raw_hists(conn, q, "'all'", x))
         for metric, h, x in (("w", hs[0], "t.wait_s"), ("s", hs[1], served_s)):
             if group == "weekday":
                 by_wd: dict[Any, list[int]] = {}
