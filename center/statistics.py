@@ -306,7 +306,7 @@ def report(conn: sqlite3.Connection, config: Config, f: Filters, lang: str = "vi
     today_s = today or datetime.now(config.tz).date().isoformat()
     want = uses_rollups(f) if rollups is None else rollups
     if want and not f.procedure and f.date_from < today_s and rollups_ready(
-            conn, config, f.date_from, min(f.date_to, _yesterday(config, today_s))):
+            conn, config, f.date_from, min(f.date_to, _yesterday(config, today_s)), f.site):
         return _report_rollup(conn, config, f, lang, today_s)
     q = _base(config, f)
     label = Labels(config, lang)
@@ -922,7 +922,7 @@ def _build_site_days(conn: sqlite3.Connection, config: Config, site: str, days: 
 
 
 def ensure_rollups(store: Any, config: Config, d0: str, d1: str, *, today: str | None = None,
-                   batch_days: int = 92) -> dict[str, Any]:
+                   site: str | None = None, batch_days: int = 92) -> dict[str, Any]:
     """Build the missing and stale roll-ups of past days in [d0, d1] (never today): one write transaction
     per site and batch of days. Returns what was built."""
     t0 = datetime.now(UTC)
@@ -930,7 +930,7 @@ def ensure_rollups(store: Any, config: Config, d0: str, d1: str, *, today: str |
     if d1 < d0:
         return {"built": 0, "seconds": 0.0}
     with store.read() as conn:
-        sites = _all_sites(conn, config)
+        sites = [site] if site else _all_sites(conn, config)
         missing, changed, top = _stale_days(conn, config, d0, d1, sites)
     todo: dict[str, list[str]] = defaultdict(list)
     for s, d in {*missing, *changed}:
@@ -985,11 +985,11 @@ def uses_rollups(f: Filters) -> bool:
     return (date.fromisoformat(f.date_to) - date.fromisoformat(f.date_from)).days + 1 >= ROLLUP_MIN_DAYS
 
 
-def rollups_ready(conn: sqlite3.Connection, config: Config, d0: str, d1: str) -> bool:
-    """Every past (site, day) of the range rolled up and none stale (ensure_rollups makes it so)."""
+def rollups_ready(conn: sqlite3.Connection, config: Config, d0: str, d1: str, site: str | None = None) -> bool:
+    """Every past (site, day) of the range (of one site, or all) rolled up and none stale (ensure_rollups)."""
     if d1 < d0:
         return False
-    missing, changed, _ = _stale_days(conn, config, d0, d1, _all_sites(conn, config))
+    missing, changed, _ = _stale_days(conn, config, d0, d1, [site] if site else _all_sites(conn, config))
     return not missing and not changed
 
 

@@ -110,7 +110,7 @@ def _filters() -> st.Filters:
 
 def _report(f: st.Filters) -> dict[str, Any]:
     if not f.procedure and st.uses_rollups(f):  # build the missing or stale daily roll-ups of past days first
-        st.ensure_rollups(center().store, center().config, f.date_from, f.date_to)
+        st.ensure_rollups(center().store, center().config, f.date_from, f.date_to, site=f.site)
     with center().store.read() as conn:
         return st.report(conn, center().config, f, current_lang())
 

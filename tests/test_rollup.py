@@ -157,3 +157,20 @@ def test_histogram_percentiles_stay_within_a_bucket_of_the_exact_ones():
         for name, q in (("median", 0.5), ("p90", 0.9)):
             exact = st._interp(dict(enumerate(values)), n, q)
             assert abs(got[name] - exact) <= st.bucket_error_s(max(got[name], exact)), (n, name)
+
+
+def test_a_site_report_needs_only_that_sites_rollups(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    history.main(["--db", str(path), "--config", str(DEMO_CONFIG), "--days", "2", "--end", "2026-11-19", "--quiet"])
+    config = load_config(DEMO_CONFIG)
+    store = Store(path)
+    built = st.ensure_rollups(store, config, "2026-11-18", "2026-11-19", today="2026-11-20", site="main")
+    assert built["missing"] == 2
+    with store.read() as conn:
+        assert st.rollups_ready(conn, config, "2026-11-18", "2026-11-19", "main")
+        assert not st.rollups_ready(conn, config, "2026-11-18", "2026-11-19")  # branch is not rolled up
+        whole = st.report(conn, config, st.Filters("2026-11-18", "2026-11-19"), today="2026-11-20", rollups=True)
+    assert "source" not in whole  # the all-sites report falls back to the raw rows
+    assert_same_report(*both(store, config, st.Filters("2026-11-18", "2026-11-19", site="main", group="counter"),
+                             "2026-11-20"))
+    store.close()
