@@ -53,6 +53,7 @@ class Engine:
         self.config = config
         self.clock = clock
         self.publish: Publisher = publish or (lambda events: None)
+        self._rolled_up: dict[str, str] = {}  # site -> service day whose past week is rolled up
         self.sync_config()
 
     # ------------------------------------------------------------------ configuration
@@ -875,6 +876,17 @@ class Engine:
                                                                              self.config.tz) == day
                 if not reopens_today:
                     self.close_day(site.code)
+            if self._rolled_up.get(site.code) != day:
+                self._roll_up_past_week(site, day)
+
+    def _roll_up_past_week(self, site: Site, day: str) -> None:
+        """Once a day per site: build the statistics roll-ups of the past week's closed days, in the
+        background, so the first long report of the morning does not build them inside a web request."""
+        from .statistics import ensure_rollups
+
+        week_ago = (datetime.fromisoformat(day) - timedelta(days=7)).date().isoformat()
+        ensure_rollups(self.store, self.config, week_ago, day, today=day, site=site.code)
+        self._rolled_up[site.code] = day
 
     # ------------------------------------------------------------------ events
 
