@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ from .events import Event, Publisher
 from .store import Store
 
 ACTIVE = ("waiting", "called", "serving")
+ESTIMATE_TTL_S = 2.0
 PAUSE_REASONS = ("break", "meeting", "kiosk_help", "paperwork", "other")
 
 
@@ -54,6 +56,7 @@ class Engine:
         self.clock = clock
         self.publish: Publisher = publish or (lambda events: None)
         self._rolled_up: dict[str, str] = {}  # site -> service day whose past week is rolled up
+        self._estimates: dict[str, tuple[str, float, dict[str, int | None]]] = {}  # site -> (day, at, by service)
         self.sync_config()
 
     # ------------------------------------------------------------------ configuration
@@ -319,7 +322,7 @@ class Engine:
             "SELECT service, count(*) AS waiting, sum(priority IS NOT NULL) AS priority_waiting, "
             "min(queue_at) AS oldest FROM tickets WHERE site = ? AND service_day = ? AND status = 'waiting' "
             "GROUP BY service", (site.code, day))}
-        snap = self._snapshot(conn, site, day)
+        estimates = self._service_estimates(conn, site, day)
         services = []
         for code in site.services:
             sv = self.config.services[code]
@@ -332,10 +335,22 @@ class Engine:
                 "waiting": waiting,
                 "priority_waiting": (r["priority_waiting"] or 0) if r else 0,
                 "longest_wait_s": round((now - from_iso(r["oldest"])).total_seconds()) if r else 0,
-                "estimated_wait_s": self._estimate_new(snap, code),
+                "estimated_wait_s": estimates.get(code),
                 "target_wait_min": sv.target_wait_min,
             })
         return services
+
+    def _service_estimates(self, conn: sqlite3.Connection, site: Site, day: str) -> dict[str, int | None]:
+        """The wait a newcomer of each service would have, recomputed at most every ESTIMATE_TTL_S per site:
+        screens refresh it on every queue change, and a few seconds of staleness is invisible."""
+        now = time.monotonic()
+        cached = self._estimates.get(site.code)
+        if cached and cached[0] == day and now - cached[1] < ESTIMATE_TTL_S:
+            return cached[2]
+        snap = self._snapshot(conn, site, day)
+        estimates = {code: self._estimate_new(snap, code) for code in site.services}
+        self._estimates[site.code] = (day, now, estimates)
+        return estimates
 
     def queue_state(self, site_code: str, *, private: bool = False) -> dict[str, Any]:
         """Everything a screen needs to be right: waiting per service and what each counter does."""

@@ -12,10 +12,11 @@ Future arrivals are ignored. The day simulation (`make bench`) measures the erro
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-MAX_REPLAY = 400  # beyond this many waiting tickets, fall back to the simple formula (bounded work)
+MAX_REPLAY = 300  # beyond this many waiting tickets, fall back to the simple formula (bounded work)
 
 
 @dataclass
@@ -24,7 +25,6 @@ class CounterLoad:
     status: str  # open, paused, closed
     busy_remaining_s: float  # expected seconds until its current citizen is done; 0 when free
     streak: int = 0  # normal calls since the last priority call (interleaved policy)
-    target: list[int] = field(default_factory=list)  # ids of tickets transferred to this counter
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def estimate_wait(*, queue: Sequence[Waiting], ticket_id: int, counters: Sequenc
     if len(queue) > MAX_REPLAY:
         return _rough(queue, mine, pool, handling_s)
     index = {id(c): i for i, c in enumerate(counters)}
-    waiting = list(queue)
+    lines = _Lines(queue)
     future = _arrivals(arrivals_per_s or {}, {s for c in pool for s in c.services})
     streak = {id(c): c.streak for c in pool}
     heap = [(c.busy_remaining_s, index[id(c)], c) for c in pool]
@@ -66,18 +66,55 @@ def estimate_wait(*, queue: Sequence[Waiting], ticket_id: int, counters: Sequenc
         at, i, counter = heapq.heappop(heap)
         while future and future[0][0] <= at:
             t, n, service = heapq.heappop(future)
-            waiting.append(Waiting(-1000 - n, service, False, None, waited_s=-t))
-        pick = _next_for(counter, i, waiting, strict or streak[id(counter)] >= interleave_every, at, aging_s)
+            lines.add(Waiting(-1000 - n, service, False, None, waited_s=-t))
+        pick = lines.next_for(counter, i, strict or streak[id(counter)] >= interleave_every, at, aging_s)
         if pick is None:
             if future:  # idle until the next newcomer
                 heapq.heappush(heap, (max(at, future[0][0]), i, counter))
             continue
         if pick.id == ticket_id:
             return int(round(at))
-        waiting.remove(pick)
         streak[id(counter)] = 0 if pick.priority else streak[id(counter)] + 1
         heapq.heappush(heap, (at + handling_s.get(pick.service, 300.0), i, counter))
     return None
+
+
+class _Lines:
+    """The waiting tickets as first-come lines per (service or target counter, class): the best ticket
+    for a counter is always at the head of one of its lines, so a pick costs a few comparisons."""
+
+    def __init__(self, queue: Sequence[Waiting]):
+        self.lines: dict[tuple[object, bool], deque[tuple[int, Waiting]]] = {}
+        self.n = 0
+        for w in queue:
+            self.add(w)
+
+    def add(self, w: Waiting) -> None:
+        key = (("counter", w.target_counter) if w.target_counter is not None else w.service, w.priority)
+        self.lines.setdefault(key, deque()).append((self.n, w))
+        self.n += 1
+
+    def next_for(self, counter: CounterLoad, index: int, priority_due: bool, at: float,
+                 aging_s: float) -> Waiting | None:
+        """The engine's order for one counter: long waiters first (aging), then its transferred tickets,
+        then class, preference and arrival."""
+        best_key, best_line = None, None
+        sources = [(("counter", index), -1)] + [(s, rank) for rank, s in enumerate(counter.services)]
+        for source, rank in sources:
+            for prio in (False, True):
+                line = self.lines.get((source, prio))
+                if not line:
+                    continue
+                pos, w = line[0]
+                waited = w.waited_s + at
+                if waited >= aging_s:
+                    key = (0, -waited, 0, 0, pos)
+                else:
+                    klass = (0 if prio else 1) if priority_due else (1 if prio else 0)
+                    key = (1, 0, klass, rank, pos)
+                if best_key is None or key < best_key:
+                    best_key, best_line = key, line
+        return best_line.popleft()[1] if best_line is not None else None
 
 
 def _arrivals(rates: dict[str, float], services: set[str], horizon_s: float = 4 * 3600) -> list:
@@ -96,31 +133,12 @@ def _arrivals(rates: dict[str, float], services: set[str], horizon_s: float = 4 
     return out
 
 
-def _next_for(counter: CounterLoad, index: int, waiting: list[Waiting], priority_due: bool, at: float = 0.0,
-              aging_s: float = 1e12) -> Waiting | None:
-    """The engine's order for one counter: long waiters first (aging), then its transferred tickets,
-    then class, preference and arrival."""
-    best, best_key = None, None
-    for pos, w in enumerate(waiting):
-        if w.target_counter is not None:
-            if w.target_counter != index:
-                continue
-            rank = -1
-        elif w.service in counter.services:
-            rank = counter.services.index(w.service)
-        else:
-            continue
-        waited = w.waited_s + at
-        aged = waited >= aging_s
-        klass = (0 if w.priority else 1) if priority_due else (1 if w.priority else 0)
-        key = (0, -waited, 0, 0, pos) if aged else (1, 0, klass, rank, pos)
-        if best_key is None or key < best_key:
-            best, best_key = w, key
-    return best
-
-
 def _rough(queue: Sequence[Waiting], mine: Waiting, pool: Sequence[CounterLoad], handling_s: dict[str, float]) -> int:
-    ahead = sum(1 for w in queue if w.service == mine.service and w.id != mine.id
-                and queue.index(w) < queue.index(mine))
+    """For very long queues: same-service tickets ahead × handling time ÷ counters (one pass)."""
+    ahead = 0
+    for w in queue:
+        if w.id == mine.id:
+            break
+        ahead += w.service == mine.service
     handling = handling_s.get(mine.service, 300.0)
     return int(round(ahead * handling / max(1, len(pool))))
