@@ -168,7 +168,8 @@ def create_app(config: Config | str, db_path: str, *, clock: Clock = system_cloc
         from flask_wtf.csrf import generate_csrf
 
         return {"tr": tr, "lang": current_lang(), "csrf_token": generate_csrf, "font_url": FONT_URL,
-                "center_name": cfg.center_name, "center_name_en": cfg.center_name_en}
+                "center_name": cfg.center_name, "center_name_en": cfg.center_name_en,
+                "center_timezone": cfg.timezone}
 
     @app.after_request
     def remember_lang(resp: Any) -> Any:

@@ -88,5 +88,13 @@
     return m < 1 ? "dưới 1 phút" : "khoảng " + m + " phút";
   }
 
-  window.xephang = { api, live, deviceToken, el, minutes, csrf };
+  // Clock time in the center's time zone (never the browser's: a TV or PC may be set to UTC).
+  function clockTime(value, withSeconds) {
+    const tz = (document.querySelector('meta[name="timezone"]') || {}).content || "Asia/Ho_Chi_Minh";
+    const opts = { timeZone: tz, hour: "2-digit", minute: "2-digit", hour12: false };
+    if (withSeconds) opts.second = "2-digit";
+    return new Intl.DateTimeFormat("en-GB", opts).format(value ? new Date(value) : new Date());
+  }
+
+  window.xephang = { api, live, deviceToken, el, minutes, csrf, clockTime };
 })();

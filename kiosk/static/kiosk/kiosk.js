@@ -37,8 +37,7 @@
     if (opening.reason === "closing_soon") { vi = "Đã ngừng cấp số trước giờ đóng cửa"; en = "Ticket issuing has stopped before closing"; }
     else { vi = "Ngoài giờ làm việc – tạm ngừng cấp số"; en = "Closed – no tickets now"; }
     if (opening.next_open) {
-      const d = new Date(opening.next_open);
-      const hh = String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0");
+      const hh = xephang.clockTime(opening.next_open);
       vi += "; mời quay lại lúc " + hh; en += "; opens at " + hh;
     }
     return T(vi, en);

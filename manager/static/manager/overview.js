@@ -75,7 +75,7 @@
     pending = null;
     try {
       render(await xephang.api("GET", root.dataset.api + "?site=" + encodeURIComponent(site)));
-      document.getElementById("live-status").textContent = t("Cập nhật lúc ", "Updated at ") + new Date().toLocaleTimeString();
+      document.getElementById("live-status").textContent = t("Cập nhật lúc ", "Updated at ") + xephang.clockTime(null, true);
     } catch (e) {
       document.getElementById("live-status").textContent = en ? (e.message_en || e.message) : e.message;
     }
