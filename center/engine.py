@@ -19,7 +19,7 @@ from typing import Any
 from .clock import Clock, from_iso, opening_state, service_day, system_clock, to_iso
 from .config import Config, Counter, Service, Site
 from .errors import Conflict, Invalid, NotFound
-from .estimate import CounterLoad, Waiting, estimate_wait
+from .estimate import MAX_REPLAY, CounterLoad, Waiting, estimate_wait
 from .events import Event, Publisher
 from .store import Store
 
@@ -46,6 +46,7 @@ class _Snapshot:
     counters: list[CounterLoad]
     handling: dict[str, float]
     arrivals: dict[str, float]
+    waiting: dict[str, int] | None  # set instead of `queue` when the queue is too long to replay
 
 
 class Engine:
@@ -220,6 +221,9 @@ class Engine:
             return {"ahead": None, "estimated_wait_s": None}
         ahead = self._ahead(conn, row)
         snap = self._snapshot(conn, site, row["service_day"])
+        if snap.waiting is not None:  # too long to replay: counted from the people ahead
+            me = Waiting(row["id"], row["service"], row["priority"] is not None, None)
+            return {"ahead": ahead, "estimated_wait_s": self._estimate(snap, row["id"], me, ahead=ahead)}
         return {"ahead": ahead, "estimated_wait_s": self._estimate(snap, row["id"])}
 
     def _ahead(self, conn: sqlite3.Connection, row: sqlite3.Row | dict[str, Any]) -> int:
@@ -268,12 +272,19 @@ class Engine:
                 busy = max(full - elapsed, 0.1 * full)
             counters.append(CounterLoad(services=services, status=st["status"] if st else "closed",
                                         busy_remaining_s=busy, streak=st["normal_since_priority"] if st else 0))
+        # At most MAX_REPLAY + 1 rows: a longer queue is estimated from counts (bounded work per ticket).
         queue = [Waiting(r["id"], r["service"], r["priority"] is not None,
                          index.get(r["target_counter"]) if r["target_counter"] else None,
                          waited_s=(now - from_iso(r["queue_at"])).total_seconds())
                  for r in conn.execute(
                      "SELECT id, service, priority, target_counter, queue_at FROM tickets WHERE site = ? "
-                     "AND service_day = ? AND status = 'waiting' ORDER BY queue_at, id", (site.code, day))]
+                     "AND service_day = ? AND status = 'waiting' ORDER BY queue_at, id LIMIT ?",
+                     (site.code, day, MAX_REPLAY + 1))]
+        if len(queue) > MAX_REPLAY:
+            waiting = dict(conn.execute(
+                "SELECT service, count(*) FROM tickets WHERE site = ? AND service_day = ? AND status = 'waiting' "
+                "GROUP BY service", (site.code, day)).fetchall())
+            return _Snapshot([], counters, handling, {}, waiting)
         # Recent arrivals per service (last hour of today): newcomers the counters will also take.
         first = conn.execute("SELECT min(issued_at) FROM tickets WHERE site = ? AND service_day = ?",
                              (site.code, day)).fetchone()[0]
@@ -281,9 +292,18 @@ class Engine:
         arrivals = {r[0]: r[1] / window for r in conn.execute(
             "SELECT service, count(*) FROM tickets WHERE site = ? AND service_day = ? AND issued_at > ? "
             "AND transferred_from IS NULL GROUP BY service", (site.code, day, to_iso(now - timedelta(seconds=window))))}
-        return _Snapshot(queue, counters, handling, arrivals)
+        return _Snapshot(queue, counters, handling, arrivals, None)
 
-    def _estimate(self, snap: _Snapshot, ticket_id: int, extra: Waiting | None = None) -> int | None:
+    def _estimate(self, snap: _Snapshot, ticket_id: int, extra: Waiting | None = None,
+                  ahead: int | None = None) -> int | None:
+        if snap.waiting is not None:  # very long queue: people ahead × handling time ÷ counters serving it
+            if extra is None:
+                return None
+            service = extra.service
+            n_ahead = snap.waiting.get(service, 0) if ahead is None else ahead
+            serving = [c for c in snap.counters if service in c.services and c.status == "open"] or \
+                [c for c in snap.counters if service in c.services]
+            return int(round(n_ahead * snap.handling.get(service, 300.0) / max(1, len(serving))))
         queue = snap.queue + [extra] if extra is not None else snap.queue
         rules = self.config.rules
         return estimate_wait(queue=queue, ticket_id=ticket_id, counters=snap.counters, handling_s=snap.handling,
