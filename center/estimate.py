@@ -56,7 +56,10 @@ def estimate_wait(*, queue: Sequence[Waiting], ticket_id: int, counters: Sequenc
         return _rough(queue, mine, pool, handling_s)
     index = {id(c): i for i, c in enumerate(counters)}
     lines = _Lines(queue)
-    future = _arrivals(arrivals_per_s or {}, {s for c in pool for s in c.services})
+    # Only newcomers of services a counter prefers to ours can overtake us; a few dozen suffice.
+    ahead_of_mine = {s for c in pool if mine.service in c.services
+                     for s in c.services[:c.services.index(mine.service)]}
+    future = _arrivals(arrivals_per_s or {}, ahead_of_mine, cap=min(len(queue) + 20, 100))
     streak = {id(c): c.streak for c in pool}
     heap = [(c.busy_remaining_s, index[id(c)], c) for c in pool]
     heapq.heapify(heap)
@@ -117,20 +120,18 @@ class _Lines:
         return best_line.popleft()[1] if best_line is not None else None
 
 
-def _arrivals(rates: dict[str, float], services: set[str], horizon_s: float = 4 * 3600) -> list:
-    """Evenly spaced newcomers at each service's recent rate, as a heap of (time, n, service)."""
-    out, n = [], 0
+def _arrivals(rates: dict[str, float], services: set[str], horizon_s: float = 4 * 3600, cap: int = 100) -> list:
+    """Evenly spaced newcomers at each service's recent rate, as a heap of (time, n, service): the first
+    `cap` of them in time order."""
+    out: list[tuple[float, int, str]] = []
     for service, rate in rates.items():
         if service not in services or rate <= 0:
             continue
         gap = 1 / rate
-        t = gap
-        while t < horizon_s and n < 4 * MAX_REPLAY:
-            out.append((t, n, service))
-            n += 1
-            t += gap
-    heapq.heapify(out)
-    return out
+        count = min(cap, int(horizon_s / gap))
+        out.extend((gap * (k + 1), 0, service) for k in range(count))
+    out.sort()
+    return [(t, n, service) for n, (t, _, service) in enumerate(out[:cap])]
 
 
 def _rough(queue: Sequence[Waiting], mine: Waiting, pool: Sequence[CounterLoad], handling_s: dict[str, float]) -> int:
