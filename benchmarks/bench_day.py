@@ -69,6 +69,18 @@ def sleep_until(moment: datetime) -> None:
     sleep_sim((moment - sim_now()).total_seconds())
 
 
+def post(session: requests.Session, url: str, **kwargs):
+    """POST, retried when the server closed an idle keep-alive connection (a real client does the same)."""
+    for attempt in range(3):
+        try:
+            return session.post(url, timeout=30, **kwargs)
+        except requests.ConnectionError:
+            if attempt == 2:
+                raise
+            time.sleep(0.05)
+    raise AssertionError("unreachable")
+
+
 def lognormal(rng: random.Random, mean: float, cv: float) -> float:
     sigma = math.sqrt(math.log(1 + cv * cv))
     mu = math.log(mean) - sigma * sigma / 2
@@ -161,7 +173,7 @@ def run() -> dict:
             body = {"site": site, "service": service}
             if r.random() < beh["priority_share"] and cfg.services[service].allow_priority:
                 body["priority"] = r.choice(groups)
-            resp = s.post(server.url + "/api/tickets", json=body, headers=h, timeout=30)
+            resp = post(s, server.url + "/api/tickets", json=body, headers=h)
             if resp.status_code == 201:
                 with lock:
                     intended[resp.json()["id"]] = proc["code"]
@@ -177,7 +189,7 @@ def run() -> dict:
         base = f"{server.url}/api/counters/{c.id}"
         while True:
             t0 = time.perf_counter()
-            resp = s.post(base + "/call-next", headers=h, timeout=30)
+            resp = post(s, base + "/call-next", headers=h)
             if resp.status_code == 204:
                 if sim_now() > end_of_day + timedelta(minutes=90) or (
                         sim_now() > end_of_day and kiosks_done.is_set()):
@@ -194,12 +206,12 @@ def run() -> dict:
                 call_sent[ticket["id"]] = t0
             if r.random() < beh["no_show_share"]:
                 sleep_sim(60)
-                s.post(base + "/recall", headers=h, json={"ticket": ticket["id"]}, timeout=30)
+                post(s, base + "/recall", headers=h, json={"ticket": ticket["id"]})
                 sleep_sim(60)
-                s.post(base + "/no-show", headers=h, json={"ticket": ticket["id"]}, timeout=30)
+                post(s, base + "/no-show", headers=h, json={"ticket": ticket["id"]})
                 continue
             sleep_sim(r.uniform(15, 45))  # walking to the counter
-            s.post(base + "/start", headers=h, json={"ticket": ticket["id"]}, timeout=30)
+            post(s, base + "/start", headers=h, json={"ticket": ticket["id"]})
             with lock:
                 first = intended.get(ticket["id"])
             service = cfg.services[ticket["service"]]
@@ -209,8 +221,8 @@ def run() -> dict:
             for code in codes:
                 p = by_code.get(code, {"mean_min": service.default_service_min, "cv": 0.5})
                 sleep_sim(lognormal(r, p["mean_min"] * 60, p["cv"]))
-                s.post(base + "/procedure", headers=h, json={"procedure": code, "ticket": ticket["id"]}, timeout=30)
-            resp = s.post(base + "/finish", headers=h, json={"procedures": codes, "ticket": ticket["id"]}, timeout=30)
+                post(s, base + "/procedure", headers=h, json={"procedure": code, "ticket": ticket["id"]})
+            resp = post(s, base + "/finish", headers=h, json={"procedures": codes, "ticket": ticket["id"]})
             if resp.status_code != 200:
                 with lock:
                     errors.append(f"finish {resp.status_code} {resp.text[:120]}")

@@ -65,9 +65,12 @@ def to_markdown(data: object, depth: int = 0) -> list[str]:
 
 
 def main() -> int:
+    """`python -m benchmarks.run [name ...]`: run all (or the named) benchmarks; the others keep their last
+    results (var/benchmarks.json), so BENCHMARKS.md always has every section."""
     only = sys.argv[1:]
-    sections, raw = [], {}
-    for name, title, target in MODULES:
+    store = ROOT / "var" / "benchmarks.json"
+    raw = json.loads(store.read_text()) if store.exists() else {}
+    for name, _title, _target in MODULES:
         if only and name not in only:
             continue
         try:
@@ -80,10 +83,11 @@ def main() -> int:
             result = module.run()
         except Exception:  # noqa: BLE001 - report the failure in the file rather than lose the others
             result = {"error": traceback.format_exc(limit=3)}
-        raw[name] = result
-        sections.append(f"## {title}\n\nTarget: {target}. Took {time.perf_counter() - t0:.0f} s.\n\n"
-                        + "\n".join(to_markdown(result)))
+        raw[name] = {"measured_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+                     "took_s": round(time.perf_counter() - t0), **result}
         print(json.dumps(result, ensure_ascii=False, indent=1), flush=True)
+    sections = [f"## {title}\n\nTarget: {target}.\n\n" + "\n".join(to_markdown(raw[name]))
+                for name, title, target in MODULES if name in raw]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=ROOT).stdout.strip()
     header = (f"# Benchmarks\n\nMeasured by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit "
@@ -91,8 +95,8 @@ def main() -> int:
               "(`python -m center serve`, gunicorn gthread); clients run on the same 2-core machine, so "
               "client and server share the CPU.\n")
     (ROOT / "BENCHMARKS.md").write_text(header + "\n" + "\n\n".join(sections) + "\n", encoding="utf-8")
-    (ROOT / "var").mkdir(exist_ok=True)
-    (ROOT / "var" / "benchmarks.json").write_text(json.dumps(raw, indent=1, ensure_ascii=False))
+    store.parent.mkdir(exist_ok=True)
+    store.write_text(json.dumps(raw, indent=1, ensure_ascii=False))
     return 0
 
 
