@@ -423,19 +423,7 @@ def _satisfaction(conn: sqlite3.Connection, q: _Query, f: Filters, label: Labels
             "GROUP BY 1, 2", q.params):
         counts["procedure"][proc][level] = n
 
-    def rows(dim: str) -> list[dict[str, Any]]:
-        out = []
-        for k in sorted(counts[dim], key=lambda k: (k is not None, k)):
-            levels = counts[dim][k]
-            total = sum(levels.values())
-            happy = sum(n for lv, n in levels.items() if lv in satisfied)
-            out.append({"key": k, "label": label(dim, k), "total": total, "satisfied": happy,
-                        "satisfied_share": _share(happy, total),
-                        "levels": {lv: {"n": n, "share": _share(n, total)} for lv, n in sorted(levels.items())}})
-        return out
-
-    return {"overall": rows("none"), "by_counter": rows("counter"), "by_staff": rows("staff"),
-            "by_procedure": rows("procedure")}
+    return _satisfaction_tables(counts, satisfied, label)
 
 
 # ---------------------------------------------------------------------- staffing (Erlang C)
@@ -1226,7 +1214,13 @@ def _satisfaction_rollup(conn: sqlite3.Connection, f: Filters, rw: str, rp: dict
     for proc, level, n in prows:
         counts["procedure"][proc][level] = counts["procedure"][proc].get(level, 0) + n
 
-    def rows_of(dim: str) -> list[dict[str, Any]]:
+    return _satisfaction_tables(counts, satisfied, label)
+
+
+def _satisfaction_tables(counts: dict[str, Any], satisfied: Any, label: Any) -> dict[str, Any]:
+    """Rating counts per dimension → the tables the report shows (shared by the raw and roll-up paths)."""
+
+    def rows(dim: str) -> list[dict[str, Any]]:
         out = []
         for k in sorted(counts[dim], key=lambda k: (k is not None, k)):
             levels = counts[dim][k]
@@ -1237,5 +1231,5 @@ def _satisfaction_rollup(conn: sqlite3.Connection, f: Filters, rw: str, rp: dict
                         "levels": {lv: {"n": n, "share": _share(n, total)} for lv, n in sorted(levels.items())}})
         return out
 
-    return {"overall": rows_of("none"), "by_counter": rows_of("counter"), "by_staff": rows_of("staff"),
-            "by_procedure": rows_of("procedure")}
+    return {"overall": rows("none"), "by_counter": rows("counter"), "by_staff": rows("staff"),
+            "by_procedure": rows("procedure")}

@@ -368,37 +368,31 @@ def agent_jobs() -> Any:
     return jsonify({"kiosk": kiosk.id, "jobs": out, "tests": tests})
 
 
-@bp.post("/kiosk/agent/jobs/<int:job_id>")
-@json_errors
-def agent_report(job_id: int) -> Any:
-    c = center()
+def _agent_outcome() -> tuple[Any, Any, bool, str | None, dict | None]:
+    """The print agent's report: its kiosk (from its token) and what happened to the job."""
     actor = current_actor()
     if actor is None or actor.role != "kiosk":
         raise Unauthorized("Cần mã truy cập của kiosk", "A kiosk device token is required", code="no_token")
     kiosk = _kiosk(actor.name)
     _kiosk_actor(kiosk)
     data = json_body()
-    ok = field(data, "ok", bool, required=True)
-    error = field(data, "error", str)
-    health = field(data, "health", dict)
-    return jsonify(printing.report_job(c, kiosk, job_id, ok, error, health, actor))
+    return (actor, kiosk, field(data, "ok", bool, required=True), field(data, "error", str),
+            field(data, "health", dict))
+
+
+@bp.post("/kiosk/agent/jobs/<int:job_id>")
+@json_errors
+def agent_report(job_id: int) -> Any:
+    actor, kiosk, ok, error, health = _agent_outcome()
+    return jsonify(printing.report_job(center(), kiosk, job_id, ok, error, health, actor))
 
 
 @bp.post("/kiosk/agent/tests/<int:job_id>")
 @json_errors
 def agent_test_report(job_id: int) -> Any:
     """The print agent reports a test page (asked with POST /kiosk/<kiosk_id>/test-print)."""
-    c = center()
-    actor = current_actor()
-    if actor is None or actor.role != "kiosk":
-        raise Unauthorized("Cần mã truy cập của kiosk", "A kiosk device token is required", code="no_token")
-    kiosk = _kiosk(actor.name)
-    _kiosk_actor(kiosk)
-    data = json_body()
-    ok = field(data, "ok", bool, required=True)
-    error = field(data, "error", str)
-    health = field(data, "health", dict)
-    return jsonify(printing.report_test(c, kiosk, job_id, ok, error, health))
+    _actor, kiosk, ok, error, health = _agent_outcome()
+    return jsonify(printing.report_test(center(), kiosk, job_id, ok, error, health))
 
 
 # ------------------------------------------------------------------------------ phone page
