@@ -51,7 +51,6 @@ class _Gunicorn(BaseApplication):
 def serve(*, config_path: str, db_path: str, host: str, port: int, workers: int = 1, threads: int = 400,
           redis_url: str | None = None, access_log: bool = False, simulate_from: str | None = None,
           time_scale: float = 1.0) -> None:
-    from .app import create_app
     from .config import load_config
 
     cfg = load_config(config_path)  # fail before forking, with the key named
@@ -68,6 +67,9 @@ def serve(*, config_path: str, db_path: str, host: str, port: int, workers: int 
         clock = scaled_clock(datetime.fromisoformat(simulate_from), time_scale)
 
     def factory() -> Any:
+        # Imported in the worker only: the master process stays small (it only watches its workers).
+        from .app import create_app
+
         if clock is None:
             return create_app(cfg, db_path, message_queue=redis_url)
         return create_app(cfg, db_path, message_queue=redis_url, clock=clock)

@@ -17,8 +17,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-
-import sqlite_utils
+from typing import Any
 
 from .migrations import MIGRATIONS
 
@@ -119,8 +118,10 @@ class Store:
                     conn.rollback()
                 raise
 
-    def db(self, conn: sqlite3.Connection) -> sqlite_utils.Database:
-        """sqlite-utils on a pooled connection, for table helpers (upserts, inserts)."""
+    def db(self, conn: sqlite3.Connection) -> Any:
+        """sqlite-utils on a pooled connection, for table helpers (bulk inserts, introspection)."""
+        import sqlite_utils
+
         return sqlite_utils.Database(conn)
 
     def close(self) -> None:
