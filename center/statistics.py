@@ -380,15 +380,7 @@ def report(conn: sqlite3.Connection, config: Config, f: Filters, lang: str = "vi
     days = [0] * 7
     for d, wd in day_weekday.items():
         days[wd] += 1 if d else 0
-    out["heatmap"] = {"counts": heat, "days": days,
-                      "mean_per_day": [[round(heat[w][h] / days[w], 2) if days[w] else 0 for h in range(24)]
-                                       for w in range(7)]}
-    out["trend"] = []
-    for d in sorted(by_day):
-        r = _finish(d, d, by_day[d])
-        out["trend"].append({k: r[k] for k in ("key", "issued", "served", "no_show", "wait_mean_s",
-                                               "service_level")})
-    out["days"] = len(by_day)
+    _add_heatmap_and_trend(out, heat, days, by_day)
     return out
 
 
@@ -1132,15 +1124,7 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
     days = [0] * 7
     for d in by_day:
         days[weekday_of[d]] += 1
-    out["heatmap"] = {"counts": heat, "days": days,
-                      "mean_per_day": [[round(heat[w][h] / days[w], 2) if days[w] else 0 for h in range(24)]
-                                       for w in range(7)]}
-    out["trend"] = []
-    for d in sorted(by_day):
-        r = _finish(d, d, by_day[d])
-        out["trend"].append({k: r[k] for k in ("key", "issued", "served", "no_show", "wait_mean_s",
-                                               "service_level")})
-    out["days"] = len(by_day)
+    _add_heatmap_and_trend(out, heat, days, by_day)
     return out
 
 
@@ -1233,3 +1217,18 @@ def _satisfaction_tables(counts: dict[str, Any], satisfied: Any, label: Any) -> 
 
     return {"overall": rows("none"), "by_counter": rows("counter"), "by_staff": rows("staff"),
             "by_procedure": rows("procedure")}
+
+
+def _add_heatmap_and_trend(out: dict[str, Any], heat: list[list[int]], days: list[int],
+                           by_day: dict[str, Any]) -> None:
+    """Arrivals heat map (weekday × hour, total and per day) and the day-by-day trend: same shape for the
+    raw and the roll-up paths."""
+    out["heatmap"] = {"counts": heat, "days": days,
+                      "mean_per_day": [[round(heat[w][h] / days[w], 2) if days[w] else 0 for h in range(24)]
+                                       for w in range(7)]}
+    out["trend"] = []
+    for d in sorted(by_day):
+        r = _finish(d, d, by_day[d])
+        out["trend"].append({k: r[k] for k in ("key", "issued", "served", "no_show", "wait_mean_s",
+                                               "service_level")})
+    out["days"] = len(by_day)

@@ -196,6 +196,20 @@ def server_with_accounts(directory: Path, accounts_template, config: Path = DEMO
 
 
 @pytest.fixture
+def printer_port() -> int:
+    """A free port for a fake network printer (nothing listens until a FakePrinter takes it)."""
+    return free_port()
+
+
+@pytest.fixture
+def kiosk_server(make_server, tmp_path, printer_port) -> Server:
+    """A server whose main kiosk prints to the network printer at `printer_port`."""
+    from .kiosk_support import kiosk_config, network_printer
+
+    return make_server(config=kiosk_config(tmp_path, network_printer(printer_port)))
+
+
+@pytest.fixture
 def server(make_server) -> Server:
     return make_server()
 

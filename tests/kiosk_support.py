@@ -167,3 +167,4 @@ def network_printer(port: int, **extra: object) -> str:
     opts = "".join(f", {k} = {v!r}" if isinstance(v, str) else f", {k} = {str(v).lower()}"
                    for k, v in extra.items())
     return '{ driver = "network", host = "127.0.0.1", port = ' + str(port) + opts + " }"
+

@@ -3,39 +3,26 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
 import uuid
 
-import pytest
 import requests
 import socketio
 import zxingcpp
 from PIL import Image
 
 from tests.conftest import ROOT
-from tests.kiosk_support import FakePrinter, decode_raster, has_cut, kiosk_config, network_printer
+from tests.kiosk_support import (
+    FakePrinter,
+    decode_raster,
+    has_cut,
+    kiosk_config,
+)
 
 ISSUE = "/kiosk/main-kiosk-1/issue"
 JSON = {"Accept": "application/json"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def printer_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def kiosk_server(make_server, tmp_path, printer_port):
-    return make_server(config=kiosk_config(tmp_path, network_printer(printer_port)))
 
 
 def issue(server, service="CT", who="main-kiosk-1", path=ISSUE, **body):

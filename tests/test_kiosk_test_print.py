@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 import time
 
 import pytest
 
-from tests.kiosk_support import FakePrinter, decode_raster, has_cut, kiosk_config, network_printer
+from tests.kiosk_support import (
+    FakePrinter,
+    decode_raster,
+    has_cut,
+    kiosk_config,
+    network_printer,
+)
 
 PATH = "/kiosk/main-kiosk-1/test-print"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def printer_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def kiosk_server(make_server, tmp_path, printer_port):
-    return make_server(config=kiosk_config(tmp_path, network_printer(printer_port)))
 
 
 def db_rows(server, sql: str) -> list[tuple]:
