@@ -152,8 +152,10 @@
   // ------------------------------------------------------------------ reading
 
   let refreshing = null;
+  let refreshAgain = false;
   async function refresh() {
-    if (refreshing) return refreshing;
+    // A change announced while a read is in flight may postdate that read: read once more after it.
+    if (refreshing) { refreshAgain = true; return refreshing; }
     if (leaving) return null;
     refreshing = (async () => {
       try {
@@ -173,6 +175,7 @@
         else banner(msg(e));
       } finally {
         refreshing = null;
+        if (refreshAgain) { refreshAgain = false; refresh(); }
       }
     })();
     return refreshing;
