@@ -246,6 +246,21 @@ def run() -> dict:
     return summarize(server.db, cfg, latencies, errors, issued_total[0], real_minutes)
 
 
+def estimate_errors(conn: sqlite3.Connection) -> dict:
+    """How far the estimated wait printed on each ticket was from the wait that followed (issue → first
+    call): the median of |estimate − actual| / actual over tickets that waited at least 5 minutes (a
+    relative error means little on a 1-minute wait), and the median absolute error in minutes over all."""
+    rows = conn.execute("SELECT estimated_wait_s, wait_s FROM tickets WHERE wait_s IS NOT NULL "
+                        "AND estimated_wait_s IS NOT NULL AND transferred_from IS NULL").fetchall()
+    rel = [abs(e - w) / w for e, w in rows if w >= 300]
+    abs_min = [abs(e - w) / 60 for e, w in rows]
+    return {
+        "estimate_median_abs_error_pct_waits_over_5_min": round(100 * percentile(rel, 50), 1) if rel else None,
+        "estimate_median_abs_error_min_all": round(percentile(abs_min, 50), 1) if abs_min else None,
+        "estimate_tickets_compared": len(rel),
+    }
+
+
 def summarize(db: Path, cfg, latencies: list[float], errors: list[str], issued: int, real_minutes: float) -> dict:
     conn = sqlite3.connect(db)
     per_service = {}
@@ -261,10 +276,6 @@ def summarize(db: Path, cfg, latencies: list[float], errors: list[str], issued: 
             "service_level": f"{sum(w <= target for w in waits) / len(waits):.0%} within {target:.0f} min"
             if waits else None,
         }
-    rows = conn.execute("SELECT estimated_wait_s, wait_s FROM tickets WHERE wait_s IS NOT NULL "
-                        "AND estimated_wait_s IS NOT NULL AND transferred_from IS NULL").fetchall()
-    rel = [abs(e - w) / w for e, w in rows if w >= 300]
-    abs_min = [abs(e - w) / 60 for e, w in rows]
     statuses = dict(conn.execute("SELECT status, count(*) FROM tickets GROUP BY status").fetchall())
     all_waits = [w / 60 for (w,) in conn.execute("SELECT wait_s FROM tickets WHERE wait_s IS NOT NULL")]
     return {
@@ -277,9 +288,7 @@ def summarize(db: Path, cfg, latencies: list[float], errors: list[str], issued: 
         "events_measured": len(latencies),
         "display_clients": DISPLAYS_PER_SITE * len(cfg.sites),
         "errors": len(errors),
-        "estimate_median_abs_error_pct_waits_over_5_min": round(100 * percentile(rel, 50), 1) if rel else None,
-        "estimate_median_abs_error_min_all": round(percentile(abs_min, 50), 1) if abs_min else None,
-        "estimate_tickets_compared": len(rel),
+        **estimate_errors(conn),
         "per_service": per_service,
         "first_errors": errors[:5],
     }
