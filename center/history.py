@@ -14,13 +14,17 @@ configured site's counters with the volume scaled by a random factor: the provin
 from __future__ import annotations
 
 import argparse
+import base64
+import bisect
 import heapq
+import itertools
 import json
 import math
+import os
 import random
-import secrets
 import sqlite3
 import sys
+import threading
 import time
 import tomllib
 from collections import defaultdict
@@ -109,17 +113,32 @@ def _poisson(rng: random.Random, lam: float) -> int:
 
 
 _DAY_PREFIX: dict[int, str] = {}
+_HMS = [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}.000Z" for s in range(86400)]
 
 
 def _iso(epoch: int) -> str:
-    """UTC ISO text of whole seconds (the date part cached per day: this runs for every generated row)."""
+    """UTC ISO text of whole seconds (date part cached per day, time part from a table: runs for every row)."""
     day, secs = divmod(int(epoch), 86400)
     prefix = _DAY_PREFIX.get(day)
     if prefix is None:
         prefix = _DAY_PREFIX[day] = datetime.fromtimestamp(day * 86400, UTC).strftime("%Y-%m-%dT")
-    h, rest = divmod(secs, 3600)
-    m, sec = divmod(rest, 60)
-    return f"{prefix}{h:02d}:{m:02d}:{sec:02d}.000Z"
+    return prefix + _HMS[secs]
+
+
+def _public_ids(n: int) -> list[str]:
+    """n unguessable ids like secrets.token_urlsafe(9) (12 characters), from one urandom call."""
+    text = base64.urlsafe_b64encode(os.urandom(9 * n)).decode()
+    return [text[i:i + 12] for i in range(0, 12 * n, 12)]
+
+
+_FINISHED_DATA: dict[tuple[str, ...], str] = {}
+
+
+def _finished_data(codes: tuple[str, ...]) -> str:
+    data = _FINISHED_DATA.get(codes)
+    if data is None:
+        data = _FINISHED_DATA[codes] = json.dumps({"procedures": list(codes)})
+    return data
 
 
 class Writer:
@@ -133,6 +152,15 @@ class Writer:
         self.ratings: list[tuple] = []
         self.counter_events: list[tuple] = []
         self.sequences: list[tuple] = []
+
+    def take(self) -> Writer:
+        """The rows gathered so far, as a batch of their own (this writer starts empty again)."""
+        batch = Writer(self.next_id)
+        batch.tickets, batch.events, batch.procedures = self.tickets, self.events, self.procedures
+        batch.ratings, batch.counter_events, batch.sequences = self.ratings, self.counter_events, self.sequences
+        self.tickets, self.events, self.procedures, self.ratings = [], [], [], []
+        self.counter_events, self.sequences = [], []
+        return batch
 
     def flush(self, conn: sqlite3.Connection) -> int:
         conn.executemany(
@@ -168,27 +196,36 @@ def simulate_day(w: Writer, site: SiteModel, day: date, offset_s: int, workload:
         open2 = close2 = close1
     stop_issue = close2 - hours.get("stop_issuing_before_close_min", 15) * 60
     day_s = day.isoformat()
+    d0 = (base + open1) // 86400 * 86400  # the UTC day of the opening: the whole working day in most zones
+    prefix, hms = _iso(d0)[:11], _HMS
+
+    def iso(epoch: int) -> str:  # _iso with the UTC day looked up once
+        s = epoch - d0
+        return prefix + hms[s] if 0 <= s < 86400 else _iso(epoch)
     # arrivals
     arrivals: list[tuple[int, str, str, bool, float]] = []
     codes = [p[0] for p in site.procedures]
-    weights = [p[2] for p in site.procedures]
+    cum = list(itertools.accumulate(p[2] for p in site.procedures))  # as rng.choices(codes, weights) does
+    total_w, last = cum[-1], len(cum) - 1
     by_code = {p[0]: p for p in site.procedures}
     for hour, lam in site.arrivals.items():
         for _ in range(_poisson(rng, lam * volume)):
             t = hour * 3600 + int(rng.random() * 3600)
             if not (open1 <= t < close1 or open2 <= t < stop_issue):
                 continue
-            code = rng.choices(codes, weights)[0]
+            code = codes[bisect.bisect(cum, rng.random() * total_w, 0, last)]
             patience = math.inf if rng.random() < gen["patient_share"] else rng.uniform(1800, 5400)
             arrivals.append((t, code, by_code[code][1], rng.random() < beh["priority_share"], patience))
     arrivals.sort()
     seqs: dict[str, int] = defaultdict(int)
     tickets = []
-    for t, code, service, prio, patience in arrivals:
+    public_ids = _public_ids(len(arrivals))
+    for k, (t, code, service, prio, patience) in enumerate(arrivals):
         seqs[service] += 1
         number = site.numbering[service].format(seqs[service])
         tickets.append({"id": w.next_id, "t": t, "proc": code, "service": service, "prio": prio,
-                        "patience": patience, "seq": seqs[service], "number": number, "done": False})
+                        "patience": patience, "seq": seqs[service], "number": number, "done": False,
+                        "public_id": public_ids[k]})
         w.next_id += 1
     for service, n in seqs.items():
         w.sequences.append((site.code, service, day_s, n))
@@ -200,11 +237,11 @@ def simulate_day(w: Writer, site: SiteModel, day: date, offset_s: int, workload:
     heapq.heapify(heap)
     staff = {cid: f"cb-{cid}" for cid, _ in counters}
     for cid, _ in counters:
-        w.counter_events.append((cid, site.code, _iso(base + open1), "open", staff[cid], None))
+        w.counter_events.append((cid, site.code, iso(base + open1), "open", staff[cid], None))
         if open2 > close1:
-            w.counter_events.append((cid, site.code, _iso(base + close1), "pause", staff[cid], "break"))
-            w.counter_events.append((cid, site.code, _iso(base + open2), "resume", staff[cid], None))
-        w.counter_events.append((cid, site.code, _iso(base + close2), "close", staff[cid], "day closed"))
+            w.counter_events.append((cid, site.code, iso(base + close1), "pause", staff[cid], "break"))
+            w.counter_events.append((cid, site.code, iso(base + open2), "resume", staff[cid], None))
+        w.counter_events.append((cid, site.code, iso(base + close2), "close", staff[cid], "day closed"))
     waiting = {s: [] for s in site.services}  # per service, tickets in arrival order (index list)
     for tk in tickets:
         waiting[tk["service"]].append(tk)
@@ -241,19 +278,19 @@ def simulate_day(w: Writer, site: SiteModel, day: date, offset_s: int, workload:
         tk["done"] = True
         at = base + tk["t"] + int(tk["patience"])
         _ticket(tk, "left", ended=at)
-        w.events.append((tk["id"], _iso(at), "left", site.code, None, None, None))
+        w.events.append((tk["id"], iso(at), "left", site.code, None, None, None))
 
     def _ticket(tk: dict[str, Any], status: str, *, counter: str | None = None, called: int | None = None,
                 started: int | None = None, ended: int | None = None, calls: int = 0) -> None:
         issued = base + tk["t"]
         w.tickets.append((
-            tk["id"], secrets.token_urlsafe(9), tk["id"], site.code, tk["service"], day_s, tk["seq"], tk["number"],
-            "elderly" if tk["prio"] else None, "kiosk", "kiosk", status, _iso(issued), _iso(issued), counter,
-            staff.get(counter) if counter else None, _iso(called) if called else None,
-            _iso(called) if called else None, calls, _iso(started) if started else None,
-            _iso(ended) if ended else None, float(called - issued) if called else None,
+            tk["id"], tk["public_id"], tk["id"], site.code, tk["service"], day_s, tk["seq"], tk["number"],
+            "elderly" if tk["prio"] else None, "kiosk", "kiosk", status, iso(issued), iso(issued), counter,
+            staff.get(counter) if counter else None, iso(called) if called else None,
+            iso(called) if called else None, calls, iso(started) if started else None,
+            iso(ended) if ended else None, float(called - issued) if called else None,
             float(ended - started) if status == "served" else None))
-        w.events.append((tk["id"], _iso(issued), "issued", site.code, None, None, None))
+        w.events.append((tk["id"], iso(issued), "issued", site.code, None, None, None))
 
     while heap:
         now, i = heapq.heappop(heap)
@@ -273,9 +310,9 @@ def simulate_day(w: Writer, site: SiteModel, day: date, offset_s: int, workload:
         if rng.random() < beh["no_show_share"]:
             end = called + rng.randint(60, 150)
             _ticket(tk, "no_show", counter=cid, called=called, ended=end, calls=2)
-            w.events.append((tk["id"], _iso(called), "called", site.code, cid, staff[cid], None))
-            w.events.append((tk["id"], _iso(called + 45), "recalled", site.code, cid, staff[cid], None))
-            w.events.append((tk["id"], _iso(end), "no_show", site.code, cid, staff[cid], None))
+            w.events.append((tk["id"], iso(called), "called", site.code, cid, staff[cid], None))
+            w.events.append((tk["id"], iso(called + 45), "recalled", site.code, cid, staff[cid], None))
+            w.events.append((tk["id"], iso(end), "no_show", site.code, cid, staff[cid], None))
             heapq.heappush(heap, (now + (end - called), i))
             continue
         started = called + rng.randint(20, 90)
@@ -287,18 +324,18 @@ def simulate_day(w: Writer, site: SiteModel, day: date, offset_s: int, workload:
             procs.append((second[0], _service_time(rng, second[3], second[4])))
         cursor = started
         for code, secs in procs:
-            w.procedures.append((tk["id"], service, code, site.code, cid, staff[cid], _iso(cursor),
-                                 _iso(cursor + secs), float(secs)))
+            w.procedures.append((tk["id"], service, code, site.code, cid, staff[cid], iso(cursor),
+                                 iso(cursor + secs), float(secs)))
             cursor += secs
         ended = cursor
         _ticket(tk, "served", counter=cid, called=called, started=started, ended=ended, calls=1)
-        w.events.append((tk["id"], _iso(called), "called", site.code, cid, staff[cid], None))
-        w.events.append((tk["id"], _iso(started), "started", site.code, cid, staff[cid], None))
-        w.events.append((tk["id"], _iso(ended), "finished", site.code, cid, staff[cid],
-                         json.dumps({"procedures": [c for c, _ in procs]})))
+        w.events.append((tk["id"], iso(called), "called", site.code, cid, staff[cid], None))
+        w.events.append((tk["id"], iso(started), "started", site.code, cid, staff[cid], None))
+        w.events.append((tk["id"], iso(ended), "finished", site.code, cid, staff[cid],
+                         _finished_data(tuple(c for c, _ in procs))))
         if rng.random() < gen["rated_share"]:
             level = rng.choices([lv for lv, _ in levels], [p for _, p in levels])[0]
-            w.ratings.append((tk["id"], site.code, cid, staff[cid], level, "[]", _iso(ended + 5)))
+            w.ratings.append((tk["id"], site.code, cid, staff[cid], level, "[]", iso(ended + 5)))
         heapq.heappush(heap, (now + (ended - called), i))
     # whoever is still waiting at closing: left (patience ran out) or cancelled
     for tk in tickets:
@@ -309,7 +346,7 @@ def simulate_day(w: Writer, site: SiteModel, day: date, offset_s: int, workload:
             _left(tk)
         else:
             _ticket(tk, "cancelled", ended=base + close2)
-            w.events.append((tk["id"], _iso(base + close2), "cancelled", site.code, None, "system",
+            w.events.append((tk["id"], iso(base + close2), "cancelled", site.code, None, "system",
                              json.dumps({"reason": "closed"})))
 
 
@@ -338,36 +375,93 @@ def generate(store: Store, config: Config, *, days: int, end: date, province: in
                              "VALUES (?,?,?,0,?)", [(m.code, f"Xã/phường {m.code}", f"Commune {m.code}", now)
                                                     for m in models])
     w = Writer(next_id)
-    total = 0
     # Bulk mode (a province, or a big history): the secondary indexes of the filled tables are dropped while
     # rows go in and rebuilt once at the end (a sorted build is many times faster than row-by-row updates).
     bulk = len(models) * days >= BULK_SITE_DAYS
+    bulk_conn = _bulk_connection(store.path, bulk)
     indexes: list[tuple[str, str]] = []
-    if bulk:
-        with store.write() as conn:
-            indexes = [(r[0], r[1]) for r in conn.execute(
+    try:
+        if bulk:
+            bulk_conn.execute("BEGIN IMMEDIATE")
+            indexes = [(r[0], r[1]) for r in bulk_conn.execute(
                 "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN "
                 "('tickets', 'ticket_events', 'ticket_procedures', 'ratings', 'counter_events') "
                 "AND sql NOT LIKE 'CREATE UNIQUE%'")]
             for name, _ in indexes:
-                conn.execute(f'DROP INDEX "{name}"')
-    try:
-        total = _fill(store, config, w, models, all_days, working, gen, workload, rng, progress, t0)
-    finally:
-        if indexes:
-            if progress:
-                sys.stderr.write("\nrebuilding indexes…")
-            with store.write() as conn:
+                bulk_conn.execute(f'DROP INDEX "{name}"')
+            bulk_conn.execute("COMMIT")
+        try:
+            total = _fill(bulk_conn, w, models, all_days, working, gen, workload, config, rng, progress, t0)
+        finally:
+            if indexes:
+                if progress:
+                    sys.stderr.write("\nrebuilding indexes…")
+                bulk_conn.execute("BEGIN IMMEDIATE")
                 for _, sql in indexes:
-                    conn.execute(sql)
+                    bulk_conn.execute(sql)
+                bulk_conn.execute("COMMIT")
+                bulk_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        bulk_conn.close()
     if progress:
         sys.stderr.write("\n")
     return {"sites": len(models), "days": days, "tickets": total, "seconds": round(time.monotonic() - t0, 1)}
 
 
-def _fill(store: Store, config: Config, w: Writer, models: list[SiteModel], all_days: list[date], working: set,
-          gen: dict[str, Any], workload: dict[str, Any], rng: random.Random, progress: bool, t0: float) -> int:
-    total = 0
+def _bulk_connection(path: str, bulk: bool) -> sqlite3.Connection:
+    """The generator's own connection: a generated file is thrown away if the run fails, so its writes skip
+    the fsyncs (synchronous=OFF) and a big history keeps its indexes' pages in a large cache."""
+    conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 60000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if bulk:
+        conn.execute("PRAGMA cache_size = -1000000")  # KiB: 1 GB
+        conn.execute("PRAGMA wal_autocheckpoint = 100000")  # pages
+    return conn
+
+
+class _BackgroundWriter:
+    """Writes one batch in a thread while the next day is simulated (SQLite releases the GIL while it works);
+    at most one batch is in flight."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+        self.written = 0
+
+    def _write(self, batch: Writer) -> None:
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.written += batch.flush(self.conn)
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.rollback()
+                raise
+        except BaseException as e:  # re-raised by wait() in the generating thread
+            self.error = e
+
+    def submit(self, batch: Writer) -> None:
+        self.wait()
+        self.thread = threading.Thread(target=self._write, args=(batch,), name="history-writer", daemon=True)
+        self.thread.start()
+
+    def wait(self) -> int:
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        if self.error is not None:
+            raise self.error
+        return self.written
+
+
+def _fill(conn: sqlite3.Connection, w: Writer, models: list[SiteModel], all_days: list[date], working: set,
+          gen: dict[str, Any], workload: dict[str, Any], config: Config, rng: random.Random, progress: bool,
+          t0: float) -> int:
+    writer = _BackgroundWriter(conn)
     for n, day in enumerate(all_days, 1):
         wd = day.weekday()
         volume = 1.0 if wd in working else gen["saturday_share"] if wd == 5 else 0.0
@@ -376,15 +470,13 @@ def _fill(store: Store, config: Config, w: Writer, models: list[SiteModel], all_
                           or timedelta(0)).total_seconds())
             for m in models:
                 simulate_day(w, m, day, offset, workload, rng, volume)
-            if len(w.tickets) > 200_000 or n == len(all_days):
-                with store.write() as conn:
-                    total += w.flush(conn)
+            if len(w.tickets) > 100_000:
+                writer.submit(w.take())
         if progress and (n % max(1, len(all_days) // 100) == 0 or n == len(all_days)):
-            _bar(n, len(all_days), total + len(w.tickets), t0, day)
-    if w.tickets:
-        with store.write() as conn:
-            total += w.flush(conn)
-    return total
+            _bar(n, len(all_days), writer.written + len(w.tickets), t0, day)
+    if w.tickets or w.sequences or w.counter_events:
+        writer.submit(w.take())
+    return writer.wait()
 
 
 def _bar(n: int, total: int, tickets: int, t0: float, day: date) -> None:
