@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 MAX_REPLAY = 300  # beyond this many waiting tickets, fall back to the simple formula (bounded work)
+MAX_NEWCOMERS = 100
 
 
 @dataclass
@@ -49,31 +50,37 @@ def estimate_wait(*, queue: Sequence[Waiting], ticket_id: int, counters: Sequenc
     if mine is None:
         return None
     pool = [c for c in counters if c.status == "open"] or [c for c in counters if c.status != "paused"]
-    pool = [c for c in pool if mine.service in c.services or (mine.target_counter is not None)]
-    if not pool:
+    serving = [c for c in pool if mine.service in c.services or (mine.target_counter is not None)]
+    if not serving:
         return None
     if len(queue) > MAX_REPLAY:
-        return _rough(queue, mine, pool, handling_s)
+        return _rough(queue, mine, serving, handling_s)
     index = {id(c): i for i, c in enumerate(counters)}
     lines = _Lines(queue)
-    # Only newcomers of services a counter prefers to ours can overtake us; a few dozen suffice.
-    ahead_of_mine = {s for c in pool if mine.service in c.services
-                     for s in c.services[:c.services.index(mine.service)]}
-    future = _arrivals(arrivals_per_s or {}, ahead_of_mine, cap=min(len(queue) + 20, 100))
+    # Every working counter takes part, not only those serving our service: a counter that serves our
+    # service second is free for us only when the other counters sharing its first service keep up.
+    # Newcomers of every service those counters serve take their time too (a few dozen suffice).
+    served = {s for c in pool for s in c.services}
+    future = _arrivals(arrivals_per_s or {}, served, cap=min(len(queue) + 40, MAX_NEWCOMERS))
     streak = {id(c): c.streak for c in pool}
     heap = [(c.busy_remaining_s, index[id(c)], c) for c in pool]
     heapq.heapify(heap)
+    idle: dict[int, CounterLoad] = {}  # counters with nothing to take, woken by a newcomer they serve
     for _ in range(20 * MAX_REPLAY):
+        if future and (not heap or future[0][0] <= heap[0][0]):
+            t, n, service = heapq.heappop(future)
+            lines.add(Waiting(-1000 - n, service, False, None, waited_s=-t))
+            for i, counter in list(idle.items()):
+                if service in counter.services:
+                    del idle[i]
+                    heapq.heappush(heap, (t, i, counter))
+            continue
         if not heap:
             break
         at, i, counter = heapq.heappop(heap)
-        while future and future[0][0] <= at:
-            t, n, service = heapq.heappop(future)
-            lines.add(Waiting(-1000 - n, service, False, None, waited_s=-t))
         pick = lines.next_for(counter, i, strict or streak[id(counter)] >= interleave_every, at, aging_s)
         if pick is None:
-            if future:  # idle until the next newcomer
-                heapq.heappush(heap, (max(at, future[0][0]), i, counter))
+            idle[i] = counter
             continue
         if pick.id == ticket_id:
             return int(round(at))

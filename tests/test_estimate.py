@@ -74,3 +74,28 @@ def test_newcomers_of_a_preferred_service_delay_a_later_preference():
                          strict=True, interleave_every=2, arrivals_per_s={"CT": 1 / 100}, aging_s=1800) == 1950
     assert estimate_wait(queue=queue, ticket_id=1, counters=busy, handling_s={"CT": 300, "HT": 600},
                          strict=True, interleave_every=2, arrivals_per_s={"CT": 1 / 1000}) == 150
+
+
+def test_every_open_counter_takes_part_so_a_shared_backlog_is_split():
+    # Counter 0 serves only HT; counter 1 serves CC first and helps with HT. Two HT citizens have waited
+    # past the aging limit, so they go first wherever they are. Counter 0 takes one of them: counter 1
+    # serves one HT citizen (600 s), then our CC ticket.
+    counters = [CounterLoad(("HT",), "open", 0.0), CounterLoad(("CC", "HT"), "open", 0.0)]
+    queue = [Waiting(1, "HT", False, None, waited_s=2000), Waiting(2, "HT", False, None, waited_s=2000),
+             Waiting(3, "CC", False, None)]
+    assert estimate_wait(queue=queue, ticket_id=3, counters=counters, handling_s={"HT": 600, "CC": 300},
+                         strict=True, interleave_every=2, aging_s=1800) == 600
+
+
+def test_a_counter_with_nothing_to_do_wakes_for_a_newcomer_it_serves():
+    # Counter 0 serves only CC and has nobody; counter 1 serves CC first, then HT, and is busy for 150 s.
+    # A CC newcomer arrives every 100 s and takes 150 s. Counter 0 wakes for the newcomer at 100 s, so
+    # at 150 s no CC citizen waits and counter 1 takes our HT ticket.
+    counters = [CounterLoad(("CC",), "open", 0.0), CounterLoad(("CC", "HT"), "open", 150.0)]
+    queue = [Waiting(1, "HT", False, None)]
+    assert estimate_wait(queue=queue, ticket_id=1, counters=counters, handling_s={"CC": 150, "HT": 600},
+                         strict=True, interleave_every=2, arrivals_per_s={"CC": 1 / 100}) == 150
+    # Without counter 0, counter 1 keeps taking CC newcomers until our ticket has waited 30 minutes (it
+    # finishes one at 1800 s and then takes the aged ticket).
+    assert estimate_wait(queue=queue, ticket_id=1, counters=counters[1:], handling_s={"CC": 150, "HT": 600},
+                         strict=True, interleave_every=2, arrivals_per_s={"CC": 1 / 100}, aging_s=1800) == 1800
