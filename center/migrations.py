@@ -288,3 +288,41 @@ CREATE INDEX rollup_staff_hists_day ON rollup_staff_hists (service_day);
 """
 
 MIGRATIONS.append(V5_ROLLUP_STAFF_HISTS)
+
+# Reports: roll-ups of whole months (same columns as the daily tables, service_day holding 'YYYY-MM'), built
+# when every day of a month is rolled up, and daily sums per (site, day, hour) for the summary, trend and heat
+# map of reports without a service, counter or staff filter.
+V6_ROLLUP_MONTHS = """
+CREATE TABLE rollup_months (
+  site TEXT NOT NULL, month TEXT NOT NULL, built_at TEXT NOT NULL,
+  PRIMARY KEY (site, month)
+) WITHOUT ROWID;
+CREATE TABLE rollup_day_sums (
+  site TEXT NOT NULL, service_day TEXT NOT NULL, hour INTEGER,
+  issued INTEGER, entries INTEGER, served INTEGER, no_show INTEGER, cancelled INTEGER, transferred INTEGER,
+  "left" INTEGER, "open" INTEGER, wait_n INTEGER, wait_sum REAL, wait_max REAL, service_n INTEGER,
+  service_sum REAL, service_max REAL, sl_within INTEGER, sl_total INTEGER
+);
+CREATE INDEX rollup_day_sums_site_day ON rollup_day_sums (site, service_day);
+CREATE INDEX rollup_day_sums_day ON rollup_day_sums (service_day);
+CREATE TABLE rollup_m_cells AS SELECT * FROM rollup_cells WHERE 0;
+CREATE INDEX rollup_m_cells_site_month ON rollup_m_cells (site, service_day);
+CREATE TABLE rollup_m_hists (
+  site TEXT NOT NULL, service_day TEXT NOT NULL, service TEXT NOT NULL,
+  wait_hist BLOB, service_hist BLOB,
+  PRIMARY KEY (site, service_day, service)
+) WITHOUT ROWID;
+CREATE TABLE rollup_m_staff_hists AS SELECT * FROM rollup_staff_hists WHERE 0;
+CREATE INDEX rollup_m_staff_hists_site_month ON rollup_m_staff_hists (site, service_day);
+CREATE TABLE rollup_m_procedures AS SELECT * FROM rollup_procedures WHERE 0;
+CREATE INDEX rollup_m_procedures_site_month ON rollup_m_procedures (site, service_day);
+CREATE TABLE rollup_m_ratings AS SELECT * FROM rollup_ratings WHERE 0;
+CREATE INDEX rollup_m_ratings_site_month ON rollup_m_ratings (site, service_day);
+CREATE TABLE rollup_m_hour_hists (
+  site TEXT NOT NULL, service_day TEXT NOT NULL, hour INTEGER,
+  wait_hist BLOB, service_hist BLOB
+);
+CREATE INDEX rollup_m_hour_hists_site_month ON rollup_m_hour_hists (site, service_day);
+"""
+
+MIGRATIONS.append(V6_ROLLUP_MONTHS)
