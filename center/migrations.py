@@ -326,3 +326,14 @@ CREATE INDEX rollup_m_hour_hists_site_month ON rollup_m_hour_hists (site, servic
 """
 
 MIGRATIONS.append(V6_ROLLUP_MONTHS)
+
+# Reports: daily histograms per (site, day), all services together (trend by day and weekday over many sites).
+V7_ROLLUP_DAY_HISTS = """
+CREATE TABLE rollup_day_hists (
+  site TEXT NOT NULL, service_day TEXT NOT NULL, wait_hist BLOB, service_hist BLOB,
+  PRIMARY KEY (site, service_day)
+) WITHOUT ROWID;
+CREATE INDEX rollup_day_hists_day ON rollup_day_hists (service_day);
+"""
+
+MIGRATIONS.append(V7_ROLLUP_DAY_HISTS)
