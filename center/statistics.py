@@ -675,7 +675,7 @@ def to_xlsx(rep: dict[str, Any], lang: str = "vi") -> bytes:
 # come from fixed-bucket histograms: the error is at most the width of the bucket holding the value.
 
 ROLLUP_MIN_DAYS = 32  # ranges of up to 31 days keep the exact raw path
-ROLLUP_FORMAT = 2  # bumped when what the roll-ups hold changes: every roll-up is then rebuilt
+ROLLUP_FORMAT = 3  # bumped when what the roll-ups hold changes: every roll-up is then rebuilt
 # Bucket lower bounds (seconds): 10 s wide below 2 min, 30 s to 10 min, 60 s to 30 min, 120 s to 1 h,
 # 600 s to 3 h, then one open bucket (interpolated up to the maximum).
 BUCKETS: tuple[int, ...] = (tuple(range(0, 120, 10)) + tuple(range(120, 600, 30)) + tuple(range(600, 1800, 60))
@@ -831,7 +831,7 @@ def _build_site_days(conn: sqlite3.Connection, config: Config, site: str, days: 
     days = sorted(days)
     marks = ",".join("?" * len(days))
     for table in ("rollup_days", "rollup_cells", "rollup_hists", "rollup_staff_hists", "rollup_procedures",
-                  "rollup_ratings"):
+                  "rollup_ratings", "rollup_day_sums", "rollup_day_hists"):
         conn.execute(f"DELETE FROM {table} WHERE site = ? AND service_day IN ({marks})", (site, *days))  # noqa: S608
     q = _base(config, Filters(days[0], days[-1], site=site))
     q.sql = q.sql[:-1] + f" AND t.service_day IN ({', '.join(':day' + str(i) for i in range(len(days)))}))"
@@ -876,6 +876,13 @@ def _build_site_days(conn: sqlite3.Connection, config: Config, site: str, days: 
                      [(site, *k, _pack_sparse(w), _pack_sparse(s)) for k, (w, s) in staffed.items()])
     conn.executemany("INSERT INTO rollup_hists VALUES (?,?,?,?,?)",
                      [(site, d, sv, _pack_dense(w), _pack_dense(s)) for (d, sv), (w, s) in dense.items()])
+    per_day: dict[str, list[dict[int, int]]] = defaultdict(lambda: [defaultdict(int), defaultdict(int)])
+    for (d, _), pair in dense.items():
+        for i in range(2):
+            for b, n in pair[i].items():
+                per_day[d][i][b] += n
+    conn.executemany("INSERT INTO rollup_day_hists VALUES (?,?,?,?)",
+                     [(site, d, _pack_dense(w), _pack_dense(s)) for d, (w, s) in per_day.items()])
     pkeys = "t.service_day, t.service, t.counter_id, t.staff, p.procedure"
     src = "t CROSS JOIN ticket_procedures p ON p.ticket_id = t.id WHERE t.status = 'served'"
     phist: dict[tuple, dict[int, int]] = defaultdict(dict)
@@ -899,6 +906,100 @@ def _build_site_days(conn: sqlite3.Connection, config: Config, site: str, days: 
     prints = _fingerprints(conn, site, days)
     conn.executemany("INSERT INTO rollup_days VALUES (?,?,?,?,?,?,?,?)",
                      [(site, d, *prints.get(d, (0, None, None, 0, 0)), now) for d in days])
+    conn.execute(f"INSERT INTO rollup_day_sums SELECT site, service_day, hour, {_RSUM_COLS} FROM rollup_cells "
+                 f"WHERE site = ? AND service_day IN ({marks}) GROUP BY service_day, hour", (site, *days))  # noqa: S608
+    for month in sorted({d[:7] for d in days}):
+        _build_month(conn, site, month, now)
+
+
+_CELL_SUMS = (*_SUMS[:8], "wait_n", "wait_sum", "wait_max", "service_n", "service_sum", "service_max", "sl_within",
+              "sl_total")
+_RSUM_COLS = ", ".join(f'max("{c}")' if c.endswith("_max") else f'sum("{c}")' for c in _CELL_SUMS)
+
+
+def _days_in_month(month: str) -> int:
+    first = date.fromisoformat(month + "-01")
+    return ((first.replace(day=28) + timedelta(days=4)).replace(day=1) - first).days
+
+
+def _merge_sparse(rows: Any, nkeys: int, nblobs: int) -> dict[tuple, list[dict[int, int]]]:
+    """Sparse histogram blobs summed per key (the first nkeys columns of each row, then nblobs blobs)."""
+    from array import array
+
+    out: dict[tuple, list[dict[int, int]]] = {}
+    for r in rows:
+        k = tuple(r[:nkeys])
+        acc = out.get(k)
+        if acc is None:
+            acc = out[k] = [defaultdict(int) for _ in range(nblobs)]
+        for i in range(nblobs):
+            blob = r[nkeys + i]
+            if blob:
+                a = array("I", blob)
+                h = acc[i]
+                for j in range(0, len(a), 2):
+                    h[a[j]] += a[j + 1]
+    return out
+
+
+def _build_month(conn: sqlite3.Connection, site: str, month: str, now: str) -> None:
+    """The month's roll-ups of one site from its daily ones, once every day of the month is rolled up (the
+    month rows are dropped and rebuilt whenever one of its days is rebuilt, in the same transaction)."""
+    for table in ("rollup_months", "rollup_m_cells", "rollup_m_hists", "rollup_m_staff_hists", "rollup_m_procedures",
+                  "rollup_m_ratings", "rollup_m_hour_hists"):
+        column = "month" if table == "rollup_months" else "service_day"
+        conn.execute(f"DELETE FROM {table} WHERE site = ? AND {column} = ?", (site, month))  # noqa: S608
+    days = conn.execute("SELECT count(*) FROM rollup_days WHERE site = ? AND service_day BETWEEN ? AND ?",
+                        (site, month + "-01", month + "-31")).fetchone()[0]
+    if days < _days_in_month(month):
+        return
+    args = (site, month + "-01", month + "-31")
+    where = "site = ? AND service_day BETWEEN ? AND ?"
+    keys = "service, counter_id, staff, hour"
+    hists = _merge_sparse(conn.execute(f"SELECT {keys}, wait_hist, service_hist FROM rollup_cells WHERE {where}",  # noqa: S608
+                                       args), 4, 2)
+    rows = []
+    for r in conn.execute(f"SELECT {keys}, {_RSUM_COLS} FROM rollup_cells WHERE {where} "  # noqa: S608
+                          f"GROUP BY {keys}", args):
+        k = tuple(r[:4])
+        w, sv = hists.get(k, ({}, {}))
+        rows.append((site, month, *r, _pack_sparse(w), _pack_sparse(sv)))
+    conn.executemany("INSERT INTO rollup_m_cells VALUES (" + ",".join("?" * 24) + ")", rows)
+    by_hour: dict[Any, list[dict[int, int]]] = defaultdict(lambda: [defaultdict(int), defaultdict(int)])
+    for k, pair in hists.items():
+        for i in range(2):
+            acc = by_hour[k[3]][i]
+            for b, n in pair[i].items():
+                acc[b] += n
+    conn.executemany("INSERT INTO rollup_m_hour_hists VALUES (?,?,?,?,?)",
+                     [(site, month, h, _pack_dense(w), _pack_dense(sv)) for h, (w, sv) in by_hour.items()])
+    dense: dict[Any, list[list[int]]] = {}
+    from array import array
+
+    for service, wb, sb in conn.execute(f"SELECT service, wait_hist, service_hist FROM rollup_hists "  # noqa: S608
+                                        f"WHERE {where}", args):
+        acc = dense.setdefault(service, [[0] * NB, [0] * NB])
+        for i, blob in enumerate((wb, sb)):
+            if blob:
+                acc[i] = [x + y for x, y in zip(acc[i], array("I", blob), strict=True)]
+    conn.executemany("INSERT INTO rollup_m_hists VALUES (?,?,?,?,?)",
+                     [(site, month, sv, array("I", w).tobytes(), array("I", s).tobytes())
+                      for sv, (w, s) in dense.items()])
+    staffed = _merge_sparse(conn.execute("SELECT service, counter_id, staff, wait_hist, service_hist FROM "  # noqa: S608
+                                         f"rollup_staff_hists WHERE {where}", args), 3, 2)
+    conn.executemany("INSERT INTO rollup_m_staff_hists VALUES (?,?,?,?,?,?,?)",
+                     [(site, month, *k, _pack_sparse(w), _pack_sparse(s)) for k, (w, s) in staffed.items()])
+    pkeys = "service, counter_id, staff, procedure"
+    phist = _merge_sparse(conn.execute(f"SELECT {pkeys}, hist FROM rollup_procedures WHERE {where}", args),  # noqa: S608
+                          4, 1)
+    conn.executemany("INSERT INTO rollup_m_procedures VALUES (?,?,?,?,?,?,?,?,?,?,?)", [
+        (site, month, *r, _pack_sparse(phist.get(tuple(r[:4]), [{}])[0]))
+        for r in conn.execute(f"SELECT {pkeys}, sum(n), sum(tickets), total(seconds_sum), max(seconds_max) "  # noqa: S608
+                              f"FROM rollup_procedures WHERE {where} GROUP BY {pkeys}", args)])
+    conn.execute("INSERT INTO rollup_m_ratings SELECT site, ?, service, counter_id, staff, r_counter, r_staff, "  # noqa: S608
+                 f"procedure, level, sum(n) FROM rollup_ratings WHERE {where} GROUP BY service, counter_id, staff, "
+                 "r_counter, r_staff, procedure, level", (month, *args))
+    conn.execute("INSERT INTO rollup_months VALUES (?,?,?)", (site, month, now))
 
 
 def ensure_rollups(store: Any, config: Config, d0: str, d1: str, *, today: str | None = None,
@@ -1015,47 +1116,133 @@ def _add_hists(a: dict[Any, list[int]], b: dict[Any, list[int]]) -> dict[Any, li
     return a
 
 
+class _Plan:
+    """Where a roll-up report reads past days: the monthly tables for whole months inside the range that are
+    rolled up for every site in scope, the daily tables for the other days (the ends of the range)."""
+
+    def __init__(self, conn: sqlite3.Connection, config: Config, f: Filters, d0: str, d1: str):
+        self.f = f
+        where, params = [], {}
+        for name, column in (("site", "site"), ("service", "service"), ("counter", "counter_id"),
+                             ("staff", "staff")):
+            value = getattr(f, name)
+            if value:
+                where.append(f"{column} = :{name}")
+                params[name] = value
+        self.filt = " AND ".join(where) or "1"
+        self.params: dict[str, Any] = params
+        self.rw, rp = _rwhere(f, d0, d1)  # every past day of the range (tables without a monthly version)
+        self.params.update(rp)
+        first, last = date.fromisoformat(d0), date.fromisoformat(d1)
+        m = first if first.day == 1 else (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+        candidates = []
+        while True:
+            nxt = (m.replace(day=28) + timedelta(days=4)).replace(day=1)
+            if nxt - timedelta(days=1) > last:
+                break
+            candidates.append(m.isoformat()[:7])
+            m = nxt
+        months: list[str] = []
+        if candidates:
+            scope = {f.site} if f.site else set(_all_sites(conn, config))
+            have: dict[str, set[str]] = defaultdict(set)
+            for site, month in conn.execute("SELECT site, month FROM rollup_months WHERE month BETWEEN ? AND ?",
+                                            (candidates[0], candidates[-1])):
+                have[month].add(site)
+            months = [mo for mo in candidates if scope <= have[mo]]
+        self.months = months
+        self.ranges: list[tuple[str, str]] = []
+        day = first
+        for mo in [*months, None]:
+            stop = last + timedelta(days=1) if mo is None else date.fromisoformat(mo + "-01")
+            if day < stop:
+                self.ranges.append((day.isoformat(), (stop - timedelta(days=1)).isoformat()))
+            if mo is not None:
+                day = (stop.replace(day=28) + timedelta(days=4)).replace(day=1)
+        for i, (a, b) in enumerate(self.ranges):
+            self.params[f"pa{i}"], self.params[f"pb{i}"] = a, b
+        for i, mo in enumerate(months):
+            self.params[f"pm{i}"] = mo
+
+    def arms(self, daily: str, monthly: str | None) -> list[tuple[str, str]]:
+        """(table, where) pairs covering the range once: daily rows of the ends, monthly rows of whole months."""
+        out = []
+        for i, (a, b) in enumerate(self.ranges):
+            # without a site a long stretch reads most of the table: a scan beats index look-ups (+ disables it)
+            plus = "+" if not self.f.site and (date.fromisoformat(b) - date.fromisoformat(a)).days > 62 else ""
+            out.append((daily, f"{plus}service_day BETWEEN :pa{i} AND :pb{i} AND {self.filt}"))
+        if self.months:
+            if monthly is None:
+                raise ValueError("no monthly table")
+            marks = ", ".join(f":pm{i}" for i in range(len(self.months)))
+            out.append((monthly, f"service_day IN ({marks}) AND {self.filt}"))
+        return out
+
+
 def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: str, today_s: str) -> dict[str, Any]:
-    """The report from the roll-ups of past days plus the raw rows from today on (same shape as report())."""
+    """The report from the roll-ups of past days plus the raw rows from today on (same shape as report()).
+
+    Whole months come from the monthly roll-ups, the days at the ends of the range from the daily ones; the
+    summary, trend, heat map and the hour, day and weekday groups from one pass of (day × hour) sums."""
     label = Labels(config, lang)
     group = f.group
     yday = (date.fromisoformat(today_s) - timedelta(days=1)).isoformat()
-    rw, rp = _rwhere(f, f.date_from, min(f.date_to, yday))
+    plan = _Plan(conn, config, f, f.date_from, min(f.date_to, yday))
+    rw, rp = plan.rw, plan.params
     raw = f.date_to >= today_s
     fr = Filters(max(f.date_from, today_s), f.date_to, f.site, f.service, None, f.counter, f.staff, group)
     q = _base(config, fr) if raw else None
     out: dict[str, Any] = {"filters": f.as_dict(), "generated_at": to_iso(datetime.now(UTC)), "source": "rollup"}
+    unfiltered = not (f.service or f.counter or f.staff)  # only a site (or none): the narrow tables will do
+    coarse = not (f.counter or f.staff)
 
     def agg(rkey: str, tkey: str) -> dict[Any, dict[str, Any]]:
         """Additive figures per key: roll-up cells of past days (summed in SQL) merged with today's raw rows."""
         acc: dict[Any, dict[str, Any]] = defaultdict(dict)
-        for r in conn.execute(f"SELECT {rkey} AS k, {_RSUM} FROM rollup_cells WHERE {rw} GROUP BY 1", rp):
-            _merge(acc[r["k"]], dict(r))
+        for table, where in plan.arms("rollup_cells", "rollup_m_cells"):
+            for r in conn.execute(f"SELECT {rkey} AS k, {_RSUM} FROM {table} WHERE {where} GROUP BY 1", rp):
+                _merge(acc[r["k"]], r)
         if q:
             for r in conn.execute(f"WITH {q.sql} SELECT {tkey} AS k, {_AGG} FROM t GROUP BY 1", q.params):
-                _merge(acc[r["k"]], dict(r))
+                _merge(acc[r["k"]], r)
         return acc
 
+    def hists(daily: str, monthly: str | None, key: str, dense: bool, monthly_dense: bool | None = None
+              ) -> list[dict[Any, list[int]]]:
+        outs: list[dict[Any, list[int]]] = [{}, {}]
+        for table, where in plan.arms(daily, monthly):
+            d = dense if table == daily else (dense if monthly_dense is None else monthly_dense)
+            for i, h in enumerate(_hists(conn, f"SELECT {key}, wait_hist, service_hist FROM {table} WHERE {where}",
+                                         rp, d, 2)):
+                _add_hists(outs[i], h)
+        return outs
+
+    # one pass of (day × hour) sums: summary, trend, heat map, and the hour / day / weekday groups
     heat = [[0] * 24 for _ in range(7)]
-    if f.site:  # a few thousand cells: sums per key in SQL
-        total = agg("'all'", "'all'").get("all", {})
-        by_day = agg("service_day", "t.service_day")
-        weekday_of = {d: date.fromisoformat(d).weekday() for d in by_day}
-        for (d, hour), n in _heat_counts(conn, rw, rp, q).items():
-            heat[weekday_of[d]][hour] += n
-    else:  # many sites: one pass over the cells, (day × hour) sums merged here
-        total, by_day = {}, defaultdict(dict)
-        for k, acc in agg("service_day || ' ' || hour", "t.service_day || ' ' || t.hour").items():
-            day_s, h = k.split(" ")
-            _merge(total, acc)
-            _merge(by_day[day_s], acc)
-            heat[date.fromisoformat(day_s).weekday()][int(h)] += acc.get("issued", 0)
-        weekday_of = {d: date.fromisoformat(d).weekday() for d in by_day}
+    total: dict[str, Any] = {}
+    by_day: dict[str, dict[str, Any]] = defaultdict(dict)
+    by_hour: dict[Any, dict[str, Any]] = defaultdict(dict)
+    rows = list(conn.execute(f"SELECT service_day, hour, {_RSUM} FROM "
+                             f"{'rollup_day_sums' if unfiltered else 'rollup_cells'} WHERE {rw} GROUP BY 1, 2", rp))
+    if q:
+        rows += conn.execute(f"WITH {q.sql} SELECT t.service_day, t.hour, {_AGG} FROM t GROUP BY 1, 2",
+                             q.params).fetchall()
+    weekday_of: dict[str, int] = {}
+    for r in rows:
+        d, hour = r[0], r[1]
+        wd = weekday_of.get(d)
+        if wd is None:
+            wd = weekday_of[d] = date.fromisoformat(d).weekday()
+        _merge(total, r)
+        _merge(by_day[d], r)
+        _merge(by_hour[hour], r)
+        heat[wd][hour] += r["issued"] or 0
     column = {"site": ("site", "t.site"), "service": ("service", "t.service"),
-              "counter": ("counter_id", "t.counter_id"), "staff": ("staff", "t.staff"), "hour": ("hour", "t.hour"),
-              }
+              "counter": ("counter_id", "t.counter_id"), "staff": ("staff", "t.staff")}
     if group == "day":
         grouped = by_day
+    elif group == "hour":
+        grouped = by_hour
     elif group == "weekday":
         grouped = defaultdict(dict)
         for d, acc in by_day.items():
@@ -1064,24 +1251,36 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
         grouped = agg(*column[group])
     else:
         grouped = defaultdict(dict)
-    # histograms: per (site, day, service) when the filter allows, else the finer cells
-    coarse = not (f.counter or f.staff)
     served_s = "CASE WHEN t.status = 'served' THEN t.service_s END"
     hist: dict[tuple[str, str], dict[Any, list[int]]] = {}
-    table = "rollup_hists" if coarse else "rollup_staff_hists"
     shared = coarse and group in ("site", "service", "day", "weekday")  # the groups' histograms sum to the total
     if not shared:
-        hist[("w", "all")], hist[("s", "all")] = _hists(
-            conn, f"SELECT 'all', wait_hist, service_hist FROM {table} WHERE {rw}", rp, coarse, 2)
-    if q and not shared:
-        _add_hists(hist[("w", "all")], _raw_hists(conn, q, "'all'", "t.wait_s"))
-        _add_hists(hist[("s", "all")], _raw_hists(conn, q, "'all'", served_s))
+        if coarse:
+            hw, hs = hists("rollup_hists", "rollup_m_hists", "'all'", True)
+        else:
+            hw, hs = hists("rollup_staff_hists", "rollup_m_staff_hists", "'all'", False)
+        hist[("w", "all")], hist[("s", "all")] = hw, hs
+        if q:
+            _add_hists(hist[("w", "all")], _raw_hists(conn, q, "'all'", "t.wait_s"))
+            _add_hists(hist[("s", "all")], _raw_hists(conn, q, "'all'", served_s))
     if group not in ("none", "procedure"):
-        gcol = {"site": "site", "service": "service", "counter": "counter_id", "staff": "staff", "hour": "hour",
-                "day": "service_day", "weekday": "service_day"}[group]
-        g_coarse = coarse and group in ("site", "service", "day", "weekday")
-        table = "rollup_hists" if g_coarse else "rollup_cells" if group == "hour" else "rollup_staff_hists"
-        hs = _hists(conn, f"SELECT {gcol}, wait_hist, service_hist FROM {table} WHERE {rw}", rp, g_coarse, 2)
+        if group in ("day", "weekday"):  # daily histograms of every day
+            if unfiltered:
+                table, dense = "rollup_day_hists", True
+            else:
+                table, dense = ("rollup_hists", True) if coarse else ("rollup_staff_hists", False)
+            hs = list(_hists(conn, f"SELECT service_day, wait_hist, service_hist FROM {table} WHERE {rw}", rp,
+                             dense, 2))
+        elif group == "hour":
+            if unfiltered:
+                hs = hists("rollup_cells", "rollup_m_hour_hists", "hour", False, True)
+            else:
+                hs = hists("rollup_cells", "rollup_m_cells", "hour", False)
+        elif coarse and group in ("site", "service"):
+            hs = hists("rollup_hists", "rollup_m_hists", group, True)
+        else:
+            gcol = {"site": "site", "service": "service", "counter": "counter_id", "staff": "staff"}[group]
+            hs = hists("rollup_staff_hists", "rollup_m_staff_hists", gcol, False)
         if shared:
             for metric, h, x in (("w", hs[0], "t.wait_s"), ("s", hs[1], served_s)):
                 cols = list(h.values())
@@ -1105,7 +1304,7 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
 
     out["summary"] = _finish("all", label("none", "all"), total,
                              {"w": pct("w", "all", total, "all"), "s": pct("s", "all", total, "all")})
-    out["procedures"] = _procedure_rows_rollup(conn, f, rw, rp, q, label)
+    out["procedures"] = _procedure_rows_rollup(conn, plan, q, label)
     if group == "procedure":
         out["rows"] = out["procedures"]
     elif group == "none":
@@ -1119,7 +1318,7 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
     rating = settings_from(getattr(config, "raw", None))
     out["rating_levels"] = [{"code": lv.code, "name": lv.name, "name_en": lv.name_en, "satisfied": lv.satisfied}
                             for lv in rating.levels]
-    out["satisfaction"] = _satisfaction_rollup(conn, f, rw, rp, q, label,
+    out["satisfaction"] = _satisfaction_rollup(conn, plan, q, label,
                                                {lv.code for lv in rating.levels if lv.satisfied})
     days = [0] * 7
     for d in by_day:
@@ -1128,45 +1327,32 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
     return out
 
 
-def _heat_counts(conn: sqlite3.Connection, rw: str, rp: dict[str, Any], q: _Query | None
-                 ) -> dict[tuple[str, int], int]:
-    """Issued tickets per (day, local hour)."""
-    out: dict[tuple[str, int], int] = defaultdict(int)
-    for d, hour, n in conn.execute(f"SELECT service_day, hour, sum(issued) FROM rollup_cells WHERE {rw} "
-                                   "GROUP BY 1, 2", rp):
-        out[(d, hour)] += n or 0
-    if q:
-        for d, hour, n in conn.execute(f"WITH {q.sql} SELECT t.service_day, t.hour, sum(t.transferred_from IS NULL) "
-                                       "FROM t GROUP BY 1, 2", q.params):
-            out[(d, hour)] += n or 0
-    return out
-
-
-def _procedure_rows_rollup(conn: sqlite3.Connection, f: Filters, rw: str, rp: dict[str, Any], q: _Query | None,
-                           label: Labels) -> list[dict[str, Any]]:
+def _procedure_rows_rollup(conn: sqlite3.Connection, plan: _Plan, q: _Query | None, label: Labels
+                           ) -> list[dict[str, Any]]:
     acc: dict[str, dict[str, Any]] = defaultdict(lambda: {"n": 0, "tickets": 0, "sum": 0.0, "max": None})
-    rows = [("r", r) for r in conn.execute(
-        f"SELECT procedure, sum(n), sum(tickets), total(seconds_sum), max(seconds_max) FROM rollup_procedures "
-        f"WHERE {rw} GROUP BY 1", rp)]
+    rows = []
+    hist: dict[Any, list[int]] = {}
+    for table, where in plan.arms("rollup_procedures", "rollup_m_procedures"):
+        rows += conn.execute(f"SELECT procedure, sum(n), sum(tickets), total(seconds_sum), max(seconds_max) "
+                             f"FROM {table} WHERE {where} GROUP BY 1", plan.params).fetchall()
+        _add_hists(hist, _hists(conn, f"SELECT procedure, hist FROM {table} WHERE {where}", plan.params, False)[0])
     if q:
-        rows += [("t", r) for r in conn.execute(
+        rows += conn.execute(
             f"WITH {q.sql} SELECT p.procedure, count(p.seconds), count(DISTINCT p.ticket_id), total(p.seconds), "
             "max(p.seconds) FROM t CROSS JOIN ticket_procedures p ON p.ticket_id = t.id WHERE t.status = 'served' "
-            "GROUP BY 1", q.params)]
-    for _, (k, n, tickets, total_s, mx) in rows:
+            "GROUP BY 1", q.params).fetchall()
+        for k, b, n in conn.execute(
+                f"WITH {q.sql} SELECT p.procedure, {_bucket_sql('p.seconds')}, count(*) FROM t CROSS JOIN "
+                "ticket_procedures p ON p.ticket_id = t.id WHERE t.status = 'served' AND p.seconds IS NOT NULL "
+                "GROUP BY 1, 2", q.params):
+            hist.setdefault(k, [0] * NB)[b] += n
+    for k, n, tickets, total_s, mx in rows:
         a = acc[k]
         a["n"] += n or 0
         a["tickets"] += tickets or 0
         a["sum"] += total_s or 0.0
         if mx is not None and (a["max"] is None or mx > a["max"]):
             a["max"] = mx
-    (hist,) = _hists(conn, f"SELECT procedure, hist FROM rollup_procedures WHERE {rw}", rp, False)
-    if q:
-        for k, b, n in conn.execute(
-                f"WITH {q.sql} SELECT p.procedure, {_bucket_sql('p.seconds')}, count(*) FROM t CROSS JOIN "
-                "ticket_procedures p ON p.ticket_id = t.id WHERE t.status = 'served' AND p.seconds IS NOT NULL "
-                "GROUP BY 1, 2", q.params):
-            hist.setdefault(k, [0] * NB)[b] += n
     out = []
     for k in sorted(acc, key=_order_key):
         a = acc[k]
@@ -1178,14 +1364,17 @@ def _procedure_rows_rollup(conn: sqlite3.Connection, f: Filters, rw: str, rp: di
     return out
 
 
-def _satisfaction_rollup(conn: sqlite3.Connection, f: Filters, rw: str, rp: dict[str, Any], q: _Query | None,
-                         label: Labels, satisfied: set[str]) -> dict[str, list[dict[str, Any]]]:
+def _satisfaction_rollup(conn: sqlite3.Connection, plan: _Plan, q: _Query | None, label: Labels,
+                         satisfied: set[str]) -> dict[str, list[dict[str, Any]]]:
     counts: dict[str, dict[Any, dict[str, int]]] = {d: defaultdict(dict) for d in ("none", "counter", "staff",
                                                                                    "procedure")}
-    rows = list(conn.execute(f"SELECT r_counter, r_staff, level, sum(n) FROM rollup_ratings WHERE {rw} AND "
-                             "procedure IS NULL GROUP BY 1, 2, 3", rp))
-    prows = list(conn.execute(f"SELECT procedure, level, sum(n) FROM rollup_ratings WHERE {rw} AND "
-                              "procedure IS NOT NULL GROUP BY 1, 2", rp))
+    rows: list[Any] = []
+    prows: list[Any] = []
+    for table, where in plan.arms("rollup_ratings", "rollup_m_ratings"):
+        rows += conn.execute(f"SELECT r_counter, r_staff, level, sum(n) FROM {table} WHERE {where} AND "
+                             "procedure IS NULL GROUP BY 1, 2, 3", plan.params).fetchall()
+        prows += conn.execute(f"SELECT procedure, level, sum(n) FROM {table} WHERE {where} AND "
+                              "procedure IS NOT NULL GROUP BY 1, 2", plan.params).fetchall()
     if q:
         rows += list(conn.execute(f"WITH {q.sql} SELECT r.counter_id, r.staff, r.level, count(*) FROM t CROSS JOIN "
                                   "ratings r ON r.ticket_id = t.id GROUP BY 1, 2, 3", q.params))

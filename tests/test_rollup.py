@@ -174,3 +174,92 @@ def test_a_site_report_needs_only_that_sites_rollups(tmp_path):
     assert_same_report(*both(store, config, st.Filters("2026-11-18", "2026-11-19", site="main", group="counter"),
                              "2026-11-20"))
     store.close()
+
+
+MONTHS_END = "2026-11-20"  # "today" of the monthly tests: its rows stay raw
+
+
+@pytest.fixture(scope="module")
+def months_db(tmp_path_factory):
+    """Two sites, 2026-09-07 … 2026-11-20: September and October are whole rolled-up months."""
+    path = tmp_path_factory.mktemp("months") / "h.sqlite3"
+    assert history.main(["--db", str(path), "--config", str(DEMO_CONFIG), "--days", "75", "--end", MONTHS_END,
+                         "--quiet", "--seed", "11"]) == 0
+    config = load_config(DEMO_CONFIG)
+    store = Store(path)
+    st.ensure_rollups(store, config, "2026-09-01", MONTHS_END, today=MONTHS_END)
+    yield store, config
+    store.close()
+
+
+def _months_used(store, config, f):
+    with store.read() as conn:
+        yday = "2026-11-19"
+        return st._Plan(conn, config, f, f.date_from, min(f.date_to, yday)).months
+
+
+@pytest.mark.parametrize("group", st.GROUPS)
+@pytest.mark.parametrize("filters", [{}, {"site": "main"}, {"site": "main", "counter": "main-2"}, {"service": "HT"},
+                                     {"staff": "cb-main-1"}])
+def test_monthly_rollups_with_mid_month_ends_equal_raw(months_db, group, filters):
+    store, config = months_db
+    # starts mid-September (daily roll-ups), October whole (monthly), ends today mid-November (daily + raw)
+    f = st.Filters("2026-09-12", MONTHS_END, group=group, **filters)
+    assert _months_used(store, config, f) == ["2026-10"]
+    fast, slow = both(store, config, f, MONTHS_END)
+    assert_same_report(fast, slow)
+    assert fast["summary"]["issued"] > 0
+
+
+@pytest.mark.parametrize("group", ["none", "service", "hour", "day", "staff"])
+def test_monthly_rollups_for_whole_months_equal_raw(months_db, group):
+    store, config = months_db
+    f = st.Filters("2026-09-01", "2026-10-31", group=group)
+    assert _months_used(store, config, f) == ["2026-09", "2026-10"]
+    assert_same_report(*both(store, config, f, MONTHS_END))
+    g = st.Filters("2026-09-30", "2026-11-01", group=group, site="branch")  # one day each side of October
+    assert _months_used(store, config, g) == ["2026-10"]
+    assert_same_report(*both(store, config, g, MONTHS_END))
+
+
+def test_a_month_is_rolled_up_only_when_all_its_days_are(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    history.main(["--db", str(path), "--config", str(DEMO_CONFIG), "--days", "40", "--end", "2026-10-31",
+                  "--site", "main", "--quiet"])
+    config = load_config(DEMO_CONFIG)
+    store = Store(path)
+    st.ensure_rollups(store, config, "2026-10-02", "2026-10-31", today="2026-11-20", site="main")
+    f = st.Filters("2026-10-02", "2026-10-31", site="main", group="service")
+    with store.read() as conn:
+        assert conn.execute("SELECT count(*) FROM rollup_months").fetchone()[0] == 0  # October 1st is missing
+    st.ensure_rollups(store, config, "2026-10-01", "2026-10-01", today="2026-11-20", site="main")
+    with store.read() as conn:
+        assert [tuple(r) for r in conn.execute("SELECT site, month FROM rollup_months")] == [("main", "2026-10")]
+    assert _months_used(store, config, st.Filters("2026-10-01", "2026-10-31", site="main")) == ["2026-10"]
+    assert_same_report(*both(store, config, f, "2026-11-20"))
+    store.close()
+
+
+def test_a_late_edit_rebuilds_its_month(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    history.main(["--db", str(path), "--config", str(DEMO_CONFIG), "--days", "31", "--end", "2026-10-31",
+                  "--site", "main", "--quiet"])
+    config = load_config(DEMO_CONFIG)
+    store = Store(path)
+    today = "2026-11-20"
+    st.ensure_rollups(store, config, "2026-10-01", "2026-10-31", today=today)
+    f = st.Filters("2026-10-01", "2026-10-31", site="main")
+    with store.read() as conn:
+        before = st.report(conn, config, f, today=today, rollups=True)
+    assert before["source"] == "rollup" and _months_used(store, config, f) == ["2026-10"]
+    with store.write() as conn:  # a served ticket of mid-October turned into a no-show, with its event
+        tid = conn.execute("SELECT id FROM tickets WHERE status = 'served' AND service_day = '2026-10-15' "
+                           "LIMIT 1").fetchone()[0]
+        conn.execute("UPDATE tickets SET status = 'no_show', service_s = NULL WHERE id = ?", (tid,))
+        conn.execute("INSERT INTO ticket_events (ticket_id, at, kind, site) VALUES (?, '2026-11-20T01:00:00.000Z', "
+                     "'no_show', 'main')", (tid,))
+    assert st.ensure_rollups(store, config, "2026-10-01", "2026-10-31", today=today)["changed"] == 1
+    fast, slow = both(store, config, f, today)
+    assert_same_report(fast, slow)
+    assert fast["summary"]["no_show"] == before["summary"]["no_show"] + 1
+    store.close()
