@@ -8,6 +8,7 @@ to `publish` only after the commit, so no screen ever shows something the databa
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import sqlite3
 import time
@@ -19,7 +20,7 @@ from typing import Any
 from .clock import Clock, from_iso, opening_state, service_day, system_clock, to_iso
 from .config import Config, Counter, Service, Site
 from .errors import Conflict, Invalid, NotFound
-from .estimate import MAX_REPLAY, CounterLoad, Waiting, estimate_wait
+from .estimate import DEFAULT_CV, MAX_REPLAY, CounterLoad, Waiting, estimate_wait, remaining_s
 from .events import Event, Publisher
 from .store import Store
 
@@ -250,14 +251,20 @@ class Engine:
             "SELECT s.counter_id, s.status, s.ticket_id, s.normal_since_priority, t.service, t.last_called_at "
             "FROM counter_state s LEFT JOIN tickets t ON t.id = s.ticket_id WHERE s.site = ?", (site.code,))}
         since = to_iso(now - timedelta(days=14))
-        handling = {}
+        handling, spread = {}, {}
         for code in site.services:
             row = conn.execute(
-                "SELECT avg(h), count(*) FROM (SELECT (julianday(ended_at) - julianday(last_called_at)) * 86400 AS h "
-                "FROM tickets WHERE site = ? AND service = ? AND status IN ('served', 'no_show') AND ended_at > ? "
-                "AND last_called_at IS NOT NULL ORDER BY ended_at DESC LIMIT 30)", (site.code, code, since)).fetchone()
+                "SELECT avg(h), count(*), avg(h * h) FROM (SELECT (julianday(ended_at) - julianday(last_called_at)) "
+                "* 86400 AS h FROM tickets WHERE site = ? AND service = ? AND status IN ('served', 'no_show') "
+                "AND ended_at > ? AND last_called_at IS NOT NULL ORDER BY ended_at DESC LIMIT 30)",
+                (site.code, code, since)).fetchone()
             default = self.config.services[code].default_service_min * 60
-            handling[code] = row[0] if row[1] >= 5 and row[0] and row[0] > 0 else default
+            measured = row[1] >= 5 and row[0] and row[0] > 0
+            handling[code] = row[0] if measured else default
+            # Coefficient of variation of the handling time: how long a citizen already at a counter may
+            # still take (see estimate.remaining_s).
+            cv = math.sqrt(max(row[2] - row[0] * row[0], 0.0)) / row[0] if measured else DEFAULT_CV
+            spread[code] = min(max(cv, 0.2), 1.2)
         counters = []
         index = {c.id: i for i, c in enumerate(site.counters)}
         for c in site.counters:
@@ -268,8 +275,7 @@ class Engine:
             busy = 0.0
             if st is not None and st["ticket_id"] and st["last_called_at"]:
                 elapsed = (now - from_iso(st["last_called_at"])).total_seconds()
-                full = handling.get(st["service"], 300.0)
-                busy = max(full - elapsed, 0.1 * full)
+                busy = remaining_s(handling.get(st["service"], 300.0), spread.get(st["service"], DEFAULT_CV), elapsed)
             counters.append(CounterLoad(services=services, status=st["status"] if st else "closed",
                                         busy_remaining_s=busy, streak=st["normal_since_priority"] if st else 0))
         # At most MAX_REPLAY + 1 rows: a longer queue is estimated from counts (bounded work per ticket).

@@ -12,12 +12,14 @@ Future arrivals are ignored. The day simulation (`make bench`) measures the erro
 from __future__ import annotations
 
 import heapq
+import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 MAX_REPLAY = 300  # beyond this many waiting tickets, fall back to the simple formula (bounded work)
 MAX_NEWCOMERS = 100
+DEFAULT_CV = 0.6  # spread of handling times until a service has enough measured ones
 
 
 @dataclass
@@ -139,6 +141,26 @@ def _arrivals(rates: dict[str, float], services: set[str], horizon_s: float = 4 
         out.extend((gap * (k + 1), 0, service) for k in range(count))
     out.sort()
     return [(t, n, service) for n, (t, _, service) in enumerate(out[:cap])]
+
+
+def remaining_s(mean_s: float, cv: float, elapsed_s: float) -> float:
+    """Expected time left for a citizen at a counter since `elapsed_s`, when handling times follow a
+    lognormal law with this mean and coefficient of variation: E[T − e | T > e]. A citizen who has
+    already taken longer than usual is likely a long case, so the rest does not shrink to nothing."""
+    if mean_s <= 0:
+        return 0.0
+    if cv <= 0.01:
+        return max(mean_s - elapsed_s, 0.0)
+    sigma = math.sqrt(math.log(1 + cv * cv))
+    mu = math.log(mean_s) - sigma * sigma / 2
+    if elapsed_s <= 0:
+        return mean_s
+    z = (math.log(elapsed_s) - mu) / sigma
+    survive = 0.5 * math.erfc(z / math.sqrt(2))
+    if survive < 1e-9:  # far beyond any usual case: fall back on the remaining-life tail shape
+        return mean_s * 0.5
+    partial = mean_s * 0.5 * math.erfc((z - sigma) / math.sqrt(2))  # E[T; T > e]
+    return max(partial / survive - elapsed_s, 0.0)
 
 
 def _rough(queue: Sequence[Waiting], mine: Waiting, pool: Sequence[CounterLoad], handling_s: dict[str, float]) -> int:

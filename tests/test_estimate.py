@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from center.estimate import CounterLoad, Waiting, estimate_wait
+import pytest
+
+from center.estimate import CounterLoad, Waiting, estimate_wait, remaining_s
 
 
 def w(i, service="HT", priority=False, target=None):
@@ -99,3 +101,14 @@ def test_a_counter_with_nothing_to_do_wakes_for_a_newcomer_it_serves():
     # finishes one at 1800 s and then takes the aged ticket).
     assert estimate_wait(queue=queue, ticket_id=1, counters=counters[1:], handling_s={"CC": 150, "HT": 600},
                          strict=True, interleave_every=2, arrivals_per_s={"CC": 1 / 100}, aging_s=1800) == 1800
+
+
+def test_time_left_at_a_counter_is_the_whole_mean_at_the_start_and_never_runs_out():
+    assert remaining_s(300, 0.6, 0) == 300
+    # Past the mean a citizen is probably a long case: well over a third of the mean still to go,
+    # and the longer it has lasted the more is left (lognormal handling times, CV 0.6).
+    assert 150 < remaining_s(300, 0.6, 300) < 190
+    assert remaining_s(300, 0.6, 900) > remaining_s(300, 0.6, 600) > remaining_s(300, 0.6, 450)
+    # Regular handling times (small CV) leave just the difference.
+    assert abs(remaining_s(300, 0.001, 120) - 180) < 1e-6
+    assert remaining_s(300, 0.1, 100) == pytest.approx(200, abs=5)
