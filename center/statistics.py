@@ -675,7 +675,7 @@ def to_xlsx(rep: dict[str, Any], lang: str = "vi") -> bytes:
 # come from fixed-bucket histograms: the error is at most the width of the bucket holding the value.
 
 ROLLUP_MIN_DAYS = 32  # ranges of up to 31 days keep the exact raw path
-ROLLUP_FORMAT = 3  # bumped when what the roll-ups hold changes: every roll-up is then rebuilt
+ROLLUP_FORMAT = 4  # bumped when what the roll-ups hold changes: every roll-up is then rebuilt
 # Bucket lower bounds (seconds): 10 s wide below 2 min, 30 s to 10 min, 60 s to 30 min, 120 s to 1 h,
 # 600 s to 3 h, then one open bucket (interpolated up to the maximum).
 BUCKETS: tuple[int, ...] = (tuple(range(0, 120, 10)) + tuple(range(120, 600, 30)) + tuple(range(600, 1800, 60))
@@ -909,7 +909,8 @@ def _build_site_days(conn: sqlite3.Connection, config: Config, site: str, days: 
     conn.execute(f"INSERT INTO rollup_day_sums SELECT site, service_day, hour, {_RSUM_COLS} FROM rollup_cells "
                  f"WHERE site = ? AND service_day IN ({marks}) GROUP BY service_day, hour", (site, *days))  # noqa: S608
     for month in sorted({d[:7] for d in days}):
-        _build_month(conn, site, month, now)
+        for key, first, last in _periods_of_month(month):
+            _build_period(conn, site, key, first, last, now)
 
 
 _CELL_SUMS = (*_SUMS[:8], "wait_n", "wait_sum", "wait_max", "service_n", "service_sum", "service_max", "sl_within",
@@ -917,9 +918,24 @@ _CELL_SUMS = (*_SUMS[:8], "wait_n", "wait_sum", "wait_max", "service_n", "servic
 _RSUM_COLS = ", ".join(f'max("{c}")' if c.endswith("_max") else f'sum("{c}")' for c in _CELL_SUMS)
 
 
-def _days_in_month(month: str) -> int:
-    first = date.fromisoformat(month + "-01")
-    return ((first.replace(day=28) + timedelta(days=4)).replace(day=1) - first).days
+def _month_end(d: date) -> date:
+    return (d.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def _periods_of_month(month: str) -> list[tuple[str, str, str]]:
+    """(key, first day, last day) of a month ('YYYY-MM') and of its three dekads ('YYYY-MM/1' = days 1–10,
+    '/2' = 11–20, '/3' = 21 to the end): the grains of the period roll-ups."""
+    end = _month_end(date.fromisoformat(month + "-01")).isoformat()
+    return [(month, month + "-01", end), (month + "/1", month + "-01", month + "-10"),
+            (month + "/2", month + "-11", month + "-20"), (month + "/3", month + "-21", end)]
+
+
+def _period_of(d: date) -> tuple[str, date] | None:
+    """The dekad starting on day d (its key and last day), if one does."""
+    if d.day not in (1, 11, 21):
+        return None
+    last = _month_end(d) if d.day == 21 else d + timedelta(days=9)
+    return f"{d.isoformat()[:7]}/{d.day // 10 + 1}", last
 
 
 def _merge_sparse(rows: Any, nkeys: int, nblobs: int) -> dict[tuple, list[dict[int, int]]]:
@@ -942,18 +958,19 @@ def _merge_sparse(rows: Any, nkeys: int, nblobs: int) -> dict[tuple, list[dict[i
     return out
 
 
-def _build_month(conn: sqlite3.Connection, site: str, month: str, now: str) -> None:
-    """The month's roll-ups of one site from its daily ones, once every day of the month is rolled up (the
-    month rows are dropped and rebuilt whenever one of its days is rebuilt, in the same transaction)."""
+def _build_period(conn: sqlite3.Connection, site: str, month: str, first: str, last: str, now: str) -> None:
+    """A period's (month's or dekad's) roll-ups of one site from its daily ones, once every day of it is rolled
+    up (the period's rows are dropped and rebuilt whenever one of its days is rebuilt, in the same transaction).
+    The period's key goes in the service_day column of the rollup_m_* tables."""
     for table in ("rollup_months", "rollup_m_cells", "rollup_m_hists", "rollup_m_staff_hists", "rollup_m_procedures",
                   "rollup_m_ratings", "rollup_m_hour_hists"):
         column = "month" if table == "rollup_months" else "service_day"
         conn.execute(f"DELETE FROM {table} WHERE site = ? AND {column} = ?", (site, month))  # noqa: S608
     days = conn.execute("SELECT count(*) FROM rollup_days WHERE site = ? AND service_day BETWEEN ? AND ?",
-                        (site, month + "-01", month + "-31")).fetchone()[0]
-    if days < _days_in_month(month):
+                        (site, first, last)).fetchone()[0]
+    if days < (date.fromisoformat(last) - date.fromisoformat(first)).days + 1:
         return
-    args = (site, month + "-01", month + "-31")
+    args = (site, first, last)
     where = "site = ? AND service_day BETWEEN ? AND ?"
     keys = "service, counter_id, staff, hour"
     hists = _merge_sparse(conn.execute(f"SELECT {keys}, wait_hist, service_hist FROM rollup_cells WHERE {where}",  # noqa: S608
@@ -1117,8 +1134,9 @@ def _add_hists(a: dict[Any, list[int]], b: dict[Any, list[int]]) -> dict[Any, li
 
 
 class _Plan:
-    """Where a roll-up report reads past days: the monthly tables for whole months inside the range that are
-    rolled up for every site in scope, the daily tables for the other days (the ends of the range)."""
+    """Where a roll-up report reads past days: the period tables (rollup_m_*) for whole months, and whole
+    dekads, inside the range that are rolled up for every site in scope; the daily tables for the other days
+    (at most 9 at each end of the range)."""
 
     def __init__(self, conn: sqlite3.Connection, config: Config, f: Filters, d0: str, d1: str):
         self.f = f
@@ -1134,34 +1152,38 @@ class _Plan:
         self.rw, rp = _rwhere(f, d0, d1)  # every past day of the range (tables without a monthly version)
         self.params.update(rp)
         first, last = date.fromisoformat(d0), date.fromisoformat(d1)
-        m = first if first.day == 1 else (first.replace(day=28) + timedelta(days=4)).replace(day=1)
-        candidates = []
-        while True:
-            nxt = (m.replace(day=28) + timedelta(days=4)).replace(day=1)
-            if nxt - timedelta(days=1) > last:
-                break
-            candidates.append(m.isoformat()[:7])
-            m = nxt
-        months: list[str] = []
-        if candidates:
-            scope = {f.site} if f.site else set(_all_sites(conn, config))
-            have: dict[str, set[str]] = defaultdict(set)
-            for site, month in conn.execute("SELECT site, month FROM rollup_months WHERE month BETWEEN ? AND ?",
-                                            (candidates[0], candidates[-1])):
-                have[month].add(site)
-            months = [mo for mo in candidates if scope <= have[mo]]
-        self.months = months
+        scope = {f.site} if f.site else set(_all_sites(conn, config))
+        have: dict[str, set[str]] = defaultdict(set)
+        for site, key in conn.execute("SELECT site, month FROM rollup_months WHERE month BETWEEN ? AND ?",
+                                      (d0[:7], d1[:7] + "/9")):
+            have[key].add(site)
+        # greedy cover: a whole month where it fits and is rolled up for every site in scope, else a dekad,
+        # else single days (merged into ranges)
+        self.months: list[str] = []
         self.ranges: list[tuple[str, str]] = []
-        day = first
-        for mo in [*months, None]:
-            stop = last + timedelta(days=1) if mo is None else date.fromisoformat(mo + "-01")
-            if day < stop:
-                self.ranges.append((day.isoformat(), (stop - timedelta(days=1)).isoformat()))
-            if mo is not None:
-                day = (stop.replace(day=28) + timedelta(days=4)).replace(day=1)
+        day, start = first, None
+        while day <= last:
+            take = None
+            if day.day == 1 and _month_end(day) <= last and scope <= have[day.isoformat()[:7]]:
+                take = day.isoformat()[:7], _month_end(day)
+            else:
+                dekad = _period_of(day)
+                if dekad and dekad[1] <= last and scope <= have[dekad[0]]:
+                    take = dekad
+            if take is None:
+                start = start or day
+                day += timedelta(days=1)
+                continue
+            if start:
+                self.ranges.append((start.isoformat(), (day - timedelta(days=1)).isoformat()))
+                start = None
+            self.months.append(take[0])
+            day = take[1] + timedelta(days=1)
+        if start:
+            self.ranges.append((start.isoformat(), last.isoformat()))
         for i, (a, b) in enumerate(self.ranges):
             self.params[f"pa{i}"], self.params[f"pb{i}"] = a, b
-        for i, mo in enumerate(months):
+        for i, mo in enumerate(self.months):
             self.params[f"pm{i}"] = mo
 
     def arms(self, daily: str, monthly: str | None) -> list[tuple[str, str]]:

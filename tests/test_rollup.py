@@ -201,28 +201,32 @@ def _months_used(store, config, f):
 @pytest.mark.parametrize("group", st.GROUPS)
 @pytest.mark.parametrize("filters", [{}, {"site": "main"}, {"site": "main", "counter": "main-2"}, {"service": "HT"},
                                      {"staff": "cb-main-1"}])
-def test_monthly_rollups_with_mid_month_ends_equal_raw(months_db, group, filters):
+def test_period_rollups_with_mid_month_ends_equal_raw(months_db, group, filters):
     store, config = months_db
-    # starts mid-September (daily roll-ups), October whole (monthly), ends today mid-November (daily + raw)
+    # starts mid-September (daily roll-ups for the 12th–20th, then the last dekad), October whole (monthly),
+    # the first dekad of November, the 11th–19th daily, ends today (raw)
     f = st.Filters("2026-09-12", MONTHS_END, group=group, **filters)
-    assert _months_used(store, config, f) == ["2026-10"]
+    assert _months_used(store, config, f) == ["2026-09/3", "2026-10", "2026-11/1"]
     fast, slow = both(store, config, f, MONTHS_END)
     assert_same_report(fast, slow)
     assert fast["summary"]["issued"] > 0
 
 
 @pytest.mark.parametrize("group", ["none", "service", "hour", "day", "staff"])
-def test_monthly_rollups_for_whole_months_equal_raw(months_db, group):
+def test_period_rollups_for_whole_months_and_dekads_equal_raw(months_db, group):
     store, config = months_db
     f = st.Filters("2026-09-01", "2026-10-31", group=group)
     assert _months_used(store, config, f) == ["2026-09", "2026-10"]
     assert_same_report(*both(store, config, f, MONTHS_END))
     g = st.Filters("2026-09-30", "2026-11-01", group=group, site="branch")  # one day each side of October
     assert _months_used(store, config, g) == ["2026-10"]
+    h = st.Filters("2026-10-05", "2026-10-30", group=group)  # days, the middle dekad, days
+    assert _months_used(store, config, h) == ["2026-10/2"]
+    assert_same_report(*both(store, config, h, MONTHS_END))
     assert_same_report(*both(store, config, g, MONTHS_END))
 
 
-def test_a_month_is_rolled_up_only_when_all_its_days_are(tmp_path):
+def test_a_month_or_dekad_is_rolled_up_only_when_all_its_days_are(tmp_path):
     path = tmp_path / "h.sqlite3"
     history.main(["--db", str(path), "--config", str(DEMO_CONFIG), "--days", "40", "--end", "2026-10-31",
                   "--site", "main", "--quiet"])
@@ -230,11 +234,14 @@ def test_a_month_is_rolled_up_only_when_all_its_days_are(tmp_path):
     store = Store(path)
     st.ensure_rollups(store, config, "2026-10-02", "2026-10-31", today="2026-11-20", site="main")
     f = st.Filters("2026-10-02", "2026-10-31", site="main", group="service")
-    with store.read() as conn:
-        assert conn.execute("SELECT count(*) FROM rollup_months").fetchone()[0] == 0  # October 1st is missing
+    periods = "SELECT month FROM rollup_months WHERE site = 'main' ORDER BY 1"
+    with store.read() as conn:  # October 1st is missing: neither October nor its first dekad
+        assert [r[0] for r in conn.execute(periods)] == ["2026-10/2", "2026-10/3"]
+    assert _months_used(store, config, f) == ["2026-10/2", "2026-10/3"]
+    assert_same_report(*both(store, config, f, "2026-11-20"))
     st.ensure_rollups(store, config, "2026-10-01", "2026-10-01", today="2026-11-20", site="main")
     with store.read() as conn:
-        assert [tuple(r) for r in conn.execute("SELECT site, month FROM rollup_months")] == [("main", "2026-10")]
+        assert [r[0] for r in conn.execute(periods)] == ["2026-10", "2026-10/1", "2026-10/2", "2026-10/3"]
     assert _months_used(store, config, st.Filters("2026-10-01", "2026-10-31", site="main")) == ["2026-10"]
     assert_same_report(*both(store, config, f, "2026-11-20"))
     store.close()
