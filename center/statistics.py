@@ -17,6 +17,7 @@ Definitions (see docs/statistics.md):
 
 from __future__ import annotations
 
+import bisect
 import math
 import sqlite3
 from collections import defaultdict
@@ -261,6 +262,31 @@ _AGG = (
     "max(CASE WHEN t.status = 'served' THEN t.service_s END) AS service_max, "
     "sum(t.wait_s IS NOT NULL AND t.wait_s <= t.target_s) AS sl_within, "
     "sum(t.wait_s IS NOT NULL OR t.status IN ('left','cancelled')) AS sl_total")
+
+
+_NS = len(_SUMS)
+
+
+def _add_vec(acc: list[Any], v: Any) -> None:
+    """Adds a row of _SUMS then wait_max, service_max (positional: the (day × hour) pass has many rows)."""
+    for i in range(_NS):
+        x = v[i]
+        if x:
+            acc[i] += x
+    for i in (_NS, _NS + 1):
+        x = v[i]
+        if x is not None and (acc[i] is None or x > acc[i]):
+            acc[i] = x
+
+
+def _new_vec() -> list[Any]:
+    return [0] * _NS + [None, None]
+
+
+def _vec_dict(acc: list[Any]) -> dict[str, Any]:
+    out = dict(zip(_SUMS, acc[:_NS], strict=True))
+    out["wait_max"], out["service_max"] = acc[_NS], acc[_NS + 1]
+    return out
 
 
 def _merge(acc: dict[str, Any], row: dict[str, Any]) -> None:
@@ -735,14 +761,15 @@ def _hist_percentiles(h: list[int], n: int, mx: float | None) -> dict[str, float
         cum.append(cum[-1] + c)
 
     def at(rank: int) -> float:
-        for b, c in enumerate(h):
-            if c and cum[b + 1] > rank:
-                lo = BUCKETS[b]
-                hi = BUCKETS[b + 1] if b + 1 < NB else max(lo, mx or lo)
-                if mx is not None:
-                    hi = min(hi, max(lo, mx))
-                return lo + (rank - cum[b] + 0.5) / c * (hi - lo)
-        return float(mx or 0)
+        b = bisect.bisect_right(cum, rank) - 1  # the first bucket whose values reach past the rank
+        if b >= NB:
+            return float(mx or 0)
+        c = h[b]
+        lo = BUCKETS[b]
+        hi = BUCKETS[b + 1] if b + 1 < NB else max(lo, mx or lo)
+        if mx is not None:
+            hi = min(hi, max(lo, mx))
+        return lo + (rank - cum[b] + 0.5) / c * (hi - lo)
 
     out: dict[str, float | None] = {}
     for name, q in (("median", 0.5), ("p90", 0.9)):
@@ -1241,24 +1268,33 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
 
     # one pass of (day × hour) sums: summary, trend, heat map, and the hour / day / weekday groups
     heat = [[0] * 24 for _ in range(7)]
-    total: dict[str, Any] = {}
-    by_day: dict[str, dict[str, Any]] = defaultdict(dict)
-    by_hour: dict[Any, dict[str, Any]] = defaultdict(dict)
-    rows = list(conn.execute(f"SELECT service_day, hour, {_RSUM} FROM "
-                             f"{'rollup_day_sums' if unfiltered else 'rollup_cells'} WHERE {rw} GROUP BY 1, 2", rp))
+    rows = [tuple(r) for r in conn.execute(
+        f"SELECT service_day, hour, {_RSUM} FROM {'rollup_day_sums' if unfiltered else 'rollup_cells'} "
+        f"WHERE {rw} GROUP BY 1, 2", rp)]
     if q:
-        rows += conn.execute(f"WITH {q.sql} SELECT t.service_day, t.hour, {_AGG} FROM t GROUP BY 1, 2",
-                             q.params).fetchall()
+        rows += [(r[0], r[1], *(r[k] for k in (*_SUMS, "wait_max", "service_max"))) for r in conn.execute(
+            f"WITH {q.sql} SELECT t.service_day, t.hour, {_AGG} FROM t GROUP BY 1, 2", q.params)]
     weekday_of: dict[str, int] = {}
+    day_vec: dict[str, list[Any]] = {}
+    hour_vec: dict[Any, list[Any]] = {}
     for r in rows:
-        d, hour = r[0], r[1]
-        wd = weekday_of.get(d)
-        if wd is None:
-            wd = weekday_of[d] = date.fromisoformat(d).weekday()
-        _merge(total, r)
-        _merge(by_day[d], r)
-        _merge(by_hour[hour], r)
-        heat[wd][hour] += r["issued"] or 0
+        d, hour, v = r[0], r[1], r[2:]
+        acc = day_vec.get(d)
+        if acc is None:
+            acc = day_vec[d] = _new_vec()
+            weekday_of[d] = date.fromisoformat(d).weekday()
+        _add_vec(acc, v)
+        acc = hour_vec.get(hour)
+        if acc is None:
+            acc = hour_vec[hour] = _new_vec()
+        _add_vec(acc, v)
+        heat[weekday_of[d]][hour] += v[0] or 0
+    total_vec = _new_vec()
+    for acc in day_vec.values():
+        _add_vec(total_vec, acc)
+    total = _vec_dict(total_vec) if day_vec else {}
+    by_day: dict[str, dict[str, Any]] = defaultdict(dict, {d: _vec_dict(v) for d, v in day_vec.items()})
+    by_hour: dict[Any, dict[str, Any]] = defaultdict(dict, {h: _vec_dict(v) for h, v in hour_vec.items()})
     column = {"site": ("site", "t.site"), "service": ("service", "t.service"),
               "counter": ("counter_id", "t.counter_id"), "staff": ("staff", "t.staff")}
     if group == "day":
