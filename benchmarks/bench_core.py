@@ -62,17 +62,20 @@ def issue_rate(server: BenchServer, clients: int, per_client: int) -> dict:
 
 
 CROWD = r"""
-import sys, time, socketio
+import asyncio, sys, socketio
 url, n = sys.argv[1], int(sys.argv[2])
-clients = []
-for i in range(n):
-    c = socketio.Client(reconnection=False)
-    c.connect(url, auth={"site": "main"}, transports=["websocket"], wait_timeout=20)
-    clients.append(c)
-print("connected", flush=True)
-sys.stdin.readline()
-for c in clients:
-    c.disconnect()
+
+async def main():
+    # One asyncio loop for the whole crowd: the load generator must not eat the CPU the server needs.
+    clients = [socketio.AsyncClient(reconnection=False) for _ in range(n)]
+    for c in clients:
+        await c.connect(url, auth={"site": "main"}, transports=["websocket"], wait_timeout=20)
+    print("connected", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    for c in clients:
+        await c.disconnect()
+
+asyncio.run(main())
 """
 
 

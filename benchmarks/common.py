@@ -26,7 +26,7 @@ def free_port() -> int:
 class BenchServer:
     """Starts the production server command; tokens for an admin, staff and the demo kiosk and display."""
 
-    def __init__(self, config: Path = CONFIG, threads: int = 400, workers: int = 1, extra: tuple[str, ...] = ()):
+    def __init__(self, config: Path = CONFIG, workers: int = 1, extra: tuple[str, ...] = ()):
         from center.auth import Accounts
         from center.store import Store
 
@@ -45,7 +45,7 @@ class BenchServer:
         self.log = (self.dir / "server.log").open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "center", "--db", str(self.db), "serve", "--config", str(config), "--host",
-             "127.0.0.1", "--port", str(self.port), "--threads", str(threads), "--workers", str(workers), *extra],
+             "127.0.0.1", "--port", str(self.port), "--workers", str(workers), *extra],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -19,7 +19,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
     serve(config_path=args.config, db_path=args.db, host=args.host, port=args.port, workers=args.workers,
-          threads=args.threads, redis_url=args.redis, access_log=args.access_log,
+          connections=args.connections, redis_url=args.redis, access_log=args.access_log,
           simulate_from=args.simulate_from, time_scale=args.time_scale)
     return 0
 
@@ -148,12 +148,13 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--db", default=argparse.SUPPRESS, help=f"SQLite database file (default {DEFAULT_DB})")
         return sp
 
-    s = with_db(sub.add_parser("serve", help="run the server (gunicorn, threaded workers)"))
+    s = with_db(sub.add_parser("serve", help="run the server (gunicorn, gevent worker)"))
     s.add_argument("--config", default=DEFAULT_CONFIG)
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8080)
     s.add_argument("--workers", type=int, default=1)
-    s.add_argument("--threads", type=int, default=400)
+    s.add_argument("--connections", type=int, default=1000,
+                   help="simultaneous connections per worker (screens, counters, kiosks, API clients)")
     s.add_argument("--redis", default=None, help="Redis URL for Socket.IO across several workers")
     s.add_argument("--access-log", action="store_true")
     s.add_argument("--simulate-from", default=None, help="day simulation only: start the clock at this ISO time")

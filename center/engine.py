@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from . import offload
 from .clock import Clock, from_iso, opening_state, service_day, system_clock, to_iso
 from .config import Config, Counter, Service, Site
 from .errors import Conflict, Invalid, NotFound
@@ -926,7 +927,8 @@ class Engine:
         from .statistics import ensure_rollups
 
         week_ago = (datetime.fromisoformat(day) - timedelta(days=7)).date().isoformat()
-        ensure_rollups(self.store, self.config, week_ago, day, today=day, site=site.code)
+        offload.run(ensure_rollups, self.store, self.config, week_ago, day, today=day, site=site.code,
+                    batch_days=offload.BATCH_DAYS)
         self._rolled_up[site.code] = day
 
     # ------------------------------------------------------------------ events

@@ -42,3 +42,22 @@ def site_room(site: str) -> str:
 
 def ticket_room(public_id: str) -> str:
     return f"ticket:{public_id}"
+
+
+# Events that carry a whole state: a later one replaces an earlier one not yet sent (same site and key).
+SNAPSHOTS = {"queue.updated": None, "counter.updated": "id"}
+
+
+def coalesce(batch: list[Event]) -> list[Event]:
+    """What to send for a backlog of events, in order: calls first (the one thing a waiting room must see
+    at once), then the rest in commit order, with every state snapshot (queue, counter) superseded by a
+    later one of the same site and key left out. Under a burst a screen gets fewer, never staler, packets."""
+    last: dict[tuple[str, str, Any], int] = {}
+    for i, e in enumerate(batch):
+        if e.name in SNAPSHOTS:
+            key = SNAPSHOTS[e.name]
+            last[(e.name, e.site, e.payload.get(key) if key else None)] = i
+    kept = [e for i, e in enumerate(batch)
+            if e.name not in SNAPSHOTS
+            or last[(e.name, e.site, e.payload.get(SNAPSHOTS[e.name]) if SNAPSHOTS[e.name] else None)] == i]
+    return [e for e in kept if e.name == "ticket.called"] + [e for e in kept if e.name != "ticket.called"]

@@ -20,14 +20,15 @@ from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room  # 
 
 from .auth import allowed
 from .engine import Actor, Engine
-from .events import Event, site_room, ticket_room
+from .events import Event, coalesce, site_room, ticket_room
+from .offload import gevent_active
 from .web import Center
 
 log = logging.getLogger(__name__)
 
 
-SOCKETIO_OPTIONS = dict(async_mode="threading", cors_allowed_origins=[], ping_interval=10, ping_timeout=10,
-                        max_http_buffer_size=64 * 1024, logger=False, engineio_logger=False)
+SOCKETIO_OPTIONS = dict(cors_allowed_origins=[], ping_interval=10, ping_timeout=10, max_http_buffer_size=64 * 1024,
+                        logger=False, engineio_logger=False)
 
 
 def make_socketio() -> SocketIO:
@@ -37,28 +38,35 @@ def make_socketio() -> SocketIO:
 
 
 def attach(socketio: SocketIO, app: Any, c: Center, message_queue: str | None) -> None:
-    # async_mode is explicit: with gevent installed Flask-SocketIO would otherwise pick it even under a
-    # threaded gunicorn worker. See docs/architecture.md for why threads.
-    socketio.init_app(app, message_queue=message_queue, **SOCKETIO_OPTIONS)
+    # async_mode is explicit, never guessed from what is installed: gevent in the production worker
+    # (monkey-patched), threads in-process (tests, command line). See docs/architecture.md.
+    socketio.init_app(app, message_queue=message_queue, async_mode="gevent" if gevent_active() else "threading",
+                      **SOCKETIO_OPTIONS)
     register(socketio, c)
 
 
 def publisher(socketio: SocketIO, maxsize: int = 10_000, max_age_s: float = 10.0) -> Callable[[list[Event]], None]:
-    """Events go out from one background thread, in commit order: a slow or hung Redis (or a slow fan-out
-    to hundreds of screens) never holds up the request that caused them. An event older than `max_age_s`
-    is dropped rather than announced late; screens resync."""
+    """Events go out from one background greenlet (thread in-process): a slow or hung Redis, or a slow
+    fan-out to hundreds of screens, never holds up the request that caused them. Whatever piled up while
+    it was sending goes out as one batch (`coalesce`: calls first, superseded snapshots dropped). An event
+    older than `max_age_s` is dropped rather than announced late; screens resync."""
     pending: queue.Queue = queue.Queue(maxsize)
 
     def run() -> None:
         while True:
-            at, event = pending.get()
-            if time.monotonic() - at > max_age_s:
-                continue
-            try:
-                for room in event.rooms():
-                    socketio.emit(event.name, event.payload, to=room)
-            except Exception:  # noqa: BLE001 - keep publishing; screens resync on their own
-                log.exception("publishing %s failed", event.name)
+            batch = [pending.get()]
+            while True:
+                try:
+                    batch.append(pending.get_nowait())
+                except queue.Empty:
+                    break
+            now = time.monotonic()
+            for event in coalesce([e for at, e in batch if now - at <= max_age_s]):
+                try:
+                    for room in event.rooms():
+                        socketio.emit(event.name, event.payload, to=room)
+                except Exception:  # noqa: BLE001 - keep publishing; screens resync on their own
+                    log.exception("publishing %s failed", event.name)
 
     threading.Thread(target=run, name="publisher", daemon=True).start()
 

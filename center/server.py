@@ -1,10 +1,15 @@
-"""The production server: gunicorn with threaded workers, started by `python -m center serve`.
+"""The production server: gunicorn with a gevent worker, started by `python -m center serve`.
 
-Why threads (gthread) and not gevent: every queue operation is a short SQLite transaction, and a
-SQLite lock wait is a blocking C call. Under gevent one such wait would freeze every connection of the
-worker; under threads it holds one thread. A center has a few hundred connections at most (displays,
-counters, kiosks, phones following tickets); each WebSocket holds a thread, so the pool is sized for
-that (`--threads`, default 400) and measured in BENCHMARKS.md.
+Why gevent and not threads (gthread, the first choice, measured in BENCHMARKS.md): the work of a center
+is a few short SQLite transactions per minute and a fan-out of every change to hundreds of screens. With
+one OS thread per WebSocket, each event to each screen woke a writer thread and fought for the GIL:
+with 200 screens connected, an issue → call → finish cycle cost the server ~170 ms of CPU and a call
+took ~50 ms to answer. Greenlets make the same fan-out about four times cheaper.
+The price: a call that blocks in C freezes the whole worker. Queue operations are short (one
+transaction, well under a millisecond of SQLite work, serialized by the store's write lock which
+greenlets wait on cooperatively); long work (reports, roll-up builds, printer writes to USB/serial
+devices) runs on native threads through center/offload.py. With several workers a SQLite lock wait
+between processes does block its worker, for at most one short transaction.
 
 With several workers (`--workers N`) Socket.IO needs a Redis message queue (`--redis URL`) so that an
 event from one process reaches clients of all, and the proxy needs sticky sessions (docs/deploy.md).
@@ -48,7 +53,7 @@ class _Gunicorn(BaseApplication):
         return self.factory()
 
 
-def serve(*, config_path: str, db_path: str, host: str, port: int, workers: int = 1, threads: int = 400,
+def serve(*, config_path: str, db_path: str, host: str, port: int, workers: int = 1, connections: int = 1000,
           redis_url: str | None = None, access_log: bool = False, simulate_from: str | None = None,
           time_scale: float = 1.0) -> None:
     from .config import load_config
@@ -77,9 +82,8 @@ def serve(*, config_path: str, db_path: str, host: str, port: int, workers: int 
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
-        "worker_class": "gthread",
-        "threads": threads,
-        "worker_connections": max(1000, threads * 2),
+        "worker_class": "gevent",
+        "worker_connections": connections,
         "timeout": 60,
         "graceful_timeout": 10,
         "keepalive": 5,

@@ -5,8 +5,9 @@ Why these settings:
   power cut never loses a printed ticket; readers never block the writer.
 - Writes open with `BEGIN IMMEDIATE`: the write lock is taken before anything is read, so two
   processes never both read "last number = 41" and both issue 42, and there is no lock-upgrade storm.
-- A pool of connections shared by all threads, so a server with hundreds of WebSocket threads holds a
-  handful of file handles, and every operation holds one only for the milliseconds it needs.
+- A pool of connections shared by all greenlets (or threads), so a server with hundreds of WebSockets
+  holds a handful of file handles, and every operation holds one only for the milliseconds it needs.
+  Work moved to a native thread (center/offload.py) gets its own short-lived connection instead.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .migrations import MIGRATIONS
+from .offload import on_native_thread
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -56,6 +58,8 @@ class Store:
             migrate(conn)
 
     def _checkout(self) -> tuple[sqlite3.Connection, bool]:
+        if on_native_thread():  # the pool's gevent queue belongs to the event loop's thread
+            return connect(self.path), False
         """A pooled connection, or an extra one when this thread already holds one (never deadlock)."""
         try:
             return self._pool.get_nowait(), True
@@ -103,9 +107,12 @@ class Store:
 
         Threads of one process queue on a lock first: only one of them at a time asks SQLite for the
         write lock, so they do not all sleep in SQLite's busy handler with growing back-off (a lock storm
-        that made 8 concurrent kiosks slower than one). Other processes still meet the busy timeout.
+        that made 8 concurrent kiosks slower than one). Other processes still meet the busy timeout, and
+        so does an offload thread (center/offload.py): gevent locks do not wake reliably across OS threads,
+        so it asks SQLite directly, like another process, and keeps its transactions short.
         """
-        with self._write_lock, self.connection() as conn:
+        lock = contextlib.nullcontext() if on_native_thread() else self._write_lock
+        with lock, self.connection() as conn:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as e:

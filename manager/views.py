@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 
+from center import offload
 from center import statistics as st
 from center.auth import DEVICE_ROLES, USER_ROLES, allowed, generate_password
 from center.clock import to_iso
@@ -109,10 +110,17 @@ def _filters() -> st.Filters:
 
 
 def _report(f: st.Filters) -> dict[str, Any]:
-    if not f.procedure and st.uses_rollups(f):  # build the missing or stale daily roll-ups of past days first
-        st.ensure_rollups(center().store, center().config, f.date_from, f.date_to, site=f.site)
-    with center().store.read() as conn:
-        return st.report(conn, center().config, f, current_lang())
+    """The report, built on a native thread: a year of data must not freeze the screens (center/offload.py)."""
+    store, config, lang = center().store, center().config, current_lang()
+
+    def build() -> dict[str, Any]:
+        if not f.procedure and st.uses_rollups(f):  # build the missing or stale daily roll-ups of past days first
+            st.ensure_rollups(store, config, f.date_from, f.date_to, site=f.site,
+                              batch_days=offload.BATCH_DAYS)
+        with store.read() as conn:
+            return st.report(conn, config, f, lang)
+
+    return offload.run(build)
 
 
 def _choices() -> dict[str, Any]:
@@ -206,9 +214,13 @@ def _staffing() -> dict[str, Any]:
         target_wait = float(twm) if twm else None
     except ValueError:
         raise Invalid("Giá trị mục tiêu không hợp lệ", "Bad target value", code="bad_target") from None
-    with center().store.read() as conn:
-        return st.staffing(conn, center().config, f, target_sl=target_sl, target_wait_min=target_wait,
-                           now=center().engine.clock())
+    store, config, now = center().store, center().config, center().engine.clock()
+
+    def build() -> dict[str, Any]:
+        with store.read() as conn:
+            return st.staffing(conn, config, f, target_sl=target_sl, target_wait_min=target_wait, now=now)
+
+    return offload.run(build)
 
 
 @bp.get("/manager/staffing")

@@ -15,13 +15,13 @@ import functools
 import socket
 import struct
 import subprocess
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from PIL import Image
 
+from center import offload
 from center.config import Printer
 
 DLE_EOT = b"\x10\x04"
@@ -349,11 +349,14 @@ def send(printer: Printer, data: bytes | None, deadline_s: float = DEFAULT_DEADL
         except Exception as e:  # noqa: BLE001 - whatever goes wrong, the kiosk gets an answer
             box["fault"] = PrinterFault("printer_error", f"{type(e).__name__}: {e}")
 
-    thread = threading.Thread(target=work, name=f"print-{printer.driver}", daemon=True)
-    thread.start()
-    thread.join(max(0.0, deadline - time.monotonic()))
+    # A device write blocks in C (and the printer may never read): on a native thread, joined with a deadline.
+    try:
+        offload.run(work, timeout=max(0.0, deadline - time.monotonic()))
+        timed_out = False
+    except TimeoutError:
+        timed_out = True
     seconds = time.monotonic() - start
-    if thread.is_alive():
+    if timed_out:
         result = PrintResult.failed("timeout")
     elif "fault" in box:
         fault: PrinterFault = box["fault"]

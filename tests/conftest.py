@@ -80,7 +80,6 @@ class Server:
     config: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
-    threads: int = 64
     log: Path | None = None
     extra: tuple[str, ...] = ()
     tokens: dict[str, str] = field(default_factory=dict)
@@ -95,7 +94,7 @@ class Server:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "center", "--db", str(self.db), "serve", "--config", str(self.config),
-             "--host", "127.0.0.1", "--port", str(self.port), "--threads", str(self.threads), *self.extra],
+             "--host", "127.0.0.1", "--port", str(self.port), *self.extra],
             cwd=ROOT, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
