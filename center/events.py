@@ -1,6 +1,7 @@
 """Events the engine produces after a commit, and the publisher seam the web layer plugs into.
 
-Every event belongs to a site; Socket.IO delivers it to the room `site:<code>`. A ticket's own changes
+Every event belongs to a site; Socket.IO delivers it to the site's rooms (signed-in screens first, then
+the public: `site_rooms`). A ticket's own changes
 (`ticket.updated`) go only to `ticket:<public id>`, for the citizen following it by phone: site screens
 get `ticket.called`, `ticket.issued`, `ticket.finished`, `counter.updated` and `queue.updated`, which is
 what they draw, and every extra site-wide event is one more packet to every connected screen. Screens
@@ -27,7 +28,8 @@ class Event:
     site_wide: bool = True  # False: only the citizen following the ticket gets it (less fan-out)
 
     def rooms(self) -> list[str]:
-        rooms = [site_room(self.site)] if self.site_wide else []
+        """Where it goes, in sending order: signed-in screens first, then the public, then the ticket's follower."""
+        rooms = site_rooms(self.site) if self.site_wide else []
         if self.ticket_room:
             rooms.append(ticket_room(self.ticket_room))
         return rooms
@@ -37,7 +39,20 @@ Publisher = Callable[[list[Event]], None]
 
 
 def site_room(site: str) -> str:
+    """Anonymous clients of a site: the public status page, phones following a ticket."""
     return f"site:{site}"
+
+
+def screens_room(site: str) -> str:
+    """Signed-in clients of a site: waiting-room displays, counters, kiosks, managers. A site-wide event
+    reaches them before the public: with hundreds of phones connected, the fan-out takes milliseconds per
+    hundred, and the hall display is what must show a call at once."""
+    return f"site:{site}:screens"
+
+
+def site_rooms(site: str) -> list[str]:
+    """Every client of a site, screens first (emit to each in turn, or pass the list as `to=`)."""
+    return [screens_room(site), site_room(site)]
 
 
 def ticket_room(public_id: str) -> str:

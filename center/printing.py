@@ -25,6 +25,7 @@ from printer_drivers.ticket import TicketData
 from .clock import from_iso, to_iso
 from .config import Kiosk, Printer
 from .engine import Actor
+from .events import site_rooms
 
 DEADLINE_S = 2.5  # the printer's share of the kiosk's 3 s: the issue itself and the answer need the rest
 AGENT_JOB_TTL_S = 60  # a job the agent did not claim within a minute is stale: never print it later
@@ -112,7 +113,7 @@ def record_outcome(c: Any, ticket: dict[str, Any], kiosk: Kiosk, out: dict[str, 
                    "error": out.get("error"), "message": out.get("message"), "message_en": out.get("message_en"),
                    "health": health, "ticket": ticket["id"], "number": ticket["number"], "at": now}
         with contextlib.suppress(Exception):  # the outcome is recorded; the live alert is best effort
-            c.socketio.emit("printer.status", payload, to=f"site:{kiosk.site}")
+            c.socketio.emit("printer.status", payload, to=site_rooms(kiosk.site))
 
 
 # ------------------------------------------------------------------------------ print agent

@@ -20,7 +20,7 @@ from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room  # 
 
 from .auth import allowed
 from .engine import Actor, Engine
-from .events import Event, coalesce, site_room, ticket_room
+from .events import Event, coalesce, screens_room, site_room, ticket_room
 from .offload import gevent_active
 from .web import Center
 
@@ -112,7 +112,7 @@ def register(socketio: SocketIO, c: Center) -> None:
         session["sio_actor"] = actor
         session["sio_site"] = site
         if site:
-            join_room(site_room(site))
+            join_room(screens_room(site) if actor is not None else site_room(site))
             send_state(site, actor)
         if isinstance(public_id, str) and 0 < len(public_id) <= 64:
             try:

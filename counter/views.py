@@ -20,7 +20,7 @@ from center.auth import allowed
 from center.clock import from_iso
 from center.engine import PAUSE_REASONS
 from center.errors import Forbidden, QueueError
-from center.events import site_room
+from center.events import site_rooms
 from center.ratings import pending, record, settings_from, staff_summary
 from center.web import center, current_actor, field, json_body, require
 
@@ -171,5 +171,5 @@ def rating_post(counter_id: str) -> Any:
     with contextlib.suppress(Exception):  # the rating is stored; screens catch up on their next resync
         c.socketio.emit("rating.recorded", {"ticket": result["ticket"], "counter": counter.id,
                                             "level": result["level"], "satisfied": result["satisfied"]},
-                        to=site_room(counter.site))
+                        to=site_rooms(counter.site))
     return jsonify(result), 201
