@@ -61,18 +61,50 @@ def ticket_room(public_id: str) -> str:
 
 # Events that carry a whole state: a later one replaces an earlier one not yet sent (same site and key).
 SNAPSHOTS = {"queue.updated": None, "counter.updated": "id"}
+SNAPSHOT_HOLD_S = 0.15
 
 
-def coalesce(batch: list[Event]) -> list[Event]:
-    """What to send for a backlog of events, in order: calls first (the one thing a waiting room must see
-    at once), then the rest in commit order, with every state snapshot (queue, counter) superseded by a
-    later one of the same site and key left out. Under a burst a screen gets fewer, never staler, packets."""
-    last: dict[tuple[str, str, Any], int] = {}
-    for i, e in enumerate(batch):
-        if e.name in SNAPSHOTS:
-            key = SNAPSHOTS[e.name]
-            last[(e.name, e.site, e.payload.get(key) if key else None)] = i
-    kept = [e for i, e in enumerate(batch)
-            if e.name not in SNAPSHOTS
-            or last[(e.name, e.site, e.payload.get(SNAPSHOTS[e.name]) if SNAPSHOTS[e.name] else None)] == i]
-    return [e for e in kept if e.name == "ticket.called"] + [e for e in kept if e.name != "ticket.called"]
+def _snapshot_key(e: Event) -> tuple[str, str, Any]:
+    key = SNAPSHOTS[e.name]
+    return e.name, e.site, e.payload.get(key) if key else None
+
+
+class Batcher:
+    """What the publisher sends, and when. Calls and other one-off events go out at once, calls first
+    (the one thing a waiting room must see without delay). State snapshots (queue, counter) wait up to
+    `hold_s` and only the latest of each site and key goes out: every call and finish makes one per
+    screen, and with hundreds of screens connected that fan-out is most of the server's work. A screen
+    sees a count change `hold_s` later, never a staler state; the call itself carries the new number."""
+
+    def __init__(self, hold_s: float = SNAPSHOT_HOLD_S):
+        self.hold_s = hold_s
+        self.held: dict[tuple[str, str, Any], Event] = {}
+        self.due: float | None = None
+
+    def add(self, events: list[Event], now: float) -> list[Event]:
+        """Take new events (in commit order); return what to send now, in order."""
+        now_out: list[Event] = []
+        for e in events:
+            if e.name in SNAPSHOTS:
+                k = _snapshot_key(e)
+                self.held.pop(k, None)
+                self.held[k] = e
+                if self.due is None:
+                    self.due = now + self.hold_s
+            else:
+                now_out.append(e)
+        calls = [e for e in now_out if e.name == "ticket.called"]
+        return calls + [e for e in now_out if e.name != "ticket.called"] + self.due_now(now)
+
+    def due_now(self, now: float) -> list[Event]:
+        """The held snapshots, once their time has come."""
+        if self.due is None or now < self.due:
+            return []
+        out = list(self.held.values())
+        self.held.clear()
+        self.due = None
+        return out
+
+    def wait_s(self, now: float) -> float | None:
+        """How long the publisher may sleep before held snapshots are due (None: until the next event)."""
+        return None if self.due is None else max(0.0, self.due - now)

@@ -20,7 +20,7 @@ from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room  # 
 
 from .auth import allowed
 from .engine import Actor, Engine
-from .events import Event, coalesce, screens_room, site_room, ticket_room
+from .events import Batcher, Event, screens_room, site_room, ticket_room
 from .offload import gevent_active
 from .web import Center
 
@@ -47,21 +47,23 @@ def attach(socketio: SocketIO, app: Any, c: Center, message_queue: str | None) -
 
 def publisher(socketio: SocketIO, maxsize: int = 10_000, max_age_s: float = 10.0) -> Callable[[list[Event]], None]:
     """Events go out from one background greenlet (thread in-process): a slow or hung Redis, or a slow
-    fan-out to hundreds of screens, never holds up the request that caused them. Whatever piled up while
-    it was sending goes out as one batch (`coalesce`: calls first, superseded snapshots dropped). An event
+    fan-out to hundreds of screens, never holds up the request that caused them. `Batcher` decides the
+    order (calls first) and holds state snapshots briefly so that only the latest goes out. An event
     older than `max_age_s` is dropped rather than announced late; screens resync."""
     pending: queue.Queue = queue.Queue(maxsize)
+    batcher = Batcher()
 
     def run() -> None:
         while True:
-            batch = [pending.get()]
-            while True:
-                try:
+            batch = []
+            try:
+                batch.append(pending.get(timeout=batcher.wait_s(time.monotonic())))
+                while True:
                     batch.append(pending.get_nowait())
-                except queue.Empty:
-                    break
+            except queue.Empty:
+                pass
             now = time.monotonic()
-            for event in coalesce([e for at, e in batch if now - at <= max_age_s]):
+            for event in batcher.add([e for at, e in batch if now - at <= max_age_s], now):
                 try:
                     for room in event.rooms():
                         socketio.emit(event.name, event.payload, to=room)

@@ -1,6 +1,6 @@
-"""The publisher's batching: what a backlog of events becomes on the wire."""
+"""The publisher's batching: what a burst of events becomes on the wire, and when."""
 
-from center.events import Event, coalesce
+from center.events import Batcher, Event
 
 
 def q(site: str, n: int) -> Event:
@@ -11,22 +11,38 @@ def counter(cid: str, status: str) -> Event:
     return Event("counter.updated", "main", {"id": cid, "status": status})
 
 
-def test_calls_go_first_and_superseded_snapshots_are_dropped():
+def test_calls_go_first_and_snapshots_wait_for_their_time():
+    b = Batcher(hold_s=0.15)
     batch = [Event("ticket.finished", "main", {"ticket": 1}), counter("main-1", "idle"), q("main", 1),
-             Event("ticket.issued", "main", {"ticket": 3}), q("main", 2),
-             Event("ticket.called", "main", {"ticket": 2}), counter("main-1", "serving"), q("main", 3)]
-    out = coalesce(batch)
-    assert [e.name for e in out] == ["ticket.called", "ticket.finished", "ticket.issued", "counter.updated",
-                                     "queue.updated"]
-    assert out[3].payload["status"] == "serving" and out[4].payload["n"] == 3
+             Event("ticket.issued", "main", {"ticket": 3}), Event("ticket.called", "main", {"ticket": 2})]
+    out = b.add(batch, now=10.0)
+    assert [e.name for e in out] == ["ticket.called", "ticket.finished", "ticket.issued"]
+    assert abs(b.wait_s(10.0) - 0.15) < 1e-9
+    assert b.add([], now=10.1) == []
+    assert [e.name for e in b.add([], now=10.15)] == ["counter.updated", "queue.updated"]
+    assert b.wait_s(10.2) is None
 
 
-def test_snapshots_of_other_sites_and_counters_are_kept():
-    batch = [q("main", 1), q("branch", 1), counter("main-1", "idle"), counter("main-2", "idle")]
-    assert coalesce(batch) == batch
+def test_only_the_latest_snapshot_of_each_site_and_counter_goes_out():
+    b = Batcher(hold_s=0.1)
+    b.add([q("main", 1), counter("main-1", "idle"), q("branch", 1), counter("main-2", "idle")], now=0.0)
+    b.add([counter("main-1", "serving"), q("main", 2)], now=0.05)
+    out = b.add([], now=0.1)
+    assert [(e.name, e.site, e.payload.get("n"), e.payload.get("status")) for e in out] == [
+        ("queue.updated", "branch", 1, None), ("counter.updated", "main", None, "idle"),
+        ("counter.updated", "main", None, "serving"), ("queue.updated", "main", 2, None)]
+    assert [e.payload.get("id") for e in out if e.name == "counter.updated"] == ["main-2", "main-1"]
 
 
 def test_every_call_and_ticket_event_is_kept_in_order():
+    b = Batcher()
     calls = [Event("ticket.called", "main", {"ticket": i}) for i in range(3)]
     updates = [Event("ticket.updated", "main", {"id": i}, ticket_room=f"p{i}", site_wide=False) for i in range(3)]
-    assert coalesce([calls[0], updates[0], calls[1], updates[1], calls[2], updates[2]]) == calls + updates
+    assert b.add([calls[0], updates[0], calls[1], updates[1], calls[2], updates[2]], now=0.0) == calls + updates
+
+
+def test_a_held_snapshot_goes_out_with_the_next_event_once_due():
+    b = Batcher(hold_s=0.1)
+    b.add([q("main", 1)], now=0.0)
+    out = b.add([Event("ticket.issued", "main", {"ticket": 9})], now=0.5)
+    assert [e.name for e in out] == ["ticket.issued", "queue.updated"]
