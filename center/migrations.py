@@ -337,3 +337,29 @@ CREATE INDEX rollup_day_hists_day ON rollup_day_hists (service_day);
 """
 
 MIGRATIONS.append(V7_ROLLUP_DAY_HISTS)
+
+# Reports over many sites: covering indexes led by the period, so a report reads only its periods' rows of the
+# rollup_m_* tables; daily (day × hour) sums over all sites, with a marker per day they are built for.
+V8_ROLLUP_PERIOD_INDEXES = """
+CREATE INDEX rollup_m_cells_period ON rollup_m_cells (service_day, site, service, counter_id, staff, hour, issued,
+  entries, served, no_show, cancelled, transferred, "left", "open", wait_n, wait_sum, wait_max, service_n,
+  service_sum, service_max, sl_within, sl_total);
+CREATE INDEX rollup_m_ratings_period ON rollup_m_ratings (service_day, site, service, counter_id, staff, r_counter,
+  r_staff, procedure, level, n);
+CREATE INDEX rollup_m_procedures_period ON rollup_m_procedures (service_day, site, service, counter_id, staff,
+  procedure, n, tickets, seconds_sum, seconds_max, hist);
+CREATE INDEX rollup_m_staff_hists_period ON rollup_m_staff_hists (service_day, site, service, counter_id, staff,
+  wait_hist, service_hist);
+CREATE INDEX rollup_m_hists_period ON rollup_m_hists (service_day, site, service, wait_hist, service_hist);
+CREATE INDEX rollup_m_hour_hists_period ON rollup_m_hour_hists (service_day, site, hour, wait_hist, service_hist);
+CREATE TABLE rollup_all_days (service_day TEXT PRIMARY KEY, built_at TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE rollup_all_day_sums (
+  service_day TEXT NOT NULL, hour INTEGER,
+  issued INTEGER, entries INTEGER, served INTEGER, no_show INTEGER, cancelled INTEGER, transferred INTEGER,
+  "left" INTEGER, "open" INTEGER, wait_n INTEGER, wait_sum REAL, wait_max REAL, service_n INTEGER,
+  service_sum REAL, service_max REAL, sl_within INTEGER, sl_total INTEGER
+);
+CREATE INDEX rollup_all_day_sums_day ON rollup_all_day_sums (service_day);
+"""
+
+MIGRATIONS.append(V8_ROLLUP_PERIOD_INDEXES)
