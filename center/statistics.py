@@ -860,6 +860,8 @@ def _build_site_days(conn: sqlite3.Connection, config: Config, site: str, days: 
     for table in ("rollup_days", "rollup_cells", "rollup_hists", "rollup_staff_hists", "rollup_procedures",
                   "rollup_ratings", "rollup_day_sums", "rollup_day_hists"):
         conn.execute(f"DELETE FROM {table} WHERE site = ? AND service_day IN ({marks})", (site, *days))  # noqa: S608
+    for table in ("rollup_all_days", "rollup_all_day_sums"):  # the all-sites sums of these days are rebuilt later
+        conn.execute(f"DELETE FROM {table} WHERE service_day IN ({marks})", days)  # noqa: S608
     q = _base(config, Filters(days[0], days[-1], site=site))
     q.sql = q.sql[:-1] + f" AND t.service_day IN ({', '.join(':day' + str(i) for i in range(len(days)))}))"
     q.params.update({f"day{i}": d for i, d in enumerate(days)})
@@ -1066,6 +1068,7 @@ def ensure_rollups(store: Any, config: Config, d0: str, d1: str, *, today: str |
             with store.write() as conn:
                 _build_site_days(conn, config, s, ds[i:i + batch_days])
     with store.write() as conn:
+        _build_all_sites_days(conn, config, d0, d1)
         conn.execute("INSERT INTO rollup_meta VALUES ('config', ?) ON CONFLICT(key) DO UPDATE SET value = "
                      "excluded.value", (_config_key(config),))
         current = conn.execute("SELECT value FROM rollup_meta WHERE key = 'event_watermark'").fetchone()
@@ -1074,6 +1077,23 @@ def ensure_rollups(store: Any, config: Config, d0: str, d1: str, *, today: str |
                          "value = excluded.value", (str(top),))
     return {"built": len(missing) + len(changed), "missing": len(missing), "changed": len(changed),
             "seconds": round((datetime.now(UTC) - t0).total_seconds(), 2)}
+
+
+def _build_all_sites_days(conn: sqlite3.Connection, config: Config, d0: str, d1: str) -> None:
+    """(day × hour) sums over all sites for the days in [d0, d1] that every site has rolled up and that have none
+    yet (rebuilding a site's day drops that day's: these are always the sum of the current daily rows)."""
+    n_sites = len(_all_sites(conn, config))
+    done = {r[0] for r in conn.execute("SELECT service_day FROM rollup_all_days WHERE service_day BETWEEN ? AND ?",
+                                       (d0, d1))}
+    todo = [d for d, n in conn.execute("SELECT service_day, count(*) FROM rollup_days WHERE service_day BETWEEN ? "
+                                       "AND ? GROUP BY 1", (d0, d1)) if n >= n_sites and d not in done]
+    for i in range(0, len(todo), 500):
+        days = todo[i:i + 500]
+        marks = ",".join("?" * len(days))
+        conn.execute(f"INSERT INTO rollup_all_day_sums SELECT service_day, hour, {_RSUM_COLS} FROM rollup_day_sums "  # noqa: S608
+                     f"WHERE service_day IN ({marks}) GROUP BY service_day, hour", days)
+        now = to_iso(datetime.now(UTC))
+        conn.executemany("INSERT INTO rollup_all_days VALUES (?, ?)", [(d, now) for d in days])
 
 
 def verify_rollups(store: Any, config: Config, d0: str, d1: str) -> list[tuple[str, str]]:
@@ -1085,6 +1105,9 @@ def verify_rollups(store: Any, config: Config, d0: str, d1: str) -> list[tuple[s
     for s, d in bad:
         with store.write() as conn:
             _build_site_days(conn, config, s, [d])
+    if bad:
+        with store.write() as conn:
+            _build_all_sites_days(conn, config, d0, d1)
     return bad
 
 
@@ -1268,9 +1291,14 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
 
     # one pass of (day × hour) sums: summary, trend, heat map, and the hour / day / weekday groups
     heat = [[0] * 24 for _ in range(7)]
-    rows = [tuple(r) for r in conn.execute(
-        f"SELECT service_day, hour, {_RSUM} FROM {'rollup_day_sums' if unfiltered else 'rollup_cells'} "
-        f"WHERE {rw} GROUP BY 1, 2", rp)]
+    table = "rollup_day_sums" if unfiltered else "rollup_cells"
+    if unfiltered and not f.site:
+        n_days = (date.fromisoformat(rp["rd1"]) - date.fromisoformat(rp["rd0"])).days + 1
+        if conn.execute("SELECT count(*) FROM rollup_all_days WHERE service_day BETWEEN :rd0 AND :rd1",
+                        rp).fetchone()[0] == n_days:
+            table = "rollup_all_day_sums"  # the same sums over all sites, 1/N of the rows
+    rows = [tuple(r) for r in conn.execute(f"SELECT service_day, hour, {_RSUM} FROM {table} WHERE {rw} GROUP BY 1, 2",
+                                           rp)]
     if q:
         rows += [(r[0], r[1], *(r[k] for k in (*_SUMS, "wait_max", "service_max"))) for r in conn.execute(
             f"WITH {q.sql} SELECT t.service_day, t.hour, {_AGG} FROM t GROUP BY 1, 2", q.params)]
@@ -1428,11 +1456,14 @@ def _satisfaction_rollup(conn: sqlite3.Connection, plan: _Plan, q: _Query | None
                                                                                    "procedure")}
     rows: list[Any] = []
     prows: list[Any] = []
-    for table, where in plan.arms("rollup_ratings", "rollup_m_ratings"):
-        rows += conn.execute(f"SELECT r_counter, r_staff, level, sum(n) FROM {table} WHERE {where} AND "
-                             "procedure IS NULL GROUP BY 1, 2, 3", plan.params).fetchall()
-        prows += conn.execute(f"SELECT procedure, level, sum(n) FROM {table} WHERE {where} AND "
-                              "procedure IS NOT NULL GROUP BY 1, 2", plan.params).fetchall()
+    for table, where in plan.arms("rollup_ratings", "rollup_m_ratings"):  # one pass: rows per counter/staff
+        for counter, staff, proc, level, n in conn.execute(  # have no procedure, rows per procedure have one
+                f"SELECT r_counter, r_staff, procedure, level, sum(n) FROM {table} WHERE {where} "
+                "GROUP BY 1, 2, 3, 4", plan.params):
+            if proc is None:
+                rows.append((counter, staff, level, n))
+            else:
+                prows.append((proc, level, n))
     if q:
         rows += list(conn.execute(f"WITH {q.sql} SELECT r.counter_id, r.staff, r.level, count(*) FROM t CROSS JOIN "
                                   "ratings r ON r.ticket_id = t.id GROUP BY 1, 2, 3", q.params))

@@ -270,3 +270,22 @@ def test_a_late_edit_rebuilds_its_month(tmp_path):
     assert_same_report(fast, slow)
     assert fast["summary"]["no_show"] == before["summary"]["no_show"] + 1
     store.close()
+
+
+def test_all_sites_day_sums_follow_a_rebuilt_day(months_db):
+    store, config = months_db
+    sums = ("SELECT service_day, hour, sum(issued), sum(served), sum(wait_n), total(wait_sum) FROM {} "
+            "WHERE service_day BETWEEN '2026-10-01' AND '2026-10-31' GROUP BY 1, 2 ORDER BY 1, 2")
+    with store.read() as conn:
+        per_site = conn.execute(sums.format("rollup_day_sums")).fetchall()
+        assert [tuple(r) for r in conn.execute(sums.format("rollup_all_day_sums"))] == [tuple(r) for r in per_site]
+    with store.write() as conn:  # rebuilding one site's day drops that day's all-sites sums until ensure_rollups
+        st._build_site_days(conn, config, "main", ["2026-10-15"])
+        assert conn.execute("SELECT count(*) FROM rollup_all_days WHERE service_day = '2026-10-15'").fetchone()[0] == 0
+    f = st.Filters("2026-10-01", "2026-10-31", group="hour")
+    assert_same_report(*both(store, config, f, MONTHS_END))  # per-site sums meanwhile
+    st.ensure_rollups(store, config, "2026-10-01", "2026-10-31", today=MONTHS_END)
+    with store.read() as conn:
+        assert conn.execute("SELECT count(*) FROM rollup_all_days WHERE service_day = '2026-10-15'").fetchone()[0] == 1
+        assert [tuple(r) for r in conn.execute(sums.format("rollup_all_day_sums"))] == [tuple(r) for r in per_site]
+    assert_same_report(*both(store, config, f, MONTHS_END))
