@@ -7,6 +7,7 @@ to `publish` only after the commit, so no screen ever shows something the databa
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import secrets
@@ -950,17 +951,25 @@ class Engine:
         self._after([], set(), counters=[counter])
         return self._counter_view_now(counter)
 
+    def _counter_state(self, counter: Counter) -> dict[str, Any]:
+        with self.store.read() as conn:
+            return self.counter_view(conn, counter)
+
+    def _queue_update(self, site_code: str) -> dict[str, Any]:
+        now = self.clock()
+        with self.store.read() as conn:
+            services = self.services_state(conn, self.config.sites[site_code], now)
+        return {"site": site_code, "at": to_iso(now), "services": services}
+
     def _after(self, events: list[Event], sites: set[str], counters: list[Counter] | None = None) -> None:
-        """After a commit: add the fresh queue and counter state, then hand everything to the publisher."""
+        """After a commit: add the queue and counter state (read when sent: `Event.payload`), then hand
+        everything to the publisher."""
         try:
             out = list(events)
-            now = self.clock()
-            with self.store.read() as conn:
-                for c in counters or []:
-                    out.append(Event("counter.updated", c.site, self.counter_view(conn, c)))
-                for code in sorted(sites | {c.site for c in counters or []}):
-                    services = self.services_state(conn, self.config.sites[code], now)
-                    out.append(Event("queue.updated", code, {"site": code, "at": to_iso(now), "services": services}))
+            for c in counters or []:
+                out.append(Event("counter.updated", c.site, functools.partial(self._counter_state, c), key=c.id))
+            for code in sorted(sites | {c.site for c in counters or []}):
+                out.append(Event("queue.updated", code, functools.partial(self._queue_update, code)))
             self.publish(out)
         except Exception:  # noqa: BLE001 - the commit stands; screens resync on their own
             import logging

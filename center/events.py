@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 EVENT_NAMES = ("ticket.issued", "ticket.called", "ticket.updated", "ticket.finished", "queue.updated",
@@ -23,9 +24,16 @@ EVENT_NAMES = ("ticket.issued", "ticket.called", "ticket.updated", "ticket.finis
 class Event:
     name: str
     site: str
-    payload: dict[str, Any]
+    data: dict[str, Any] | Callable[[], dict[str, Any]]  # a function: the state, read when it is sent
     ticket_room: str | None = None
     site_wide: bool = True  # False: only the citizen following the ticket gets it (less fan-out)
+    key: str | None = None  # for a state snapshot: which one of the site (a counter id)
+
+    @cached_property
+    def payload(self) -> dict[str, Any]:
+        """The event's data. A snapshot (queue, counter) is read when first needed, normally when it is sent:
+        a burst of operations then costs one read per screen update, not one per operation."""
+        return self.data() if callable(self.data) else self.data
 
     def rooms(self) -> list[str]:
         """Where it goes, in sending order: signed-in screens first, then the public, then the ticket's follower."""
@@ -60,13 +68,12 @@ def ticket_room(public_id: str) -> str:
 
 
 # Events that carry a whole state: a later one replaces an earlier one not yet sent (same site and key).
-SNAPSHOTS = {"queue.updated": None, "counter.updated": "id"}
+SNAPSHOTS = {"queue.updated", "counter.updated"}
 SNAPSHOT_HOLD_S = 0.15
 
 
 def _snapshot_key(e: Event) -> tuple[str, str, Any]:
-    key = SNAPSHOTS[e.name]
-    return e.name, e.site, e.payload.get(key) if key else None
+    return e.name, e.site, e.key
 
 
 class Batcher:

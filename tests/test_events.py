@@ -8,7 +8,7 @@ def q(site: str, n: int) -> Event:
 
 
 def counter(cid: str, status: str) -> Event:
-    return Event("counter.updated", "main", {"id": cid, "status": status})
+    return Event("counter.updated", "main", {"id": cid, "status": status}, key=cid)
 
 
 def test_calls_go_first_and_snapshots_wait_for_their_time():
@@ -46,3 +46,16 @@ def test_a_held_snapshot_goes_out_with_the_next_event_once_due():
     b.add([q("main", 1)], now=0.0)
     out = b.add([Event("ticket.issued", "main", {"ticket": 9})], now=0.5)
     assert [e.name for e in out] == ["ticket.issued", "queue.updated"]
+
+
+def test_a_snapshot_given_as_a_function_is_read_once_when_first_needed():
+    reads = []
+
+    def state() -> dict:
+        reads.append(1)
+        return {"site": "main", "n": len(reads)}
+
+    e = Event("queue.updated", "main", state)
+    assert reads == []
+    assert e.payload == {"site": "main", "n": 1} and e.payload["n"] == 1
+    assert reads == [1]
