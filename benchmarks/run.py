@@ -79,11 +79,12 @@ def main() -> int:
             continue
         print(f"running {name} …", flush=True)
         t0 = time.perf_counter()
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
         try:
             result = module.run()
         except Exception:  # noqa: BLE001 - report the failure in the file rather than lose the others
             result = {"error": traceback.format_exc(limit=3)}
-        raw[name] = {"measured_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        raw[name] = {"measured_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "load_at_start": load,
                      "took_s": round(time.perf_counter() - t0), **result}
         print(json.dumps(result, ensure_ascii=False, indent=1), flush=True)
     sections = [f"## {title}\n\nTarget: {target}.\n\n" + "\n".join(to_markdown(raw[name]))
@@ -92,8 +93,9 @@ def main() -> int:
                             cwd=ROOT).stdout.strip()
     header = (f"# Benchmarks\n\nMeasured by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit "
               f"{commit}.\n\nMachine: {machine()}.\n\nServers are started with the production command "
-              "(`python -m center serve`, gunicorn gthread); clients run on the same 2-core machine, so "
-              "client and server share the CPU.\n")
+              "(`python -m center serve`, gunicorn gevent worker); clients run on the same 2-core machine, so "
+              "client and server share the CPU. Each section records the machine's load average when it "
+              "started: figures taken while other work ran are not comparable.\n")
     (ROOT / "BENCHMARKS.md").write_text(header + "\n" + "\n\n".join(sections) + "\n", encoding="utf-8")
     store.parent.mkdir(exist_ok=True)
     store.write_text(json.dumps(raw, indent=1, ensure_ascii=False))
