@@ -991,8 +991,8 @@ def _build_period(conn: sqlite3.Connection, site: str, month: str, first: str, l
     """A period's (month's or dekad's) roll-ups of one site from its daily ones, once every day of it is rolled
     up (the period's rows are dropped and rebuilt whenever one of its days is rebuilt, in the same transaction).
     The period's key goes in the service_day column of the rollup_m_* tables."""
-    for table in ("rollup_months", "rollup_m_cells", "rollup_m_hists", "rollup_m_staff_hists", "rollup_m_procedures",
-                  "rollup_m_ratings", "rollup_m_hour_hists"):
+    for table in ("rollup_months", "rollup_m_cells", "rollup_m_keys", "rollup_m_hists", "rollup_m_staff_hists",
+                  "rollup_m_procedures", "rollup_m_ratings", "rollup_m_hour_hists"):
         column = "month" if table == "rollup_months" else "service_day"
         conn.execute(f"DELETE FROM {table} WHERE site = ? AND {column} = ?", (site, month))  # noqa: S608
     days = conn.execute("SELECT count(*) FROM rollup_days WHERE site = ? AND service_day BETWEEN ? AND ?",
@@ -1011,6 +1011,9 @@ def _build_period(conn: sqlite3.Connection, site: str, month: str, first: str, l
         w, sv = hists.get(k, ({}, {}))
         rows.append((site, month, *r, _pack_sparse(w), _pack_sparse(sv)))
     conn.executemany("INSERT INTO rollup_m_cells VALUES (" + ",".join("?" * 24) + ")", rows)
+    conn.execute(f"INSERT INTO rollup_m_keys SELECT site, service_day, service, counter_id, staff, {_RSUM_COLS} "  # noqa: S608
+                 "FROM rollup_m_cells WHERE site = ? AND service_day = ? GROUP BY service, counter_id, staff",
+                 (site, month))
     by_hour: dict[Any, list[dict[int, int]]] = defaultdict(lambda: [defaultdict(int), defaultdict(int)])
     for k, pair in hists.items():
         for i in range(2):
@@ -1271,7 +1274,7 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
     def agg(rkey: str, tkey: str) -> dict[Any, dict[str, Any]]:
         """Additive figures per key: roll-up cells of past days (summed in SQL) merged with today's raw rows."""
         acc: dict[Any, dict[str, Any]] = defaultdict(dict)
-        for table, where in plan.arms("rollup_cells", "rollup_m_cells"):
+        for table, where in plan.arms("rollup_cells", "rollup_m_keys"):  # per period without the hour
             for r in conn.execute(f"SELECT {rkey} AS k, {_RSUM} FROM {table} WHERE {where} GROUP BY 1", rp):
                 _merge(acc[r["k"]], r)
         if q:
