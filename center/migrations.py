@@ -384,3 +384,25 @@ CREATE INDEX rollup_m_keys_period ON rollup_m_keys (service_day, site, service, 
 """
 
 MIGRATIONS.append(V9_ROLLUP_PERIOD_KEYS)
+
+# Reports over all sites filtered by one service: (day × hour) sums and daily histograms over all sites per
+# service, with a marker per day they are built for (center/statistics.py fills them from the daily roll-ups of
+# days every site has rolled up; rebuilding a site's day drops that day's rows, which are then summed again).
+V10_ROLLUP_ALL_SERVICE_DAYS = """
+CREATE TABLE rollup_all_service_days (service_day TEXT PRIMARY KEY, built_at TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE rollup_all_service_sums (
+  service TEXT, service_day TEXT NOT NULL, hour INTEGER,
+  issued INTEGER, entries INTEGER, served INTEGER, no_show INTEGER, cancelled INTEGER, transferred INTEGER,
+  "left" INTEGER, "open" INTEGER, wait_n INTEGER, wait_sum REAL, wait_max REAL, service_n INTEGER,
+  service_sum REAL, service_max REAL, sl_within INTEGER, sl_total INTEGER
+);
+CREATE INDEX rollup_all_service_sums_service ON rollup_all_service_sums (service, service_day);
+CREATE INDEX rollup_all_service_sums_day ON rollup_all_service_sums (service_day);
+CREATE TABLE rollup_all_service_hists (
+  service TEXT NOT NULL, service_day TEXT NOT NULL, wait_hist BLOB, service_hist BLOB,
+  PRIMARY KEY (service, service_day)
+) WITHOUT ROWID;
+CREATE INDEX rollup_all_service_hists_day ON rollup_all_service_hists (service_day);
+"""
+
+MIGRATIONS.append(V10_ROLLUP_ALL_SERVICE_DAYS)
