@@ -21,7 +21,7 @@ import bisect
 import math
 import sqlite3
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -331,9 +331,14 @@ def report(conn: sqlite3.Connection, config: Config, f: Filters, lang: str = "vi
     f.check()
     today_s = today or datetime.now(config.tz).date().isoformat()
     want = uses_rollups(f) if rollups is None else rollups
+    # a counter belongs to one site: its report reads only that site's roll-ups (the narrow per-site path)
+    counter = config.counter(f.counter) if f.counter and not f.site else None
+    scope = counter.site if counter else f.site
     if want and not f.procedure and f.date_from < today_s and rollups_ready(
-            conn, config, f.date_from, min(f.date_to, _yesterday(config, today_s)), f.site):
-        return _report_rollup(conn, config, f, lang, today_s)
+            conn, config, f.date_from, min(f.date_to, _yesterday(config, today_s)), scope):
+        out = _report_rollup(conn, config, replace(f, site=scope), lang, today_s)
+        out["filters"] = f.as_dict()
+        return out
     q = _base(config, f)
     label = Labels(config, lang)
     group = f.group
@@ -860,7 +865,7 @@ def _build_site_days(conn: sqlite3.Connection, config: Config, site: str, days: 
     for table in ("rollup_days", "rollup_cells", "rollup_hists", "rollup_staff_hists", "rollup_procedures",
                   "rollup_ratings", "rollup_day_sums", "rollup_day_hists"):
         conn.execute(f"DELETE FROM {table} WHERE site = ? AND service_day IN ({marks})", (site, *days))  # noqa: S608
-    for table in ("rollup_all_days", "rollup_all_day_sums"):  # the all-sites sums of these days are rebuilt later
+    for table in _ALL_SITES_TABLES:  # the all-sites sums of these days are rebuilt later (_build_all_sites_days)
         conn.execute(f"DELETE FROM {table} WHERE service_day IN ({marks})", days)  # noqa: S608
     q = _base(config, Filters(days[0], days[-1], site=site))
     q.sql = q.sql[:-1] + f" AND t.service_day IN ({', '.join(':day' + str(i) for i in range(len(days)))}))"
@@ -1082,14 +1087,20 @@ def ensure_rollups(store: Any, config: Config, d0: str, d1: str, *, today: str |
             "seconds": round((datetime.now(UTC) - t0).total_seconds(), 2)}
 
 
+_ALL_SITES_TABLES = ("rollup_all_days", "rollup_all_day_sums", "rollup_all_service_days", "rollup_all_service_sums",
+                     "rollup_all_service_hists")
+
+
 def _build_all_sites_days(conn: sqlite3.Connection, config: Config, d0: str, d1: str) -> None:
-    """(day × hour) sums over all sites for the days in [d0, d1] that every site has rolled up and that have none
-    yet (rebuilding a site's day drops that day's: these are always the sum of the current daily rows)."""
+    """Sums over all sites for the days in [d0, d1] that every site has rolled up and that have none yet
+    (rebuilding a site's day drops that day's: these are always the sum of the current daily rows): (day × hour)
+    sums, and per service (day × hour) sums and daily histograms (reports filtered by one service)."""
     n_sites = len(_all_sites(conn, config))
+    complete = [d for d, n in conn.execute("SELECT service_day, count(*) FROM rollup_days WHERE service_day "
+                                           "BETWEEN ? AND ? GROUP BY 1", (d0, d1)) if n >= n_sites]
     done = {r[0] for r in conn.execute("SELECT service_day FROM rollup_all_days WHERE service_day BETWEEN ? AND ?",
                                        (d0, d1))}
-    todo = [d for d, n in conn.execute("SELECT service_day, count(*) FROM rollup_days WHERE service_day BETWEEN ? "
-                                       "AND ? GROUP BY 1", (d0, d1)) if n >= n_sites and d not in done]
+    todo = [d for d in complete if d not in done]
     for i in range(0, len(todo), 500):
         days = todo[i:i + 500]
         marks = ",".join("?" * len(days))
@@ -1097,6 +1108,30 @@ def _build_all_sites_days(conn: sqlite3.Connection, config: Config, d0: str, d1:
                      f"WHERE service_day IN ({marks}) GROUP BY service_day, hour", days)
         now = to_iso(datetime.now(UTC))
         conn.executemany("INSERT INTO rollup_all_days VALUES (?, ?)", [(d, now) for d in days])
+    done = {r[0] for r in conn.execute("SELECT service_day FROM rollup_all_service_days WHERE service_day "
+                                       "BETWEEN ? AND ?", (d0, d1))}
+    todo = [d for d in complete if d not in done]
+    from array import array
+
+    for i in range(0, len(todo), 100):
+        days = todo[i:i + 100]
+        marks = ",".join("?" * len(days))
+        conn.execute(f"INSERT INTO rollup_all_service_sums SELECT service, service_day, hour, {_RSUM_COLS} "  # noqa: S608
+                     f"FROM rollup_cells WHERE service_day IN ({marks}) GROUP BY service_day, service, hour", days)
+        dense: dict[tuple[str, str], list[Any]] = {}
+        for d, service, wb, sb in conn.execute("SELECT service_day, service, wait_hist, service_hist FROM "  # noqa: S608
+                                               f"rollup_hists WHERE service_day IN ({marks})", days):
+            acc = dense.get((service, d))
+            if acc is None:
+                dense[(service, d)] = [array("I", wb or bytes(4 * NB)), array("I", sb or bytes(4 * NB))]
+                continue
+            for j, blob in enumerate((wb, sb)):
+                if blob:
+                    acc[j] = array("I", [x + y for x, y in zip(acc[j], array("I", blob), strict=True)])
+        conn.executemany("INSERT INTO rollup_all_service_hists VALUES (?,?,?,?)",
+                         [(sv, d, w.tobytes(), s.tobytes()) for (sv, d), (w, s) in dense.items()])
+        now = to_iso(datetime.now(UTC))
+        conn.executemany("INSERT INTO rollup_all_service_days VALUES (?, ?)", [(d, now) for d in days])
 
 
 def verify_rollups(store: Any, config: Config, d0: str, d1: str) -> list[tuple[str, str]]:
@@ -1129,6 +1164,13 @@ def _rwhere(f: Filters, d0: str, d1: str) -> tuple[str, dict[str, Any]]:
             where.append(f"{column} = :{name}")
             params[name] = value
     return " AND ".join(where), params
+
+
+def _all_sites_built(conn: sqlite3.Connection, marker: str, rp: dict[str, Any]) -> bool:
+    """Whether the all-sites sums (whose days are listed in `marker`) cover every day of [rd0, rd1]."""
+    n_days = (date.fromisoformat(rp["rd1"]) - date.fromisoformat(rp["rd0"])).days + 1
+    return conn.execute(f"SELECT count(*) FROM {marker} WHERE service_day BETWEEN :rd0 AND :rd1",  # noqa: S608
+                        rp).fetchone()[0] == n_days
 
 
 def uses_rollups(f: Filters) -> bool:
@@ -1294,14 +1336,15 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
 
     # one pass of (day × hour) sums: summary, trend, heat map, and the hour / day / weekday groups
     heat = [[0] * 24 for _ in range(7)]
-    table = "rollup_day_sums" if unfiltered else "rollup_cells"
-    if unfiltered and not f.site:
-        n_days = (date.fromisoformat(rp["rd1"]) - date.fromisoformat(rp["rd0"])).days + 1
-        if conn.execute("SELECT count(*) FROM rollup_all_days WHERE service_day BETWEEN :rd0 AND :rd1",
-                        rp).fetchone()[0] == n_days:
-            table = "rollup_all_day_sums"  # the same sums over all sites, 1/N of the rows
-    rows = [tuple(r) for r in conn.execute(f"SELECT service_day, hour, {_RSUM} FROM {table} WHERE {rw} GROUP BY 1, 2",
-                                           rp)]
+    table, where = ("rollup_day_sums" if unfiltered else "rollup_cells"), rw
+    if unfiltered and not f.site and _all_sites_built(conn, "rollup_all_days", rp):
+        table = "rollup_all_day_sums"  # the same sums over all sites, 1/N of the rows
+    # one service over all sites: the same sums per service over all sites (1/(N × services) of the cells' rows)
+    all_service = bool(f.service) and coarse and not f.site and _all_sites_built(conn, "rollup_all_service_days", rp)
+    if all_service:
+        table, where = "rollup_all_service_sums", "service = :service AND service_day BETWEEN :rd0 AND :rd1"
+    rows = [tuple(r) for r in conn.execute(
+        f"SELECT service_day, hour, {_RSUM} FROM {table} WHERE {where} GROUP BY 1, 2", rp)]  # noqa: S608
     if q:
         rows += [(r[0], r[1], *(r[k] for k in (*_SUMS, "wait_max", "service_max"))) for r in conn.execute(
             f"WITH {q.sql} SELECT t.service_day, t.hour, {_AGG} FROM t GROUP BY 1, 2", q.params)]
@@ -1356,10 +1399,12 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
         if group in ("day", "weekday"):  # daily histograms of every day
             if unfiltered:
                 table, dense = "rollup_day_hists", True
+            elif all_service:
+                table, dense = "rollup_all_service_hists", True
             else:
                 table, dense = ("rollup_hists", True) if coarse else ("rollup_staff_hists", False)
-            hs = list(_hists(conn, f"SELECT service_day, wait_hist, service_hist FROM {table} WHERE {rw}", rp,
-                             dense, 2))
+            hs = list(_hists(conn, f"SELECT service_day, wait_hist, service_hist FROM {table} WHERE "
+                             f"{where if all_service else rw}", rp, dense, 2))
         elif group == "hour":
             if unfiltered:
                 hs = hists("rollup_cells", "rollup_m_hour_hists", "hour", False, True)

@@ -289,3 +289,108 @@ def test_all_sites_day_sums_follow_a_rebuilt_day(months_db):
         assert conn.execute("SELECT count(*) FROM rollup_all_days WHERE service_day = '2026-10-15'").fetchone()[0] == 1
         assert [tuple(r) for r in conn.execute(sums.format("rollup_all_day_sums"))] == [tuple(r) for r in per_site]
     assert_same_report(*both(store, config, f, MONTHS_END))
+
+
+def _report_and_sql(store, config, f, today):
+    """The roll-up report and every SQL statement it ran (to see which tables it read)."""
+    seen: list[str] = []
+    with store.read() as conn:
+        conn.set_trace_callback(seen.append)
+        try:
+            rep = st.report(conn, config, f, today=today, rollups=True)
+        finally:
+            conn.set_trace_callback(None)
+    return rep, "\n".join(seen)
+
+
+def _day_hour_pass(sql):
+    """The table of the (day × hour) pass (summary, trend, heat map)."""
+    (line,) = [x for x in sql.splitlines() if x.startswith("SELECT service_day, hour, sum(")]
+    return line.split(" FROM ")[1].split()[0]
+
+
+def _raw(store, config, f, today):
+    with store.read() as conn:
+        return st.report(conn, config, f, today=today, rollups=False)
+
+
+@pytest.mark.parametrize("group", st.GROUPS)
+@pytest.mark.parametrize("service", ["HT", "CT"])
+def test_one_service_over_all_sites_from_all_sites_service_sums_equals_raw(months_db, group, service):
+    store, config = months_db
+    # mid-month at both ends, with today raw; then a range ending on a past mid-month day (roll-ups only)
+    for d0, d1, periods in (("2026-09-12", MONTHS_END, ["2026-09/3", "2026-10", "2026-11/1"]),
+                            ("2026-09-08", "2026-11-13", ["2026-09/2", "2026-09/3", "2026-10", "2026-11/1"])):
+        f = st.Filters(d0, d1, group=group, service=service)
+        assert _months_used(store, config, f) == periods
+        fast, sql = _report_and_sql(store, config, f, MONTHS_END)
+        assert _day_hour_pass(sql) == "rollup_all_service_sums"
+        if group in ("day", "weekday"):
+            assert "FROM rollup_all_service_hists" in sql and "FROM rollup_hists" not in sql
+        assert_same_report(fast, _raw(store, config, f, MONTHS_END))
+        assert fast["summary"]["issued"] > 0 and fast["filters"]["service"] == service
+
+
+def _service_sums_match_cells(conn):
+    cols = "sum(issued), sum(entries), sum(served), sum(no_show), sum(wait_n), total(wait_sum), max(wait_max)"
+    sql = (f"SELECT service, service_day, hour, {cols} FROM {{}} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
+    a = [tuple(r) for r in conn.execute(sql.format("rollup_all_service_sums"))]
+    b = [tuple(r) for r in conn.execute(sql.format("rollup_cells"))]
+    return a == b and len(a) > 0
+
+
+def test_all_sites_service_sums_follow_a_rebuilt_day(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    history.main(["--db", str(path), "--config", str(DEMO_CONFIG), "--days", "12", "--end", "2026-10-31", "--quiet",
+                  "--seed", "4"])
+    config = load_config(DEMO_CONFIG)
+    store = Store(path)
+    today, day = "2026-11-20", "2026-10-27"
+    st.ensure_rollups(store, config, "2026-10-20", "2026-10-31", today=today)
+    f = st.Filters("2026-10-20", "2026-10-31", service="HT", group="day")
+    with store.read() as conn:
+        assert _service_sums_match_cells(conn)
+        assert conn.execute("SELECT count(*) FROM rollup_all_service_days").fetchone()[0] == 12
+    before, sql = _report_and_sql(store, config, f, today)
+    assert _day_hour_pass(sql) == "rollup_all_service_sums"
+    with store.read() as conn:
+        tid, site = conn.execute("SELECT id, site FROM tickets WHERE status = 'served' AND service = 'HT' "
+                                 "AND service_day = ? ORDER BY id LIMIT 1", (day,)).fetchone()
+    with store.write() as conn:  # rebuilding a site's day drops that day's all-sites sums: per-site rows meanwhile
+        st._build_site_days(conn, config, site, [day])
+        assert conn.execute("SELECT count(*) FROM rollup_all_service_sums WHERE service_day = ?", (day,)
+                            ).fetchone()[0] == 0
+    meanwhile, sql = _report_and_sql(store, config, f, today)
+    assert _day_hour_pass(sql) == "rollup_cells"
+    assert_same_report(meanwhile, _raw(store, config, f, today))
+    with store.write() as conn:  # that served HT ticket turned into a no-show, with its event
+        conn.execute("UPDATE tickets SET status = 'no_show', service_s = NULL WHERE id = ?", (tid,))
+        conn.execute("INSERT INTO ticket_events (ticket_id, at, kind, site) VALUES (?, '2026-11-20T01:00:00.000Z', "
+                     "'no_show', ?)", (tid, site))
+    assert st.ensure_rollups(store, config, "2026-10-20", "2026-10-31", today=today)["changed"] == 1
+    with store.read() as conn:
+        assert _service_sums_match_cells(conn)
+    after, sql = _report_and_sql(store, config, f, today)
+    assert _day_hour_pass(sql) == "rollup_all_service_sums"
+    assert_same_report(after, _raw(store, config, f, today))
+    assert after["summary"]["no_show"] == before["summary"]["no_show"] + 1
+    row = {r["key"]: r for r in after["trend"]}[day]
+    assert row["no_show"] == {r["key"]: r for r in before["trend"]}[day]["no_show"] + 1
+    store.close()
+
+
+@pytest.mark.parametrize("group", ["none", "counter", "service", "day"])
+def test_a_counter_report_without_a_site_reads_only_its_sites_rollups(tmp_path_factory, group):
+    path = tmp_path_factory.getbasetemp() / "counter-only-main.sqlite3"
+    if not path.exists():
+        history.main(["--db", str(path), "--config", str(DEMO_CONFIG), "--days", "3", "--end", "2026-11-19",
+                      "--quiet"])
+    config = load_config(DEMO_CONFIG)
+    store = Store(path)
+    st.ensure_rollups(store, config, "2026-11-17", "2026-11-19", today="2026-11-20", site="main")  # main only
+    f = st.Filters("2026-11-17", "2026-11-20", counter="main-2", group=group)
+    fast, _ = _report_and_sql(store, config, f, "2026-11-20")
+    assert fast["source"] == "rollup" and fast["filters"]["site"] is None  # branch is not rolled up: not needed
+    assert_same_report(fast, _raw(store, config, f, "2026-11-20"))
+    assert fast["summary"]["served"] > 0
+    store.close()
