@@ -138,6 +138,16 @@ def _base(config: Config, f: Filters) -> _Query:
     return _Query(sql, params)
 
 
+def _counter_site(conn: sqlite3.Connection, config: Config, counter_id: str) -> str | None:
+    """The site a counter belongs to (config.toml, else the counters table of counters configured before): a
+    counter's report then reads only that site's roll-ups, the narrow per-site path."""
+    counter = config.counter(counter_id)
+    if counter:
+        return counter.site
+    row = conn.execute("SELECT site FROM counters WHERE id = ?", (counter_id,)).fetchone()
+    return row[0] if row else None
+
+
 def _interp(points: dict[int, float], n: int, q: float) -> float | None:
     if n == 0:
         return None
@@ -331,9 +341,7 @@ def report(conn: sqlite3.Connection, config: Config, f: Filters, lang: str = "vi
     f.check()
     today_s = today or datetime.now(config.tz).date().isoformat()
     want = uses_rollups(f) if rollups is None else rollups
-    # a counter belongs to one site: its report reads only that site's roll-ups (the narrow per-site path)
-    counter = config.counter(f.counter) if f.counter and not f.site else None
-    scope = counter.site if counter else f.site
+    scope = f.site or (_counter_site(conn, config, f.counter) if f.counter else None)
     if want and not f.procedure and f.date_from < today_s and rollups_ready(
             conn, config, f.date_from, min(f.date_to, _yesterday(config, today_s)), scope):
         out = _report_rollup(conn, config, replace(f, site=scope), lang, today_s)
