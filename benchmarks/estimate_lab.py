@@ -35,6 +35,7 @@ def simulate(seed: int | str, tmp: Path | None = None) -> Path:
     """Run one ward day; returns the SQLite file."""
     from center.config import load_config
     from center.engine import Actor, Engine
+    from center.errors import QueueError
     from center.store import Store
 
     model = workload()
@@ -86,24 +87,30 @@ def simulate(seed: int | str, tmp: Path | None = None) -> Path:
                     return
                 yield sleep(20)
                 continue
-            if rng.random() < beh["no_show_share"]:
-                yield sleep(60)
-                engine.recall(c.id, actor, expect=ticket["id"])
-                yield sleep(60)
-                engine.no_show(c.id, actor, expect=ticket["id"])
+            try:
+                yield from serve(c, actor, rng, ticket)
+            except QueueError:  # the day was closed under the citizen (as bench_day's failed requests)
                 continue
-            yield sleep(rng.uniform(15, 45))
-            engine.start(c.id, actor, expect=ticket["id"])
-            first = intended.get(ticket["id"])
-            service = cfg.services[ticket["service"]]
-            codes = [first] if first in {p.code for p in service.procedures} else [service.procedures[0].code]
-            if rng.random() < beh["second_procedure_share"] and len(service.procedures) > 1:
-                codes.append(rng.choice([p.code for p in service.procedures if p.code != codes[0]]))
-            for code in codes:
-                p = by_code.get(code, {"mean_min": service.default_service_min, "cv": 0.5})
-                yield sleep(lognormal(rng, p["mean_min"] * 60, p["cv"]))
-                engine.mark_procedure(c.id, actor, code, expect=ticket["id"])
-            engine.finish(c.id, actor, codes, expect=ticket["id"])
+
+    def serve(c, actor, rng, ticket):
+        if rng.random() < beh["no_show_share"]:
+            yield sleep(60)
+            engine.recall(c.id, actor, expect=ticket["id"])
+            yield sleep(60)
+            engine.no_show(c.id, actor, expect=ticket["id"])
+            return
+        yield sleep(rng.uniform(15, 45))
+        engine.start(c.id, actor, expect=ticket["id"])
+        first = intended.get(ticket["id"])
+        service = cfg.services[ticket["service"]]
+        codes = [first] if first in {p.code for p in service.procedures} else [service.procedures[0].code]
+        if rng.random() < beh["second_procedure_share"] and len(service.procedures) > 1:
+            codes.append(rng.choice([p.code for p in service.procedures if p.code != codes[0]]))
+        for code in codes:
+            p = by_code.get(code, {"mean_min": service.default_service_min, "cv": 0.5})
+            yield sleep(lognormal(rng, p["mean_min"] * 60, p["cv"]))
+            engine.mark_procedure(c.id, actor, code, expect=ticket["id"])
+        engine.finish(c.id, actor, codes, expect=ticket["id"])
 
     def housekeeping():
         while clock.now < end_of_day + timedelta(minutes=100):

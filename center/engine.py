@@ -22,7 +22,16 @@ from . import offload
 from .clock import Clock, from_iso, opening_state, service_day, system_clock, to_iso
 from .config import Config, Counter, Service, Site
 from .errors import Conflict, Invalid, NotFound
-from .estimate import DEFAULT_CV, MAX_REPLAY, CounterLoad, Waiting, estimate_wait, remaining_s
+from .estimate import (
+    DEFAULT_CV,
+    MAX_REPLAY,
+    Arrivals,
+    CounterLoad,
+    Waiting,
+    estimate_wait,
+    remaining_s,
+    session_start,
+)
 from .events import Event, Publisher
 from .store import Store
 
@@ -274,12 +283,14 @@ class Engine:
             services = (tuple(s for s in override if s in site.services)
                         if isinstance(override, list) and override else c.services)
             st = states.get(c.id)
-            busy = 0.0
+            busy = mean = cv = elapsed = 0.0
             if st is not None and st["ticket_id"] and st["last_called_at"]:
                 elapsed = (now - from_iso(st["last_called_at"])).total_seconds()
-                busy = remaining_s(handling.get(st["service"], 300.0), spread.get(st["service"], DEFAULT_CV), elapsed)
+                mean, cv = handling.get(st["service"], 300.0), spread.get(st["service"], DEFAULT_CV)
+                busy = remaining_s(mean, cv, elapsed)
             counters.append(CounterLoad(services=services, status=st["status"] if st else "closed",
-                                        busy_remaining_s=busy, streak=st["normal_since_priority"] if st else 0))
+                                        busy_remaining_s=busy, streak=st["normal_since_priority"] if st else 0,
+                                        busy_mean_s=mean, busy_cv=cv, busy_elapsed_s=elapsed))
         # At most MAX_REPLAY + 1 rows: a longer queue is estimated from counts (bounded work per ticket).
         queue = [Waiting(r["id"], r["service"], r["priority"] is not None,
                          index.get(r["target_counter"]) if r["target_counter"] else None,
@@ -293,14 +304,29 @@ class Engine:
                 "SELECT service, count(*) FROM tickets WHERE site = ? AND service_day = ? AND status = 'waiting' "
                 "GROUP BY service", (site.code, day)).fetchall())
             return _Snapshot([], counters, handling, {}, waiting)
-        # Recent arrivals per service (last hour of today): newcomers the counters will also take.
+        return _Snapshot(queue, counters, handling, self._recent_arrivals(conn, site, day, now), None)
+
+    def _recent_arrivals(self, conn: sqlite3.Connection, site: Site, day: str, now: datetime) -> Arrivals:
+        """Newcomers the counters will also take: each service's arrival rate over the last hour of opening
+        time (not counting a lunch break), until the site stops issuing."""
         first = conn.execute("SELECT min(issued_at) FROM tickets WHERE site = ? AND service_day = ?",
                              (site.code, day)).fetchone()[0]
-        window = min(3600.0, max(600.0, (now - from_iso(first)).total_seconds() if first else 600.0))
-        arrivals = {r[0]: r[1] / window for r in conn.execute(
+        since = now - timedelta(seconds=3600)
+        if first:
+            since = max(since, from_iso(first))
+        opening = opening_state(now, site, self.config.tz)
+        started = session_start(now, site, self.config.tz)
+        if started is not None:
+            since = max(since, started)
+        window = max(600.0, (now - since).total_seconds())
+        until = 4 * 3600.0
+        if opening.closes_at is not None:
+            stop = opening.closes_at - timedelta(minutes=site.stop_issuing_before_close_min)
+            until = min(until, max(0.0, (stop - now).total_seconds()))
+        rates = {r[0]: r[1] / window for r in conn.execute(
             "SELECT service, count(*) FROM tickets WHERE site = ? AND service_day = ? AND issued_at > ? "
             "AND transferred_from IS NULL GROUP BY service", (site.code, day, to_iso(now - timedelta(seconds=window))))}
-        return _Snapshot(queue, counters, handling, arrivals, None)
+        return Arrivals(rates, until_s=until)
 
     def _estimate(self, snap: _Snapshot, ticket_id: int, extra: Waiting | None = None,
                   ahead: int | None = None) -> int | None:

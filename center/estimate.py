@@ -4,9 +4,16 @@ A counter serves its services in order of preference (it takes its second servic
 has nobody waiting), and the priority policy decides between classes, so "people ahead ÷ counters"
 is wrong whenever counters are shared: the counter that lists a service first gives it all of its
 time while that queue is long. So the estimate dispatches the waiting tickets, in the engine's own
-order, to the counters as each becomes free, using each service's recent handling time (call to end
-of service, which includes walking up and no-shows), and reads off when a new ticket would be called.
-Future arrivals are ignored. The day simulation (`make bench`) measures the error.
+order, to every open counter as each becomes free (a counter that helps with our service second is
+only free for us when the counters of its first service keep up), using each service's recent handling
+time (call to end of service, which includes walking up and no-shows), with newcomers at the recent
+arrival rate until the site stops issuing, and reads off when a new ticket would be called.
+
+A citizen already at a counter is expected to take the lognormal mean residual time given how long they
+have been there (a long case stays long), and with a short queue the replay is run a few times with
+those remaining times at spread quantiles, the median being the estimate (several busy counters: the
+first to be free comes sooner than the shortest expected remaining time). The day simulation
+(`make bench`) measures the error; `python -m benchmarks.estimate_lab` replays the same day in seconds.
 """
 
 from __future__ import annotations
@@ -16,10 +23,38 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from statistics import NormalDist
+from zoneinfo import ZoneInfo
+
+from .config import WEEKDAYS, Site
 
 MAX_REPLAY = 300  # beyond this many waiting tickets, fall back to the simple formula (bounded work)
 MAX_NEWCOMERS = 100
 DEFAULT_CV = 0.6  # spread of handling times until a service has enough measured ones
+DRAWS = 7  # replays with the busy counters' remaining times at spread quantiles (a prime)
+MAX_DRAWN_QUEUE = 40  # longer queues: one replay with the expected remaining times (bounded work)
+_NORMAL = NormalDist()
+
+
+class Arrivals(dict):
+    """Recent arrival rate per service (per second), and for how long newcomers keep coming (until the
+    site stops issuing)."""
+
+    def __init__(self, rates: dict[str, float], until_s: float = 4 * 3600.0):
+        super().__init__(rates)
+        self.until_s = until_s
+
+
+def session_start(moment: datetime, site: Site, tz: ZoneInfo) -> datetime | None:
+    """Start of the opening interval `moment` falls in (e.g. 13:30 after lunch), or None when closed."""
+    local = moment.astimezone(tz).replace(tzinfo=None)
+    for start, end in site.hours[WEEKDAYS[local.weekday()]]:
+        s = datetime.combine(local.date(), start)
+        e = datetime.combine(local.date(), end) if end is not None else s.replace(hour=0) + timedelta(days=1)
+        if s <= local < e:
+            return s.replace(tzinfo=tz)
+    return None
 
 
 @dataclass
@@ -28,6 +63,11 @@ class CounterLoad:
     status: str  # open, paused, closed
     busy_remaining_s: float  # expected seconds until its current citizen is done; 0 when free
     streak: int = 0  # normal calls since the last priority call (interleaved policy)
+    # The current citizen's handling time law (mean, coefficient of variation) and time spent so far, when
+    # busy: the replays draw the remaining time from it. busy_mean_s = 0: busy_remaining_s is certain.
+    busy_mean_s: float = 0.0
+    busy_cv: float = 0.0
+    busy_elapsed_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -41,12 +81,17 @@ class Waiting:
 
 def estimate_wait(*, queue: Sequence[Waiting], ticket_id: int, counters: Sequence[CounterLoad],
                   handling_s: dict[str, float], strict: bool, interleave_every: int, aging_s: float = 1e12,
-                  arrivals_per_s: dict[str, float] | None = None) -> int | None:
+                  arrivals_per_s: dict[str, float] | None = None, draws: int = DRAWS) -> int | None:
     """Seconds until `ticket_id` (one of `queue`, which is in first-come order) is called, or None
     when no counter serves its service.
 
     `arrivals_per_s`: the recent arrival rate per service; newcomers of a counter's preferred services
     (and long waiters, through aging) are called before a ticket of a service the counter lists later.
+
+    When counters are busy with a citizen whose handling time is uncertain (`CounterLoad.busy_mean_s`)
+    and the queue is short, the replay runs `draws` times with those remaining times at evenly spread
+    quantiles of their distribution, and the median is the estimate: with several busy counters the
+    first one to be free comes sooner than the shortest of their expected remaining times.
     """
     mine = next((w for w in queue if w.id == ticket_id), None)
     if mine is None:
@@ -58,14 +103,45 @@ def estimate_wait(*, queue: Sequence[Waiting], ticket_id: int, counters: Sequenc
     if len(queue) > MAX_REPLAY:
         return _rough(queue, mine, serving, handling_s)
     index = {id(c): i for i, c in enumerate(counters)}
-    lines = _Lines(queue)
     # Every working counter takes part, not only those serving our service: a counter that serves our
     # service second is free for us only when the other counters sharing its first service keep up.
     # Newcomers of every service those counters serve take their time too (a few dozen suffice).
     served = {s for c in pool for s in c.services}
-    future = _arrivals(arrivals_per_s or {}, served, cap=min(len(queue) + 40, MAX_NEWCOMERS))
-    streak = {id(c): c.streak for c in pool}
-    heap = [(c.busy_remaining_s, index[id(c)], c) for c in pool]
+    rates = arrivals_per_s or {}
+    future = _arrivals(rates, served, horizon_s=getattr(rates, "until_s", 4 * 3600.0),
+                       cap=min(len(queue) + 40, MAX_NEWCOMERS))
+    workers = [(index[id(c)], c) for c in pool]
+    uncertain = [k for k, (_, c) in enumerate(workers) if c.busy_mean_s > 0]
+    if draws <= 1 or not uncertain or len(queue) > MAX_DRAWN_QUEUE:
+        at = _replay(queue, ticket_id, workers, [c.busy_remaining_s for _, c in workers], future, handling_s,
+                     strict, interleave_every, aging_s)
+        return None if at is None else int(round(at))
+    results = []
+    for j in range(draws):
+        busy = [c.busy_remaining_s for _, c in workers]
+        for n, k in enumerate(uncertain):
+            c = workers[k][1]
+            # Counter n takes quantile ((1 + n mod (draws − 1)) · j + n) mod draws: every quantile once per
+            # counter, in a different order for each (draws is prime), so the draws are spread jointly.
+            q = (((1 + n % (draws - 1)) * j + n) % draws + 0.5) / draws
+            busy[k] = remaining_quantile(c.busy_mean_s, c.busy_cv, c.busy_elapsed_s, q)
+        at = _replay(queue, ticket_id, workers, busy, future, handling_s, strict, interleave_every, aging_s)
+        if at is not None:
+            results.append(at)
+    if not results:
+        return None
+    results.sort()
+    return int(round(results[len(results) // 2]))
+
+
+def _replay(queue: Sequence[Waiting], ticket_id: int, workers: list[tuple[int, CounterLoad]], busy: list[float],
+            future: list, handling_s: dict[str, float], strict: bool, interleave_every: int,
+            aging_s: float) -> float | None:
+    """One replay: when `ticket_id` is called, the counters being free after `busy` seconds."""
+    lines = _Lines(queue)
+    future = list(future)
+    streak = {i: c.streak for i, c in workers}
+    heap = [(b, i, c) for (i, c), b in zip(workers, busy, strict=True)]
     heapq.heapify(heap)
     idle: dict[int, CounterLoad] = {}  # counters with nothing to take, woken by a newcomer they serve
     for _ in range(20 * MAX_REPLAY):
@@ -80,13 +156,13 @@ def estimate_wait(*, queue: Sequence[Waiting], ticket_id: int, counters: Sequenc
         if not heap:
             break
         at, i, counter = heapq.heappop(heap)
-        pick = lines.next_for(counter, i, strict or streak[id(counter)] >= interleave_every, at, aging_s)
+        pick = lines.next_for(counter, i, strict or streak[i] >= interleave_every, at, aging_s)
         if pick is None:
             idle[i] = counter
             continue
         if pick.id == ticket_id:
-            return int(round(at))
-        streak[id(counter)] = 0 if pick.priority else streak[id(counter)] + 1
+            return at
+        streak[i] = 0 if pick.priority else streak[i] + 1
         heapq.heappush(heap, (at + handling_s.get(pick.service, 300.0), i, counter))
     return None
 
@@ -131,16 +207,18 @@ class _Lines:
 
 def _arrivals(rates: dict[str, float], services: set[str], horizon_s: float = 4 * 3600, cap: int = 100) -> list:
     """Evenly spaced newcomers at each service's recent rate, as a heap of (time, n, service): the first
-    `cap` of them in time order."""
-    out: list[tuple[float, int, str]] = []
+    `cap` of them in time order. The k-th newcomer comes at (k − ½) gaps, so that by any time the replay
+    has had the expected number of newcomers rounded, not rounded down (one every 40 minutes counts
+    within the next 20)."""
+    out: list[tuple[float, str]] = []
     for service, rate in rates.items():
         if service not in services or rate <= 0:
             continue
         gap = 1 / rate
-        count = min(cap, int(horizon_s / gap))
-        out.extend((gap * (k + 1), 0, service) for k in range(count))
+        count = min(cap, int(horizon_s / gap + 0.5))
+        out.extend((gap * (k + 0.5), service) for k in range(count))
     out.sort()
-    return [(t, n, service) for n, (t, _, service) in enumerate(out[:cap])]
+    return [(t, n, service) for n, (t, service) in enumerate(out[:cap])]
 
 
 def remaining_s(mean_s: float, cv: float, elapsed_s: float) -> float:
@@ -161,6 +239,20 @@ def remaining_s(mean_s: float, cv: float, elapsed_s: float) -> float:
         return mean_s * 0.5
     partial = mean_s * 0.5 * math.erfc((z - sigma) / math.sqrt(2))  # E[T; T > e]
     return max(partial / survive - elapsed_s, 0.0)
+
+
+def remaining_quantile(mean_s: float, cv: float, elapsed_s: float, q: float) -> float:
+    """The q-quantile of the time left (T − e given T > e) for lognormal handling times with this mean
+    and coefficient of variation."""
+    if mean_s <= 0:
+        return 0.0
+    if cv <= 0.01:
+        return max(mean_s - elapsed_s, 0.0)
+    sigma = math.sqrt(math.log(1 + cv * cv))
+    mu = math.log(mean_s) - sigma * sigma / 2
+    done = _NORMAL.cdf((math.log(elapsed_s) - mu) / sigma) if elapsed_s > 0 else 0.0
+    u = min(max(done + (1 - done) * q, 1e-12), 1 - 1e-12)
+    return max(math.exp(mu + sigma * _NORMAL.inv_cdf(u)) - elapsed_s, 0.0)
 
 
 def _rough(queue: Sequence[Waiting], mine: Waiting, pool: Sequence[CounterLoad], handling_s: dict[str, float]) -> int:

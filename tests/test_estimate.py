@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
-from center.estimate import CounterLoad, Waiting, estimate_wait, remaining_s
+from center.engine import Actor
+from center.estimate import (
+    Arrivals,
+    CounterLoad,
+    Waiting,
+    estimate_wait,
+    remaining_quantile,
+    remaining_s,
+    session_start,
+)
+from tests.conftest import DEMO_CONFIG
+
+STAFF = Actor("staff1", "staff")
 
 
 def w(i, service="HT", priority=False, target=None):
@@ -91,14 +105,14 @@ def test_every_open_counter_takes_part_so_a_shared_backlog_is_split():
 
 def test_a_counter_with_nothing_to_do_wakes_for_a_newcomer_it_serves():
     # Counter 0 serves only CC and has nobody; counter 1 serves CC first, then HT, and is busy for 150 s.
-    # A CC newcomer arrives every 100 s and takes 150 s. Counter 0 wakes for the newcomer at 100 s, so
-    # at 150 s no CC citizen waits and counter 1 takes our HT ticket.
+    # CC newcomers come every 100 s (at 50, 150, 250 s...) and take 90 s. Counter 0 wakes for each of
+    # them, so at 150 s no CC citizen is left for counter 1, which takes our HT ticket.
     counters = [CounterLoad(("CC",), "open", 0.0), CounterLoad(("CC", "HT"), "open", 150.0)]
     queue = [Waiting(1, "HT", False, None)]
-    assert estimate_wait(queue=queue, ticket_id=1, counters=counters, handling_s={"CC": 150, "HT": 600},
+    assert estimate_wait(queue=queue, ticket_id=1, counters=counters, handling_s={"CC": 90, "HT": 600},
                          strict=True, interleave_every=2, arrivals_per_s={"CC": 1 / 100}) == 150
-    # Without counter 0, counter 1 keeps taking CC newcomers until our ticket has waited 30 minutes (it
-    # finishes one at 1800 s and then takes the aged ticket).
+    # Without counter 0, and CC taking 150 s, counter 1 never catches up with the CC newcomers: it takes
+    # our ticket once it has waited the 30-minute aging limit (free at 150 + 11 × 150 = 1800 s).
     assert estimate_wait(queue=queue, ticket_id=1, counters=counters[1:], handling_s={"CC": 150, "HT": 600},
                          strict=True, interleave_every=2, arrivals_per_s={"CC": 1 / 100}, aging_s=1800) == 1800
 
@@ -112,3 +126,67 @@ def test_time_left_at_a_counter_is_the_whole_mean_at_the_start_and_never_runs_ou
     # Regular handling times (small CV) leave just the difference.
     assert abs(remaining_s(300, 0.001, 120) - 180) < 1e-6
     assert remaining_s(300, 0.1, 100) == pytest.approx(200, abs=5)
+
+
+def test_newcomers_stop_when_the_site_stops_issuing():
+    # Counter 0 serves CT first, then HT, and is busy for 150 s; a CT newcomer every 100 s would keep it
+    # on CT until our HT ticket has waited 30 minutes (newcomers come at half a gap, 50 s, then 150 s...).
+    counters = [CounterLoad(("CT", "HT"), "open", 150.0)]
+    queue = [Waiting(1, "HT", False, None)]
+    kwargs = {"queue": queue, "ticket_id": 1, "counters": counters, "handling_s": {"CT": 150, "HT": 600},
+              "strict": True, "interleave_every": 2, "aging_s": 1800}
+    assert estimate_wait(**kwargs, arrivals_per_s=Arrivals({"CT": 1 / 100})) == 1800
+    # Issuing stops in 60 s: one newcomer (at 50 s), served from 150 s, then our ticket at 300 s.
+    assert estimate_wait(**kwargs, arrivals_per_s=Arrivals({"CT": 1 / 100}, until_s=60)) == 300
+    assert estimate_wait(**kwargs, arrivals_per_s=Arrivals({"CT": 1 / 100}, until_s=0)) == 150
+
+
+def test_session_start_is_the_start_of_the_current_opening_interval(tmp_path):
+    from center.config import load_config
+
+    text = DEMO_CONFIG.read_text(encoding="utf-8").replace(
+        'hours = { default = ["00:00-24:00"] }', 'hours = { default = ["07:30-11:30", "13:30-17:00"] }')
+    (tmp_path / "c.toml").write_text(text, encoding="utf-8")
+    cfg = load_config(tmp_path / "c.toml")
+    site, tz = cfg.sites["main"], cfg.tz
+    monday = datetime(2026, 11, 23, tzinfo=tz)
+    assert session_start(monday.replace(hour=14, minute=5), site, tz) == monday.replace(hour=13, minute=30)
+    assert session_start(monday.replace(hour=8), site, tz) == monday.replace(hour=7, minute=30)
+    assert session_start(monday.replace(hour=12), site, tz) is None  # lunch break
+
+
+def test_a_citizen_at_the_counter_longer_than_usual_still_counts_in_the_wait(engine, clock):
+    # Only counter main-1 (CT first) is open. Its citizen has been there 10 minutes, more than the
+    # 4.5-minute default for CT: the next CT citizen still waits for a good part of a usual service,
+    # not a token 10 % of it.
+    first = engine.issue("main", "CT")
+    engine.call_next("main-1", STAFF)
+    clock.advance(minutes=10)
+    nxt = engine.issue("main", "CT")
+    assert first["estimated_wait_s"] == 0
+    assert nxt["estimated_wait_s"] >= 0.4 * 4.5 * 60
+
+
+def test_several_busy_counters_free_one_sooner_than_the_shortest_expected_time():
+    # Three counters each busy with a citizen who has just been called (mean 600 s, CV 0.6): the first of
+    # them to be free comes sooner than 600 s — the median of the replays is below the single replay
+    # with expected times, and above nothing at all.
+    busy = [CounterLoad(("CT",), "open", 600.0, busy_mean_s=600.0, busy_cv=0.6, busy_elapsed_s=0.0)
+            for _ in range(3)]
+    queue = [w(1, "CT")]
+    kwargs = {"queue": queue, "ticket_id": 1, "counters": busy, "handling_s": {"CT": 600}, "strict": True,
+              "interleave_every": 2}
+    single = estimate_wait(**kwargs, draws=1)
+    drawn = estimate_wait(**kwargs)
+    assert single == 600
+    assert 150 < drawn < 500
+    # A certain remaining time (no law given) is used as it is.
+    certain = [CounterLoad(("CT",), "open", 600.0) for _ in range(3)]
+    assert estimate_wait(**{**kwargs, "counters": certain}) == 600
+
+
+def test_remaining_quantiles_follow_the_remaining_time_law():
+    lows = [remaining_quantile(300, 0.6, 120, q) for q in (0.1, 0.5, 0.9)]
+    assert lows[0] < lows[1] < lows[2]
+    assert lows[1] < remaining_s(300, 0.6, 120) < lows[2]  # right-skewed: median below the mean
+    assert remaining_quantile(300, 0.001, 120, 0.9) == pytest.approx(180)
