@@ -148,6 +148,29 @@ def _counter_site(conn: sqlite3.Connection, config: Config, counter_id: str) -> 
     return row[0] if row else None
 
 
+def _only_site(conn: sqlite3.Connection, config: Config, f: Filters, last: str) -> str | None:
+    """The one site whose roll-ups of [from, last] hold the filter's counter / staff member (any site when none
+    does; None when several do): the report then reads only that site's roll-ups. Every site's days are rolled
+    up (checked before), so the other sites' roll-ups have no row of it: the same sums."""
+    plan = _Plan(conn, config, Filters(f.date_from, last), f.date_from, last)
+    params = dict(plan.params)
+    cond = []
+    for name, column in (("counter", "counter_id"), ("staff", "staff")):
+        if getattr(f, name):
+            cond.append(f"{column} = :only_{name}")
+            params[f"only_{name}"] = getattr(f, name)
+    sites: set[str] = set()
+    for table, where in plan.arms("rollup_cells", "rollup_m_keys"):
+        sites.update(r[0] for r in conn.execute(f"SELECT DISTINCT site FROM {table} WHERE {where} AND "  # noqa: S608
+                                                f"{' AND '.join(cond)}", params))
+        if len(sites) > 1:
+            return None
+    if sites:
+        return sites.pop()
+    every = _all_sites(conn, config)
+    return every[0] if every else None
+
+
 def _interp(points: dict[int, float], n: int, q: float) -> float | None:
     if n == 0:
         return None
@@ -342,9 +365,11 @@ def report(conn: sqlite3.Connection, config: Config, f: Filters, lang: str = "vi
     today_s = today or datetime.now(config.tz).date().isoformat()
     want = uses_rollups(f) if rollups is None else rollups
     scope = f.site or (_counter_site(conn, config, f.counter) if f.counter else None)
-    if want and not f.procedure and f.date_from < today_s and rollups_ready(
-            conn, config, f.date_from, min(f.date_to, _yesterday(config, today_s)), scope):
-        out = _report_rollup(conn, config, replace(f, site=scope), lang, today_s)
+    last = min(f.date_to, _yesterday(config, today_s))
+    if want and not f.procedure and f.date_from < today_s and rollups_ready(conn, config, f.date_from, last, scope):
+        if not scope and (f.counter or f.staff):
+            scope = _only_site(conn, config, f, last)
+        out = _report_rollup(conn, config, replace(f, site=scope), lang, today_s, raw_site=f.site)
         out["filters"] = f.as_dict()
         return out
     q = _base(config, f)
@@ -1304,18 +1329,20 @@ class _Plan:
         return out
 
 
-def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: str, today_s: str) -> dict[str, Any]:
+def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: str, today_s: str, *,
+                   raw_site: str | None) -> dict[str, Any]:
     """The report from the roll-ups of past days plus the raw rows from today on (same shape as report()).
 
     Whole months come from the monthly roll-ups, the days at the ends of the range from the daily ones; the
-    summary, trend, heat map and the hour, day and weekday groups from one pass of (day × hour) sums."""
+    summary, trend, heat map and the hour, day and weekday groups from one pass of (day × hour) sums. `raw_site`
+    is the site filter of today's raw rows (f.site may be the one site a counter or staff member belongs to)."""
     label = Labels(config, lang)
     group = f.group
     yday = (date.fromisoformat(today_s) - timedelta(days=1)).isoformat()
     plan = _Plan(conn, config, f, f.date_from, min(f.date_to, yday))
     rw, rp = plan.rw, plan.params
     raw = f.date_to >= today_s
-    fr = Filters(max(f.date_from, today_s), f.date_to, f.site, f.service, None, f.counter, f.staff, group)
+    fr = Filters(max(f.date_from, today_s), f.date_to, raw_site, f.service, None, f.counter, f.staff, group)
     q = _base(config, fr) if raw else None
     out: dict[str, Any] = {"filters": f.as_dict(), "generated_at": to_iso(datetime.now(UTC)), "source": "rollup"}
     unfiltered = not (f.service or f.counter or f.staff)  # only a site (or none): the narrow tables will do

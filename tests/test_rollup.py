@@ -394,3 +394,44 @@ def test_a_counter_report_without_a_site_reads_only_its_sites_rollups(tmp_path_f
     assert_same_report(fast, _raw(store, config, f, "2026-11-20"))
     assert fast["summary"]["served"] > 0
     store.close()
+
+
+@pytest.mark.parametrize("filters", [{"staff": "cb-main-1"}, {"counter": "main-2", "staff": "cb-main-2"}])
+@pytest.mark.parametrize("group", ["none", "site", "hour", "day"])
+def test_a_staff_member_of_one_site_reads_that_sites_rollups(months_db, group, filters):
+    store, config = months_db
+    f = st.Filters("2026-09-12", MONTHS_END, group=group, **filters)
+    fast, sql = _report_and_sql(store, config, f, MONTHS_END)
+    assert "site = 'main'" in [x for x in sql.splitlines() if x.startswith("SELECT service_day, hour, sum(")][0]
+    assert fast["filters"]["site"] is None
+    assert_same_report(fast, _raw(store, config, f, MONTHS_END))
+
+
+def test_a_staff_member_at_two_sites(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    history.main(["--db", str(path), "--config", str(DEMO_CONFIG), "--days", "4", "--end", "2026-11-20", "--quiet",
+                  "--seed", "6"])
+    config = load_config(DEMO_CONFIG)
+    store = Store(path)
+    today = "2026-11-20"
+    st.ensure_rollups(store, config, "2026-11-17", "2026-11-19", today=today)
+    with store.write() as conn:  # today (raw rows): the staff member of main also serves a citizen at the branch
+        conn.execute("UPDATE tickets SET staff = 'cb-main-1' WHERE id = (SELECT min(id) FROM tickets WHERE "
+                     "site = 'branch' AND service_day = ? AND status = 'served')", (today,))
+    f = st.Filters("2026-11-17", today, staff="cb-main-1", group="site")
+    fast, sql = _report_and_sql(store, config, f, today)
+    assert "site = 'main'" in [x for x in sql.splitlines() if x.startswith("SELECT service_day, hour, sum(")][0]
+    assert_same_report(fast, _raw(store, config, f, today))
+    assert [r["key"] for r in fast["rows"]] == ["branch", "main"] and fast["rows"][0]["served"] == 1
+    with store.write() as conn:  # and on a rolled-up day: then every site's roll-ups are read
+        tid = conn.execute("SELECT min(id) FROM tickets WHERE site = 'branch' AND service_day = '2026-11-18' "
+                           "AND status = 'served'").fetchone()[0]
+        conn.execute("UPDATE tickets SET staff = 'cb-main-1' WHERE id = ?", (tid,))
+        conn.execute("INSERT INTO ticket_events (ticket_id, at, kind, site) VALUES (?, '2026-11-20T01:00:00.000Z', "
+                     "'note', 'branch')", (tid,))
+    assert st.ensure_rollups(store, config, "2026-11-17", "2026-11-19", today=today)["changed"] == 1
+    fast, sql = _report_and_sql(store, config, f, today)
+    assert "site =" not in [x for x in sql.splitlines() if x.startswith("SELECT service_day, hour, sum(")][0]
+    assert_same_report(fast, _raw(store, config, f, today))
+    assert fast["rows"][0]["key"] == "branch" and fast["rows"][0]["served"] == 2
+    store.close()
