@@ -69,7 +69,7 @@ def main() -> int:
     results (var/benchmarks.json), so BENCHMARKS.md always has every section."""
     only = sys.argv[1:]
     store = ROOT / "var" / "benchmarks.json"
-    raw = json.loads(store.read_text()) if store.exists() else {}
+    fresh: dict = {}
     for name, _title, _target in MODULES:
         if only and name not in only:
             continue
@@ -84,9 +84,11 @@ def main() -> int:
             result = module.run()
         except Exception:  # noqa: BLE001 - report the failure in the file rather than lose the others
             result = {"error": traceback.format_exc(limit=3)}
-        raw[name] = {"measured_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "load_at_start": load,
-                     "took_s": round(time.perf_counter() - t0), **result}
+        fresh[name] = {"measured_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "load_at_start": load,
+                       "took_s": round(time.perf_counter() - t0), **result}
         print(json.dumps(result, ensure_ascii=False, indent=1), flush=True)
+    # Read the other sections only now: another run may have finished while this one ran.
+    raw = {**(json.loads(store.read_text()) if store.exists() else {}), **fresh}
     sections = [f"## {title}\n\nTarget: {target}.\n\n" + "\n".join(to_markdown(raw[name]))
                 for name, title, target in MODULES if name in raw]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
