@@ -14,7 +14,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,6 +37,7 @@ from .store import Store
 
 ACTIVE = ("waiting", "called", "serving")
 ESTIMATE_TTL_S = 2.0
+NEWCOMER_TTL_S = 1.0  # seconds of the center's clock a new tickets' replay is reused during a burst of issuing
 PAUSE_REASONS = ("break", "meeting", "kiosk_help", "paperwork", "other")
 
 
@@ -61,6 +62,16 @@ class _Snapshot:
     waiting: dict[str, int] | None  # set instead of `queue` when the queue is too long to replay
 
 
+@dataclass
+class _Newcomers:
+    """Per site: the snapshot new tickets' estimates are replayed from, and the tickets issued since."""
+    day: str
+    at: datetime
+    snap: _Snapshot
+    estimates: dict[tuple[str, bool], int | None] = field(default_factory=dict)
+    joined: list[tuple[str, bool]] = field(default_factory=list)
+
+
 class Engine:
     def __init__(self, store: Store, config: Config, *, clock: Clock = system_clock,
                  publish: Publisher | None = None):
@@ -70,6 +81,7 @@ class Engine:
         self.publish: Publisher = publish or (lambda events: None)
         self._rolled_up: dict[str, str] = {}  # site -> service day whose past week is rolled up
         self._estimates: dict[str, tuple[str, float, dict[str, int | None]]] = {}  # site -> (day, at, by service)
+        self._newcomers: dict[str, _Newcomers] = {}  # site -> replays reused while only tickets are issued
         self.sync_config()
 
     # ------------------------------------------------------------------ configuration
@@ -344,6 +356,37 @@ class Engine:
                              strict=rules.priority_policy == "strict", interleave_every=rules.interleave_every,
                              aging_s=rules.aging_min * 60, arrivals_per_s=snap.arrivals)
 
+    def _newcomer_estimate(self, site: Site, day: str, service: str, priority: bool, now: datetime) -> int | None:
+        """The wait printed on a new ticket. The replay costs milliseconds with a few hundred waiting and,
+        during a burst of kiosks, would be repeated for every ticket with almost the same result. So one
+        replay per (service, priority) is reused for NEWCOMER_TTL_S of the center's clock while only tickets
+        are issued (any call, finish or transfer here drops it), and every ticket issued since that is ahead
+        of this one adds its service's handling time ÷ the counters serving it."""
+        cache = self._newcomers.get(site.code)
+        if cache is None or cache.day != day or not 0 <= (now - cache.at).total_seconds() <= NEWCOMER_TTL_S:
+            with self.store.read() as conn:
+                cache = _Newcomers(day, now, self._snapshot(conn, site, day))
+            self._newcomers[site.code] = cache
+        key = (service, priority)
+        if key not in cache.estimates:
+            cache.estimates[key] = self._estimate_new(cache.snap, service, priority)
+        base = cache.estimates[key]
+        if base is None:
+            return None
+        # Joined since: same service; a priority newcomer is behind earlier priority tickets only.
+        ahead = sum(1 for s, p in cache.joined if s == service and (p or not priority))
+        if not ahead:
+            return base
+        snap = cache.snap
+        serving = [c for c in snap.counters if service in c.services and c.status == "open"] or \
+            [c for c in snap.counters if service in c.services]
+        return int(round(base + ahead * snap.handling.get(service, 300.0) / max(1, len(serving))))
+
+    def _joined(self, site: Site, day: str, service: str, priority: bool) -> None:
+        cache = self._newcomers.get(site.code)
+        if cache is not None and cache.day == day:
+            cache.joined.append((service, priority))
+
     def _estimate_new(self, snap: _Snapshot, service: str, priority: bool = False) -> int | None:
         """The estimated wait of a ticket that would join the queue now."""
         return self._estimate(snap, -1, Waiting(-1, service, priority, None))
@@ -455,8 +498,7 @@ class Engine:
         iso = to_iso(now)
         # The estimate replays the queue as it is just before this ticket joins; done before taking the
         # write lock so that other counters and kiosks never wait for it.
-        with self.store.read() as conn:
-            estimate = self._estimate_new(self._snapshot(conn, site, day), service.code, priority is not None)
+        estimate = self._newcomer_estimate(site, day, service.code, priority is not None, now)
         with self.store.write() as conn:
             seq = conn.execute(
                 "INSERT INTO day_sequences (site, service, service_day, last_seq) VALUES (?,?,?,1) "
@@ -481,6 +523,7 @@ class Engine:
             _log(conn, row["id"], iso, "issued", site.code, None, actor.name,
                  {"source": source, "priority": priority, "ahead": ahead, "estimated_wait_s": estimate,
                   "kiosk": kiosk})
+        self._joined(site, day, service.code, priority is not None)
         view = self.ticket_view(row, private=True)
         view.update({"ahead": ahead, "estimated_wait_s": estimate})
         public = self.ticket_view(row)
@@ -990,6 +1033,9 @@ class Engine:
     def _after(self, events: list[Event], sites: set[str], counters: list[Counter] | None = None) -> None:
         """After a commit: add the queue and counter state (read when sent: `Event.payload`), then hand
         everything to the publisher."""
+        if any(e.name != "ticket.issued" for e in events) or counters:
+            for code in sites | {c.site for c in counters or []}:
+                self._newcomers.pop(code, None)  # the queue changed otherwise than by new tickets
         try:
             out = list(events)
             for c in counters or []:

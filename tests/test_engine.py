@@ -280,3 +280,39 @@ def test_housekeeping_rolls_up_yesterday_once_the_day_turns(engine, clock):
         row = conn.execute("SELECT tickets FROM rollup_days WHERE site = 'main' "
                            "AND service_day = '2026-11-23'").fetchone()
     assert row is not None and row[0] == 1
+
+
+def _full_replay(engine, service: str) -> int:
+    """The estimate a new ticket would get from a fresh replay of the queue (no reuse)."""
+    site = engine.config.sites["main"]
+    day = engine.today(site)
+    with engine.store.read() as conn:
+        return engine._estimate_new(engine._snapshot(conn, site, day), service)
+
+
+def test_a_burst_of_tickets_reuses_one_replay_and_counts_each_ticket_issued_since(engine):
+    engine.take_counter("main-1", STAFF)
+    engine.take_counter("main-2", OTHER)
+    burst = [engine.issue("main", "CT")["estimated_wait_s"] for _ in range(6)]  # the clock does not move
+    assert burst == sorted(burst) and burst[-1] > burst[0]
+    assert len(engine._newcomers["main"].joined) == 6  # one replay, six tickets accounted on top of it
+    reused = engine._newcomer_estimate(engine.config.sites["main"], engine.today(engine.config.sites["main"]),
+                                       "CT", False, engine.clock())
+    fresh = _full_replay(engine, "CT")
+    handling = engine._newcomers["main"].snap.handling["CT"]
+    assert abs(reused - fresh) <= handling  # within one citizen's handling time of a full replay
+
+
+def test_any_call_drops_the_reused_replay(engine, clock):
+    engine.take_counter("main-1", STAFF)
+    engine.issue("main", "CT")
+    engine.issue("main", "CT")
+    assert "main" in engine._newcomers
+    engine.call_next("main-1", STAFF)
+    assert "main" not in engine._newcomers
+    t = engine.issue("main", "CT")
+    assert engine._newcomers["main"].joined == [("CT", False)]  # a fresh replay after the call
+    clock.advance(seconds=5)
+    engine.issue("main", "CT")
+    assert engine._newcomers["main"].joined == [("CT", False)]  # older than NEWCOMER_TTL_S: replayed again
+    assert t["estimated_wait_s"] is not None
