@@ -516,10 +516,10 @@ class Engine:
                 (secrets.token_urlsafe(12), site.code, service.code, day, seq, number, priority, source,
                  kiosk or actor.name, iso, iso))
             row = dict(cur.fetchone())
-            conn.execute("UPDATE tickets SET visit_id = id WHERE id = ?", (row["id"],))
             ahead = self._ahead(conn, row)
-            conn.execute("UPDATE tickets SET ahead_at_issue = ?, estimated_wait_s = ? WHERE id = ?",
+            conn.execute("UPDATE tickets SET visit_id = id, ahead_at_issue = ?, estimated_wait_s = ? WHERE id = ?",
                          (ahead, estimate, row["id"]))
+            row.update(visit_id=row["id"], ahead_at_issue=ahead, estimated_wait_s=estimate)
             _log(conn, row["id"], iso, "issued", site.code, None, actor.name,
                  {"source": source, "priority": priority, "ahead": ahead, "estimated_wait_s": estimate,
                   "kiosk": kiosk})
