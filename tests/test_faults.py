@@ -49,7 +49,7 @@ def test_disk_full_gives_a_clear_error_loses_nothing_and_recovers(tmp_path, acco
         try:
             acknowledged = [issue(server).json() for _ in range(5)]
             filler = disk / "filler"
-            with filler.open("wb") as f, contextlib.suppress(OSError):
+            with contextlib.suppress(OSError), filler.open("wb") as f:  # closing may fail too
                 while True:
                     f.write(b"\0" * 65536)
                     f.flush()
