@@ -87,6 +87,20 @@ def lognormal(rng: random.Random, mean: float, cv: float) -> float:
     return rng.lognormvariate(mu, sigma)
 
 
+def procedures_done(service, first: str | None, by_code: dict, beh: dict,
+                    rng: random.Random) -> list[tuple[str, float]]:
+    """What the staff member handles for one citizen, and how long each takes (seconds): the procedure
+    chosen at the kiosk (or the service's first), sometimes a second one."""
+    codes = [first] if first in {p.code for p in service.procedures} else [service.procedures[0].code]
+    if rng.random() < beh["second_procedure_share"] and len(service.procedures) > 1:
+        codes.append(rng.choice([p.code for p in service.procedures if p.code != codes[0]]))
+    out = []
+    for code in codes:
+        p = by_code.get(code, {"mean_min": service.default_service_min, "cv": 0.5})
+        out.append((code, lognormal(rng, p["mean_min"] * 60, p["cv"])))
+    return out
+
+
 def arrivals(model: dict, site: str, rng: random.Random) -> list[datetime]:
     """Poisson arrivals at the hourly rates of the model, within opening hours."""
     out = []
@@ -214,13 +228,10 @@ def run() -> dict:
             post(s, base + "/start", headers=h, json={"ticket": ticket["id"]})
             with lock:
                 first = intended.get(ticket["id"])
-            service = cfg.services[ticket["service"]]
-            codes = [first] if first in {p.code for p in service.procedures} else [service.procedures[0].code]
-            if r.random() < beh["second_procedure_share"] and len(service.procedures) > 1:
-                codes.append(r.choice([p.code for p in service.procedures if p.code != codes[0]]))
-            for code in codes:
-                p = by_code.get(code, {"mean_min": service.default_service_min, "cv": 0.5})
-                sleep_sim(lognormal(r, p["mean_min"] * 60, p["cv"]))
+            done = procedures_done(cfg.services[ticket["service"]], first, by_code, beh, r)
+            codes = [code for code, _ in done]
+            for code, seconds in done:
+                sleep_sim(seconds)
                 post(s, base + "/procedure", headers=h, json={"procedure": code, "ticket": ticket["id"]})
             resp = post(s, base + "/finish", headers=h, json={"procedures": codes, "ticket": ticket["id"]})
             if resp.status_code != 200:

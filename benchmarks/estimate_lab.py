@@ -20,7 +20,7 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from .bench_day import DAY, START, arrivals, estimate_errors, lognormal, sim_config, workload
+from .bench_day import DAY, START, arrivals, estimate_errors, procedures_done, sim_config, workload
 
 
 class _Clock:
@@ -102,13 +102,10 @@ def simulate(seed: int | str, tmp: Path | None = None) -> Path:
         yield sleep(rng.uniform(15, 45))
         engine.start(c.id, actor, expect=ticket["id"])
         first = intended.get(ticket["id"])
-        service = cfg.services[ticket["service"]]
-        codes = [first] if first in {p.code for p in service.procedures} else [service.procedures[0].code]
-        if rng.random() < beh["second_procedure_share"] and len(service.procedures) > 1:
-            codes.append(rng.choice([p.code for p in service.procedures if p.code != codes[0]]))
-        for code in codes:
-            p = by_code.get(code, {"mean_min": service.default_service_min, "cv": 0.5})
-            yield sleep(lognormal(rng, p["mean_min"] * 60, p["cv"]))
+        done = procedures_done(cfg.services[ticket["service"]], first, by_code, beh, rng)
+        codes = [code for code, _ in done]
+        for code, seconds in done:
+            yield sleep(seconds)
             engine.mark_procedure(c.id, actor, code, expect=ticket["id"])
         engine.finish(c.id, actor, codes, expect=ticket["id"])
 

@@ -72,6 +72,14 @@ class _Newcomers:
     joined: list[tuple[str, bool]] = field(default_factory=list)
 
 
+def _per_ticket_s(snap: _Snapshot, service: str) -> float:
+    """What one more ticket ahead adds to a wait: the service's handling time ÷ the counters serving it
+    (the open ones, else any that list it)."""
+    serving = [c for c in snap.counters if service in c.services and c.status == "open"] or \
+        [c for c in snap.counters if service in c.services]
+    return snap.handling.get(service, 300.0) / max(1, len(serving))
+
+
 class Engine:
     def __init__(self, store: Store, config: Config, *, clock: Clock = system_clock,
                  publish: Publisher | None = None):
@@ -347,9 +355,7 @@ class Engine:
                 return None
             service = extra.service
             n_ahead = snap.waiting.get(service, 0) if ahead is None else ahead
-            serving = [c for c in snap.counters if service in c.services and c.status == "open"] or \
-                [c for c in snap.counters if service in c.services]
-            return int(round(n_ahead * snap.handling.get(service, 300.0) / max(1, len(serving))))
+            return int(round(n_ahead * _per_ticket_s(snap, service)))
         queue = snap.queue + [extra] if extra is not None else snap.queue
         rules = self.config.rules
         return estimate_wait(queue=queue, ticket_id=ticket_id, counters=snap.counters, handling_s=snap.handling,
@@ -377,10 +383,7 @@ class Engine:
         ahead = sum(1 for s, p in cache.joined if s == service and (p or not priority))
         if not ahead:
             return base
-        snap = cache.snap
-        serving = [c for c in snap.counters if service in c.services and c.status == "open"] or \
-            [c for c in snap.counters if service in c.services]
-        return int(round(base + ahead * snap.handling.get(service, 300.0) / max(1, len(serving))))
+        return int(round(base + ahead * _per_ticket_s(cache.snap, service)))
 
     def _joined(self, site: Site, day: str, service: str, priority: bool) -> None:
         cache = self._newcomers.get(site.code)

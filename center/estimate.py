@@ -221,6 +221,12 @@ def _arrivals(rates: dict[str, float], services: set[str], horizon_s: float = 4 
     return [(t, n, service) for n, (t, service) in enumerate(out[:cap])]
 
 
+def _lognormal(mean_s: float, cv: float) -> tuple[float, float]:
+    """(mu, sigma) of the lognormal law with this mean and coefficient of variation."""
+    sigma = math.sqrt(math.log(1 + cv * cv))
+    return math.log(mean_s) - sigma * sigma / 2, sigma
+
+
 def remaining_s(mean_s: float, cv: float, elapsed_s: float) -> float:
     """Expected time left for a citizen at a counter since `elapsed_s`, when handling times follow a
     lognormal law with this mean and coefficient of variation: E[T − e | T > e]. A citizen who has
@@ -229,8 +235,7 @@ def remaining_s(mean_s: float, cv: float, elapsed_s: float) -> float:
         return 0.0
     if cv <= 0.01:
         return max(mean_s - elapsed_s, 0.0)
-    sigma = math.sqrt(math.log(1 + cv * cv))
-    mu = math.log(mean_s) - sigma * sigma / 2
+    mu, sigma = _lognormal(mean_s, cv)
     if elapsed_s <= 0:
         return mean_s
     z = (math.log(elapsed_s) - mu) / sigma
@@ -248,8 +253,7 @@ def remaining_quantile(mean_s: float, cv: float, elapsed_s: float, q: float) -> 
         return 0.0
     if cv <= 0.01:
         return max(mean_s - elapsed_s, 0.0)
-    sigma = math.sqrt(math.log(1 + cv * cv))
-    mu = math.log(mean_s) - sigma * sigma / 2
+    mu, sigma = _lognormal(mean_s, cv)
     done = _NORMAL.cdf((math.log(elapsed_s) - mu) / sigma) if elapsed_s > 0 else 0.0
     u = min(max(done + (1 - done) * q, 1e-12), 1 - 1e-12)
     return max(math.exp(mu + sigma * _NORMAL.inv_cdf(u)) - elapsed_s, 0.0)

@@ -16,8 +16,11 @@ import contextlib
 import re
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from PIL import Image
@@ -168,3 +171,19 @@ def network_printer(port: int, **extra: object) -> str:
                    for k, v in extra.items())
     return '{ driver = "network", host = "127.0.0.1", port = ' + str(port) + opts + " }"
 
+
+
+@contextlib.contextmanager
+def print_agent(server: object, printer_port: int, log_path: Path) -> Iterator[subprocess.Popen]:
+    """`python -m printer_drivers.agent` for main-kiosk-1, printing to the fake printer on `printer_port`."""
+    with log_path.open("wb") as log:
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "printer_drivers.agent", "--server", server.url,  # type: ignore[attr-defined]
+             "--token", server.tokens["main-kiosk-1"],  # type: ignore[attr-defined]
+             "--printer", f"network:127.0.0.1:{printer_port},paper=58,profile=POS-5890", "--wait", "2"],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield agent
+        finally:
+            agent.terminate()
+            agent.wait(10)

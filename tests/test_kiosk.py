@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import uuid
 
@@ -19,6 +17,7 @@ from tests.kiosk_support import (
     decode_raster,
     has_cut,
     kiosk_config,
+    print_agent,
 )
 
 ISSUE = "/kiosk/main-kiosk-1/issue"
@@ -221,32 +220,25 @@ def test_printer_health_route(kiosk_server, printer_port):
 def test_print_agent_prints_a_job_and_reconnects_after_a_server_restart(make_server, tmp_path):
     fp = FakePrinter("ok")
     srv = make_server(config=kiosk_config(tmp_path, '{ driver = "agent" }'))
-    log = (tmp_path / "agent.log").open("wb")
-    agent = subprocess.Popen(
-        [sys.executable, "-m", "printer_drivers.agent", "--server", srv.url, "--token", srv.tokens["main-kiosk-1"],
-         "--printer", f"network:127.0.0.1:{fp.port},paper=58,profile=POS-5890", "--wait", "2"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
-        def issue_until_printed(count: int) -> dict:
-            deadline = time.monotonic() + 20
-            while True:
-                body = issue(srv, request_id=str(uuid.uuid4())).json()
-                if body["print"]["ok"] or time.monotonic() > deadline:
-                    return body
-                time.sleep(1)
+        with print_agent(srv, fp.port, tmp_path / "agent.log"):
+            def issue_until_printed(count: int) -> dict:
+                deadline = time.monotonic() + 20
+                while True:
+                    body = issue(srv, request_id=str(uuid.uuid4())).json()
+                    if body["print"]["ok"] or time.monotonic() > deadline:
+                        return body
+                    time.sleep(1)
 
-        body = issue_until_printed(1)
-        assert body["print"]["ok"] is True and body["print"]["status"] == "printed", body
-        assert decode_raster(fp.wait_job(1)).width == 384
-        assert "printed" in events_of(srv, body["ticket"]["id"])
-        srv.restart()
-        body = issue_until_printed(2)
-        assert body["print"]["ok"] is True, body
-        job = fp.wait_job(len(fp.jobs))
-        assert has_cut(job)
-        assert body["ticket"]["number"] in json.dumps(body)
+            body = issue_until_printed(1)
+            assert body["print"]["ok"] is True and body["print"]["status"] == "printed", body
+            assert decode_raster(fp.wait_job(1)).width == 384
+            assert "printed" in events_of(srv, body["ticket"]["id"])
+            srv.restart()
+            body = issue_until_printed(2)
+            assert body["print"]["ok"] is True, body
+            job = fp.wait_job(len(fp.jobs))
+            assert has_cut(job)
+            assert body["ticket"]["number"] in json.dumps(body)
     finally:
-        agent.terminate()
-        agent.wait(10)
-        log.close()
         fp.close()

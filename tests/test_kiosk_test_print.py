@@ -13,6 +13,7 @@ from tests.kiosk_support import (
     has_cut,
     kiosk_config,
     network_printer,
+    print_agent,
 )
 
 PATH = "/kiosk/main-kiosk-1/test-print"
@@ -155,35 +156,25 @@ def test_no_test_print_while_the_kiosk_prints_a_ticket(kiosk_server, printer_por
 
 
 def test_test_print_through_the_print_agent_of_the_kiosk_pc(make_server, tmp_path):
-    import subprocess
-    import sys
 
-    from tests.conftest import ROOT
 
     fp = FakePrinter("ok")
     srv = make_server(config=kiosk_config(tmp_path, '{ driver = "agent" }'))
     # No agent running: the outcome says so within the deadline.
     r = srv.post(PATH, who="admin", json={})
     assert r.status_code == 200 and r.json()["ok"] is False and r.json()["error"] == "agent_offline"
-    log = (tmp_path / "agent.log").open("wb")
-    agent = subprocess.Popen(
-        [sys.executable, "-m", "printer_drivers.agent", "--server", srv.url, "--token", srv.tokens["main-kiosk-1"],
-         "--printer", f"network:127.0.0.1:{fp.port},paper=58,profile=POS-5890", "--wait", "2"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 20
-        while True:  # until the agent has connected and answers
-            body = srv.post(PATH, who="manager", json={}).json()
-            if body["ok"] or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-        assert body["ok"] is True and body["status"] == "printed", body
-        job = fp.wait_job()
-        assert decode_raster(job).width == 384 and has_cut(job)
+        with print_agent(srv, fp.port, tmp_path / "agent.log"):
+            deadline = time.monotonic() + 20
+            while True:  # until the agent has connected and answers
+                body = srv.post(PATH, who="manager", json={}).json()
+                if body["ok"] or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            assert body["ok"] is True and body["status"] == "printed", body
+            job = fp.wait_job()
+            assert decode_raster(job).width == 384 and has_cut(job)
     finally:
-        agent.terminate()
-        agent.wait(10)
-        log.close()
         fp.close()
     assert db_rows(srv, "SELECT count(*) FROM print_jobs") == [(0,)]
     assert db_rows(srv, "SELECT count(*) FROM ticket_events") == [(0,)]
