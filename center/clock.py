@@ -77,10 +77,16 @@ def _intervals(site: Site, day: date) -> list[tuple[datetime, datetime]]:
     return out
 
 
-def opening_state(moment: datetime, site: Site, tz: ZoneInfo) -> OpeningState:
-    local = moment.astimezone(tz).replace(tzinfo=None)
-    today = local.date()
-    # Merge intervals that touch (e.g. 00:00-24:00 every day) so "closes at" is the real close.
+# (site, local date, spans) by id(site): the site object is kept, so its id cannot be reused meanwhile.
+_spans_cache: dict[int, tuple[Site, date, list[list[datetime]]]] = {}
+
+
+def _spans(site: Site, today: date) -> list[list[datetime]]:
+    """Opening spans from yesterday to 8 days ahead, touching intervals merged (e.g. 00:00-24:00 every day)
+    so that "closes at" is the real close. Built once per site and local date: every ticket issued asks."""
+    cached = _spans_cache.get(id(site))
+    if cached is not None and cached[0] is site and cached[1] == today:
+        return cached[2]
     spans: list[list[datetime]] = []
     for d in range(-1, 9):
         for s, e in _intervals(site, today + timedelta(days=d)):
@@ -88,6 +94,16 @@ def opening_state(moment: datetime, site: Site, tz: ZoneInfo) -> OpeningState:
                 spans[-1][1] = max(spans[-1][1], e)
             else:
                 spans.append([s, e])
+    if len(_spans_cache) > 64:  # configs reloaded many times (tests)
+        _spans_cache.clear()
+    _spans_cache[id(site)] = (site, today, spans)
+    return spans
+
+
+def opening_state(moment: datetime, site: Site, tz: ZoneInfo) -> OpeningState:
+    local = moment.astimezone(tz).replace(tzinfo=None)
+    today = local.date()
+    spans = _spans(site, today)
     holiday = today.isoformat() in site.closed_dates
     for s, e in spans:
         if s <= local < e:

@@ -7,6 +7,7 @@ to `publish` only after the commit, so no screen ever shows something the databa
 
 from __future__ import annotations
 
+import collections
 import functools
 import json
 import math
@@ -69,7 +70,9 @@ class _Newcomers:
     at: datetime
     snap: _Snapshot
     estimates: dict[tuple[str, bool], int | None] = field(default_factory=dict)
-    joined: list[tuple[str, bool]] = field(default_factory=list)
+    # Tickets issued since the snapshot, per (service, priority): counted, not listed, because a burst of
+    # kiosks adds hundreds within NEWCOMER_TTL_S and each new ticket looks them up.
+    joined: collections.Counter[tuple[str, bool]] = field(default_factory=collections.Counter)
 
 
 def _per_ticket_s(snap: _Snapshot, service: str) -> float:
@@ -380,7 +383,7 @@ class Engine:
         if base is None:
             return None
         # Joined since: same service; a priority newcomer is behind earlier priority tickets only.
-        ahead = sum(1 for s, p in cache.joined if s == service and (p or not priority))
+        ahead = cache.joined[(service, True)] + (0 if priority else cache.joined[(service, False)])
         if not ahead:
             return base
         return int(round(base + ahead * _per_ticket_s(cache.snap, service)))
@@ -388,7 +391,7 @@ class Engine:
     def _joined(self, site: Site, day: str, service: str, priority: bool) -> None:
         cache = self._newcomers.get(site.code)
         if cache is not None and cache.day == day:
-            cache.joined.append((service, priority))
+            cache.joined[(service, priority)] += 1
 
     def _estimate_new(self, snap: _Snapshot, service: str, priority: bool = False) -> int | None:
         """The estimated wait of a ticket that would join the queue now."""
@@ -509,7 +512,6 @@ class Engine:
                 "ON CONFLICT(site, service, service_day) DO UPDATE SET last_seq = last_seq + 1 "
                 "RETURNING last_seq", (site.code, service.code, day)).fetchone()[0]
             if service.daily_cap and seq > service.daily_cap:
-                conn.rollback()
                 raise Conflict(f"Dịch vụ {service.name} đã hết số hôm nay ({service.daily_cap} số)",
                                f"{service.name_en} has reached today's limit of {service.daily_cap} tickets",
                                code="daily_cap_reached")

@@ -295,7 +295,7 @@ def test_a_burst_of_tickets_reuses_one_replay_and_counts_each_ticket_issued_sinc
     engine.take_counter("main-2", OTHER)
     burst = [engine.issue("main", "CT")["estimated_wait_s"] for _ in range(6)]  # the clock does not move
     assert burst == sorted(burst) and burst[-1] > burst[0]
-    assert len(engine._newcomers["main"].joined) == 6  # one replay, six tickets accounted on top of it
+    assert engine._newcomers["main"].joined.total() == 6  # one replay, six tickets accounted on top of it
     reused = engine._newcomer_estimate(engine.config.sites["main"], engine.today(engine.config.sites["main"]),
                                        "CT", False, engine.clock())
     fresh = _full_replay(engine, "CT")
@@ -311,8 +311,8 @@ def test_any_call_drops_the_reused_replay(engine, clock):
     engine.call_next("main-1", STAFF)
     assert "main" not in engine._newcomers
     t = engine.issue("main", "CT")
-    assert engine._newcomers["main"].joined == [("CT", False)]  # a fresh replay after the call
+    assert engine._newcomers["main"].joined == {("CT", False): 1}  # a fresh replay after the call
     clock.advance(seconds=5)
     engine.issue("main", "CT")
-    assert engine._newcomers["main"].joined == [("CT", False)]  # older than NEWCOMER_TTL_S: replayed again
+    assert engine._newcomers["main"].joined == {("CT", False): 1}  # older than NEWCOMER_TTL_S: replayed again
     assert t["estimated_wait_s"] is not None
