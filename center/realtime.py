@@ -17,10 +17,11 @@ from typing import Any
 
 from flask import session
 from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room  # noqa: A004
+from socketio import PubSubManager
 
 from .auth import allowed
 from .engine import Actor, Engine
-from .events import Batcher, Event, screens_room, site_room, ticket_room
+from .events import Batcher, Event, PublicFanout, screens_room, site_room, ticket_room
 from .offload import gevent_active
 from .web import Center
 
@@ -48,27 +49,70 @@ def attach(socketio: SocketIO, app: Any, c: Center, message_queue: str | None) -
 def publisher(socketio: SocketIO, maxsize: int = 10_000, max_age_s: float = 10.0) -> Callable[[list[Event]], None]:
     """Events go out from one background greenlet (thread in-process): a slow or hung Redis, or a slow
     fan-out to hundreds of screens, never holds up the request that caused them. `Batcher` decides the
-    order (calls first) and holds state snapshots briefly so that only the latest goes out. An event
-    older than `max_age_s` is dropped rather than announced late; screens resync."""
+    order (calls first) and holds state snapshots briefly so that only the latest goes out. Signed-in
+    screens get each event at once; the public gets it a chunk of clients at a time, with new events
+    taken between chunks (`PublicFanout`), so that a call never waits behind a fan-out to hundreds of
+    phones. An event older than `max_age_s` is dropped rather than announced late; screens resync."""
     pending: queue.Queue = queue.Queue(maxsize)
     batcher = Batcher()
+    public = PublicFanout()
+
+    def local_clients(room: str) -> list[str] | None:
+        """The clients of a room when this process knows all of them (no message queue: with one, the
+        other processes' clients are reached only through the queue, by room)."""
+        manager = socketio.server.manager
+        if isinstance(manager, PubSubManager):
+            return None
+        return [sid for sid, _eio in manager.get_participants("/", room)]
+
+    def send(event: Event) -> None:
+        """Signed-in screens and a ticket's follower now, the public in chunks; nothing is read or
+        encoded for a room with nobody in it."""
+        try:
+            for room in event.rooms():
+                clients = local_clients(room)
+                if clients is None:
+                    socketio.emit(event.name, event.payload, to=room)
+                elif not clients:
+                    continue
+                elif room == site_room(event.site):
+                    public.add(event, clients)
+                else:
+                    socketio.emit(event.name, event.payload, to=room)
+        except Exception:  # noqa: BLE001 - keep publishing; screens resync on their own
+            log.exception("publishing %s failed", event.name)
+
+    if gevent_active():
+        import gevent
+
+        yield_to_others = gevent.idle  # the next chunk waits until nothing else is ready: requests, commits, writers
+    else:
+        def yield_to_others() -> None:
+            time.sleep(0)
 
     def run() -> None:
         while True:
             batch = []
             try:
-                batch.append(pending.get(timeout=batcher.wait_s(time.monotonic())))
+                if public:
+                    batch.append(pending.get_nowait())
+                else:
+                    batch.append(pending.get(timeout=batcher.wait_s(time.monotonic())))
                 while True:
                     batch.append(pending.get_nowait())
             except queue.Empty:
                 pass
             now = time.monotonic()
             for event in batcher.add([e for at, e in batch if now - at <= max_age_s], now):
+                send(event)
+            chunk = public.next_chunk()
+            if chunk is not None:
+                event, clients = chunk
                 try:
-                    for room in event.rooms():
-                        socketio.emit(event.name, event.payload, to=room)
-                except Exception:  # noqa: BLE001 - keep publishing; screens resync on their own
+                    socketio.emit(event.name, event.payload, to=clients)
+                except Exception:  # noqa: BLE001
                     log.exception("publishing %s failed", event.name)
+                yield_to_others()
 
     threading.Thread(target=run, name="publisher", daemon=True).start()
 

@@ -1,6 +1,6 @@
 """The publisher's batching: what a burst of events becomes on the wire, and when."""
 
-from center.events import Batcher, Event
+from center.events import Batcher, Event, PublicFanout
 
 
 def q(site: str, n: int) -> Event:
@@ -59,3 +59,45 @@ def test_a_snapshot_given_as_a_function_is_read_once_when_first_needed():
     assert reads == []
     assert e.payload == {"site": "main", "n": 1} and e.payload["n"] == 1
     assert reads == [1]
+
+
+def _drain(f: PublicFanout) -> list[tuple[str, object, list]]:
+    out = []
+    while (chunk := f.next_chunk()) is not None:
+        event, clients = chunk
+        out.append((event.name, event.payload.get("ticket", event.payload.get("n")), clients))
+    return out
+
+
+def test_the_public_gets_an_event_a_chunk_of_clients_at_a_time():
+    f = PublicFanout(chunk=2)
+    f.add(Event("ticket.issued", "main", {"ticket": 1}), ["a", "b", "c", "d", "e"])
+    assert _drain(f) == [("ticket.issued", 1, ["a", "b"]), ("ticket.issued", 1, ["c", "d"]),
+                         ("ticket.issued", 1, ["e"])]
+    assert not f
+
+
+def test_a_call_overtakes_the_public_fanout_in_progress_but_not_earlier_calls():
+    f = PublicFanout(chunk=2)
+    f.add(Event("ticket.issued", "main", {"ticket": 1}), ["a", "b", "c", "d"])
+    assert f.next_chunk()[1] == ["a", "b"]
+    f.add(Event("ticket.called", "main", {"ticket": 2}), ["a", "b", "c"])
+    f.add(Event("ticket.called", "main", {"ticket": 3}), ["a"])
+    assert _drain(f) == [("ticket.called", 2, ["a", "b"]), ("ticket.called", 2, ["c"]),
+                         ("ticket.called", 3, ["a"]), ("ticket.issued", 1, ["c", "d"])]
+
+
+def test_a_newer_snapshot_replaces_the_unsent_rest_of_the_older_one():
+    f = PublicFanout(chunk=2)
+    f.add(q("main", 1), ["a", "b", "c", "d"])
+    f.add(q("branch", 1), ["x"])
+    assert f.next_chunk()[1] == ["a", "b"]
+    f.add(q("main", 2), ["a", "b", "c", "d"])
+    assert _drain(f) == [("queue.updated", 1, ["x"]), ("queue.updated", 2, ["a", "b"]),
+                         ("queue.updated", 2, ["c", "d"])]
+
+
+def test_an_event_for_an_empty_public_room_makes_no_work():
+    f = PublicFanout()
+    f.add(Event("ticket.issued", "main", {"ticket": 1}), [])
+    assert not f and f.next_chunk() is None
