@@ -406,3 +406,14 @@ CREATE INDEX rollup_all_service_hists_day ON rollup_all_service_hists (service_d
 """
 
 MIGRATIONS.append(V10_ROLLUP_ALL_SERVICE_DAYS)
+
+# The people waiting now, and only them: a ticket enters at issue and leaves when called. Counting who is
+# ahead of a new ticket, and reading the queue for the estimate, then touch only this small index (the
+# full tickets_waiting index holds every ticket of the day and needed a row lookup per waiting ticket:
+# 0.22 ms per issue with 3,000 waiting).
+V11_WAITING_NOW = """
+CREATE INDEX tickets_waiting_now ON tickets (site, service_day, status, service, queue_at, priority, target_counter)
+  WHERE status = 'waiting';
+"""
+
+MIGRATIONS.append(V11_WAITING_NOW)

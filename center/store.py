@@ -21,6 +21,7 @@ import contextlib
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -170,7 +171,7 @@ class Store:
             if group is None:
                 conn, pooled = self._checkout()
                 try:
-                    conn.execute("BEGIN IMMEDIATE")
+                    _begin_cooperatively(conn)
                 except sqlite3.OperationalError as e:
                     self._checkin(conn, pooled)
                     raise StoreError(f"database busy or unavailable: {e}") from e
@@ -228,6 +229,31 @@ class Store:
                 self._pool.get_nowait().close()
             except queue.Empty:
                 break
+
+
+def _begin_cooperatively(conn: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE that waits for another process's write lock without stopping the event loop.
+
+    SQLite's own busy handler sleeps inside C (1, 2, 5, 10 … ms), and under gevent that sleep stops every
+    greenlet of the worker. Here SQLite gives up at once and the greenlet sleeps cooperatively between
+    tries, so the worker goes on parsing requests and feeding screens while another process commits."""
+    import gevent
+
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        pause = 0.0005
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e) or time.monotonic() > deadline:
+                    raise
+            gevent.sleep(pause)
+            pause = min(pause * 2, 0.004)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

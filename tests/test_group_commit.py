@@ -66,3 +66,47 @@ def test_writes_of_one_loop_turn_share_one_commit_and_a_failing_one_is_rolled_ba
     assert result["keys"] == [f"k{i}" for i in range(8) if i != 3]
     assert result["errors"] == [None, None, None, "ValueError", None, None, None, None]
     assert result["seen_after_return"] == {str(i): 1 for i in range(8) if i != 3}
+
+
+WAIT_SCRIPT = textwrap.dedent(r"""
+    from gevent import monkey
+    monkey.patch_all()
+
+    import json, sqlite3, sys, time
+    import gevent
+    from center.store import Store
+
+    store = Store(sys.argv[1])
+    holder = sqlite3.connect(sys.argv[1], isolation_level=None)  # another process's writer, in effect
+    holder.execute("BEGIN IMMEDIATE")
+    ticks = []
+
+    def ticker():
+        end = time.monotonic() + 0.3
+        while time.monotonic() < end:
+            ticks.append(time.monotonic())
+            gevent.sleep(0.005)
+
+    def release():
+        gevent.sleep(0.3)
+        holder.execute("COMMIT")
+
+    def write():
+        started = time.monotonic()
+        with store.write() as conn:
+            conn.execute("INSERT INTO settings (key, value, updated_at) VALUES ('k', '1', 'now')")
+        return time.monotonic() - started
+
+    jobs = [gevent.spawn(ticker), gevent.spawn(release), gevent.spawn(write)]
+    gevent.joinall(jobs)
+    print(json.dumps({"ticks": len(ticks), "write_s": jobs[2].value}))
+""")
+
+
+def test_a_write_waiting_for_another_processes_lock_does_not_stop_the_worker(tmp_path):
+    out = subprocess.run([sys.executable, "-c", WAIT_SCRIPT, str(tmp_path / "wait.sqlite3")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["write_s"] >= 0.25  # it did wait for the other writer...
+    assert result["ticks"] >= 30  # ...while the other greenlets went on (60 ticks of 5 ms in 0.3 s at best)
