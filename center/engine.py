@@ -515,17 +515,18 @@ class Engine:
                 raise Conflict(f"Dịch vụ {service.name} đã hết số hôm nay ({service.daily_cap} số)",
                                f"{service.name_en} has reached today's limit of {service.daily_cap} tickets",
                                code="daily_cap_reached")
-            number = fmt.format(seq)
-            cur = conn.execute(
-                "INSERT INTO tickets (public_id, site, service, service_day, seq, number, priority, source, "
-                "device, status, issued_at, queue_at) VALUES (?,?,?,?,?,?,?,?,?, 'waiting', ?, ?) RETURNING *",
-                (secrets.token_urlsafe(12), site.code, service.code, day, seq, number, priority, source,
-                 kiosk or actor.name, iso, iso))
-            row = dict(cur.fetchone())
-            ahead = self._ahead(conn, row)
-            conn.execute("UPDATE tickets SET visit_id = id, ahead_at_issue = ?, estimated_wait_s = ? WHERE id = ?",
-                         (ahead, estimate, row["id"]))
-            row.update(visit_id=row["id"], ahead_at_issue=ahead, estimated_wait_s=estimate)
+            # The id is taken here (the write lock is held) so that one INSERT stores the people ahead and the
+            # visit it starts (itself): every index of the table is written once, not twice.
+            ticket_id = conn.execute("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'tickets'), 0) "
+                                     "+ 1").fetchone()[0]
+            ahead = self._ahead(conn, {"id": ticket_id, "site": site.code, "service_day": day,
+                                       "service": service.code, "priority": priority, "queue_at": iso})
+            row = dict(conn.execute(
+                "INSERT INTO tickets (id, visit_id, public_id, site, service, service_day, seq, number, priority, "
+                "source, device, status, issued_at, queue_at, ahead_at_issue, estimated_wait_s) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?, 'waiting', ?,?,?,?) RETURNING *",
+                (ticket_id, ticket_id, secrets.token_urlsafe(12), site.code, service.code, day, seq, fmt.format(seq),
+                 priority, source, kiosk or actor.name, iso, iso, ahead, estimate)).fetchone())
             _log(conn, row["id"], iso, "issued", site.code, None, actor.name,
                  {"source": source, "priority": priority, "ahead": ahead, "estimated_wait_s": estimate,
                   "kiosk": kiosk})

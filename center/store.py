@@ -30,6 +30,11 @@ from .migrations import MIGRATIONS
 from .offload import gevent_active, on_native_thread
 
 BUSY_TIMEOUT_MS = 10_000
+# Page cache per connection. SQLite's default (2 MB) no longer held the pages a burst of tickets touches
+# (the table and its 14 indexes) once the day had a few thousand tickets: 8 kiosks issued ~7 % fewer
+# tickets per second (interleaved runs, BENCHMARKS.md). The pool is small: its caches hold at most 64 MB.
+CACHE_KIB = 16 * 1024
+POOL_SIZE = 4
 
 
 class StoreError(RuntimeError):
@@ -44,6 +49,7 @@ def connect(path: str | Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     return conn
 
 
@@ -62,7 +68,7 @@ class _Group:
 class Store:
     """Owns the database file: migrations on open, pooled connections, read and write scopes."""
 
-    def __init__(self, path: str | Path, pool_size: int = 8):
+    def __init__(self, path: str | Path, pool_size: int = POOL_SIZE):
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
