@@ -26,6 +26,11 @@ from .common import BenchServer, percentile
 
 SERVICES = ("CT", "HT", "CC", "DD", "KT", "XH", "TKQ", "HD")
 WAITING_FOR_CALLS = 300  # a busy morning at a ward center
+METHOD = ("issuing: 3 bursts of 600 tickets from 1 client, then 5 bursts of 8 × 300 from 8 client processes "
+          "(kept-alive HTTP, one ticket at a time each), the day closed before each burst so that each starts from "
+          "an empty queue; the median burst is the figure. Calls: a fresh server with 300 waiting, 200 anonymous "
+          "Socket.IO clients and a display device connected; 400 × (issue, call-next, finish); latency from sending "
+          "call-next to `ticket.called` at the display.")
 
 
 def _issuer(port: int, token: str, n: int, offset: int, start: mp.Event, out: mp.Queue) -> None:

@@ -64,6 +64,15 @@ def to_markdown(data: object, depth: int = 0) -> list[str]:
     return lines
 
 
+def _method(name: str) -> str:
+    """How a section measures (its module's METHOD), when it says."""
+    try:
+        method = getattr(importlib.import_module(f"benchmarks.{name}"), "METHOD", "")
+    except ModuleNotFoundError:
+        return ""
+    return f"How: {method}\n\n" if method else ""
+
+
 def main() -> int:
     """`python -m benchmarks.run [name ...]`: run all (or the named) benchmarks; the others keep their last
     results (var/benchmarks.json), so BENCHMARKS.md always has every section."""
@@ -89,7 +98,7 @@ def main() -> int:
         print(json.dumps(result, ensure_ascii=False, indent=1), flush=True)
     # Read the other sections only now: another run may have finished while this one ran.
     raw = {**(json.loads(store.read_text()) if store.exists() else {}), **fresh}
-    sections = [f"## {title}\n\nTarget: {target}.\n\n" + "\n".join(to_markdown(raw[name]))
+    sections = [f"## {title}\n\nTarget: {target}.\n\n{_method(name)}" + "\n".join(to_markdown(raw[name]))
                 for name, title, target in MODULES if name in raw]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=ROOT).stdout.strip()
@@ -97,7 +106,9 @@ def main() -> int:
               f"{commit}.\n\nMachine: {machine()}.\n\nServers are started with the production command "
               "(`python -m center serve`, gunicorn gevent worker); clients run on the same 2-core machine, so "
               "client and server share the CPU. Each section records the machine's load average when it "
-              "started: figures taken while other work ran are not comparable.\n")
+              "started: figures taken while other work ran are not comparable. The machine is a shared VM: "
+              "the hypervisor sometimes takes 10–60 % of the CPU (steal), which the core section records "
+              "per burst.\n")
     (ROOT / "BENCHMARKS.md").write_text(header + "\n" + "\n\n".join(sections) + "\n", encoding="utf-8")
     store.parent.mkdir(exist_ok=True)
     store.write_text(json.dumps(raw, indent=1, ensure_ascii=False))
