@@ -46,6 +46,9 @@ def attach(socketio: SocketIO, app: Any, c: Center, message_queue: str | None) -
     register(socketio, c)
 
 
+IDLE_WAIT_S = 0.005
+
+
 def publisher(socketio: SocketIO, maxsize: int = 10_000, max_age_s: float = 10.0) -> Callable[[list[Event]], None]:
     """Events go out from one background greenlet (thread in-process): a slow or hung Redis, or a slow
     fan-out to hundreds of screens, never holds up the request that caused them. `Batcher` decides the
@@ -85,7 +88,12 @@ def publisher(socketio: SocketIO, maxsize: int = 10_000, max_age_s: float = 10.0
     if gevent_active():
         import gevent
 
-        yield_to_others = gevent.idle  # the next chunk waits until nothing else is ready: requests, commits, writers
+        def yield_to_others() -> None:
+            """Before the next chunk, let everything else that is ready run (requests, commits, the writers of
+            this chunk), but never wait for an idle loop longer than IDLE_WAIT_S: a loop that stays busy must
+            not hold up the next call."""
+            with gevent.Timeout(IDLE_WAIT_S, False):
+                gevent.idle()
     else:
         def yield_to_others() -> None:
             time.sleep(0)
@@ -112,7 +120,8 @@ def publisher(socketio: SocketIO, maxsize: int = 10_000, max_age_s: float = 10.0
                     socketio.emit(event.name, event.payload, to=clients)
                 except Exception:  # noqa: BLE001
                     log.exception("publishing %s failed", event.name)
-                yield_to_others()
+                if public:  # more chunks to send; otherwise the next get waits for events cooperatively
+                    yield_to_others()
 
     threading.Thread(target=run, name="publisher", daemon=True).start()
 
