@@ -1,0 +1,67 @@
+"""Schema migrations on real SQLite files: a new file gets every version, an older file is brought forward on
+open with its history intact."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from center import statistics as st
+from center.engine import Engine
+from center.migrations import MIGRATIONS
+from center.store import Store
+from tests.manager_support import DAY, build_fixed_day
+
+# The indexes that only hold tickets having the value they order (migration 12): a ticket just issued writes
+# none of them.
+PARTIAL = {"tickets_wait_rank_all": "wait_s", "tickets_wait_rank": "wait_s", "tickets_wait_rank_service": "wait_s",
+           "tickets_service_rank_all": "service_s", "tickets_service_rank": "service_s",
+           "tickets_service_rank_service": "service_s", "tickets_recent_served": "ended_at",
+           "tickets_counter": "counter_id"}
+
+
+def _partial_indexes(path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        return {r[1] for r in conn.execute("PRAGMA index_list(tickets)") if r[4]}
+
+
+def _report(store: Store, config) -> dict:
+    with store.read() as conn:
+        report = st.report(conn, config, st.Filters(DAY, DAY, site="main", group="service"))
+    report.pop("generated_at")
+    return report
+
+
+def test_a_new_database_has_every_migration(tmp_path):
+    Store(tmp_path / "new.sqlite3").close()
+    with sqlite3.connect(tmp_path / "new.sqlite3") as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert _partial_indexes(tmp_path / "new.sqlite3") >= set(PARTIAL) | {"tickets_waiting_now"}
+
+
+def test_a_version_11_database_moves_to_partial_indexes_with_its_history_and_reports_intact(
+        tmp_path, demo_config, clock):
+    path = tmp_path / "old.sqlite3"
+    store = Store(path)
+    build_fixed_day(Engine(store, demo_config, clock=clock, publish=lambda events: None), clock)
+    before = _report(store, demo_config)
+    store.close()
+    # Put the file back at version 11: the eight indexes as they were, over every ticket.
+    with sqlite3.connect(path) as conn:
+        for name, column in PARTIAL.items():
+            sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).fetchone()[0]
+            assert sql.endswith(f"WHERE {column} IS NOT NULL")
+            conn.execute(f"DROP INDEX {name}")
+            conn.execute(sql.rsplit(" WHERE ", 1)[0])
+        conn.execute("PRAGMA user_version = 11")
+        tickets = conn.execute("SELECT count(*), count(wait_s), count(service_s) FROM tickets").fetchone()
+    assert not _partial_indexes(path) & set(PARTIAL)
+    assert tickets[0] > tickets[1] > 0  # some tickets were never called: the new indexes leave them out
+
+    store = Store(path)  # opening migrates
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert conn.execute("SELECT count(*), count(wait_s), count(service_s) FROM tickets").fetchone() == tickets
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert _partial_indexes(path) >= set(PARTIAL)
+    assert _report(store, demo_config) == before  # medians and p90s now walk the partial indexes
+    store.close()
