@@ -73,6 +73,14 @@ def _method(name: str) -> str:
     return f"How: {method}\n\n" if method else ""
 
 
+def _sections(path: Path) -> dict[str, str]:
+    """The sections of an existing BENCHMARKS.md by title, as written."""
+    if not path.exists():
+        return {}
+    parts = path.read_text(encoding="utf-8").split("\n## ")[1:]
+    return {part.split("\n", 1)[0]: "## " + part.rstrip("\n") + "\n" for part in parts}
+
+
 def main() -> int:
     """`python -m benchmarks.run [name ...]`: run all (or the named) benchmarks; the others keep their last
     results (var/benchmarks.json), so BENCHMARKS.md always has every section."""
@@ -98,8 +106,11 @@ def main() -> int:
         print(json.dumps(result, ensure_ascii=False, indent=1), flush=True)
     # Read the other sections only now: another run may have finished while this one ran.
     raw = {**(json.loads(store.read_text()) if store.exists() else {}), **fresh}
+    # A section neither run now nor in var/benchmarks.json (a fresh clone) keeps its text from BENCHMARKS.md.
+    previous = _sections(ROOT / "BENCHMARKS.md")
     sections = [f"## {title}\n\nTarget: {target}.\n\n{_method(name)}" + "\n".join(to_markdown(raw[name]))
-                for name, title, target in MODULES if name in raw]
+                if name in raw else previous[title]
+                for name, title, target in MODULES if name in raw or title in previous]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=ROOT).stdout.strip()
     header = (f"# Benchmarks\n\nMeasured by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit "
