@@ -15,10 +15,13 @@ ticket was from the wait that followed.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -28,7 +31,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import requests
-import socketio
 
 from .common import ROOT, BenchServer, percentile
 
@@ -37,6 +39,27 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = "2026-11-23"  # a Monday
 START = datetime.fromisoformat(f"{DAY}T07:25:00+07:00")
 DISPLAYS_PER_SITE = 10
+DISPLAYS = r"""
+import asyncio, json, sys, time, socketio
+url, per_site, auths = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+
+async def main():
+    seen, clients = [], []  # seen: (ticket id, recall, perf_counter when received)
+    for auth in auths:
+        for _ in range(per_site):
+            client = socketio.AsyncClient(reconnection=True)
+            client.on("ticket.called", lambda data: seen.append((data["ticket"], bool(data.get("recall")),
+                                                                  time.perf_counter())))
+            await client.connect(url, auth=auth, transports=["websocket"], wait_timeout=20)
+            clients.append(client)
+    print("connected", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    for client in clients:
+        await client.disconnect()
+    print(json.dumps(seen), flush=True)
+
+asyncio.run(main())
+"""
 
 
 def workload() -> dict:
@@ -152,27 +175,17 @@ def run() -> dict:
     errors: list[str] = []
     intended: dict[int, str] = {}
     call_sent: dict[int, float] = {}
-    latencies: list[float] = []
     issued_total = [0]
     end_of_day = datetime.fromisoformat(f"{DAY}T17:00:00+07:00")
 
-    # Displays: every call, as seen by the screens.
-    listeners = []
-    for site in cfg.sites:
-        for _ in range(DISPLAYS_PER_SITE):
-            client = socketio.Client(reconnection=True)
-
-            def on_called(data, _c=client):
-                t = time.perf_counter()
-                with lock:
-                    sent = call_sent.get(data["ticket"])
-                    if sent is not None and not data.get("recall"):
-                        latencies.append((t - sent) * 1000)
-
-            client.on("ticket.called", on_called)
-            client.connect(server.url, auth={"site": site, "token": server.tokens["display"]} if site == "main"
-                           else {"site": site}, transports=["websocket"], wait_timeout=20)
-            listeners.append(client)
+    # Displays: every call, as seen by the screens, in a process of their own (one asyncio loop): in this
+    # process they shared one GIL with the 24 kiosk and counter threads, and measured that contention too.
+    auths = [{"site": site, "token": server.tokens["display"]} if site == "main" else {"site": site}
+             for site in cfg.sites]
+    displays = subprocess.Popen([sys.executable, "-c", DISPLAYS, server.url, str(DISPLAYS_PER_SITE),
+                                 json.dumps(auths)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    if "connected" not in displays.stdout.readline():
+        raise RuntimeError("display clients did not connect")
 
     def kiosk(site: str) -> None:
         s = requests.Session()
@@ -251,8 +264,9 @@ def run() -> dict:
     for t in counter_threads:
         t.join()
     real_minutes = (time.perf_counter() - t_real) / 60
-    for client in listeners:
-        client.disconnect()
+    received, _ = displays.communicate("\n", timeout=120)
+    latencies = [(at - call_sent[ticket]) * 1000 for ticket, recall, at in json.loads(received)
+                 if not recall and ticket in call_sent]
     server.stop()
     return summarize(server.db, cfg, latencies, errors, issued_total[0], real_minutes)
 
@@ -314,6 +328,4 @@ def summarize(db: Path, cfg, latencies: list[float], errors: list[str], issued: 
 
 
 if __name__ == "__main__":
-    import json
-
     print(json.dumps(run(), indent=1, ensure_ascii=False))
