@@ -85,7 +85,9 @@
   }
 
   function renderServices(services) {
-    $("services").replaceChildren(...services.filter((s) => serviceSet.has(s.code)).map((s) =>
+    const shown = services.filter((s) => serviceSet.has(s.code));
+    $("services").closest("table").style.setProperty("--rows", String(Math.max(shown.length, 1)));
+    $("services").replaceChildren(...shown.map((s) =>
       X.el("tr", { dataset: { service: s.code } },
         X.el("td", {}, en ? s.name_en : s.name),
         X.el("td", { class: "num" }, String(s.waiting)),
