@@ -210,13 +210,15 @@ def qr_image(url: str, size: int) -> Image.Image:
 
 
 def waiting_line(ahead: int | None, wait_s: float | None) -> str:
+    """People ahead and the estimated wait, one per line: on an 80 mm ticket the two together wrapped inside
+    the estimate ("Chờ khoảng 6 / phút")."""
     parts = []
     if ahead is not None:
         parts.append(f"Trước Ông/Bà: {ahead} người")
     if wait_s is not None:
         minutes = max(0, round(wait_s / 60))
         parts.append("Chờ dưới 1 phút" if minutes < 1 else f"Chờ khoảng {minutes} phút")
-    return " · ".join(parts)
+    return "\n".join(parts)
 
 
 def render_ticket(data: TicketData, width: int = 512) -> Image.Image:
