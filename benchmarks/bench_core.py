@@ -14,15 +14,13 @@ import json
 import multiprocessing as mp
 import queue
 import sqlite3
-import subprocess
-import sys
 import time
 from collections import Counter
 
 import requests
 import socketio
 
-from .common import BenchServer, percentile
+from .common import BenchServer, Crowd, percentile
 
 SERVICES = ("CT", "HT", "CC", "DD", "KT", "XH", "TKQ", "HD")
 WAITING_FOR_CALLS = 300  # a busy morning at a ward center
@@ -101,33 +99,11 @@ def issue_rounds(server: BenchServer, clients: int, per_client: int, rounds: int
             "steal_pct_each": [r["steal_pct"] for r in runs]}
 
 
-CROWD = r"""
-import asyncio, sys, socketio
-url, n = sys.argv[1], int(sys.argv[2])
-
-async def main():
-    # One asyncio loop for the whole crowd: the load generator must not eat the CPU the server needs.
-    clients = [socketio.AsyncClient(reconnection=False) for _ in range(n)]
-    for c in clients:
-        await c.connect(url, auth={"site": "main"}, transports=["websocket"], wait_timeout=20)
-    print("connected", flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-    for c in clients:
-        await c.disconnect()
-
-asyncio.run(main())
-"""
-
-
 def call_latency(server: BenchServer, crowd: int = 200, calls: int = 400) -> dict:
     """Call-next → `ticket.called` at a waiting-room display (device token) connected after 200 anonymous
     clients (the public: status pages, phones following a ticket), and at one more anonymous client
     connected last, the slowest place in the fan-out."""
-    crowd_proc = subprocess.Popen([sys.executable, "-c", CROWD, server.url, str(crowd)], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True)
-    line = crowd_proc.stdout.readline()
-    if "connected" not in line:
-        raise RuntimeError("crowd did not connect")
+    public = Crowd(server.url, [{"site": "main"}], crowd)
     time.sleep(1.0)
     rss_with_crowd = server.rss_mb()
     listeners = {}
@@ -158,9 +134,7 @@ def call_latency(server: BenchServer, crowd: int = 200, calls: int = 400) -> dic
     finally:
         for client, _events, _lat in listeners.values():
             client.disconnect()
-        crowd_proc.stdin.write("\n")
-        crowd_proc.stdin.flush()
-        crowd_proc.wait(60)
+        public.stop()
     display, public = listeners["display"][2], listeners["public"][2]
     return {
         "other_clients": crowd, "calls": calls,

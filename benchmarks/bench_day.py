@@ -20,8 +20,6 @@ import math
 import os
 import random
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -32,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 
-from .common import ROOT, BenchServer, percentile
+from .common import ROOT, BenchServer, Crowd, percentile
 
 SCALE = float(os.environ.get("XEPHANG_SIM_SCALE", "60"))
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -45,27 +43,6 @@ METHOD = ("one ward day (fixed seed) at 60× against the production server: a ki
           "(`python -m benchmarks.estimate_lab --seeds 24`) the daily figure for waits over 5 min ranges 21.7–42.4 %, "
           "mean 31.4 %; an oracle that knows the true model of the day but not its future gets 25.8–26.4 % "
           "(`--oracle 200`): the 25 % target is below what any estimate can reach on this workload.")
-DISPLAYS = r"""
-import asyncio, json, sys, time, socketio
-url, per_site, auths = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
-
-async def main():
-    seen, clients = [], []  # seen: (ticket id, recall, perf_counter when received)
-    for auth in auths:
-        for _ in range(per_site):
-            client = socketio.AsyncClient(reconnection=True)
-            client.on("ticket.called", lambda data: seen.append((data["ticket"], bool(data.get("recall")),
-                                                                  time.perf_counter())))
-            await client.connect(url, auth=auth, transports=["websocket"], wait_timeout=20)
-            clients.append(client)
-    print("connected", flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-    for client in clients:
-        await client.disconnect()
-    print(json.dumps(seen), flush=True)
-
-asyncio.run(main())
-"""
 
 
 def workload() -> dict:
@@ -188,10 +165,7 @@ def run() -> dict:
     # process they shared one GIL with the 24 kiosk and counter threads, and measured that contention too.
     auths = [{"site": site, "token": server.tokens["display"]} if site == "main" else {"site": site}
              for site in cfg.sites]
-    displays = subprocess.Popen([sys.executable, "-c", DISPLAYS, server.url, str(DISPLAYS_PER_SITE),
-                                 json.dumps(auths)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    if "connected" not in displays.stdout.readline():
-        raise RuntimeError("display clients did not connect")
+    displays = Crowd(server.url, auths, DISPLAYS_PER_SITE)
 
     def kiosk(site: str) -> None:
         s = requests.Session()
@@ -270,8 +244,7 @@ def run() -> dict:
     for t in counter_threads:
         t.join()
     real_minutes = (time.perf_counter() - t_real) / 60
-    received, _ = displays.communicate("\n", timeout=120)
-    latencies = [(at - call_sent[ticket]) * 1000 for ticket, recall, at in json.loads(received)
+    latencies = [(at - call_sent[ticket]) * 1000 for ticket, recall, at in displays.stop()
                  if not recall and ticket in call_sent]
     server.stop()
     return summarize(server.db, cfg, latencies, errors, issued_total[0], real_minutes)

@@ -12,15 +12,12 @@ while calls keep coming) and with `?voice=chime` (no speech rendering), to separ
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from datetime import datetime
 
 import requests
 
-from .bench_core import CROWD
-from .common import BenchServer, percentile
+from .common import BenchServer, Crowd, percentile
 
 
 def _ms(iso: str) -> float:
@@ -49,10 +46,7 @@ WAIT_FOR_CALL = """(number) => new Promise((resolve, reject) => {
 def display_latency(server: BenchServer, crowd: int = 200, calls: int = 100, voice: str = "auto") -> dict:
     from playwright.sync_api import sync_playwright
 
-    crowd_proc = subprocess.Popen([sys.executable, "-c", CROWD, server.url, str(crowd)], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True)
-    if "connected" not in crowd_proc.stdout.readline():
-        raise RuntimeError("crowd did not connect")
+    public = Crowd(server.url, [{"site": "main"}], crowd)
     s = requests.Session()
     admin, staff = server.headers("admin"), server.headers("staff1")
     commit_to_dom, api_to_dom = [], []
@@ -83,9 +77,7 @@ def display_latency(server: BenchServer, crowd: int = 200, calls: int = 100, voi
             announced = page.evaluate("(window.xephangAnnouncements || []).length")
             browser.close()
     finally:
-        crowd_proc.stdin.write("\n")
-        crowd_proc.stdin.flush()
-        crowd_proc.wait(60)
+        public.stop()
     return {"other_clients": crowd, "calls": calls, "voice": voice, "call_to_dom": _summary(commit_to_dom),
             "api_call_to_dom": _summary(api_to_dom), "announcements_finished_meanwhile": announced}
 

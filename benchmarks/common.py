@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -92,3 +93,45 @@ def percentile(values: list[float], p: float) -> float:
     k = (len(ordered) - 1) * p / 100
     lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+CROWD = r"""
+import asyncio, json, sys, time, socketio
+url, per_auth, auths = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+
+async def main():
+    # One asyncio loop for the whole crowd: the load generator must not eat the CPU the server needs.
+    seen, clients = [], []  # seen: (ticket id, recall, perf_counter when received)
+    for auth in auths:
+        for _ in range(per_auth):
+            client = socketio.AsyncClient(reconnection=True)
+            client.on("ticket.called", lambda data: seen.append((data["ticket"], bool(data.get("recall")),
+                                                                  time.perf_counter())))
+            await client.connect(url, auth=auth, transports=["websocket"], wait_timeout=20)
+            clients.append(client)
+    print("connected", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    for client in clients:
+        await client.disconnect()
+    print(json.dumps(seen), flush=True)
+
+asyncio.run(main())
+"""
+
+
+class Crowd:
+    """Socket.IO clients (`per_auth` for each auth dict) in a process of their own, one asyncio loop: screens
+    and phones for the server to feed, kept off the benchmark's own GIL. `stop()` returns every
+    `ticket.called` they received as (ticket id, recall, time.perf_counter() at receipt): on Linux that clock
+    is the system's monotonic clock, comparable with this process's."""
+
+    def __init__(self, url: str, auths: list[dict], per_auth: int):
+        self.proc = subprocess.Popen([sys.executable, "-c", CROWD, url, str(per_auth), json.dumps(auths)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if "connected" not in self.proc.stdout.readline():
+            self.proc.kill()
+            raise RuntimeError("the crowd of Socket.IO clients did not connect")
+
+    def stop(self) -> list[tuple[int, bool, float]]:
+        out, _ = self.proc.communicate("\n", timeout=120)
+        return [tuple(x) for x in json.loads(out)] if out.strip() else []
