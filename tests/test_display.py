@@ -216,3 +216,18 @@ def test_pages_answer_friendly_errors_and_settings_need_sign_in(server):
     status = server.get("/status/main", who=None)
     assert status.status_code == 200 and "Điểm tiếp nhận số 1" in status.text
     assert server.post("/display/main-hall/test", who="staff1", json={}).status_code == 403
+
+
+@pytest.mark.browser
+def test_every_service_row_fits_on_a_full_hd_screen(vserver, page):
+    open_display(page, vserver)
+    r = vserver.post("/display/notice", who="manager", json={"site": "main", "text": "Buổi chiều làm việc từ 13:30"})
+    assert r.status_code == 200, r.text  # the notice bar takes its share of the height
+    expect(page.locator("#notice")).to_have_text("Buổi chiều làm việc từ 13:30")
+    wait_until(page, "document.querySelectorAll('#services tr').length > 0")
+    fit = page.evaluate("""() => {
+        const box = document.querySelector('section.waiting').getBoundingClientRect();
+        return [...document.querySelectorAll('#services tr')].map(
+            (tr) => tr.getBoundingClientRect().bottom <= box.bottom + 0.5);
+    }""")
+    assert len(fit) == 8 and all(fit), fit  # the demo site's eight services, the last one included
