@@ -91,7 +91,8 @@ class Engine:
         self.clock = clock
         self.publish: Publisher = publish or (lambda events: None)
         self._rolled_up: dict[str, str] = {}  # site -> service day whose past week is rolled up
-        self._estimates: dict[str, tuple[str, float, dict[str, int | None]]] = {}  # site -> (day, at, by service)
+        # site -> ((day, counters' statuses), monotonic time, estimate by service)
+        self._estimates: dict[str, tuple[tuple[str, tuple[str, ...]], float, dict[str, int | None]]] = {}
         self._newcomers: dict[str, _Newcomers] = {}  # site -> replays reused while only tickets are issued
         self.sync_config()
 
@@ -448,12 +449,16 @@ class Engine:
         screens show it in minutes, and one replay per service (several with drawn remaining times) costs
         5–15 ms for a site of 8 services, during which the worker serves nobody else."""
         now = time.monotonic()
+        # Reused only while no counter opened, closed or paused (in any process): those change who serves what,
+        # and a screen must not show for seconds a wait worked out for counters that have since closed.
+        counters = tuple(r[0] for r in conn.execute(
+            "SELECT status FROM counter_state WHERE site = ? ORDER BY counter_id", (site.code,)))
         cached = self._estimates.get(site.code)
-        if cached and cached[0] == day and now - cached[1] < ESTIMATE_TTL_S:
+        if cached and cached[0] == (day, counters) and now - cached[1] < ESTIMATE_TTL_S:
             return cached[2]
         snap = self._snapshot(conn, site, day)
         estimates = {code: self._estimate_new(snap, code) for code in site.services}
-        self._estimates[site.code] = (day, now, estimates)
+        self._estimates[site.code] = ((day, counters), now, estimates)
         return estimates
 
     def queue_state(self, site_code: str, *, private: bool = False) -> dict[str, Any]:

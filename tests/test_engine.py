@@ -316,3 +316,19 @@ def test_any_call_drops_the_reused_replay(engine, clock):
     engine.issue("main", "CT")
     assert engine._newcomers["main"].joined == {("CT", False): 1}  # older than NEWCOMER_TTL_S: replayed again
     assert t["estimated_wait_s"] is not None
+
+
+def test_waits_on_screens_are_worked_out_again_when_a_counter_opens(engine):
+    for _ in range(3):
+        engine.issue("main", "HT")
+
+    def shown() -> int | None:
+        return next(s for s in engine.queue_state("main")["services"] if s["code"] == "HT")["estimated_wait_s"]
+
+    # Nobody signed in yet: the estimate counts on the counters configured for HT (main-2, main-3, main-4).
+    assert shown() is not None
+    # Only main-1 (CT, TKQ) opens: nobody serves HT now, and the screen says so at once, not 10 s later.
+    engine.take_counter("main-1", STAFF)
+    assert shown() is None
+    engine.take_counter("main-3", OTHER)
+    assert shown() is not None
