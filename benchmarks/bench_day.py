@@ -162,7 +162,7 @@ def run() -> dict:
     end_of_day = datetime.fromisoformat(f"{DAY}T17:00:00+07:00")
 
     # Displays: every call, as seen by the screens, in a process of their own (one asyncio loop): in this
-    # process they shared one GIL with the 24 kiosk and counter threads, and measured that contention too.
+    # process they shared one GIL with the 10 kiosk and counter threads (and 20 reader threads of their own).
     auths = [{"site": site, "token": server.tokens["display"]} if site == "main" else {"site": site}
              for site in cfg.sites]
     displays = Crowd(server.url, auths, DISPLAYS_PER_SITE)
