@@ -22,6 +22,8 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from center.estimate import _NORMAL, CounterLoad, Waiting, _Lines, _lognormal
+
 from .bench_day import DAY, START, arrivals, estimate_errors, procedures_done, sim_config, workload
 
 
@@ -190,8 +192,6 @@ class _Model:
     """The true generative model of the lab's day, as the oracle knows it."""
 
     def __init__(self, cfg, model: dict):
-        from center.estimate import _lognormal
-
         self.cfg = cfg
         beh = model["behaviour"]
         self.no_show, self.second = beh["no_show_share"], beh["second_procedure_share"]
@@ -222,7 +222,6 @@ class _Model:
         mu, sigma = self.laws[code]
         if elapsed <= 0:
             return rng.lognormvariate(mu, sigma)
-        from center.estimate import _NORMAL
         done = _NORMAL.cdf((math.log(elapsed) - mu) / sigma)
         u = min(max(done + (1 - done) * rng.random(), 1e-12), 1 - 1e-12)
         return max(math.exp(mu + sigma * _NORMAL.inv_cdf(u)) - elapsed, 0.0)
@@ -232,8 +231,7 @@ class _Model:
         if self.blind and len(procs) > 1:
             weights = self.share[service]
             if elapsed > 0:
-                from center.estimate import _NORMAL
-                weights = [w * (1 - _NORMAL.cdf((math.log(elapsed) - self.laws[p][0]) / self.laws[p][1])) + 1e-12
+                        weights = [w * (1 - _NORMAL.cdf((math.log(elapsed) - self.laws[p][0]) / self.laws[p][1])) + 1e-12
                            for w, p in zip(weights, procs, strict=True)]
             first = rng.choices(procs, weights)[0]
         code = first if first in procs else procs[0]
@@ -265,7 +263,6 @@ class _Model:
         procs = self.procs[cs["service"]]
         code1 = first if first in procs else procs[0]
         others = [p for p in procs if p != code1]
-        from center.estimate import _NORMAL
         weights = [1 - _NORMAL.cdf((math.log(max(e2, 1e-3)) - self.laws[p][0]) / self.laws[p][1]) + 1e-12
                    for p in others]
         return self.cond(rng, rng.choices(others, weights)[0], e2)
@@ -293,8 +290,6 @@ def _replay_day(state: dict, free: list[float], arrivals: list, duration, aging_
                 horizon_s: float) -> float:
     """When the lab's counters (polling every 20 s when idle) call `state['id']`, given the counters' next
     calls `free`, future arrivals (t, id, service, priority) and each citizen's call → next call time."""
-    from center.estimate import CounterLoad, Waiting, _Lines
-
     lines = _Lines([Waiting(i, sv, pr, None, waited_s=wt) for i, sv, pr, wt in state["queue"]])
     loads = [CounterLoad(services, "open", 0.0) for services, _, _ in state["counters"]]
     streak = [st for _, st, _ in state["counters"]]
