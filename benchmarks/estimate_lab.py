@@ -231,7 +231,7 @@ class _Model:
         if self.blind and len(procs) > 1:
             weights = self.share[service]
             if elapsed > 0:
-                        weights = [w * (1 - _NORMAL.cdf((math.log(elapsed) - self.laws[p][0]) / self.laws[p][1])) + 1e-12
+                weights = [w * (1 - _NORMAL.cdf((math.log(elapsed) - self.laws[p][0]) / self.laws[p][1])) + 1e-12
                            for w, p in zip(weights, procs, strict=True)]
             first = rng.choices(procs, weights)[0]
         code = first if first in procs else procs[0]
