@@ -255,6 +255,9 @@
     openId = id;
   }
   function closePanels() {
+    // Focus left in a closed panel's search box would swallow the next shortcut key (H right after Esc).
+    const focused = document.activeElement;
+    if (focused && focused.closest && focused.closest(".panel")) focused.blur();
     document.querySelectorAll(".panel").forEach((p) => { p.hidden = true; });
     openId = null;
   }
@@ -271,6 +274,7 @@
         .map((e) => ({ code: e.data.procedure, at: e.at }));
       if (fromServer.length >= marks.length) marks = fromServer;
     } catch (e) { /* keep local marks */ }
+    if (openId !== "panel-finish") return;  // closed while the marks were loading
     renderProcedures();
     $("proc-search").focus();
   }
