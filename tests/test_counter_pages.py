@@ -270,3 +270,16 @@ def test_pages_in_english(server, page):
     expect(page.locator("button.face .face-label")).to_have_text(["Very satisfied", "Satisfied", "Not satisfied"])
     page.goto(f"{server.url}/counter/main-1/top?lang=en")
     expect(page.locator(".top-counter")).to_contain_text("COUNTER")
+
+
+def test_a_shortcut_pressed_right_after_esc_is_not_lost_in_the_closed_panel(server, page):
+    t = issue(server, "CT")
+    sign_in(page, server, "staff1", "/counter/main-1")
+    page.keyboard.press("n")
+    expect(page.locator("#current-number")).to_have_text(t["number"])
+    page.keyboard.press("h")
+    expect(page.locator("#proc-search")).to_be_focused()  # the panel is open, its search box has the focus
+    page.keyboard.press("Escape")
+    page.keyboard.press("h")  # at once: the key must not go to the search box that was just hidden
+    expect(page.locator("#panel-finish")).to_be_visible()
+    expect(page.locator("#proc-search")).to_have_value("")
