@@ -17,6 +17,7 @@ $(VENV)/.stamp: pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
+# Also axe-core (devDependency): tests/test_accessibility.py injects node_modules/axe-core/axe.min.js itself.
 node_modules/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
