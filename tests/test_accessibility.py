@@ -226,6 +226,7 @@ def test_counter_top_display(site, open_page, check):
     page = open_page(COUNTER_TOP)
     page.goto(site.url + "/counter/main-4/top")
     expect(page.locator("#top-number")).to_have_text("—")
+    expect(page.get_by_role("heading", level=1)).to_have_text("QUẦY 4")  # what a screen reader starts with
     check(page, "counter top, idle")
     t = issue(site, "CT")
     assert site.post("/api/counters/main-4/call", who="staff2", json={"ticket": t["id"]}).status_code == 200
@@ -239,6 +240,7 @@ def test_rating_pad_screens_and_their_touch_targets(site, open_page, check):
     page = open_page(PAD)
     page.goto(site.url + "/counter/main-5/rating")
     expect(page.locator("#screen-idle")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Xin kính chào Ông/Bà")  # one visible h1 per screen
     check(page, "rating pad, idle")
     t = issue(site, "TKQ")
     assert site.post("/api/counters/main-5/call", who="staff2", json={"ticket": t["id"]}).status_code == 200
@@ -256,6 +258,7 @@ def test_rating_pad_screens_and_their_touch_targets(site, open_page, check):
     check(page, "rating pad, a reason chosen")
     page.locator("#send-reasons").click()
     expect(page.locator("#screen-thanks")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Xin cảm ơn Ông/Bà đã đánh giá!")
     check(page, "rating pad, thanks")
     check.assert_clean()
 
