@@ -39,6 +39,8 @@
   const REASONS = { break: ["nghỉ giải lao", "break"], meeting: ["họp", "meeting"],
     kiosk_help: ["hỗ trợ tại kiosk", "helping at the kiosk"], paperwork: ["xử lý hồ sơ", "paperwork"],
     other: ["lý do khác", "other"], closed: ["hết giờ làm việc, đóng ngày", "end of the day"] };
+  // Notes the server writes on counter events (center/engine.py).
+  const NOTES = { "day closed": ["hết giờ làm việc, đóng ngày", "end of the day"] };
 
   const ACTIONS = {
     called: ["Gọi số", "Called"], called_again: ["Gọi lại số vắng mặt", "Called again"],
@@ -86,6 +88,7 @@
       const label = REASONS[code] ? t(...REASONS[code]) : code;
       return rest.length ? label + ": " + rest.join(": ") : label;
     }
+    if (String(entry.action).startsWith("counter_")) return NOTES[raw] ? t(...NOTES[raw]) : String(raw);
     if (entry.ticket_id) {
       try { return fields(JSON.parse(raw)); } catch (e) { return String(raw); }
     }
