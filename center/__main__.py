@@ -10,7 +10,23 @@ import argparse
 import sys
 
 DEFAULT_DB = "var/xephang.sqlite3"
+DEMO_DB = "var/demo.sqlite3"  # make run's demo (Makefile DEMO_DB)
 DEFAULT_CONFIG = "config.toml"
+# Commands that work without a database, or make one on purpose.
+NO_DB_NEEDED = ("serve", "check-config", "demo-init", "restore")
+
+
+def _demo_only(args: argparse.Namespace) -> str | None:
+    """Why a command is refused when it would create an empty var/xephang.sqlite3 beside the running demo's
+    database: an operator trying the README's commands during `make run` means the demo."""
+    from pathlib import Path
+
+    if args.command in NO_DB_NEEDED or args.db is not None or Path(DEFAULT_DB).exists():
+        return None
+    if not Path(DEMO_DB).exists():
+        return None
+    return (f"there is no database at {DEFAULT_DB} (the default), but the make run demo's is {DEMO_DB}: "
+            f"add --db {DEMO_DB} to work on the demo, or --db {DEFAULT_DB} to start a new database there")
 
 
 def _store(args: argparse.Namespace):
@@ -243,7 +259,7 @@ def cmd_generate_history(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m center", description="xephang queue server and tools")
-    p.add_argument("--db", default=DEFAULT_DB, help=f"SQLite database file (default {DEFAULT_DB})")
+    p.add_argument("--db", default=None, help=f"SQLite database file (default {DEFAULT_DB})")
     sub = p.add_subparsers(dest="command", required=True)
 
     def with_db(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -332,6 +348,11 @@ def main(argv: list[str] | None = None) -> int:
         args.rest = rest  # its own options, parsed by center/history.py
     elif rest:
         p.error(f"unrecognized arguments: {' '.join(rest)}")
+    refused = _demo_only(args)
+    if refused:
+        print(refused, file=sys.stderr)
+        return 2
+    args.db = args.db or DEFAULT_DB
     try:
         return args.func(args)
     except ConfigError as e:

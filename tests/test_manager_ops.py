@@ -326,3 +326,27 @@ def test_counter_doc_no_longer_says_config_rejects_rating(tmp_path):
 def test_backup_timer_names_backups_with_the_configs_time_zone():
     unit = (ROOT / "deploy" / "xephang-backup.service").read_text()
     assert "--config /etc/xephang/config.toml" in unit
+
+
+def test_commands_on_the_default_database_during_the_demo_point_to_the_demos(tmp_path):
+    """Beside make run's var/demo.sqlite3, a command without --db would make an empty var/xephang.sqlite3
+    (and a backup of nothing): it is refused with the --db to use."""
+    (tmp_path / "var").mkdir()
+    from center.store import Store
+
+    Store(tmp_path / "var" / "demo.sqlite3").close()
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "center", *args], text=True, capture_output=True,
+                              cwd=tmp_path, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+    for args in (("backup", "--dest", "b"), ("user", "list"), ("token", "create", "--user", "x")):
+        r = run(*args)
+        assert r.returncode == 2 and "add --db var/demo.sqlite3" in r.stderr, (args, r.stderr)
+    assert not (tmp_path / "var" / "xephang.sqlite3").exists()
+    r = run("--db", "var/demo.sqlite3", "backup", "--dest", "b")
+    assert r.returncode == 0, r.stderr
+    r = run("backup", "--dest", "b", "--db", "var/demo.sqlite3")
+    assert r.returncode == 0, r.stderr
+    r = run("--db", "var/xephang.sqlite3", "user", "list")  # asked for by name: a new database is fine
+    assert r.returncode == 0 and (tmp_path / "var" / "xephang.sqlite3").exists()
