@@ -1,4 +1,8 @@
-"""Operator command line: `python -m center <command>`. Every command takes --db (default below)."""
+"""Operator command line: `python -m center <command>`. Every command takes --db (default below).
+
+The default database is the production one; `make run` keeps its demo apart in var/demo.sqlite3 (wiped at
+every start), so a demo can never erase a center's data: give `--db var/demo.sqlite3` to try commands on it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,23 @@ import argparse
 import sys
 
 DEFAULT_DB = "var/xephang.sqlite3"
+DEMO_DB = "var/demo.sqlite3"  # make run's demo (Makefile DEMO_DB)
 DEFAULT_CONFIG = "config.toml"
+# Commands that work without a database, or make one on purpose.
+NO_DB_NEEDED = ("serve", "check-config", "demo-init", "restore")
+
+
+def _demo_only(args: argparse.Namespace) -> str | None:
+    """Why a command is refused when it would create an empty var/xephang.sqlite3 beside the running demo's
+    database: an operator trying the README's commands during `make run` means the demo."""
+    from pathlib import Path
+
+    if args.command in NO_DB_NEEDED or args.db is not None or Path(DEFAULT_DB).exists():
+        return None
+    if not Path(DEMO_DB).exists():
+        return None
+    return (f"there is no database at {DEFAULT_DB} (the default), but the make run demo's is {DEMO_DB}: "
+            f"add --db {DEMO_DB} to work on the demo, or --db {DEFAULT_DB} to start a new database there")
 
 
 def _store(args: argparse.Namespace):
@@ -37,15 +57,77 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cli_audit(store, action: str, target: str, detail: dict | None = None) -> None:
+    """Account changes made on the command line appear in the audit log like those made on the web."""
+    import json
+
+    from .clock import system_clock, to_iso
+    from .engine import SYSTEM
+
+    with store.write() as conn:
+        conn.execute("INSERT INTO audit_log (at, actor, role, action, target, detail) VALUES (?,?,?,?,?,?)",
+                     (to_iso(system_clock()), SYSTEM.name, SYSTEM.role, action, target,
+                      json.dumps(detail, ensure_ascii=False) if detail else None))
+
+
+def _stdin_password() -> str:
+    return sys.stdin.readline().rstrip("\n")
+
+
 def cmd_user_add(args: argparse.Namespace) -> int:
     from .auth import Accounts
 
     if not args.password_stdin:
         print("give the password on standard input with --password-stdin", file=sys.stderr)
         return 2
-    password = sys.stdin.readline().rstrip("\n")
-    Accounts(_store(args)).add_user(args.name, args.role, password, args.display_name)
+    store = _store(args)
+    Accounts(store).add_user(args.name, args.role, _stdin_password(), args.display_name)
+    _cli_audit(store, "user.add", args.name, {"role": args.role})
     print(f"user {args.name} ({args.role}) added")
+    return 0
+
+
+def cmd_user_lock(args: argparse.Namespace) -> int:
+    """lock: the account can no longer sign in (kept, with its history); unlock: it can again, and a sign-in
+    lockout after wrong passwords is lifted too."""
+    from .auth import Accounts
+
+    store = _store(args)
+    lock = args.user_command == "lock"
+    Accounts(store).update_user(args.name, active=not lock)
+    if not lock:
+        with store.write() as conn:
+            conn.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE username = ?", (args.name,))
+    _cli_audit(store, "user.disable" if lock else "user.enable", args.name)
+    print(f"user {args.name} {'locked' if lock else 'unlocked'}")
+    return 0
+
+
+def cmd_user_reset_password(args: argparse.Namespace) -> int:
+    """The new password is read from standard input (never from the command line: it would stay in the shell
+    history and be visible to every user in the process list)."""
+    from .auth import Accounts
+
+    store = _store(args)
+    password = _stdin_password()
+    if not password:
+        print("give the new password on standard input, e.g. echo '…' | python -m center user reset-password "
+              f"{args.name}", file=sys.stderr)
+        return 2
+    Accounts(store).set_password(args.name, password)
+    _cli_audit(store, "user.reset", args.name)
+    print(f"password of {args.name} changed")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    from .auth import Accounts
+
+    users = Accounts(_store(args)).users()
+    print(f"{'username':20} {'role':8} {'status':8} name")
+    for u in users:
+        status = "active" if u["active"] else "locked"
+        print(f"{u['username']:20} {u['role']:8} {status:8} {u['display_name'] or ''}".rstrip())
     return 0
 
 
@@ -57,20 +139,40 @@ def cmd_token_create(args: argparse.Namespace) -> int:
         token = accounts.create_token(user=args.user)
         print(f"token for user {args.user}:")
     else:
-        if not (args.device and args.role and args.site):
-            print("a device token needs --device NAME --role kiosk|display --site S", file=sys.stderr)
+        if not args.device:
+            print("a device token needs --device ID (a kiosk or display of config.toml), or --user NAME",
+                  file=sys.stderr)
             return 2
-        if args.config:
-            from .config import load_config
-
-            cfg = load_config(args.config)
-            if args.site not in cfg.sites:
-                print(f"unknown site {args.site!r} in {args.config}", file=sys.stderr)
-                return 2
-        token = accounts.create_token(device=args.device, role=args.role, site=args.site)
-        print(f"token for {args.role} device {args.device} at site {args.site}:")
+        found = _device(args)
+        if isinstance(found, str):
+            print(found, file=sys.stderr)
+            return 2
+        role, site = found
+        token = accounts.create_token(device=args.device, role=role, site=site)
+        print(f"token for {role} device {args.device} at site {site}:")
     print(token)
     return 0
+
+
+def _device(args: argparse.Namespace) -> tuple[str, str] | str:
+    """(role, site) of --device from the config file, or why the token is refused: a token for a device the
+    center does not have opens no screen, and one for the wrong site issues tickets at the wrong place."""
+    from .config import load_config
+
+    cfg = load_config(args.config)
+    if args.site and args.site not in cfg.sites:
+        return f"unknown site {args.site!r}: {args.config} has {', '.join(cfg.sites)}"
+    devices = {d.id: ("kiosk", s.code) for s in cfg.sites.values() for d in s.kiosks}
+    devices.update({d.id: ("display", s.code) for s in cfg.sites.values() for d in s.displays})
+    if args.device not in devices:
+        return (f"unknown device {args.device!r}: {args.config} has kiosks and displays "
+                f"{', '.join(sorted(devices)) or '(none)'}")
+    role, site = devices[args.device]
+    if args.role and args.role != role:
+        return f"{args.device} is a {role}, not a {args.role}"
+    if args.site and args.site != site:
+        return f"{args.device} is at site {site!r}, not {args.site!r}"
+    return role, site
 
 
 def cmd_demo_init(args: argparse.Namespace) -> int:
@@ -90,6 +192,8 @@ def cmd_demo_init(args: argparse.Namespace) -> int:
             for dev in devices:
                 token = accounts.create_token(device=dev.id, role=kind, site=site.code)
                 print(f"  {kind:8} {dev.id}: {args.base_url}/{kind}/{dev.id}#token={token}")
+    print(f"Operator commands on this demo take --db {args.db}, e.g.: "
+          f"python -m center --db {args.db} backup --dest backups/")
     return 0
 
 
@@ -102,6 +206,20 @@ def cmd_close_day(args: argparse.Namespace) -> int:
     return 0
 
 
+def _timezone(config_path: str):
+    """The center's time zone from its config file; the default (Asia/Ho_Chi_Minh) when the file cannot be
+    read, since a backup must never fail over the configuration."""
+    from zoneinfo import ZoneInfo
+
+    from .config import ConfigError, load_config
+
+    try:
+        return load_config(config_path).tz
+    except ConfigError as e:
+        print(f"note: {e}; backup names use Asia/Ho_Chi_Minh time", file=sys.stderr)
+        return ZoneInfo("Asia/Ho_Chi_Minh")
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     import time
 
@@ -109,7 +227,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
     t0 = time.monotonic()
     try:
-        path = backup(args.db, args.dest, keep=args.keep)
+        path = backup(args.db, args.dest, keep=args.keep, tz=_timezone(args.config))
     except BackupError as e:
         print(f"backup failed: {e}", file=sys.stderr)
         return 1
@@ -122,7 +240,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from .backup import BackupError, restore
 
     try:
-        aside = restore(args.file, args.db)
+        aside = restore(args.file, args.db, tz=_timezone(args.config))
     except BackupError as e:
         print(f"restore refused: {e}", file=sys.stderr)
         return 1
@@ -141,7 +259,7 @@ def cmd_generate_history(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m center", description="xephang queue server and tools")
-    p.add_argument("--db", default=DEFAULT_DB, help=f"SQLite database file (default {DEFAULT_DB})")
+    p.add_argument("--db", default=None, help=f"SQLite database file (default {DEFAULT_DB})")
     sub = p.add_subparsers(dest="command", required=True)
 
     def with_db(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -173,15 +291,24 @@ def parser() -> argparse.ArgumentParser:
     ua.add_argument("--password-stdin", action="store_true")
     ua.add_argument("--display-name")
     ua.set_defaults(func=cmd_user_add)
+    for name, text in (("lock", "lock an account: it can no longer sign in (history kept)"),
+                       ("unlock", "unlock an account (also lifts a lockout after wrong passwords)")):
+        ul = with_db(usub.add_parser(name, help=text))
+        ul.add_argument("name")
+        ul.set_defaults(func=cmd_user_lock)
+    ur = with_db(usub.add_parser("reset-password", help="set a new password, read from standard input"))
+    ur.add_argument("name")
+    ur.set_defaults(func=cmd_user_reset_password)
+    with_db(usub.add_parser("list", help="list the accounts")).set_defaults(func=cmd_user_list)
 
     t = sub.add_parser("token", help="bearer tokens for scripts and devices")
     tsub = t.add_subparsers(dest="token_command", required=True)
     tc = with_db(tsub.add_parser("create", help="create a token (printed on the last line)"))
     tc.add_argument("--user")
     tc.add_argument("--device")
-    tc.add_argument("--role", choices=["kiosk", "display"])
-    tc.add_argument("--site")
-    tc.add_argument("--config", default=None, help="check the site against this config file")
+    tc.add_argument("--role", choices=["kiosk", "display"], help="checked against the config (found there if left out)")
+    tc.add_argument("--site", help="checked against the config (found there if left out)")
+    tc.add_argument("--config", default=DEFAULT_CONFIG, help="the config file that lists the devices")
     tc.set_defaults(func=cmd_token_create)
 
     d = with_db(sub.add_parser("demo-init", help="create demo accounts and device tokens, printed once"))
@@ -197,10 +324,12 @@ def parser() -> argparse.ArgumentParser:
     b = with_db(sub.add_parser("backup", help="copy the live database (safe while serving), keep the newest N"))
     b.add_argument("--dest", required=True, help="backup folder")
     b.add_argument("--keep", type=int, default=14, help="how many backups to keep (default 14)")
+    b.add_argument("--config", default=DEFAULT_CONFIG, help="its time zone names the backups (local time)")
     b.set_defaults(func=cmd_backup)
 
     r = with_db(sub.add_parser("restore", help="put a backup in place of the database (server stopped)"))
     r.add_argument("file")
+    r.add_argument("--config", default=DEFAULT_CONFIG, help="its time zone names the set-aside database")
     r.set_defaults(func=cmd_restore)
 
     g = with_db(sub.add_parser("generate-history", add_help=False,
@@ -219,6 +348,11 @@ def main(argv: list[str] | None = None) -> int:
         args.rest = rest  # its own options, parsed by center/history.py
     elif rest:
         p.error(f"unrecognized arguments: {' '.join(rest)}")
+    refused = _demo_only(args)
+    if refused:
+        print(refused, file=sys.stderr)
+        return 2
+    args.db = args.db or DEFAULT_DB
     try:
         return args.func(args)
     except ConfigError as e:

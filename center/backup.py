@@ -4,7 +4,8 @@
 read transaction), so it is safe while the server issues and calls tickets, and the writers are never
 blocked. The copy is written under a temporary name, switched to a self-contained rollback-journal
 file, checked with `PRAGMA integrity_check` and only then renamed to its final name
-`<db name>-YYYYMMDD-HHMMSS.sqlite3` (local time), so a half-written file never looks like a backup.
+`<db name>-YYYYMMDD-HHMMSS.sqlite3` (the center's local time, not the server's clock zone, often UTC),
+so a half-written file never looks like a backup.
 Backups hold password and token hashes: they are created with mode 0600.
 
 `restore()` refuses while any process has the database open (a running server keeps pooled
@@ -22,11 +23,18 @@ import sqlite3
 import time
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from .migrations import MIGRATIONS
 
 STAMP = "%Y%m%d-%H%M%S"
 SUFFIX = ".sqlite3"
+CENTER_TZ = ZoneInfo("Asia/Ho_Chi_Minh")  # the default of config.toml's [center] timezone
+
+
+def _stamp(tz: ZoneInfo | None) -> str:
+    """Now in the center's time zone: the operator reads backup names in local time."""
+    return datetime.now(tz or CENTER_TZ).strftime(STAMP)
 
 
 class BackupError(RuntimeError):
@@ -67,7 +75,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def backup(db_path: str | Path, dest_dir: str | Path, keep: int = 14) -> Path:
+def backup(db_path: str | Path, dest_dir: str | Path, keep: int = 14, tz: ZoneInfo | None = None) -> Path:
     """Copy the live database to `dest_dir`, verify the copy, keep only the newest `keep` backups."""
     db = Path(db_path)
     if not db.is_file():
@@ -76,7 +84,7 @@ def backup(db_path: str | Path, dest_dir: str | Path, keep: int = 14) -> Path:
         raise BackupError("keep must be at least 1")
     dest = Path(dest_dir)
     dest.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now().astimezone().strftime(STAMP)
+    stamp = _stamp(tz)
     # Two backups within one second: the later one gets the next counter, so it always sorts newest.
     pattern = _pattern(db.stem)
     same = [int(m.group(2) or 1) for p in list_backups(dest, db) if (m := pattern.match(p.name))
@@ -122,7 +130,7 @@ def in_use(db_path: str | Path) -> bool:
         return False
 
 
-def restore(backup_file: str | Path, db_path: str | Path) -> Path | None:
+def restore(backup_file: str | Path, db_path: str | Path, tz: ZoneInfo | None = None) -> Path | None:
     """Put `backup_file` in place of `db_path`; the current database is moved aside (returned)."""
     src = Path(backup_file)
     db = Path(db_path)
@@ -140,11 +148,10 @@ def restore(backup_file: str | Path, db_path: str | Path) -> Path | None:
     if db.exists():
         if in_use(db):
             raise BackupError(f"{db} is in use (is the server running?): stop it first, nothing changed")
-        ts = datetime.now().astimezone().strftime(STAMP)
-        aside = db.with_name(f"{db.name}.before-restore-{ts}")
+        aside = db.with_name(f"{db.name}.before-restore-{_stamp(tz)}")
         while aside.exists():
             time.sleep(1)
-            aside = db.with_name(f"{db.name}.before-restore-{datetime.now().astimezone().strftime(STAMP)}")
+            aside = db.with_name(f"{db.name}.before-restore-{_stamp(tz)}")
         os.replace(db, aside)
         wal = Path(f"{db}-wal")
         if wal.exists() and wal.stat().st_size:  # normally checkpointed away by in_use(); kept just in case

@@ -162,6 +162,10 @@ class Voice:
     repeat: int
     rate: float
     english: bool
+    southern: bool = False  # zero_tens = "lẻ": 105 "một trăm lẻ năm" (the southern reading) instead of "linh"
+
+
+ZERO_TENS = {"linh": False, "lẻ": True}
 
 
 @dataclass(frozen=True)
@@ -296,6 +300,17 @@ class _Reader:
             raise ConfigError(self.path(unknown[0]), "is not a known setting")
 
 
+def _zero_tens(word: str) -> bool:
+    """voice.zero_tens: the word for an empty tens place, "linh" (northern) or "lẻ" (southern) → southern?"""
+    import unicodedata
+
+    key = unicodedata.normalize("NFC", word)
+    if key not in ZERO_TENS:
+        raise ConfigError("voice.zero_tens", f"must be \"linh\" (105: một trăm linh năm) or \"lẻ\" "
+                                             f"(105: một trăm lẻ năm), not {word!r}")
+    return ZERO_TENS[key]
+
+
 def _parse_hhmm(text: Any, key: str) -> time:
     m = HHMM_RE.match(text) if isinstance(text, str) else None
     if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
@@ -420,6 +435,7 @@ def parse_config(data: dict[str, Any], source_path: str = "") -> Config:
         repeat=v.int("repeat", 2, low=1, high=5),
         rate=v.num("rate", 0.8, low=0.5, high=1.5),
         english=v.bool("english", False),
+        southern=_zero_tens(v.str("zero_tens", "linh")),
     )
     for key, template in (("voice.template", voice.template), ("voice.template_en", voice.template_en)):
         if "{number}" not in template or "{counter}" not in template:

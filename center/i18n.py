@@ -18,3 +18,14 @@ def current_lang() -> str:
 
 def tr(vi: str, en: str) -> str:
     return en if current_lang() == "en" else vi
+
+
+# What each role is called on screen (the codes stay in forms, the API and config).
+ROLE_NAMES = {"admin": ("quản trị", "administrator"), "manager": ("quản lý", "manager"), "staff": ("cán bộ", "staff"),
+              "kiosk": ("kiosk lấy số", "ticket kiosk"), "display": ("màn hình gọi số", "call display")}
+
+
+def role_name(role: str | None) -> str:
+    """A role in the reader's language; an unknown code is shown as it is."""
+    names = ROLE_NAMES.get(role or "")
+    return tr(*names) if names else (role or "")

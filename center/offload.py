@@ -61,6 +61,13 @@ def _get_pool() -> Any:
         return _pool
 
 
+class _Refused:
+    """A QueueError raised on a pool thread, carried back to the caller to be raised there."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+
 def run(fn: Callable[..., T], *args: Any, timeout: float | None = None, **kwargs: Any) -> T:
     """`fn(*args, **kwargs)` without blocking the event loop; TimeoutError when `timeout` passes first
     (the work itself goes on in the background and its result is dropped)."""
@@ -69,18 +76,25 @@ def run(fn: Callable[..., T], *args: Any, timeout: float | None = None, **kwargs
 
         pool = _get_pool()
 
-        def marked() -> T:
+        from .errors import QueueError
+
+        def marked() -> Any:
             _marker.active = True
             try:
                 return fn(*args, **kwargs)
+            except QueueError as e:  # a refusal (bad filter…) is an answer, not a crash: gevent would log a traceback
+                return _Refused(e)
             finally:
                 _marker.active = False
 
         result = pool.spawn(marked)
         try:
-            return result.get(timeout=timeout)
+            value = result.get(timeout=timeout)
         except gevent.Timeout:
             raise TimeoutError(f"{getattr(fn, '__name__', 'work')} took longer than {timeout} s") from None
+        if isinstance(value, _Refused):
+            raise value.error
+        return value
     if timeout is None:
         return fn(*args, **kwargs)
     box: dict[str, Any] = {}

@@ -249,6 +249,24 @@ def _share(a: int | None, b: int | None) -> float | None:
     return round(a / b, 4) if b else None
 
 
+def whole_seconds(seconds: float) -> int:
+    """Seconds rounded half up (59.5 → 60): the same rule as xephang.duration in center/static/js/live.js."""
+    return math.floor(seconds + 0.5)
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """A duration as m:ss, or h:mm:ss from an hour, for every screen and printed report.
+
+    The total is rounded to whole seconds before it is split, so 1,619.6 s reads "27:00", never "26:60";
+    JavaScript twin: xephang.duration (live.js), checked against this one in tests/test_manager_ops_browser.py."""
+    if seconds is None or not math.isfinite(seconds):
+        return "—"
+    total = whole_seconds(max(float(seconds), 0.0))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 class Labels:
     """Readable names for codes, from config.toml (and the codes themselves for anything unknown)."""
 
@@ -522,15 +540,28 @@ def open_counter_seconds(conn: sqlite3.Connection, config: Config, site: str, d0
     return out
 
 
+STAFFING_WAIT_MIN = (1.0, 480.0)  # a target wait between one minute and a working day
+
+
+def check_staffing_targets(target_sl: float, target_wait_min: float | None) -> None:
+    """The targets of a staffing question, refused with the reason before any work: a negative wait overflowed
+    exp() in Erlang C and a NaN one asked for the 500-counter ceiling of every service."""
+    if not (math.isfinite(target_sl) and 0 < target_sl < 1):
+        raise Invalid("Mức phục vụ mục tiêu phải lớn hơn 0 và nhỏ hơn 1 (ví dụ 0,8)",
+                      "target_sl must be a number above 0 and below 1 (e.g. 0.8)", code="bad_target")
+    low, high = STAFFING_WAIT_MIN
+    if target_wait_min is not None and not (math.isfinite(target_wait_min) and low <= target_wait_min <= high):
+        raise Invalid(f"Thời gian chờ mục tiêu phải từ {low:g} đến {high:g} phút",
+                      f"target_wait_min must be between {low:g} and {high:g} minutes", code="bad_target")
+
+
 def staffing(conn: sqlite3.Connection, config: Config, f: Filters, *, target_sl: float = 0.8,
              target_wait_min: float | None = None, now: datetime | None = None) -> dict[str, Any]:
     """Counters needed per local hour (Erlang C), pooled and dedicated, beside what the site had and got."""
     site_code = f.site or next(iter(config.sites))
     if site_code not in config.sites:
         raise Invalid(f"Không có điểm tiếp nhận '{site_code}'", f"Unknown site '{site_code}'", code="unknown_site")
-    if not 0 < target_sl < 1:
-        raise Invalid("Mức phục vụ mục tiêu phải trong khoảng 0–1", "target_sl must be between 0 and 1",
-                      code="bad_target")
+    check_staffing_targets(target_sl, target_wait_min)
     site = config.sites[site_code]
     fs = Filters(f.date_from, f.date_to, site=site_code, service=f.service)
     q = _base(config, fs)
@@ -590,8 +621,22 @@ def staffing(conn: sqlite3.Connection, config: Config, f: Filters, *, target_sl:
 
 
 def live_alerts(conn: sqlite3.Connection, config: Config, state: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
-    """Alerts for the live overview: services past target, counters paused too long, failed prints."""
+    """Alerts for the live overview: citizens waiting for a service no open counter serves (priority ones named
+    first), services past target, counters paused too long, failed prints."""
     alerts: list[dict[str, Any]] = []
+    unserved = []
+    for s in state["services"]:
+        if s["waiting"] and not any(c["status"] == "open" and s["code"] in c["services"] for c in state["counters"]):
+            unserved.append(s)
+    for s in sorted(unserved, key=lambda s: -s["priority_waiting"]):
+        p = s["priority_waiting"]
+        alerts.append({"kind": "unserved", "service": s["code"], "waiting": s["waiting"], "priority_waiting": p,
+                       "message": f"{s['name']}: {s['waiting']} người đang chờ"
+                                  + (f", trong đó {p} người ưu tiên" if p else "")
+                                  + ", nhưng không có quầy nào đang mở phục vụ dịch vụ này",
+                       "message_en": f"{s['name_en']}: {s['waiting']} waiting"
+                                     + (f", {p} of them priority" if p else "")
+                                     + ", but no open counter serves this service"})
     for s in state["services"]:
         if s["waiting"] and s["longest_wait_s"] > s["target_wait_min"] * 60:
             alerts.append({"kind": "wait", "service": s["code"],
@@ -622,6 +667,26 @@ def live_alerts(conn: sqlite3.Connection, config: Config, state: dict[str, Any],
     return alerts
 
 
+def today_figures(conn: sqlite3.Connection, config: Config, site: str, day: str) -> dict[str, Any]:
+    """Today at a glance, with the report's definitions (service level counts abandoned citizens as missed;
+    the satisfied share uses the configured rating levels)."""
+    from .ratings import settings_from
+
+    q = _base(config, Filters(day, day, site=site))
+    row = conn.execute(
+        f"WITH {q.sql} SELECT sum(t.transferred_from IS NULL), sum(t.status = 'served'), sum(t.status = 'no_show'), "
+        "avg(t.wait_s), sum(t.wait_s IS NOT NULL AND t.wait_s <= t.target_s), "
+        "sum(t.wait_s IS NOT NULL OR t.status IN ('left','cancelled')) FROM t", q.params).fetchone()
+    happy = {lv.code for lv in settings_from(getattr(config, "raw", None)).levels if lv.satisfied}
+    rated = satisfied = 0
+    for level, n in conn.execute(f"WITH {q.sql} SELECT r.level, count(*) FROM t CROSS JOIN ratings r "
+                                 "ON r.ticket_id = t.id GROUP BY 1", q.params):
+        rated += n
+        satisfied += n if level in happy else 0
+    return {"issued": row[0] or 0, "served": row[1] or 0, "no_show": row[2] or 0, "wait_mean_s": _r(row[3]),
+            "service_level": _share(row[4], row[5]), "rated": rated, "satisfied_share": _share(satisfied, rated)}
+
+
 def live_overview(engine: Any, site: str) -> dict[str, Any]:
     """Queue state with staff names, how long each counter has served its citizen, and alerts."""
     state = engine.queue_state(site, private=True)
@@ -633,10 +698,7 @@ def live_overview(engine: Any, site: str) -> dict[str, Any]:
         c["since_s"] = round((now - from_iso(c["since"])).total_seconds()) if c.get("since") else None
     with engine.store.read() as conn:
         state["alerts"] = live_alerts(conn, engine.config, state, now)
-        state["today"] = dict(conn.execute(
-            "SELECT sum(transferred_from IS NULL) AS issued, sum(status = 'served') AS served, "
-            "sum(status = 'no_show') AS no_show, avg(wait_s) AS wait_mean_s FROM tickets "
-            "WHERE site = ? AND service_day = ?", (site, state["service_day"])).fetchone())
+        state["today"] = today_figures(conn, engine.config, site, state["service_day"])
     state["longest_wait_s"] = max((s["longest_wait_s"] for s in state["services"]), default=0)
     return state
 
@@ -665,36 +727,52 @@ PROC_COLUMNS = [
 ]
 
 
+SAT_DIMENSIONS = {"overall": ("Tổng", "Overall"), "by_counter": ("Theo quầy", "By counter"),
+                  "by_staff": ("Theo cán bộ", "By staff member"), "by_procedure": ("Theo thủ tục", "By procedure")}
+# (key, Vietnamese, English) of every export section: what a manager reads in the CSV and the XLSX sheets.
+SECTIONS = {"summary": ("Tổng hợp", "summary"), "rows": ("Theo nhóm", "rows"), "procedures": ("Thủ tục", "procedures"),
+            "satisfaction": ("Hài lòng", "satisfaction"), "arrivals": ("Lượt đến theo giờ", "arrivals"),
+            "trend": ("Theo ngày", "trend")}
+SAT_COLUMNS = [("Theo", "By"), ("Nhóm", "Group"), ("Mức đánh giá", "Rating level"), ("Số lượt", "Ratings"),
+               ("Tổng lượt đánh giá", "Total ratings"), ("Tỉ lệ", "Share")]
+TREND_COLUMNS = [("key", "Ngày", "Day"), ("issued", "Số cấp", "Issued"), ("served", "Đã phục vụ", "Served"),
+                 ("no_show", "Vắng mặt", "No-show"), ("wait_mean_s", "Chờ TB (giây)", "Wait mean (s)"),
+                 ("service_level", "Mức phục vụ (tỉ lệ gọi đúng hạn)", "Service level")]
+
+
 def export_tables(rep: dict[str, Any], lang: str = "vi") -> list[tuple[str, list[str], list[list[Any]]]]:
-    """The report as (sheet name, header, rows) tables: the same numbers as the JSON."""
+    """The report as (section name, header, rows) tables: the same numbers as the JSON, with Vietnamese (or
+    English) names for sections, columns and rating levels. Durations stay numbers of seconds: a
+    spreadsheet computes with them, and "26:00" in a CSV would be read as 26 hours."""
     en = lang == "en"
     i = 2 if en else 1
+
+    def name(key: str) -> str:
+        return SECTIONS[key][1 if en else 0]
+
     rows_cols = PROC_COLUMNS if rep["filters"]["group"] == "procedure" else COLUMNS
     tables = [
-        ("summary" if en else "tong_hop", [c[i] for c in COLUMNS], [[rep["summary"].get(c[0]) for c in COLUMNS]]),
-        ("rows" if en else "theo_nhom", [c[i] for c in rows_cols], [[r.get(c[0]) for c in rows_cols]
-                                                                   for r in rep["rows"]]),
-        ("procedures" if en else "thu_tuc", [c[i] for c in PROC_COLUMNS],
+        (name("summary"), [c[i] for c in COLUMNS], [[rep["summary"].get(c[0]) for c in COLUMNS]]),
+        (name("rows"), [c[i] for c in rows_cols], [[r.get(c[0]) for c in rows_cols] for r in rep["rows"]]),
+        (name("procedures"), [c[i] for c in PROC_COLUMNS],
          [[r.get(c[0]) for c in PROC_COLUMNS] for r in rep["procedures"]]),
     ]
+    levels = {lv["code"]: lv["name_en"] if en else lv["name"] for lv in rep.get("rating_levels", [])}
     sat_rows = []
     for dim, items in rep["satisfaction"].items():
+        dim_name = SAT_DIMENSIONS.get(dim, (dim, dim))[1 if en else 0]
         for item in items:
             for level, v in item["levels"].items():
-                sat_rows.append([dim, item["label"], level, v["n"], item["total"], v["share"]])
-            sat_rows.append([dim, item["label"], "satisfied (total)" if en else "hài lòng (tổng)",
+                sat_rows.append([dim_name, item["label"], levels.get(level, level), v["n"], item["total"], v["share"]])
+            sat_rows.append([dim_name, item["label"], "Satisfied (total)" if en else "Hài lòng (tổng)",
                              item["satisfied"], item["total"], item["satisfied_share"]])
-    tables.append(("satisfaction" if en else "hai_long",
-                   ["by", "group", "level", "n", "total", "share"] if en
-                   else ["theo", "nhóm", "mức", "số lượt", "tổng", "tỉ lệ"], sat_rows))
+    tables.append((name("satisfaction"), [c[1 if en else 0] for c in SAT_COLUMNS], sat_rows))
     heat = rep["heatmap"]["counts"]
-    names = WEEKDAYS_EN if en else WEEKDAYS_VI
-    tables.append(("arrivals" if en else "luot_den", ["" ] + [f"{h:02d}" for h in range(24)],
-                   [[names[w], *heat[w]] for w in range(7)]))
-    tables.append(("trend" if en else "theo_ngay",
-                   ["day", "issued", "served", "no_show", "wait_mean_s", "service_level"],
-                   [[t["key"], t["issued"], t["served"], t["no_show"], t["wait_mean_s"], t["service_level"]]
-                    for t in rep["trend"]]))
+    days = WEEKDAYS_EN if en else WEEKDAYS_VI
+    tables.append((name("arrivals"), ["Weekday / hour" if en else "Thứ / giờ"] + [f"{h:02d}" for h in range(24)],
+                   [[days[w], *heat[w]] for w in range(7)]))
+    tables.append((name("trend"), [c[i] for c in TREND_COLUMNS],
+                   [[t[c[0]] for c in TREND_COLUMNS] for t in rep["trend"]]))
     return tables
 
 

@@ -6,7 +6,7 @@ Number words follow the standard (northern) reading used by public address syste
   (24 "hai mươi tư"; `four_as_tu=False` gives "hai mươi bốn"). After "mười", 5 is "lăm"
   (15 "mười lăm") but 1 and 4 stay "một", "bốn" (11 "mười một", 14 "mười bốn").
 * An empty tens place inside a hundreds group reads "linh" (105 "một trăm linh năm"); the southern
-  variant says "lẻ" (`southern=True`).
+  variant says "lẻ" (`southern=True`; `zero_tens = "lẻ"` in config.toml's [voice]).
 * A group after a higher group keeps its zero hundreds: 1005 "một nghìn không trăm linh năm",
   1023 "một nghìn không trăm hai mươi ba" (a common package wrongly says "một nghìn lẻ hai mươi ba").
 
@@ -137,9 +137,11 @@ class Announcement:
 
 
 def announcement(voice: Voice, number: str, counter: int, *, read_digits: bool | None = None,
-                 southern: bool = False) -> Announcement:
-    """The call for a ticket at a counter from the configured templates."""
+                 southern: bool | None = None) -> Announcement:
+    """The call for a ticket at a counter from the configured templates (reading, and "linh" or the southern
+    "lẻ", as config.toml's [voice] says unless the caller chooses)."""
     digits_mode = voice.read_digits if read_digits is None else read_digits
+    southern = voice.southern if southern is None else southern
     spoken_number = ticket_words(number, read_digits=digits_mode, southern=southern)
     spoken_counter = number_words(int(counter), southern=southern)
     text = voice.template.format(number=spoken_number, counter=spoken_counter)

@@ -15,14 +15,31 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 from center import offload
 from center import statistics as st
 from center.auth import DEVICE_ROLES, USER_ROLES, allowed, generate_password
-from center.clock import to_iso
+from center.clock import from_iso, to_iso
 from center.engine import Actor
 from center.errors import Forbidden, Invalid, QueueError
-from center.i18n import current_lang, tr
+from center.i18n import ROLE_NAMES, current_lang, role_name, tr
 from center.web import center, current_actor, require
+from printer_drivers.drivers import MESSAGES as PRINT_MESSAGES
 
 bp = Blueprint("manager", __name__, template_folder="templates", static_folder="static",
                static_url_path="/manager/static")
+
+
+bp.add_app_template_filter(st.fmt_duration, "duration")
+bp.add_app_template_global(role_name, "role_name")
+
+
+@bp.app_template_filter("local_time")
+def local_time(iso: str | None) -> str:
+    """A stored UTC time as the center's local "HH:MM:SS DD/MM/YYYY" (Asia/Ho_Chi_Minh by default)."""
+    if not iso:
+        return "—"
+    try:
+        moment = from_iso(iso)
+    except ValueError:
+        return iso
+    return moment.astimezone(center().config.tz).strftime("%H:%M:%S %d/%m/%Y")
 
 
 class _Login(Exception):
@@ -164,7 +181,7 @@ def report_csv() -> Any:
     require("reports.read")
     f = _filters()
     body = st.to_csv(_report(f), current_lang())
-    return Response(body, mimetype="text/csv; charset=utf-8",
+    return Response(body, content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{_export_name(f, "csv")}"'})
 
 
@@ -210,10 +227,11 @@ def _staffing() -> dict[str, Any]:
     f = _filters()
     try:
         target_sl = float(request.args.get("target_sl") or 0.8)
-        twm = request.args.get("target_wait_min")
+        twm = (request.args.get("target_wait_min") or "").strip()
         target_wait = float(twm) if twm else None
     except ValueError:
-        raise Invalid("Giá trị mục tiêu không hợp lệ", "Bad target value", code="bad_target") from None
+        raise Invalid("Giá trị mục tiêu không phải là số", "The target is not a number", code="bad_target") from None
+    st.check_staffing_targets(target_sl, target_wait)  # refused here, before the work goes to a pool thread
     store, config, now = center().store, center().config, center().engine.clock()
 
     def build() -> dict[str, Any]:
@@ -401,7 +419,15 @@ def audit_page() -> Any:
     with c.store.read() as conn:
         users = [r[0] for r in conn.execute("SELECT username FROM users ORDER BY username")]
     counters = {k.id: k.name for s in c.config.sites.values() for k in s.counters}
+    kiosks = {k.id: k.name for s in c.config.sites.values() for k in s.kiosks}
+    names = {"counters": counters, "kiosks": kiosks,
+             "sites": {s.code: tr(s.name, s.name_en) for s in c.config.sites.values()},
+             "services": {s.code: tr(s.name, s.name_en) for s in c.config.services.values()},
+             "procedures": {p.code: tr(p.name, p.name_en) for s in c.config.services.values() for p in s.procedures},
+             "groups": {g.code: tr(g.name, g.name_en) for g in c.config.priority_groups},
+             "roles": {r: role_name(r) for r in ROLE_NAMES},
+             "print_errors": {code: tr(vi, en) for code, (vi, en) in PRINT_MESSAGES.items()}}
     return render_template("manager/audit.html", actor=actor, site=site, staff=staff, day=day.isoformat(),
                            since=to_iso(start), until=to_iso(start + timedelta(days=1) - timedelta(milliseconds=1)),
                            sites=[(s.code, tr(s.name, s.name_en)) for s in c.config.sites.values()], users=users,
-                           counters=counters, timezone=c.config.timezone)
+                           names=names, timezone=c.config.timezone)

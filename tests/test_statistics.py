@@ -169,7 +169,7 @@ def test_live_overview_alerts(engine, clock):
     engine.pause("main-2", staff, "meeting")
     clock.advance(minutes=11)
     kinds = {a["kind"] for a in st.live_overview(engine, "main")["alerts"]}
-    assert kinds == {"wait"}  # paused 11 min: not yet too long
+    assert kinds == {"wait", "unserved"}  # paused 11 min: not yet too long; no open counter serves TKQ
     clock.advance(minutes=5)
     now = engine.clock()
     with engine.store.write() as conn:
@@ -178,7 +178,7 @@ def test_live_overview_alerts(engine, clock):
                      "VALUES (?, 'main-kiosk-1', 'failed', 'paper out', ?, ?)",
                      (t, to_iso(now), to_iso(now)))
     state = st.live_overview(engine, "main")
-    assert {a["kind"] for a in state["alerts"]} == {"wait", "pause", "printer"}
+    assert {a["kind"] for a in state["alerts"]} == {"wait", "pause", "printer", "unserved"}
     assert state["longest_wait_s"] == 16 * 60
     main2 = next(c for c in state["counters"] if c["id"] == "main-2")
     assert main2["status"] == "paused" and main2["since_s"] == 16 * 60

@@ -88,6 +88,16 @@
     return m < 1 ? "dưới 1 phút" : "khoảng " + m + " phút";
   }
 
+  // A duration as m:ss, or h:mm:ss from an hour: the total is rounded to whole seconds (half up) before it is
+  // split, so 1619.6 s reads "27:00", never "26:60". Twin of center.statistics.fmt_duration (same rule).
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined || !isFinite(seconds)) return "—";
+    const total = Math.floor(Math.max(Number(seconds), 0) + 0.5);
+    const h = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60), s = total % 60;
+    const two = (n) => String(n).padStart(2, "0");
+    return h ? h + ":" + two(m) + ":" + two(s) : m + ":" + two(s);
+  }
+
   // Clock time in the center's time zone (never the browser's: a TV or PC may be set to UTC).
   function clockTime(value, withSeconds) {
     const tz = (document.querySelector('meta[name="timezone"]') || {}).content || "Asia/Ho_Chi_Minh";
@@ -96,5 +106,5 @@
     return new Intl.DateTimeFormat("en-GB", opts).format(value ? new Date(value) : new Date());
   }
 
-  window.xephang = { api, live, deviceToken, el, minutes, csrf, clockTime };
+  window.xephang = { api, live, deviceToken, el, minutes, csrf, clockTime, duration };
 })();

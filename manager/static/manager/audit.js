@@ -11,10 +11,36 @@
   try { names = JSON.parse(document.getElementById("audit-names").textContent || "{}"); } catch (e) { names = {}; }
   const counters = names.counters || {};
   const sites = names.sites || {};
-  const KEYS = { call_count: ["lần gọi", "call"], reason: ["lý do", "reason"], note: ["ghi chú", "note"],
-    kiosk: ["kiosk", "kiosk"], error: ["lỗi", "error"], message: ["", ""], procedures: ["thủ tục", "procedures"],
-    to_service: ["sang dịch vụ", "to service"], to_counter: ["sang quầy", "to counter"], reprint: ["in lại", "reprint"] };
-  const HIDDEN = new Set(["counter_number", "job", "health", "implicit"]);
+  const named = (table, code) => ((names[table] || {})[code] || code);
+  // Each detail key: its label and how its value reads (codes become names, true/false become words).
+  const KEYS = {
+    call_count: [["lần gọi", "call"], String], note: [["ghi chú", "note"], String],
+    reason: [["lý do", "reason"], (v) => (REASONS[v] ? t(...REASONS[v]) : v)],
+    kiosk: [["kiosk", "kiosk"], (v) => named("kiosks", v)],
+    error: [["lỗi", "error"], (v) => named("print_errors", v)],
+    procedures: [["thủ tục", "procedures"], (v) => [].concat(v).map((c) => named("procedures", c)).join(", ")],
+    procedure: [["thủ tục", "procedure"], (v) => named("procedures", v)],
+    service: [["sang dịch vụ", "to service"], (v) => named("services", v)],
+    counter: [["sang quầy", "to counter"], (v) => counters[v] || v],
+    keep_place: [["", ""], (v) => (v ? t("giữ thứ tự trong hàng chờ mới", "keeps the place in the new queue")
+      : t("xếp cuối hàng chờ mới", "joins the end of the new queue"))],
+    reprint: [["", ""], (v) => (v ? t("in lại", "reprint") : "")],
+    priority: [["ưu tiên", "priority"], (v) => named("groups", v)],
+    role: [["vai trò", "role"], (v) => named("roles", v)],
+    site: [["điểm", "site"], (v) => sites[v] || v],
+    services: [["dịch vụ", "services"], (v) => (v ? [].concat(v).map((c) => named("services", c)).join(", ")
+      : t("về mặc định", "back to default"))],
+    ok: [["", ""], (v) => (v ? t("thành công", "succeeded") : t("không thành công", "failed"))],
+    driver: [["máy in", "printer"], String],
+  };
+  // Not for managers' eyes: internal ids, the printer's raw health, the Vietnamese message (error says it).
+  const HIDDEN = new Set(["counter_number", "job", "health", "implicit", "to_ticket", "message", "status",
+    "from_ticket", "source", "ahead", "estimated_wait_s"]);
+  const REASONS = { break: ["nghỉ giải lao", "break"], meeting: ["họp", "meeting"],
+    kiosk_help: ["hỗ trợ tại kiosk", "helping at the kiosk"], paperwork: ["xử lý hồ sơ", "paperwork"],
+    other: ["lý do khác", "other"], closed: ["hết giờ làm việc, đóng ngày", "end of the day"] };
+  // Notes the server writes on counter events (center/engine.py).
+  const NOTES = { "day closed": ["hết giờ làm việc, đóng ngày", "end of the day"] };
 
   const ACTIONS = {
     called: ["Gọi số", "Called"], called_again: ["Gọi lại số vắng mặt", "Called again"],
@@ -31,11 +57,9 @@
     "user.role": ["Đổi vai trò", "Role changed"], "user.reset": ["Đặt lại mật khẩu", "Password reset"],
     "token.create": ["Tạo mã thiết bị", "Device token created"], "token.revoke": ["Thu hồi mã thiết bị", "Device token revoked"],
     "counter.services": ["Đổi dịch vụ của quầy", "Counter services changed"],
+    issued: ["Cấp số", "Ticket issued"], procedure: ["Xong một thủ tục", "Procedure done"],
   };
-  const REASONS = { break: ["nghỉ giải lao", "break"], meeting: ["họp", "meeting"],
-    kiosk_help: ["hỗ trợ tại kiosk", "helping at the kiosk"], paperwork: ["xử lý hồ sơ", "paperwork"],
-    other: ["lý do khác", "other"] };
-
+  const WHO = { system: ["hệ thống", "system"] };
   const fmt = new Intl.DateTimeFormat(en ? "en-GB" : "vi-VN", {
     timeZone: d.timezone || "Asia/Ho_Chi_Minh", hour: "2-digit", minute: "2-digit", second: "2-digit",
     day: "2-digit", month: "2-digit", year: "numeric", hourCycle: "h23" });
@@ -43,6 +67,17 @@
   function when(iso) {
     const moment = new Date(iso);
     return isNaN(moment) ? iso : fmt.format(moment);
+  }
+
+  // {"key": value} → "label: value · …" in the reader's language.
+  function fields(data) {
+    return Object.entries(data).filter(([k, v]) => v !== null && v !== "" && !HIDDEN.has(k))
+      .map(([k, v]) => {
+        const [label, show] = KEYS[k] || [[k, k], (x) => (typeof x === "object" ? JSON.stringify(x) : String(x))];
+        const value = show(v);
+        const name = t(...label);
+        return value === "" ? "" : (name ? name + ": " + value : value);
+      }).filter((x) => x).join(" · ");
   }
 
   function detail(entry) {
@@ -53,25 +88,34 @@
       const label = REASONS[code] ? t(...REASONS[code]) : code;
       return rest.length ? label + ": " + rest.join(": ") : label;
     }
+    if (String(entry.action).startsWith("counter_")) return NOTES[raw] ? t(...NOTES[raw]) : String(raw);
     if (entry.ticket_id) {
-      try {
-        const data = JSON.parse(raw);
-        return Object.entries(data).filter(([k, v]) => v !== null && v !== "" && !HIDDEN.has(k))
-          .map(([k, v]) => {
-            const label = KEYS[k] ? t(...KEYS[k]) : k;
-            const value = typeof v === "object" ? JSON.stringify(v) : String(v);
-            return label ? label + ": " + value : value;
-          }).join(" · ");
-      } catch (e) { return String(raw); }
+      try { return fields(JSON.parse(raw)); } catch (e) { return String(raw); }
     }
-    return String(raw).trim();
+    // Administration: "<target> <JSON detail>"; the target is an account, a device or a counter.
+    const text = String(raw).trim();
+    const cut = text.indexOf(" {");
+    const target = cut < 0 ? text : text.slice(0, cut);
+    let extra = "";
+    if (cut >= 0) {
+      try { extra = fields(JSON.parse(text.slice(cut + 1))); } catch (e) { extra = text.slice(cut + 1); }
+    }
+    const shown = counters[target] || named("kiosks", target);
+    return [shown, extra].filter((x) => x).join(" · ");
+  }
+
+  function actionLabel(action) {
+    if (ACTIONS[action]) return t(...ACTIONS[action]);
+    const [kind, where] = String(action).split(":");
+    if (kind === "display_notice") return t("Đổi thông báo màn hình chờ", "Display notice changed") + (where ? " · " + (sites[where] || where) : "");
+    return action;
   }
 
   function row(entry) {
-    const label = ACTIONS[entry.action] ? t(...ACTIONS[entry.action]) : entry.action;
+    const label = actionLabel(entry.action);
     return el("tr", { dataset: { action: entry.action, actor: entry.actor || "" } },
       el("td", {}, when(entry.at)),
-      el("td", {}, entry.actor || "–"),
+      el("td", {}, WHO[entry.actor] ? t(...WHO[entry.actor]) : (entry.actor || "–")),
       el("td", {}, label),
       el("td", {}, entry.ticket_number || ""),
       el("td", {}, entry.counter ? (counters[entry.counter] || entry.counter) : ""),

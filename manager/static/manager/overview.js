@@ -34,13 +34,17 @@
     clear(k);
     const waiting = s.services.reduce((n, x) => n + x.waiting, 0);
     const today = s.today || {};
-    [[waiting, t("Đang chờ", "Waiting")], [mins(s.longest_wait_s), t("Chờ lâu nhất", "Longest wait")],
-     [today.issued || 0, t("Số đã cấp hôm nay", "Issued today")], [today.served || 0, t("Đã phục vụ", "Served")],
-     [today.no_show || 0, t("Vắng mặt", "No-show")],
-     [today.wait_mean_s === null || today.wait_mean_s === undefined ? "—" : mins(today.wait_mean_s),
-      t("Chờ trung bình hôm nay", "Mean wait today")]]
-      .forEach(([v, l]) => k.appendChild(el("div", { class: "kpi" }, el("div", { class: "v" }, String(v)),
-        el("div", { class: "l" }, l))));
+    const pct = (x) => (x === null || x === undefined ? "—" : (x * 100).toFixed(1) + "%");  // as the reports' pct
+    [[waiting, t("Đang chờ", "Waiting"), "waiting"], [mins(s.longest_wait_s), t("Chờ lâu nhất", "Longest wait"), "longest"],
+     [today.issued || 0, t("Số đã cấp hôm nay", "Issued today"), "issued"],
+     [today.served || 0, t("Đã phục vụ", "Served"), "served"], [today.no_show || 0, t("Vắng mặt", "No-show"), "no-show"],
+     [xephang.duration(today.wait_mean_s), t("Chờ trung bình hôm nay (phút:giây)", "Mean wait today (min:s)"), "wait-mean"],
+     [pct(today.service_level), t("Mức phục vụ hôm nay (gọi đúng hạn)", "Service level today (called in time)"),
+      "service-level"],
+     [pct(today.satisfied_share), t("Hài lòng hôm nay", "Satisfied today") + " (" + (today.rated || 0)
+      + t(" lượt đánh giá)", " ratings)"), "satisfied"]]
+      .forEach(([v, l, key]) => k.appendChild(el("div", { class: "kpi", "data-kpi": key },
+        el("div", { class: "v" }, String(v)), el("div", { class: "l" }, l))));
 
     const body = document.querySelector("#services tbody");
     clear(body);
