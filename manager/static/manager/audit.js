@@ -13,7 +13,11 @@
   const sites = names.sites || {};
   const KEYS = { call_count: ["lần gọi", "call"], reason: ["lý do", "reason"], note: ["ghi chú", "note"],
     kiosk: ["kiosk", "kiosk"], error: ["lỗi", "error"], message: ["", ""], procedures: ["thủ tục", "procedures"],
-    to_service: ["sang dịch vụ", "to service"], to_counter: ["sang quầy", "to counter"], reprint: ["in lại", "reprint"] };
+    to_service: ["sang dịch vụ", "to service"], to_counter: ["sang quầy", "to counter"], reprint: ["in lại", "reprint"],
+    forced_release: ["buộc đóng quầy", "forced release"], held_by: ["quầy do", "counter held by"],
+    ticket: ["số", "ticket"], citizen: ["công dân", "citizen"] };
+  const VALUES = { requeue: ["về lại chỗ trong hàng chờ", "back at their place in the queue"],
+    no_show: ["vắng mặt", "no-show"] };
   const HIDDEN = new Set(["counter_number", "job", "health", "implicit"]);
 
   const ACTIONS = {
@@ -24,6 +28,7 @@
     cancelled: ["Hủy khi kết thúc ngày", "Cancelled at closing"], printed: ["In số", "Printed"],
     print_failed: ["In số không thành công", "Print failed"], rated: ["Đánh giá", "Rated"],
     counter_open: ["Nhận quầy", "Took the counter"], counter_close: ["Rời quầy", "Left the counter"],
+    counter_release: ["Buộc đóng quầy", "Forced counter release"], requeued: ["Đưa số về hàng chờ", "Back in the queue"],
     counter_pause: ["Tạm dừng quầy", "Paused the counter"], counter_resume: ["Tiếp tục phục vụ", "Resumed"],
     login: ["Đăng nhập", "Signed in"], login_failed: ["Đăng nhập sai", "Failed sign-in"],
     "printer.test": ["In thử máy in", "Test print"], "user.add": ["Thêm tài khoản", "Account added"],
@@ -53,13 +58,14 @@
       const label = REASONS[code] ? t(...REASONS[code]) : code;
       return rest.length ? label + ": " + rest.join(": ") : label;
     }
-    if (entry.ticket_id) {
+    if (entry.ticket_id || entry.action === "counter_release") {
       try {
         const data = JSON.parse(raw);
         return Object.entries(data).filter(([k, v]) => v !== null && v !== "" && !HIDDEN.has(k))
           .map(([k, v]) => {
             const label = KEYS[k] ? t(...KEYS[k]) : k;
-            const value = typeof v === "object" ? JSON.stringify(v) : String(v);
+            if (v === true) return label;
+            const value = typeof v === "object" ? JSON.stringify(v) : k === "citizen" && VALUES[v] ? t(...VALUES[v]) : String(v);
             return label ? label + ": " + value : value;
           }).join(" · ");
       } catch (e) { return String(raw); }
