@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -74,6 +75,13 @@ def _page_data(counter_id: str) -> dict[str, Any]:
     }
 
 
+def _name_rest(counter: Any) -> str:
+    """The configured name without a leading "Quầy 1" / "Counter 1" the heading already shows
+    ("Quầy 1 – Chứng thực" → "Chứng thực"), so the heading never says the number twice."""
+    pattern = rf"^\s*(quầy|counter)\s*0*{counter.number}(?!\d)\s*[-–—:·,.]?\s*"
+    return re.sub(pattern, "", counter.name, flags=re.IGNORECASE).strip()
+
+
 @bp.get("/counter/<counter_id>")
 def counter_page(counter_id: str) -> Any:
     c = center()
@@ -83,7 +91,8 @@ def counter_page(counter_id: str) -> Any:
         return redirect("/login?next=" + quote(request.full_path.rstrip("?"), safe="/?=&"))
     if not allowed(actor, "counter.operate"):
         raise Forbidden("Tài khoản này không được làm việc tại quầy", f"Role {actor.role} may not operate counters")
-    return render_template("counter/counter.html", counter=counter, actor=actor, data=_page_data(counter_id))
+    return render_template("counter/counter.html", counter=counter, actor=actor, data=_page_data(counter_id),
+                           name_rest=_name_rest(counter))
 
 
 @bp.get("/counter/<counter_id>/me")

@@ -283,3 +283,65 @@ def test_a_shortcut_pressed_right_after_esc_is_not_lost_in_the_closed_panel(serv
     page.keyboard.press("h")  # at once: the key must not go to the search box that was just hidden
     expect(page.locator("#panel-finish")).to_be_visible()
     expect(page.locator("#proc-search")).to_have_value("")
+
+
+def test_heading_says_the_counter_once_and_the_state_called_or_serving(server, page):
+    t = issue(server, "CT")
+    sign_in(page, server, "staff1", "/counter/main-1")
+    expect(page.locator("#counter-heading")).to_have_text("Quầy 1 – Chứng thực")  # not "Quầy 1 – Quầy 1 – …"
+    expect(page.locator("#counter-heading")).to_have_attribute("title", "Quầy 1 – Chứng thực")
+    page.keyboard.press("n")
+    expect(page.locator("#current-number")).to_have_text(t["number"])
+    expect(page.locator("#now-label")).to_have_text("Đã gọi – chờ công dân đến")  # called, not yet served
+    page.get_by_role("button", name=re.compile("Bắt đầu")).click()
+    expect(page.locator("#now-label")).to_have_text("Đang phục vụ")
+
+
+def test_actions_that_cannot_act_now_are_disabled_with_the_reason(server, page):
+    t = issue(server, "CT")
+    sign_in(page, server, "staff1", "/counter/main-1")
+    act = {name: page.locator(f"button.act[data-act={name}]") for name in
+           ("next", "recall", "noshow", "start", "finish", "transfer", "callnum", "pause")}
+    expect(act["next"]).to_be_enabled()
+    for name in ("recall", "noshow", "start", "finish", "transfer"):
+        expect(act[name]).to_be_disabled()
+        expect(act[name]).to_have_attribute("title", "Quầy chưa gọi số nào")
+    page.keyboard.press("n")
+    expect(page.locator("#current-number")).to_have_text(t["number"])
+    for name in ("next", "callnum", "pause"):
+        expect(act[name]).to_be_disabled()
+        expect(act[name]).to_have_attribute("title", re.compile(f"Quầy đang có số {t['number']}"))
+    for name in ("recall", "noshow", "start", "finish", "transfer"):
+        expect(act[name]).to_be_enabled()
+    # the shortcut of a disabled action says why, without a refused request and its red banner
+    page.keyboard.press("n")
+    expect(page.locator("#notice")).to_contain_text(f"Quầy đang có số {t['number']}")
+    expect(page.locator("#banner")).to_be_hidden()
+    act["start"].click()
+    expect(page.locator("#current-state")).to_have_text("Đang phục vụ")
+    for name in ("recall", "noshow"):
+        expect(act[name]).to_be_disabled()
+        expect(act[name]).to_have_attribute("title", "Công dân đã đến và đang được phục vụ")
+    expect(act["start"]).to_have_attribute("title", "Đã bắt đầu phục vụ")
+    page.keyboard.press("v")
+    expect(page.locator("#banner")).to_be_hidden()
+    assert ticket(server, t["id"])["status"] == "serving"
+
+
+def test_procedure_search_enter_ticks_the_one_match_and_the_next_enter_finishes(server, page):
+    t = issue(server, "CT")
+    sign_in(page, server, "staff1", "/counter/main-1")
+    page.keyboard.press("n")
+    expect(page.locator("#current-number")).to_have_text(t["number"])
+    page.keyboard.press("h")
+    expect(page.locator("#proc-search")).to_be_focused()
+    page.keyboard.type("chu ky")
+    expect(page.locator("#proc-list button.proc")).to_have_count(1)
+    page.keyboard.press("Enter")
+    expect(page.locator("button.proc[data-code=CT-CK]")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#proc-search")).to_have_value("")
+    expect(page.locator("#current-number")).to_have_text(t["number"])  # ticked, not finished yet
+    page.keyboard.press("Enter")
+    expect(page.locator("#current-number")).to_have_text("—")
+    done = ticket(server, t["id"])
+    assert done["status"] == "served" and [p["code"] for p in done["procedures"]] == ["CT-CK"]
