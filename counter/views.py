@@ -1,7 +1,8 @@
 """Counter workstation, the counter-top display above the desk, and the citizen's rating pad.
 
 - /counter/<id>          staff page (signed-in staff; every action goes through the JSON API)
-- /counter/<id>/me       JSON: the signed-in staff member's figures for today, priority tickets waiting
+- /counter/<id>/me       JSON: the signed-in staff member's figures for today, priority tickets waiting,
+                         kiosk printers that fail (so staff know why a citizen has no paper ticket)
 - /counter/<id>/top      public read-only: counter number, number being served, "Mời số ..." on a call
 - /counter/<id>/rating   public rating pad; GET .../rating/pending and POST .../rating (see center/ratings.py)
 """
@@ -22,6 +23,7 @@ from center.clock import from_iso
 from center.engine import PAUSE_REASONS
 from center.errors import Forbidden, QueueError
 from center.events import site_rooms
+from center.printing import printer_problems
 from center.ratings import pending, record, settings_from, staff_summary
 from center.web import center, current_actor, field, json_body, require
 
@@ -123,6 +125,7 @@ def counter_me(counter_id: str) -> Any:
             f"(target_counter = ? OR (target_counter IS NULL AND service IN ({marks}))) "
             "ORDER BY queue_at, id LIMIT 20", (site.code, day, counter.id, *services)).fetchall()
         rated = staff_summary(conn, actor.name, site.code, day)
+    printers = printer_problems(c, site.code)
     settings = _rating_settings()
     satisfied = sum(n for code, n in rated.items() if (lv := settings.level(code)) and lv.satisfied)
     total_rated = sum(rated.values())
@@ -144,6 +147,7 @@ def counter_me(counter_id: str) -> Any:
             "priority_name_en": groups[r["priority"]].name_en if r["priority"] in groups else r["priority"],
             "waiting_s": round((now - from_iso(r["queue_at"])).total_seconds()),
         } for r in priority],
+        "printers": printers,
     })
 
 

@@ -176,7 +176,14 @@
     $("longest-wait").textContent = longest ? clock(longest) : "—";
   }
 
+  function renderPrinters(problems) {
+    X.printerAlert($("printer-alert"), problems, { T, extra: () => el("a", {
+      class: "printer-desk", href: "/desk/" + encodeURIComponent(data.counter.site) },
+      T("In lại tại bàn tiếp đón", "Reprint at the reception desk")) });
+  }
+
   function renderMe(m) {
+    renderPrinters(m.printers);
     $("me-served").textContent = String(m.served);
     $("me-mean").textContent = m.mean_service_s === null ? "—" : clock(m.mean_service_s);
     $("me-noshow").textContent = String(m.no_show);
@@ -522,6 +529,7 @@
       "rating.recorded": (r) => { if (r.counter === CID) loadMe(); },
       // A kiosk printer failed: staff near it must know at once (the citizen has only the number on screen).
       "printer.status": (p) => {
+        loadMe();  // the lasting alert, from the server's list
         if (p && p.ok === false) {
           const text = (lang === "en" ? p.message_en : p.message) || "";
           notice((lang === "en" ? "Printer " : "Máy in ") + (p.kiosk_name || p.kiosk || "") + ": " + text +
