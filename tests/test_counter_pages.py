@@ -33,6 +33,10 @@ def test_whole_visit_across_kiosk_api_counter_top_display_and_rating_pad(server,
 
         counter.get_by_role("button", name=re.compile("Gọi số tiếp theo")).click()
         expect(counter.locator("#current-number")).to_have_text(t["number"])
+        expect(counter.locator("#now-label")).to_have_text("Đã gọi – chờ công dân đến")
+        counter.set_viewport_size({"width": 1366, "height": 768})  # a common counter PC screen
+        counter.screenshot(path=str(DOCS / "counter.png"))
+        counter.set_viewport_size({"width": 1280, "height": 900})
         expect(display.locator("#top-call")).to_have_text(f"Mời số {t['number']}")
         expect(display.locator("#top-call")).to_have_class(re.compile("blink"))
         expect(display.locator("#top-number")).to_have_text(t["number"])
@@ -49,7 +53,6 @@ def test_whole_visit_across_kiosk_api_counter_top_display_and_rating_pad(server,
         expect(counter.locator("button.proc[data-code=CT-BS]")).to_have_attribute("aria-pressed", "true")
         counter.locator("button.proc[data-code=CT-CK]").click()
         expect(counter.locator("button.proc[data-code=CT-CK]")).to_have_attribute("aria-pressed", "true")
-        counter.screenshot(path=str(DOCS / "counter.png"), full_page=True)
         counter.get_by_role("button", name=re.compile("Xác nhận hoàn thành")).click()
         expect(counter.locator("#current-number")).to_have_text("—")
         expect(counter.locator("#me-served")).to_have_text("1")
