@@ -348,3 +348,18 @@ def test_procedure_search_enter_ticks_the_one_match_and_the_next_enter_finishes(
     expect(page.locator("#current-number")).to_have_text("—")
     done = ticket(server, t["id"])
     assert done["status"] == "served" and [p["code"] for p in done["procedures"]] == ["CT-CK"]
+
+
+def test_staff_see_that_a_manager_closed_their_counter_and_the_citizen_went_back_to_the_queue(server, page):
+    t = issue(server, "CT")
+    sign_in(page, server, "staff1", "/counter/main-1")
+    page.keyboard.press("n")
+    expect(page.locator("#current-number")).to_have_text(t["number"])
+    assert server.post("/api/counters/main-1/release", who="manager", json={"force": True}).status_code == 200
+    expect(page.locator("#current-number")).to_have_text("—")
+    expect(page.locator("#counter-status")).to_have_text("Đóng")
+    expect(page.locator("#banner")).to_contain_text(f"Quầy đã được đóng từ nơi khác; số {t['number']} không còn")
+    expect(page.locator("#waiting-body tr[data-service=CT] td").nth(1)).to_have_text("1")  # waiting again
+    page.keyboard.press("n")  # the staff member opens the counter again and calls the same citizen
+    expect(page.locator("#current-number")).to_have_text(t["number"])
+    expect(page.locator("#banner")).to_be_hidden()

@@ -211,7 +211,16 @@
     if (leaving) return null;
     refreshing = (async () => {
       try {
+        const before = view;
         view = await X.api("GET", BASE);
+        if (before && before.status !== "closed" && before.staff === me && view.status === "closed" && !leaving) {
+          // Closed from elsewhere (a manager's forced release, the end of the day): say so, and where the citizen went.
+          const t = before.ticket;
+          banner(T("Quầy đã được đóng từ nơi khác" + (t ? "; số " + t.number + " không còn ở quầy này" : "") +
+                   ". Bấm Gọi số tiếp theo để mở lại quầy.",
+                   "This counter was closed elsewhere" + (t ? "; ticket " + t.number + " is no longer at it" : "") +
+                   ". Press Call next to open it again."));
+        }
         if (view.status !== "closed" && view.staff && view.staff !== me) {
           blocked = view.staff;
           showBlocked();
