@@ -148,7 +148,8 @@ def counter_release(counter_id: str) -> Any:
     actor = require("counter.operate")
     data = json_body()
     force = bool(field(data, "force", bool, default=False)) and actor.role in ("admin", "manager")
-    return jsonify(center().engine.release_counter(counter_id, actor, force=force))
+    citizen = field(data, "citizen", str, default="requeue")
+    return jsonify(center().engine.release_counter(counter_id, actor, force=force, citizen=citizen))
 
 
 @bp.post("/counters/<counter_id>/call-next")

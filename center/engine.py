@@ -40,6 +40,7 @@ ACTIVE = ("waiting", "called", "serving")
 ESTIMATE_TTL_S = 10.0  # seconds the per-service estimates shown on screens are reused
 NEWCOMER_TTL_S = 1.0  # seconds of the center's clock a new tickets' replay is reused during a burst of issuing
 PAUSE_REASONS = ("break", "meeting", "kiosk_help", "paperwork", "other")
+RELEASE_OUTCOMES = ("requeue", "no_show")  # what a forced release does with the citizen at the counter
 
 
 @dataclass(frozen=True)
@@ -574,10 +575,21 @@ class Engine:
             self._claim_counter(conn, counter, actor, iso)
         return self._counter_changed(counter)
 
-    def release_counter(self, counter_id: str, actor: Actor, *, force: bool = False) -> dict[str, Any]:
-        """Close a counter (sign-out); refused while a citizen is at it, unless a manager forces it."""
+    def release_counter(self, counter_id: str, actor: Actor, *, force: bool = False,
+                        citizen: str = "requeue") -> dict[str, Any]:
+        """Close a counter (sign-out); refused while a citizen is at it, unless a manager forces it.
+
+        A forced release never strands the citizen: their ticket goes back to its place in the queue
+        (`citizen="requeue"`: same queue time, as if never called, so the next call counts the whole wait)
+        or ends as no-show (`citizen="no_show"`, callable again later). Who forced it is in the counter's
+        `release` event and the ticket's event, both in the audit log.
+        """
+        if citizen not in RELEASE_OUTCOMES:
+            raise Invalid("Cách xử lý công dân không hợp lệ", f"citizen must be one of {', '.join(RELEASE_OUTCOMES)}",
+                          code="bad_field", field="citizen")
         counter = self.counter(counter_id)
         iso = to_iso(self.clock())
+        ticket = None
         with self.store.write() as conn:
             state = self._counter_row(conn, counter)
             if state["status"] == "closed":
@@ -589,11 +601,43 @@ class Engine:
                 raise Conflict("Quầy đang phục vụ một số — hãy hoàn thành hoặc chuyển trước khi đóng quầy",
                                "Finish or transfer the current ticket before closing the counter",
                                code="counter_busy")
+            if state["ticket_id"]:
+                ticket = self._release_ticket(conn, counter, state, actor, iso, citizen)
             conn.execute("UPDATE counter_state SET status = 'closed', staff = NULL, ticket_id = NULL, "
                          "pause_reason = NULL, since = ?, updated_at = ? WHERE counter_id = ?",
                          (iso, iso, counter.id))
-            _counter_log(conn, counter, iso, "close", actor.name, None)
-        return self._counter_changed(counter)
+            forced = force and (state["ticket_id"] or (state["staff"] and state["staff"] != actor.name))
+            if forced:
+                detail = {"held_by": state["staff"], "ticket": ticket["number"] if ticket else None,
+                          "citizen": citizen if ticket else None}
+                _counter_log(conn, counter, iso, "release", actor.name, json.dumps(detail, ensure_ascii=False))
+            else:
+                _counter_log(conn, counter, iso, "close", actor.name, None)
+        if ticket is None:
+            return self._counter_changed(counter)
+        self._after([self._ticket_event(ticket)], {counter.site}, counters=[counter])
+        return self._counter_view_now(counter)
+
+    def _release_ticket(self, conn: sqlite3.Connection, counter: Counter, state: sqlite3.Row, actor: Actor,
+                        iso: str, citizen: str) -> dict[str, Any]:
+        """The forced release's citizen: back at their place in the queue, or ended as no-show."""
+        row = conn.execute("SELECT * FROM tickets WHERE id = ?", (state["ticket_id"],)).fetchone()
+        data = {"forced_release": True, "held_by": state["staff"], "counter_number": counter.number}
+        if citizen == "no_show":
+            ticket = conn.execute("UPDATE tickets SET status = 'no_show', ended_at = ? WHERE id = ? RETURNING *",
+                                  (iso, row["id"])).fetchone()
+            _log(conn, row["id"], iso, "no_show", counter.site, counter.id, actor.name,
+                 {**data, "call_count": row["call_count"]})
+        else:
+            # queue_at is kept: the citizen's place. The call and service times are cleared, so the next
+            # call measures the whole wait and the next service starts afresh (old procedure marks fall
+            # before the new start and are not counted again).
+            ticket = conn.execute(
+                "UPDATE tickets SET status = 'waiting', counter_id = NULL, staff = NULL, called_at = NULL, "
+                "last_called_at = NULL, wait_s = NULL, started_at = NULL, ended_at = NULL WHERE id = ? RETURNING *",
+                (row["id"],)).fetchone()
+            _log(conn, row["id"], iso, "requeued", counter.site, counter.id, actor.name, data)
+        return dict(ticket)
 
     def _current(self, conn: sqlite3.Connection, counter: Counter, actor: Actor,
                  expect: int | None, statuses: Iterable[str]) -> sqlite3.Row:

@@ -130,7 +130,10 @@ def document() -> dict[str, Any]:
                 "Sit down at a counter (refused if another staff member holds it)",
                 _body({}), _ok(counter_obj)),
             "/api/counters/{counter_id}/release": _counter_action(
-                "Close the counter", _body({"force": {"type": "boolean"}}), _ok(counter_obj)),
+                "Close the counter; `force` (admin, manager) also when another holds it or a citizen is at it: "
+                "`citizen` goes back to their place in the queue (requeue, the default) or ends as no_show",
+                _body({"force": {"type": "boolean"}, "citizen": {"type": "string", "enum": ["requeue", "no_show"]}}),
+                _ok(counter_obj)),
             "/api/counters/{counter_id}/call-next": _counter_action(
                 "Call the next ticket for this counter", _body({}),
                 {**_ok(TICKET), "204": {"description": "Nobody is waiting for this counter"}}),

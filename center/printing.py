@@ -116,6 +116,46 @@ def record_outcome(c: Any, ticket: dict[str, Any], kiosk: Kiosk, out: dict[str, 
             c.socketio.emit("printer.status", payload, to=site_rooms(kiosk.site))
 
 
+def printer_problems(c: Any, site: str) -> list[dict[str, Any]]:
+    """Kiosks of `site` whose last print of the service day failed, for staff (counter and desk pages).
+
+    Each names the kiosk by its configured name, the error of its last attempt, since when it fails, and
+    the tickets that failed there and were not printed since on any printer, while their citizen still
+    waits or is at a counter: those a desk can reprint. The state is read from `print_jobs`, so a page
+    opened after the failure (or after a restart) shows it too; `printer.status` only makes it live.
+    """
+    s = c.config.sites[site]
+    kiosks = {k.id: k for k in s.kiosks if k.printer.driver != "none"}
+    if not kiosks:
+        return []
+    day = c.engine.today(s)
+    out: list[dict[str, Any]] = []
+    with c.store.read() as conn:
+        for kiosk_id in kiosks:
+            # Both reads walk the (kiosk, status) index from the kiosk's last good print on.
+            last_ok = conn.execute("SELECT coalesce(max(id), 0) FROM print_jobs WHERE kiosk = ? AND status = 'printed'",
+                                   (kiosk_id,)).fetchone()[0]
+            failed = conn.execute(
+                "SELECT j.id, j.error, j.updated_at, j.ticket_id FROM print_jobs j "
+                "JOIN tickets t ON t.id = j.ticket_id "
+                "WHERE j.kiosk = ? AND j.status = 'failed' AND j.id > ? AND t.service_day = ? ORDER BY j.id",
+                (kiosk_id, last_ok, day)).fetchall()
+            if not failed:
+                continue
+            ids = sorted({j["ticket_id"] for j in failed})
+            tickets = conn.execute(
+                f"SELECT id, number, status FROM tickets t WHERE id IN ({','.join('?' * len(ids))}) "
+                "AND status IN ('waiting', 'called', 'serving') AND NOT EXISTS (SELECT 1 FROM print_jobs p "
+                "WHERE p.ticket_id = t.id AND p.status = 'printed' AND p.id > ?) ORDER BY id",
+                (*ids, failed[0]["id"])).fetchall()
+            last = failed[-1]
+            vi, en = MESSAGES.get(last["error"] or "", MESSAGES["printer_error"])
+            out.append({"kiosk": kiosk_id, "kiosk_name": kiosks[kiosk_id].name, "error": last["error"],
+                        "message": vi, "message_en": en, "since": failed[0]["updated_at"], "at": last["updated_at"],
+                        "failed": len(failed), "tickets": [dict(t) for t in tickets]})
+    return out
+
+
 # ------------------------------------------------------------------------------ print agent
 
 

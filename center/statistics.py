@@ -652,7 +652,8 @@ def live_alerts(conn: sqlite3.Connection, config: Config, state: dict[str, Any],
                                "message": f"{c['name']} tạm dừng {int(minutes)} phút ({c.get('pause_reason') or ''})",
                                "message_en": f"{c['name']} paused for {int(minutes)} min"})
     site = config.sites.get(state["site"])
-    kiosks = [k.id for k in site.kiosks] if site else []
+    names = {k.id: k.name for k in site.kiosks} if site else {}
+    kiosks = list(names)
     if kiosks:
         since = to_iso(now - timedelta(minutes=PRINT_ALERT_MIN))
         marks = ",".join("?" * len(kiosks))
@@ -661,9 +662,10 @@ def live_alerts(conn: sqlite3.Connection, config: Config, state: dict[str, Any],
                 "AND status = 'failed' AND updated_at >= ? AND NOT EXISTS (SELECT 1 FROM print_jobs o WHERE "
                 "o.kiosk = j.kiosk AND o.status = 'printed' AND o.updated_at > j.updated_at) GROUP BY kiosk",
                 (*kiosks, since)):
-            alerts.append({"kind": "printer", "kiosk": kiosk, "at": last,
-                           "message": f"Máy in kiosk {kiosk} lỗi ({n} lần in hỏng)",
-                           "message_en": f"Printer of kiosk {kiosk} failed ({n} failed prints)"})
+            name = names[kiosk]  # the configured name staff know, not the id
+            alerts.append({"kind": "printer", "kiosk": kiosk, "kiosk_name": name, "at": last,
+                           "message": f"Máy in {name} lỗi ({n} lần in hỏng)",
+                           "message_en": f"Printer of {name} failed ({n} failed prints)"})
     return alerts
 
 

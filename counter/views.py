@@ -1,7 +1,8 @@
 """Counter workstation, the counter-top display above the desk, and the citizen's rating pad.
 
 - /counter/<id>          staff page (signed-in staff; every action goes through the JSON API)
-- /counter/<id>/me       JSON: the signed-in staff member's figures for today, priority tickets waiting
+- /counter/<id>/me       JSON: the signed-in staff member's figures for today, priority tickets waiting,
+                         kiosk printers that fail (so staff know why a citizen has no paper ticket)
 - /counter/<id>/top      public read-only: counter number, number being served, "Mời số ..." on a call
 - /counter/<id>/rating   public rating pad; GET .../rating/pending and POST .../rating (see center/ratings.py)
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -21,6 +23,7 @@ from center.clock import from_iso
 from center.engine import PAUSE_REASONS
 from center.errors import Forbidden, QueueError
 from center.events import site_rooms
+from center.printing import printer_problems
 from center.ratings import pending, record, settings_from, staff_summary
 from center.web import center, current_actor, field, json_body, require
 
@@ -74,6 +77,13 @@ def _page_data(counter_id: str) -> dict[str, Any]:
     }
 
 
+def _name_rest(counter: Any) -> str:
+    """The configured name without a leading "Quầy 1" / "Counter 1" the heading already shows
+    ("Quầy 1 – Chứng thực" → "Chứng thực"), so the heading never says the number twice."""
+    pattern = rf"^\s*(quầy|counter)\s*0*{counter.number}(?!\d)\s*[-–—:·,.]?\s*"
+    return re.sub(pattern, "", counter.name, flags=re.IGNORECASE).strip()
+
+
 @bp.get("/counter/<counter_id>")
 def counter_page(counter_id: str) -> Any:
     c = center()
@@ -83,7 +93,8 @@ def counter_page(counter_id: str) -> Any:
         return redirect("/login?next=" + quote(request.full_path.rstrip("?"), safe="/?=&"))
     if not allowed(actor, "counter.operate"):
         raise Forbidden("Tài khoản này không được làm việc tại quầy", f"Role {actor.role} may not operate counters")
-    return render_template("counter/counter.html", counter=counter, actor=actor, data=_page_data(counter_id))
+    return render_template("counter/counter.html", counter=counter, actor=actor, data=_page_data(counter_id),
+                           name_rest=_name_rest(counter))
 
 
 @bp.get("/counter/<counter_id>/me")
@@ -114,6 +125,7 @@ def counter_me(counter_id: str) -> Any:
             f"(target_counter = ? OR (target_counter IS NULL AND service IN ({marks}))) "
             "ORDER BY queue_at, id LIMIT 20", (site.code, day, counter.id, *services)).fetchall()
         rated = staff_summary(conn, actor.name, site.code, day)
+    printers = printer_problems(c, site.code)
     settings = _rating_settings()
     satisfied = sum(n for code, n in rated.items() if (lv := settings.level(code)) and lv.satisfied)
     total_rated = sum(rated.values())
@@ -135,6 +147,7 @@ def counter_me(counter_id: str) -> Any:
             "priority_name_en": groups[r["priority"]].name_en if r["priority"] in groups else r["priority"],
             "waiting_s": round((now - from_iso(r["queue_at"])).total_seconds()),
         } for r in priority],
+        "printers": printers,
     })
 
 

@@ -260,6 +260,15 @@ def desk_page(site: str) -> Any:
                            groups=c.config.priority_groups, printers=printers, actor=actor)
 
 
+@bp.get("/desk/<site>/printers")
+@json_errors
+def desk_printers(site: str) -> Any:
+    """Kiosk printers of the site that fail now, with the numbers still without a paper ticket."""
+    require("counter.operate")
+    s = center().engine.site(site)
+    return jsonify({"site": s.code, "printers": printing.printer_problems(center(), s.code)})
+
+
 @bp.post("/desk/<site>/issue")
 @json_errors
 def desk_issue(site: str) -> Any:

@@ -70,3 +70,19 @@ def test_staff_get_403_and_anonymous_are_sent_to_sign_in(server):
     assert r.status_code == 403
     r = requests.get(server.url + "/manager/audit", allow_redirects=False, timeout=10)
     assert r.status_code in (302, 303) and "/login" in r.headers["Location"]
+
+
+def test_a_forced_release_shows_who_put_the_citizen_back_in_the_queue(page, server):
+    t = server.post("/api/tickets", who="main-kiosk-1", json={"site": "main", "service": "CT"}).json()
+    assert server.post("/api/counters/main-1/call-next", who="staff1").ok
+    assert server.post("/api/counters/main-1/release", who="admin", json={"force": True}).ok
+    sign_in(page, server)
+    page.goto(server.url + "/manager/audit")
+    back = page.locator('#audit tr[data-action="requeued"][data-actor="admin"]')
+    expect(back).to_have_count(1, timeout=10000)
+    expect(back).to_contain_text("Đưa số về hàng chờ")
+    expect(back).to_contain_text(t["number"])
+    released = page.locator('#audit tr[data-action="counter_release"][data-actor="admin"]')
+    expect(released).to_contain_text("Buộc đóng quầy")
+    expect(released).to_contain_text("quầy do: staff1")
+    expect(released).to_contain_text("về lại chỗ trong hàng chờ")

@@ -63,3 +63,78 @@ def test_rating_pad_routes_accept_one_rating_for_the_latest_finish(server):
     assert [tuple(r) for r in rows] == [("very_satisfied", "staff1", "main-1")]
     assert server.get("/counter/main-1/me", who="staff1").json()["ratings"] == {
         "count": 1, "satisfied": 1, "satisfied_share": 1.0}
+
+
+class _Listener:
+    """A real Socket.IO client on the site's screens room (a display token), recording what it receives."""
+
+    def __init__(self, server, **auth):
+        import socketio
+
+        self.events: list[tuple[str, dict]] = []
+        self.client = socketio.Client(reconnection=False)
+        self.client.on("*", lambda name, data: self.events.append((name, data)))
+        self.client.connect(server.url, auth=auth, transports=["websocket"], wait_timeout=10)
+
+    def wait_for(self, test, timeout: float = 5.0) -> dict:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, data in self.events:
+                if test(name, data):
+                    return data
+            time.sleep(0.05)
+        raise AssertionError(f"no such event among {[n for n, _ in self.events]}")
+
+    def close(self) -> None:
+        self.client.disconnect()
+
+
+def test_forced_release_puts_the_called_citizen_back_at_their_place_tells_screens_and_audits(server):
+    first, second = issue(server, "CT"), issue(server, "CT")
+    assert server.post("/api/counters/main-1/call-next", who="staff1").json()["id"] == first["id"]
+    screen = _Listener(server, site="main", token=server.tokens["main-hall"])
+    phone = _Listener(server, ticket=first["public_id"])
+    try:
+        r = server.post("/api/counters/main-1/release", who="admin", json={"force": True})
+        assert r.status_code == 200, r.text
+        assert (r.json()["status"], r.json()["ticket"]) == ("closed", None)
+        # the screens hear that the counter closed and the citizen waits again; their phone too
+        screen.wait_for(lambda n, d: n == "counter.updated" and d["id"] == "main-1" and d["status"] == "closed")
+        screen.wait_for(lambda n, d: n == "queue.updated"
+                        and any(s["code"] == "CT" and s["waiting"] == 2 for s in d["services"]))
+        phone.wait_for(lambda n, d: n == "ticket.updated" and d["status"] == "waiting")
+    finally:
+        screen.close()
+        phone.close()
+    back = query(server, "SELECT status, counter_id, staff, called_at, wait_s FROM tickets WHERE id = ?",
+                 first["id"])[0]
+    assert dict(back) == {"status": "waiting", "counter_id": None, "staff": None, "called_at": None, "wait_s": None}
+    # at their place: ahead of the ticket issued after theirs, for the next counter that calls
+    assert server.post("/api/counters/main-2/call-next", who="staff2").json()["id"] == first["id"]
+    # who did it, in the audit log
+    entries = server.get("/api/audit", who="manager").json()["entries"]
+    requeued = [e for e in entries if e["action"] == "requeued"]
+    assert [(e["actor"], e["ticket_number"], e["counter"]) for e in requeued] == [("admin", first["number"], "main-1")]
+    released = [e for e in entries if e["action"] == "counter_release"]
+    assert [e["actor"] for e in released] == ["admin"] and "staff1" in released[0]["detail"]
+    assert second["id"] != first["id"]
+
+
+def test_forced_release_can_end_the_visit_as_no_show_and_staff_cannot_force(server):
+    t = issue(server, "CT")
+    server.post("/api/counters/main-1/call-next", who="staff1")
+    refused = server.post("/api/counters/main-1/release", who="staff2", json={"force": True, "citizen": "no_show"})
+    assert refused.status_code == 409 and refused.json()["error"] == "counter_taken"
+    bad = server.post("/api/counters/main-1/release", who="manager", json={"force": True, "citizen": "drop"})
+    assert bad.status_code == 422 and bad.json()["error"] == "bad_field" and bad.json()["message_en"]
+    r = server.post("/api/counters/main-1/release", who="manager", json={"force": True, "citizen": "no_show"})
+    assert r.status_code == 200, r.text
+    row = query(server, "SELECT status, ended_at FROM tickets WHERE id = ?", t["id"])[0]
+    assert row["status"] == "no_show" and row["ended_at"]
+    entry = [e for e in server.get("/api/audit", who="manager").json()["entries"] if e["action"] == "no_show"]
+    assert [(e["actor"], e["ticket_number"]) for e in entry] == [("manager", t["number"])]
+    # the citizen came back: any counter can call the number again (it was 409 already_called)
+    again = server.post("/api/counters/main-2/call", who="staff2", json={"number": t["number"]})
+    assert again.status_code == 200 and again.json()["id"] == t["id"]

@@ -33,6 +33,10 @@ def test_whole_visit_across_kiosk_api_counter_top_display_and_rating_pad(server,
 
         counter.get_by_role("button", name=re.compile("Gọi số tiếp theo")).click()
         expect(counter.locator("#current-number")).to_have_text(t["number"])
+        expect(counter.locator("#now-label")).to_have_text("Đã gọi – chờ công dân đến")
+        counter.set_viewport_size({"width": 1366, "height": 768})  # a common counter PC screen
+        counter.screenshot(path=str(DOCS / "counter.png"))
+        counter.set_viewport_size({"width": 1280, "height": 900})
         expect(display.locator("#top-call")).to_have_text(f"Mời số {t['number']}")
         expect(display.locator("#top-call")).to_have_class(re.compile("blink"))
         expect(display.locator("#top-number")).to_have_text(t["number"])
@@ -49,7 +53,6 @@ def test_whole_visit_across_kiosk_api_counter_top_display_and_rating_pad(server,
         expect(counter.locator("button.proc[data-code=CT-BS]")).to_have_attribute("aria-pressed", "true")
         counter.locator("button.proc[data-code=CT-CK]").click()
         expect(counter.locator("button.proc[data-code=CT-CK]")).to_have_attribute("aria-pressed", "true")
-        counter.screenshot(path=str(DOCS / "counter.png"), full_page=True)
         counter.get_by_role("button", name=re.compile("Xác nhận hoàn thành")).click()
         expect(counter.locator("#current-number")).to_have_text("—")
         expect(counter.locator("#me-served")).to_have_text("1")
@@ -283,3 +286,80 @@ def test_a_shortcut_pressed_right_after_esc_is_not_lost_in_the_closed_panel(serv
     page.keyboard.press("h")  # at once: the key must not go to the search box that was just hidden
     expect(page.locator("#panel-finish")).to_be_visible()
     expect(page.locator("#proc-search")).to_have_value("")
+
+
+def test_heading_says_the_counter_once_and_the_state_called_or_serving(server, page):
+    t = issue(server, "CT")
+    sign_in(page, server, "staff1", "/counter/main-1")
+    expect(page.locator("#counter-heading")).to_have_text("Quầy 1 – Chứng thực")  # not "Quầy 1 – Quầy 1 – …"
+    expect(page.locator("#counter-heading")).to_have_attribute("title", "Quầy 1 – Chứng thực")
+    page.keyboard.press("n")
+    expect(page.locator("#current-number")).to_have_text(t["number"])
+    expect(page.locator("#now-label")).to_have_text("Đã gọi – chờ công dân đến")  # called, not yet served
+    page.get_by_role("button", name=re.compile("Bắt đầu")).click()
+    expect(page.locator("#now-label")).to_have_text("Đang phục vụ")
+
+
+def test_actions_that_cannot_act_now_are_disabled_with_the_reason(server, page):
+    t = issue(server, "CT")
+    sign_in(page, server, "staff1", "/counter/main-1")
+    act = {name: page.locator(f"button.act[data-act={name}]") for name in
+           ("next", "recall", "noshow", "start", "finish", "transfer", "callnum", "pause")}
+    expect(act["next"]).to_be_enabled()
+    for name in ("recall", "noshow", "start", "finish", "transfer"):
+        expect(act[name]).to_be_disabled()
+        expect(act[name]).to_have_attribute("title", "Quầy chưa gọi số nào")
+    page.keyboard.press("n")
+    expect(page.locator("#current-number")).to_have_text(t["number"])
+    for name in ("next", "callnum", "pause"):
+        expect(act[name]).to_be_disabled()
+        expect(act[name]).to_have_attribute("title", re.compile(f"Quầy đang có số {t['number']}"))
+    for name in ("recall", "noshow", "start", "finish", "transfer"):
+        expect(act[name]).to_be_enabled()
+    # the shortcut of a disabled action says why, without a refused request and its red banner
+    page.keyboard.press("n")
+    expect(page.locator("#notice")).to_contain_text(f"Quầy đang có số {t['number']}")
+    expect(page.locator("#banner")).to_be_hidden()
+    act["start"].click()
+    expect(page.locator("#current-state")).to_have_text("Đang phục vụ")
+    for name in ("recall", "noshow"):
+        expect(act[name]).to_be_disabled()
+        expect(act[name]).to_have_attribute("title", "Công dân đã đến và đang được phục vụ")
+    expect(act["start"]).to_have_attribute("title", "Đã bắt đầu phục vụ")
+    page.keyboard.press("v")
+    expect(page.locator("#banner")).to_be_hidden()
+    assert ticket(server, t["id"])["status"] == "serving"
+
+
+def test_procedure_search_enter_ticks_the_one_match_and_the_next_enter_finishes(server, page):
+    t = issue(server, "CT")
+    sign_in(page, server, "staff1", "/counter/main-1")
+    page.keyboard.press("n")
+    expect(page.locator("#current-number")).to_have_text(t["number"])
+    page.keyboard.press("h")
+    expect(page.locator("#proc-search")).to_be_focused()
+    page.keyboard.type("chu ky")
+    expect(page.locator("#proc-list button.proc")).to_have_count(1)
+    page.keyboard.press("Enter")
+    expect(page.locator("button.proc[data-code=CT-CK]")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#proc-search")).to_have_value("")
+    expect(page.locator("#current-number")).to_have_text(t["number"])  # ticked, not finished yet
+    page.keyboard.press("Enter")
+    expect(page.locator("#current-number")).to_have_text("—")
+    done = ticket(server, t["id"])
+    assert done["status"] == "served" and [p["code"] for p in done["procedures"]] == ["CT-CK"]
+
+
+def test_staff_see_that_a_manager_closed_their_counter_and_the_citizen_went_back_to_the_queue(server, page):
+    t = issue(server, "CT")
+    sign_in(page, server, "staff1", "/counter/main-1")
+    page.keyboard.press("n")
+    expect(page.locator("#current-number")).to_have_text(t["number"])
+    assert server.post("/api/counters/main-1/release", who="manager", json={"force": True}).status_code == 200
+    expect(page.locator("#current-number")).to_have_text("—")
+    expect(page.locator("#counter-status")).to_have_text("Đóng")
+    expect(page.locator("#banner")).to_contain_text(f"Quầy đã được đóng từ nơi khác; số {t['number']} không còn")
+    expect(page.locator("#waiting-body tr[data-service=CT] td").nth(1)).to_have_text("1")  # waiting again
+    page.keyboard.press("n")  # the staff member opens the counter again and calls the same citizen
+    expect(page.locator("#current-number")).to_have_text(t["number"])
+    expect(page.locator("#banner")).to_be_hidden()

@@ -332,3 +332,22 @@ def test_waits_on_screens_are_worked_out_again_when_a_counter_opens(engine):
     assert shown() is None
     engine.take_counter("main-3", OTHER)
     assert shown() is not None
+
+
+def test_forced_release_requeues_with_the_whole_wait_and_a_fresh_service(engine, clock):
+    """The stranded visit leaves no trace in the next one: wait counted from issue, old marks not reused."""
+    manager = Actor("quanly", "manager")
+    t = engine.issue("main", "CT")
+    clock.advance(seconds=60)
+    engine.call_next("main-1", STAFF)
+    engine.mark_procedure("main-1", STAFF, "CT-BS")  # serving, one procedure marked
+    clock.advance(seconds=30)
+    engine.release_counter("main-1", manager, force=True)
+    back = engine.get_ticket(t["id"], private=True)
+    assert (back["status"], back["started_at"], back["called_at"]) == ("waiting", None, None)
+    clock.advance(seconds=90)
+    assert engine.call_next("main-2", OTHER)["id"] == t["id"]
+    clock.advance(seconds=40)
+    done = engine.finish("main-2", OTHER, ["CT-BS"])
+    assert done["wait_s"] == 180  # issue → the call that brought the citizen to a counter
+    assert [(p["code"], p["seconds"], p["counter_id"]) for p in done["procedures"]] == [("CT-BS", 40, "main-2")]

@@ -179,6 +179,8 @@ def test_live_overview_alerts(engine, clock):
                      (t, to_iso(now), to_iso(now)))
     state = st.live_overview(engine, "main")
     assert {a["kind"] for a in state["alerts"]} == {"wait", "pause", "printer", "unserved"}
+    printer = next(a for a in state["alerts"] if a["kind"] == "printer")
+    assert printer["message"] == "Máy in Kiosk sảnh chính lỗi (1 lần in hỏng)"  # its configured name, not its id
     assert state["longest_wait_s"] == 16 * 60
     main2 = next(c for c in state["counters"] if c["id"] == "main-2")
     assert main2["status"] == "paused" and main2["since_s"] == 16 * 60

@@ -93,6 +93,8 @@
     const r = data.pause_reasons.find((p) => p.code === reason);
     $("pause-reason").textContent = status === "paused" && r ? T(r.name, r.name_en) : "";
     $("pause-label").textContent = status === "paused" ? T("Tiếp tục", "Resume") : T("Tạm dừng", "Pause");
+    $("now-label").textContent = !t ? T("Số hiện tại", "Current ticket")
+      : t.status === "serving" ? T("Đang phục vụ", "Now serving") : T("Đã gọi – chờ công dân đến", "Called – waiting for the citizen");
     $("current-number").textContent = t ? t.number : "—";
     $("current-service").textContent = t ? T(t.service_name, t.service_name_en) +
       (t.priority_name ? " · " + T("Ưu tiên", "Priority") + ": " + t.priority_name : "") : "";
@@ -103,8 +105,50 @@
     document.body.dataset.status = t ? t.status : "";
     if (!t && (openId === "panel-finish" || openId === "panel-transfer")) closePanels();
     if (t && marksFor !== t.id) { marks = []; marksFor = t.id; }
+    updateButtons();
     tick();
     renderWaiting();
+  }
+
+  // Why an action cannot act now (null: it can): its button is disabled with this reason on hover, and its
+  // key says it, instead of a request the engine would refuse with a 409.
+  function unavailable(name) {
+    // Not known yet (page loading) or held by another (the banner names them; act() sends nothing): as before.
+    if (blocked || !view) return null;
+    const t = current();
+    const paused = view.status === "paused";
+    const noTicket = T("Quầy chưa gọi số nào", "This counter has no current ticket");
+    const hasTicket = t ? T("Quầy đang có số " + t.number + " — hãy hoàn thành, báo vắng mặt hoặc chuyển trước",
+                            "Counter still has ticket " + t.number + ": finish, mark no-show or transfer it first") : "";
+    switch (name) {
+      case "next": case "callnum": case "callprio":
+        if (t) return hasTicket;
+        return paused ? T("Quầy đang tạm dừng — bấm Tiếp tục trước khi gọi số", "The counter is paused: resume it first") : null;
+      case "recall": case "noshow":
+        if (!t) return noTicket;
+        return t.status === "called" ? null : T("Công dân đã đến và đang được phục vụ", "The citizen is already being served");
+      case "start":
+        if (!t) return noTicket;
+        return t.status === "called" ? null : T("Đã bắt đầu phục vụ", "Service has already started");
+      case "finish": case "transfer":
+        return t ? null : noTicket;
+      case "pause":
+        return t && !paused ? hasTicket : null;
+      default:
+        return null;
+    }
+  }
+
+  function updateButtons() {
+    document.querySelectorAll("[data-act]").forEach((b) => setAvailable(b, unavailable(b.dataset.act)));
+    const why = unavailable("callprio");
+    document.querySelectorAll("button.call-prio").forEach((b) => setAvailable(b, why));
+  }
+
+  function setAvailable(button, why) {
+    button.disabled = Boolean(why);
+    if (why) button.title = why;
+    else button.removeAttribute("title");
   }
 
   function tick() {
@@ -132,7 +176,14 @@
     $("longest-wait").textContent = longest ? clock(longest) : "—";
   }
 
+  function renderPrinters(problems) {
+    X.printerAlert($("printer-alert"), problems, { T, extra: () => el("a", {
+      class: "printer-desk", href: "/desk/" + encodeURIComponent(data.counter.site) },
+      T("In lại tại bàn tiếp đón", "Reprint at the reception desk")) });
+  }
+
   function renderMe(m) {
+    renderPrinters(m.printers);
     $("me-served").textContent = String(m.served);
     $("me-mean").textContent = m.mean_service_s === null ? "—" : clock(m.mean_service_s);
     $("me-noshow").textContent = String(m.no_show);
@@ -144,9 +195,10 @@
     m.priority_waiting.forEach((p) => {
       list.appendChild(el("li", {},
         el("strong", {}, p.number), " ", T(p.priority_name, p.priority_name_en), " · ", clock(p.waiting_s), " ",
-        el("button", { type: "button", class: "small", onclick: () => act(() => X.api("POST", BASE + "/call", { ticket: p.id })) },
+        el("button", { type: "button", class: "small call-prio", onclick: () => act(() => X.api("POST", BASE + "/call", { ticket: p.id })) },
           T("Gọi", "Call"))));
     });
+    updateButtons();
   }
 
   // ------------------------------------------------------------------ reading
@@ -159,7 +211,16 @@
     if (leaving) return null;
     refreshing = (async () => {
       try {
+        const before = view;
         view = await X.api("GET", BASE);
+        if (before && before.status !== "closed" && before.staff === me && view.status === "closed" && !leaving) {
+          // Closed from elsewhere (a manager's forced release, the end of the day): say so, and where the citizen went.
+          const t = before.ticket;
+          banner(T("Quầy đã được đóng từ nơi khác" + (t ? "; số " + t.number + " không còn ở quầy này" : "") +
+                   ". Bấm Gọi số tiếp theo để mở lại quầy.",
+                   "This counter was closed elsewhere" + (t ? "; ticket " + t.number + " is no longer at it" : "") +
+                   ". Press Call next to open it again."));
+        }
         if (view.status !== "closed" && view.staff && view.staff !== me) {
           blocked = view.staff;
           showBlocked();
@@ -309,7 +370,13 @@
   }
   $("proc-search").addEventListener("input", renderProcedures);
 
-  async function toggleProcedure(code) {
+  let marking = null;       // the procedure tap in flight: finishing waits for it
+  function toggleProcedure(code) {
+    marking = markProcedure(code).finally(() => { marking = null; });
+    return marking;
+  }
+
+  async function markProcedure(code) {
     const t = current();
     if (!t || busy) return;
     const i = marks.findIndex((m) => m.code === code);
@@ -337,6 +404,7 @@
 
   $("finish-confirm").addEventListener("click", confirmFinish);
   function confirmFinish() {
+    if (marking) { marking.then(confirmFinish); return; }
     const t = current();
     if (!t) return;
     if (!marks.length) { notice(T("Hãy chọn ít nhất một thủ tục đã giải quyết", "Tap at least one procedure done")); return; }
@@ -346,6 +414,21 @@
       marks = [];
       notice(T("Đã hoàn thành số " + done.number, "Finished ticket " + done.number));
     });
+  }
+
+  // Enter in the finish panel: with a search left with one procedure, tick it (and clear the search);
+  // with no search, finish. The next Enter after a tick therefore finishes.
+  function finishEnter() {
+    if (!$("proc-search").value.trim()) { confirmFinish(); return; }
+    const shown = Array.from(document.querySelectorAll("#proc-list button.proc"));
+    if (shown.length !== 1) {
+      notice(shown.length ? T("Gõ thêm để chỉ còn một thủ tục, rồi bấm Enter để chọn", "Type more until one procedure is left, then press Enter to tick it")
+                          : T("Không có thủ tục nào khớp", "No procedure matches"));
+      return;
+    }
+    $("proc-search").value = "";
+    if (shown[0].getAttribute("aria-pressed") === "true") renderProcedures();
+    else toggleProcedure(shown[0].dataset.code);
   }
 
   function openTransfer() {
@@ -401,7 +484,7 @@
       if (e.key === "Escape") { e.preventDefault(); closePanels(); return; }
       if (e.key === "Enter" && !(e.target && e.target.tagName === "BUTTON")) {
         e.preventDefault();
-        if (openId === "panel-finish") confirmFinish();
+        if (openId === "panel-finish") finishEnter();
         else if (openId === "panel-transfer") confirmTransfer();
         else if (openId === "panel-callnum") confirmCallnum();
         return;
@@ -415,6 +498,8 @@
     const name = keys[(e.key || "").toLowerCase()];
     if (!name) return;
     e.preventDefault();
+    const why = unavailable(name);
+    if (why) { notice(why); return; }
     actions[name]();
   });
 
@@ -453,6 +538,7 @@
       "rating.recorded": (r) => { if (r.counter === CID) loadMe(); },
       // A kiosk printer failed: staff near it must know at once (the citizen has only the number on screen).
       "printer.status": (p) => {
+        loadMe();  // the lasting alert, from the server's list
         if (p && p.ok === false) {
           const text = (lang === "en" ? p.message_en : p.message) || "";
           notice((lang === "en" ? "Printer " : "Máy in ") + (p.kiosk_name || p.kiosk || "") + ": " + text +

@@ -56,6 +56,52 @@
     } catch (e) { showError(e); } finally { busy = false; $("d-issue").disabled = false; }
   });
 
+  // Kiosk printers that fail: named, with the numbers still without paper and a reprint for each.
+  let problems = [];
+  let loadTimer = null;
+  function loadPrinters() {
+    clearTimeout(loadTimer);
+    loadTimer = setTimeout(async () => {
+      try {
+        problems = (await xephang.api("GET", "/desk/" + encodeURIComponent(site) + "/printers")).printers;
+      } catch (e) { return; /* next event or resync */ }
+      renderPrinters();
+    }, 200);
+  }
+
+  function renderPrinters() {
+    xephang.printerAlert($("d-printers"), problems, { T, onReprint: reprintFor });
+    // Offer a working printer first: not one of those failing.
+    const select = $("d-reprint-on");
+    const failing = new Set(problems.map((p) => p.kiosk));
+    if (select && failing.has(select.value)) {
+      const good = Array.from(select.options).find((o) => !failing.has(o.value));
+      if (good) select.value = good.value;
+    }
+  }
+
+  async function reprintFor(ticket) {
+    if (busy) return;
+    const kiosk = $("d-reprint-on") && $("d-reprint-on").value;
+    if (!kiosk) { showError({ message: "Chưa có máy in nào để in lại", message_en: "No printer to reprint on" }); return; }
+    busy = true;
+    $("d-error").hidden = true;
+    document.querySelectorAll("#d-printers button.reprint").forEach((b) => { b.disabled = true; });
+    try {
+      const ans = await xephang.api("POST", "/kiosk/tickets/" + ticket.id + "/reprint", { kiosk });
+      if (!(ans.print || {}).ok) showError({ message: ans.message, message_en: ans.message_en });
+    } catch (e) { showError(e); } finally {
+      busy = false;
+      loadPrinters();
+    }
+  }
+
+  xephang.live({
+    site,
+    onState: loadPrinters,
+    on: { "printer.status": loadPrinters, "queue.updated": loadPrinters },
+  });
+
   $("d-reprint").addEventListener("click", async () => {
     if (!last || busy) return;
     busy = true;

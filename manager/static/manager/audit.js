@@ -32,7 +32,12 @@
       : t("về mặc định", "back to default"))],
     ok: [["", ""], (v) => (v ? t("thành công", "succeeded") : t("không thành công", "failed"))],
     driver: [["máy in", "printer"], String],
+    forced_release: [["", ""], (v) => (v ? t("buộc đóng quầy", "forced release") : "")],
+    held_by: [["quầy do", "counter held by"], String], ticket: [["số", "ticket"], String],
+    citizen: [["công dân", "citizen"], (v) => (VALUES[v] ? t(...VALUES[v]) : v)],
   };
+  const VALUES = { requeue: ["về lại chỗ trong hàng chờ", "back at their place in the queue"],
+    no_show: ["vắng mặt", "no-show"] };
   // Not for managers' eyes: internal ids, the printer's raw health, the Vietnamese message (error says it).
   const HIDDEN = new Set(["counter_number", "job", "health", "implicit", "to_ticket", "message", "status",
     "from_ticket", "source", "ahead", "estimated_wait_s"]);
@@ -50,6 +55,7 @@
     cancelled: ["Hủy khi kết thúc ngày", "Cancelled at closing"], printed: ["In số", "Printed"],
     print_failed: ["In số không thành công", "Print failed"], rated: ["Đánh giá", "Rated"],
     counter_open: ["Nhận quầy", "Took the counter"], counter_close: ["Rời quầy", "Left the counter"],
+    counter_release: ["Buộc đóng quầy", "Forced counter release"], requeued: ["Đưa số về hàng chờ", "Back in the queue"],
     counter_pause: ["Tạm dừng quầy", "Paused the counter"], counter_resume: ["Tiếp tục phục vụ", "Resumed"],
     login: ["Đăng nhập", "Signed in"], login_failed: ["Đăng nhập sai", "Failed sign-in"],
     "printer.test": ["In thử máy in", "Test print"], "user.add": ["Thêm tài khoản", "Account added"],
@@ -87,6 +93,9 @@
       const [code, ...rest] = String(raw).split(": ");
       const label = REASONS[code] ? t(...REASONS[code]) : code;
       return rest.length ? label + ": " + rest.join(": ") : label;
+    }
+    if (entry.action === "counter_release") {
+      try { return fields(JSON.parse(raw)); } catch (e) { return String(raw); }
     }
     if (String(entry.action).startsWith("counter_")) return NOTES[raw] ? t(...NOTES[raw]) : String(raw);
     if (entry.ticket_id) {
