@@ -96,6 +96,13 @@
     }));
   }
 
+  // No estimate while people wait means no open counter serves the service now: say so, not a bare "—".
+  function waitText(s) {
+    if (!s.waiting) return t("Không phải chờ", "No wait");
+    if (s.estimated_wait_s === null || s.estimated_wait_s === undefined) return t("Chưa có quầy mở", "No counter open");
+    return X.minutes(s.estimated_wait_s, en ? "en" : "vi");
+  }
+
   function renderServices(services) {
     const shown = services.filter((s) => serviceSet.has(s.code));
     $("services").closest("table").style.setProperty("--rows", String(Math.max(shown.length, 1)));
@@ -103,7 +110,7 @@
       X.el("tr", { dataset: { service: s.code } },
         X.el("td", {}, en ? s.name_en : s.name),
         X.el("td", { class: "num" }, String(s.waiting)),
-        X.el("td", {}, s.waiting ? X.minutes(s.estimated_wait_s, en ? "en" : "vi") : t("Không phải chờ", "No wait")))));
+        X.el("td", {}, waitText(s)))));
   }
 
   function setNotice(text) {
