@@ -100,7 +100,7 @@
     const audioUrl = (item, form) => opts.announceUrl + "?" + q(item) + "&form=" + form;
     // The server renders each reading once and keeps it: asking early hides espeak-ng's time.
     function warm(item, form) {
-      if (opts.mode === "chime" || opts.mode === "browser") return;
+      if (opts.mode === "chime" || opts.mode === "browser" || (opts.mode !== "server" && viVoice())) return;
       fetch(audioUrl(item, form)).then((r) => r.arrayBuffer()).catch(() => {});
     }
 
