@@ -23,6 +23,8 @@ MODULES = [
      "Socket.IO clients connected; server RSS ≤ 150 MB with those clients"),
     ("bench_ticket", "Tickets: render + encode, tap → ticket on screen", "render + encode ≤ 20 ms median"),
     ("bench_display", "Display: call → DOM update", "p99 ≤ 50 ms with 200 Socket.IO clients connected"),
+    ("bench_voice", "Display: voice at peak",
+     "six calls within 2 s → the 6th call's announcement starts ≤ 20 s after its call (59.7 s before issue 13)"),
     ("bench_reports", "Reports on generated history", "one-site yearly report ≤ 300 ms; province yearly ≤ 3 s"),
     ("bench_day", "Day simulation", "estimated wait median absolute error ≤ 25 %"),
 ]

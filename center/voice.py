@@ -19,6 +19,7 @@ espeak-ng's "vi" voice to a WAV file, cached on disk by a hash of (voice, rate, 
 
 from __future__ import annotations
 
+import array
 import hashlib
 import io
 import math
@@ -27,6 +28,7 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import wave
@@ -134,6 +136,12 @@ class Announcement:
     text: str  # Vietnamese, as spoken (numbers in words)
     text_en: str | None  # English line, when the voice config asks for one
     display_text: str  # as shown on a screen, with digits
+    short_text: str = ""  # "Mời số … đến quầy …": read while other calls wait (SHORT_TEMPLATE)
+
+
+# A call read while other calls wait: a complete sentence of its own (a citizen who hears only this part
+# knows where to go), a third shorter than the usual template; see docs/display.md, Voice.
+SHORT_TEMPLATE = "Mời số {number} đến quầy {counter}"
 
 
 def announcement(voice: Voice, number: str, counter: int, *, read_digits: bool | None = None,
@@ -151,7 +159,9 @@ def announcement(voice: Voice, number: str, counter: int, *, read_digits: bool |
         m = TICKET_RE.match(number.upper())
         en_number = " ".join(m.group(1)) + " " + " ".join(m.group(2)) if m else number
         text_en = voice.template_en.format(number=en_number.strip(), counter=counter)
-    return Announcement(number=number, counter=int(counter), text=text, text_en=text_en, display_text=shown)
+    short = SHORT_TEMPLATE.format(number=spoken_number, counter=spoken_counter)
+    return Announcement(number=number, counter=int(counter), text=text, text_en=text_en, display_text=shown,
+                        short_text=short)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -203,6 +213,27 @@ def join_wavs(parts: list[bytes], gap_s: float = 0.7) -> bytes:
     return out.getvalue()
 
 
+def trim_silence(data: bytes, *, keep_s: float = 0.05, threshold: int = 300) -> bytes:
+    """The WAV without the silence after its last sound (16-bit mono, as espeak-ng writes), `keep_s` kept."""
+    params, frames = _read_pcm(data)
+    if params.sampwidth != 2 or params.nchannels != 1 or not frames:
+        return data
+    samples = array.array("h", frames)
+    if sys.byteorder == "big":
+        samples.byteswap()
+    end = len(samples)
+    while end > 0 and abs(samples[end - 1]) <= threshold:
+        end -= 1
+    end = min(len(samples), end + round(params.framerate * keep_s))
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(params.framerate)
+        w.writeframes(frames[: end * 2])
+    return out.getvalue()
+
+
 class VoiceCache:
     """Announcement audio rendered once and kept on disk (a directory next to the database)."""
 
@@ -228,13 +259,29 @@ class VoiceCache:
             if ann.text_en:
                 parts.append(speak_wav(ann.text_en, voice="en", rate=voice.rate))
             data = join_wavs(parts)
-            self.dir.mkdir(parents=True, exist_ok=True)
-            self._trim()
-            fd, tmp = tempfile.mkstemp(dir=self.dir, suffix=".tmp")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
+            self._store(path, data)
             return data
+
+    def reading_wav(self, text: str, *, rate: float, lang: str = "vi") -> bytes:
+        """One reading of `text`, without espeak-ng's trailing silence (~0.45 s): the display times the
+        pauses between readings itself, so that several calls in a row follow each other closely."""
+        path = self.path_for("\n".join(["r1", lang, str(rate), text]))
+        if path.exists():
+            return path.read_bytes()
+        with self._lock:
+            if path.exists():
+                return path.read_bytes()
+            data = trim_silence(speak_wav(text, voice=lang, rate=rate))
+            self._store(path, data)
+            return data
+
+    def _store(self, path: Path, data: bytes) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._trim()
+        fd, tmp = tempfile.mkstemp(dir=self.dir, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
 
     def _trim(self) -> None:
         files = sorted(self.dir.glob("*.wav"), key=lambda p: p.stat().st_mtime)

@@ -217,19 +217,38 @@ def announce_text() -> Any:
     voice = center().config.voice
     ann = announcement(voice, number, counter, read_digits=digits)
     return jsonify({"number": ann.number, "counter": ann.counter, "text": ann.text, "text_en": ann.text_en,
-                    "display_text": ann.display_text, "repeat": voice.repeat, "rate": voice.rate})
+                    "short_text": ann.short_text, "display_text": ann.display_text, "repeat": voice.repeat,
+                    "rate": voice.rate})
+
+
+FORMS = ("full", "once", "short", "en")
 
 
 @bp.get("/display/announce.wav")
 def announce_wav() -> Any:
+    """`form`: `full` (default) the readings joined as configured, then the English line; `once` one reading;
+    `short` the short sentence read while other calls wait; `en` the English line. The display plays
+    `once`/`short`/`en` and decides itself how many readings there is time for."""
     number, counter, digits = _announcement_args()
+    form = request.args.get("form") or "full"
+    if form not in FORMS:
+        raise Invalid("Dạng đọc không hợp lệ", f"form must be one of {', '.join(FORMS)}", code="bad_form",
+                      field="form")
     voice = center().config.voice
     ann = announcement(voice, number, counter, read_digits=digits)
+    if form == "en" and not ann.text_en:
+        raise NotFound("Cấu hình không có câu tiếng Anh", "No English line is configured", code="no_english")
     if not espeak_available():
         raise QueueError("Máy chủ chưa cài espeak-ng: chỉ phát chuông", "espeak-ng is not installed on the server",
                          code="no_tts", status=503)
     try:
-        data = voice_cache().announcement_wav(voice, ann)
+        cache = voice_cache()
+        if form == "full":
+            data = cache.announcement_wav(voice, ann)
+        elif form == "en":
+            data = cache.reading_wav(ann.text_en or "", rate=voice.rate, lang="en")
+        else:
+            data = cache.reading_wav(ann.short_text if form == "short" else ann.text, rate=voice.rate)
     except Exception as e:  # noqa: BLE001 - any renderer failure becomes a clear 503, the display plays the chime
         raise QueueError("Không tạo được âm thanh gọi số", f"Speech rendering failed: {e}", code="tts_failed",
                          status=503) from None

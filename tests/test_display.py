@@ -218,16 +218,76 @@ def test_pages_answer_friendly_errors_and_settings_need_sign_in(server):
     assert server.post("/display/main-hall/test", who="staff1", json={}).status_code == 403
 
 
+# Every screen size docs/display.md supports: TVs landscape and portrait, small PC monitors, a tablet.
+SIZES = [(1920, 1080), (1366, 768), (1280, 720), (1080, 1920), (768, 1366)]
+
+# What a person cannot see: elements of the display outside their section or the screen, or cut short.
+HIDDEN_PARTS = """() => {
+    const out = [];
+    const inside = (el, box) => { const r = el.getBoundingClientRect();
+        return r.width > 0 && r.height > 0 && r.top >= box.top - 0.5 && r.bottom <= box.bottom + 0.5
+            && r.left >= box.left - 0.5 && r.right <= box.right + 0.5; };
+    const screen = { top: 0, left: 0, bottom: innerHeight, right: innerWidth };
+    const cut = (el) => el.scrollWidth > el.clientWidth + 1
+        || (getComputedStyle(el).overflowY !== 'visible' && el.scrollHeight > el.clientHeight + 1);
+    const counters = document.querySelector('section.counters').getBoundingClientRect();
+    document.querySelectorAll('#counters .counter').forEach((c) => {
+        if (!inside(c, counters) || !inside(c, screen)) out.push('counter ' + c.dataset.counter);
+        c.querySelectorAll('.cn, .ct').forEach((t) => {
+            if (cut(t)) out.push('text of counter ' + c.dataset.counter);
+        });
+    });
+    const waiting = document.querySelector('section.waiting').getBoundingClientRect();
+    document.querySelectorAll('#services tr').forEach((tr) => {
+        if (!inside(tr, waiting) || !inside(tr, screen)) out.push('service ' + tr.dataset.service);
+        tr.querySelectorAll('td').forEach((td) => { if (cut(td)) out.push('text of service ' + tr.dataset.service); });
+    });
+    const latest = document.querySelector('section.latest').getBoundingClientRect();
+    ['latest-number', 'latest-counter', 'latest-service'].forEach((id) => {
+        const el = document.getElementById(id);
+        if (!inside(el, latest) || !inside(el, screen) || cut(el)) out.push(id);
+    });
+    return out;
+}"""
+
+
 @pytest.mark.browser
-def test_every_service_row_fits_on_a_full_hd_screen(vserver, page):
+@pytest.mark.parametrize(("width", "height"), SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_every_counter_and_service_shows_at_every_supported_size(vserver, page, width, height):
+    page.set_viewport_size({"width": width, "height": height})
     open_display(page, vserver)
     r = vserver.post("/display/notice", who="manager", json={"site": "main", "text": "Buổi chiều làm việc từ 13:30"})
     assert r.status_code == 200, r.text  # the notice bar takes its share of the height
     expect(page.locator("#notice")).to_have_text("Buổi chiều làm việc từ 13:30")
-    wait_until(page, "document.querySelectorAll('#services tr').length > 0")
-    fit = page.evaluate("""() => {
-        const box = document.querySelector('section.waiting').getBoundingClientRect();
-        return [...document.querySelectorAll('#services tr')].map(
-            (tr) => tr.getBoundingClientRect().bottom <= box.bottom + 0.5);
-    }""")
-    assert len(fit) == 8 and all(fit), fit  # the demo site's eight services, the last one included
+    # A busy morning: someone waits for every service, the longest service name is being called.
+    for service in ("CT", "HT", "CC", "DD", "KT", "XH", "TKQ"):
+        assert vserver.post("/api/tickets", json={"site": "main", "service": service}).status_code == 201
+    ticket = issue_and_call(vserver, "HD", "main-6", who="staff2")
+    expect(page.locator("#latest-number")).to_have_text(ticket["number"])
+    expect(page.locator("#services tr[data-service='KT'] td.num")).to_have_text("1")
+    assert page.locator("#counters .counter").count() == 6  # the demo site's six counters
+    assert page.locator("#services tr").count() == 8  # and its eight services
+    assert page.evaluate(HIDDEN_PARTS) == []
+    if (width, height) == (1080, 1920):
+        for _ in range(3):  # a few last calls, as in a busy morning
+            issue_and_call(vserver, "CT", "main-1", who="staff1")
+            vserver.post("/api/counters/main-1/no-show", who="staff1", json={})
+        issue_and_call(vserver, "CT", "main-1", who="staff1")
+        page.evaluate("(() => { const n = document.getElementById('notice'); n.style.animation = 'none';"
+                      " n.style.paddingLeft = '2vw'; })()")
+        page.screenshot(path=str(DOCS / "display-portrait.png"))
+
+
+@pytest.mark.browser
+def test_a_wait_without_an_open_counter_is_explained(vserver, page):
+    """A service nobody serves now (its counters closed or paused) has no estimate: say so, not "—"."""
+    open_display(page, vserver)
+    issue_and_call(vserver, "CT", "main-1")  # counter 1 opens; the others stay closed
+    op = vserver.post("/api/counters/main-5/take", who="staff2", json={})
+    assert op.status_code == 200, op.text
+    assert vserver.post("/api/counters/main-5/pause", who="staff2", json={"reason": "break"}).status_code == 200
+    assert vserver.post("/api/tickets", json={"site": "main", "service": "DD"}).status_code == 201  # counter 5 only
+    cell = page.locator("#services tr[data-service='DD'] td").nth(2)
+    expect(cell).to_have_text("Chưa có quầy mở")
+    page.goto(f"{vserver.url}/status/main")
+    expect(page.locator("#st-services tr[data-service='DD'] td").nth(2)).to_have_text("Chưa có quầy mở")

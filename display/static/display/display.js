@@ -21,13 +21,25 @@
   let recent = [];
   let firstState = true;
   const announced = new Set();
+  const calledAt = {};  // counter id → server time of the latest call seen there (ms)
   let blinkTimer = null;
+
+  // A call is still worth announcing while its ticket is the one called at its counter, by that very
+  // call: not yet at the desk (serving), served, no-show, transferred, or called again (docs/display.md).
+  function isCurrent(item) {
+    const c = counters[item.counter_id];
+    if (!c) return true;  // nothing known about the counter yet: the call itself is the news
+    const tk = c.ticket;
+    return !!tk && tk.id === item.ticket && (tk.status === undefined || tk.status === "called")
+      && (tk.call_count === undefined || tk.call_count === null || tk.call_count === item.call_count);
+  }
 
   const announcer = window.xephangVoice.Announcer({
     chimeUrl: cfg.chime_url, announceUrl: cfg.announce_url, textUrl: cfg.text_url, voice: cfg.voice,
-    mode: params.get("voice") || "auto", logEl: $("announce-log"),
+    mode: params.get("voice") || "auto", logEl: $("announce-log"), isCurrent,
     onBlocked: () => { $("sound-unlock").hidden = false; },
   });
+  window.xephangAnnouncer = announcer;
   $("sound-unlock").addEventListener("click", () => {
     $("sound-unlock").hidden = true;
     window.xephangVoice.playUrl(cfg.chime_url).catch(() => {});
@@ -84,6 +96,13 @@
     }));
   }
 
+  // No estimate while people wait means no open counter serves the service now: say so, not a bare "—".
+  function waitText(s) {
+    if (!s.waiting) return t("Không phải chờ", "No wait");
+    if (s.estimated_wait_s === null || s.estimated_wait_s === undefined) return t("Chưa có quầy mở", "No counter open");
+    return X.minutes(s.estimated_wait_s, en ? "en" : "vi");
+  }
+
   function renderServices(services) {
     const shown = services.filter((s) => serviceSet.has(s.code));
     $("services").closest("table").style.setProperty("--rows", String(Math.max(shown.length, 1)));
@@ -91,7 +110,7 @@
       X.el("tr", { dataset: { service: s.code } },
         X.el("td", {}, en ? s.name_en : s.name),
         X.el("td", { class: "num" }, String(s.waiting)),
-        X.el("td", {}, s.waiting ? X.minutes(s.estimated_wait_s, en ? "en" : "vi") : t("Không phải chờ", "No wait")))));
+        X.el("td", {}, waitText(s)))));
   }
 
   function setNotice(text) {
@@ -105,14 +124,16 @@
     const k = keyOf(call);
     if (announced.has(k)) return;
     announced.add(k);
-    announcer.enqueue({ number: call.number, counter: call.counter_number, recall: !!call.recall });
+    announcer.enqueue({ number: call.number, counter: call.counter_number, counter_id: call.counter,
+                        ticket: call.ticket, call_count: call.call_count, recall: !!call.recall });
   }
 
   // ------------------------------------------------------------------ live
   function onState(state) {
-    state.counters.forEach((c) => { if (counterSet.has(c.id)) counters[c.id] = c; });
-    const calls = state.recent_calls.filter((tk) => tk.counter && shows(tk.counter.id, tk.service)).map(callFromTicket);
     const serverNow = Date.parse(state.at);
+    // A state read before a call that already reached this page must not undo it (nor drop its voice).
+    state.counters.forEach((c) => { if (counterSet.has(c.id) && !(calledAt[c.id] > serverNow)) counters[c.id] = c; });
+    const calls = state.recent_calls.filter((tk) => tk.counter && shows(tk.counter.id, tk.service)).map(callFromTicket);
     // Calls made while this screen was disconnected are announced, if they are fresh (< 2 min).
     calls.slice().reverse().forEach((c) => {
       if (firstState) announced.add(keyOf(c));
@@ -125,16 +146,23 @@
     renderCounters();
     renderServices(state.services);
     firstState = false;
+    announcer.prune();
   }
 
   function onCalled(p) {
     if (!shows(p.counter, p.service)) return;
     const call = callFromEvent(p);
     recent = [call, ...recent.filter((c) => c.ticket !== call.ticket)].slice(0, 10);
+    calledAt[p.counter] = Math.max(calledAt[p.counter] || 0, Date.parse(p.at) || 0);
     if (counters[p.counter]) {
       counters[p.counter] = { ...counters[p.counter], status: "open",
-                              ticket: { number: p.number, id: p.ticket, service: p.service } };
+                              ticket: { number: p.number, id: p.ticket, service: p.service, status: "called",
+                                        call_count: p.call_count } };
     }
+    // The same ticket called here after being called at another counter: the earlier call is over.
+    Object.values(counters).forEach((c) => {
+      if (c.id !== p.counter && c.ticket && c.ticket.id === p.ticket) counters[c.id] = { ...c, ticket: null };
+    });
     renderLatest(true);
     renderRecent();
     renderCounters();
@@ -148,7 +176,9 @@
     site: cfg.site, token: token || undefined, resyncMs: 15000, onState,
     on: {
       "ticket.called": onCalled,
-      "counter.updated": (c) => { if (counterSet.has(c.id)) { counters[c.id] = c; renderCounters(); } },
+      "counter.updated": (c) => {
+        if (counterSet.has(c.id)) { counters[c.id] = c; renderCounters(); announcer.prune(); }
+      },
       "queue.updated": (q) => renderServices(q.services),
       "notice.updated": (n) => { if (n.site === cfg.site) setNotice(n.text); },
       "day.closed": () => socket.emit("resync"),
