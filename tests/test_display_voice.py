@@ -134,6 +134,9 @@ def test_a_recall_is_announced_again_but_a_waiting_call_only_once(vserver, page)
     mine = [a for a in spoken(page) if a["number"] == ticket["number"] and not a["again"]]
     assert [(a["call_count"], a["recall"]) for a in mine] == [(2, True)], mine
     op(vserver, "main-2", "recall")  # after it was announced: a new call, announced again
+    # The page is quiet when the recall is made: wait for the recall to reach it before waiting for quiet.
+    wait_until(page, "window.xephangAnnouncements.some((a) => a.number === "
+                     f"'{ticket['number']}' && a.call_count === 3)", 60)
     wait_quiet(page, 4)
     mine = [a for a in spoken(page) if a["number"] == ticket["number"] and not a["again"]]
     assert [(a["call_count"], a["recall"]) for a in mine] == [(2, True), (3, True)], mine
