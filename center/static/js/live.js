@@ -88,6 +88,15 @@
     return m < 1 ? "dưới 1 phút" : "khoảng " + m + " phút";
   }
 
+  // The estimated wait as printed everywhere: a calibrated range [low, high] in seconds from the API
+  // (`estimated_wait_range_s`), "dưới 5 phút" / "khoảng 10–20 phút". The same rule as center.estimate.wait_text.
+  function waitRange(bounds, lang) {
+    if (!bounds || bounds.length !== 2) return "—";
+    const lo = Math.round(bounds[0] / 60), hi = Math.round(bounds[1] / 60);
+    if (lang === "en") return lo <= 0 ? "under " + hi + " min" : "about " + lo + "–" + hi + " min";
+    return lo <= 0 ? "dưới " + hi + " phút" : "khoảng " + lo + "–" + hi + " phút";
+  }
+
   // Clock time in the center's time zone (never the browser's: a TV or PC may be set to UTC).
   function clockTime(value, withSeconds) {
     const tz = (document.querySelector('meta[name="timezone"]') || {}).content || "Asia/Ho_Chi_Minh";
@@ -96,5 +105,5 @@
     return new Intl.DateTimeFormat("en-GB", opts).format(value ? new Date(value) : new Date());
   }
 
-  window.xephang = { api, live, deviceToken, el, minutes, csrf, clockTime };
+  window.xephang = { api, live, deviceToken, el, minutes, waitRange, csrf, clockTime };
 })();

@@ -91,7 +91,7 @@
       X.el("tr", { dataset: { service: s.code } },
         X.el("td", {}, en ? s.name_en : s.name),
         X.el("td", { class: "num" }, String(s.waiting)),
-        X.el("td", {}, s.waiting ? X.minutes(s.estimated_wait_s, en ? "en" : "vi") : t("Không phải chờ", "No wait")))));
+        X.el("td", {}, s.waiting ? X.waitRange(s.estimated_wait_range_s, en ? "en" : "vi") : t("Không phải chờ", "No wait")))));
   }
 
   function setNotice(text) {

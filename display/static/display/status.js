@@ -27,7 +27,7 @@
     $("st-services").replaceChildren(...services.filter((s) => cfg.services.includes(s.code)).map((s) =>
       X.el("tr", { dataset: { service: s.code } }, X.el("td", {}, en ? s.name_en : s.name),
         X.el("td", { class: "num" }, String(s.waiting)),
-        X.el("td", {}, s.waiting ? X.minutes(s.estimated_wait_s, en ? "en" : "vi") : t("Không phải chờ", "No wait")))));
+        X.el("td", {}, s.waiting ? X.waitRange(s.estimated_wait_range_s, en ? "en" : "vi") : t("Không phải chờ", "No wait")))));
     stamp();
   }
 
