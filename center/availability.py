@@ -22,7 +22,7 @@ from .config import Config, Site
 HISTORY_DAYS = 28
 CACHE_S = 300.0  # the history part changes at most a few times a day; a site's state is read every time
 
-_cache: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
+_cache: dict[tuple[str, ...], tuple[float, dict[str, Any]]] = {}
 _lock = threading.Lock()
 
 
@@ -60,7 +60,8 @@ def _history(conn: sqlite3.Connection, config: Config, site: Site, now: datetime
     counters worked and none serving it opened later."""
     tz = config.tz
     local = now.astimezone(tz)
-    key = (site.code, local.date().isoformat(), repr(sorted(services_of.items())))
+    database = conn.execute("PRAGMA database_list").fetchone()[2]
+    key = (database, site.code, local.date().isoformat(), repr(sorted(services_of.items())))
     with _lock:
         hit = _cache.get(key)
         if hit and time.monotonic() - hit[0] < CACHE_S and _later(hit[1], local):
@@ -97,6 +98,8 @@ def _history(conn: sqlite3.Connection, config: Config, site: Site, now: datetime
         elif worked:
             result[code] = {"opens_today": False, "usual_open_at": None}
     with _lock:
+        for old in [k for k in _cache if k[2] != key[2]]:  # other days' answers
+            del _cache[old]
         _cache[key] = (time.monotonic(), {"result": result, "at": local})
     return result
 
