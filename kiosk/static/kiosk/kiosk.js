@@ -113,11 +113,9 @@
         info.textContent = s.waiting ? T(s.waiting + " người đang chờ", s.waiting + " waiting") : "";
         return;
       }
-      if (!s.waiting && note) { info.textContent = ""; return; }
-      info.textContent = s.waiting
-        ? T(s.waiting + " người đang chờ · " + xephang.waitRange(s.estimated_wait_range_s, "vi"),
-            s.waiting + " waiting · " + xephang.waitRange(s.estimated_wait_range_s, "en"))
-        : T("Không phải chờ", "No wait");
+      if (!s.waiting) { info.textContent = note ? "" : T("Không phải chờ", "No wait"); return; }
+      const wait = s.estimated_wait_range_s ? " · " + xephang.waitRange(s.estimated_wait_range_s, lang) : "";
+      info.textContent = T(s.waiting + " người đang chờ", s.waiting + " waiting") + wait;
     });
   }
 
