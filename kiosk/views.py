@@ -266,6 +266,7 @@ def kiosk_speech(kiosk_id: str) -> Any:
     else:
         data = speak_wav(text, voice="en" if lang == "en" else "vi", rate=rate)
         path.parent.mkdir(parents=True, exist_ok=True)
+        cache._trim()  # the directory stays bounded, announcements and kiosk phrases together
         tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
         tmp.write_bytes(data)
         tmp.replace(path)
