@@ -122,3 +122,17 @@ def test_priority_groups_have_pictograms_and_kiosks_a_voice_switch():
     with pytest.raises(ConfigError) as e:
         parse_config(raw)
     assert e.value.key == "priority_groups[0].icon"
+
+
+def test_the_printed_ticket_of_a_service_without_a_counter_says_so(engine):
+    from types import SimpleNamespace
+
+    from center import printing
+
+    engine.take_counter("main-1", STAFF)  # CT and TKQ: nobody serves HT
+    ticket = engine.issue("main", "HT")
+    c = SimpleNamespace(config=engine.config, engine=engine, public_url=None)
+    data = printing.ticket_data(c, ticket, "http://127.0.0.1/")
+    assert waiting_line(data) == "Trước Ông/Bà: 0 người\nChưa có quầy mở – vui lòng hỏi cán bộ"
+    served = printing.ticket_data(c, engine.issue("main", "CT"), "http://127.0.0.1/")
+    assert waiting_line(served) == "Trước Ông/Bà: 0 người\nChờ dưới 5 phút"
