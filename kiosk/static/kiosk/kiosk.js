@@ -51,7 +51,6 @@
   }
 
   function show(id) {
-    if (voiceOn && id === "k-start") stopSpeech();
     screens.forEach((s) => { $(s).hidden = s !== id; });
     if (id !== "k-ticket" && countdown) { clearInterval(countdown); countdown = null; }
     if (backTimer) { clearTimeout(backTimer); backTimer = null; }
@@ -159,6 +158,7 @@
     else pr.textContent = T("Mời Ông/Bà ghi nhớ số thứ tự", "Please remember your number");
     pr.dataset.status = p.ok ? (p.status || "") : "failed";
     show("k-ticket");
+    // Read out to its end even when the screen goes back to the start (a citizen's tap or "Xong" stops it).
     if (voiceOn && t.speech) say("ticket", t.speech[lang], "&ticket=" + encodeURIComponent(t.public_id));
     let left = p.ok ? 8 : 15;
     $("t-count").textContent = left;
@@ -222,9 +222,9 @@
   document.querySelectorAll(".k-group").forEach((b) => b.addEventListener("click", () => {
     if (prioService) issue(prioService, b.dataset.group);
   }));
-  $("k-groups-back").addEventListener("click", () => show("k-start"));
+  $("k-groups-back").addEventListener("click", () => { stopSpeech(); show("k-start"); });
   if ($("k-listen")) $("k-listen").addEventListener("click", () => say("guide", $("k-listen").dataset.text));
-  $("k-done").addEventListener("click", () => show("k-start"));
+  $("k-done").addEventListener("click", () => { stopSpeech(); show("k-start"); });
   $("k-error-ok").addEventListener("click", () => show("k-start"));
 
   xephang.api("GET", "/api/queue?site=" + encodeURIComponent(site), undefined, token).then(onState).catch(() => {});
