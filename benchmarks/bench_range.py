@@ -33,6 +33,7 @@ def run() -> dict:
         point.append(round(100 * statistics.median(long), 1))
     figures = range_figures(days)
     per_day = []
+    by_estimate = figures.pop("coverage_by_estimate")
     for seed, got in days.items():
         one = range_figures({seed: got})
         per_day.append(f"{seed}: {one['range_coverage_pct']} % of {one['range_tickets']}")
@@ -42,5 +43,6 @@ def run() -> dict:
         "point_error_pct_waits_over_5_min_mean_of_days": round(statistics.mean(point), 1),
         "point_error_pct_per_day": f"{min(point)}–{max(point)}",
         "oracle_floor_pct": ORACLE_FLOOR,
+        "coverage_by_point_estimate": dict(sorted(by_estimate.items(), key=lambda kv: float(kv[0].split("–")[0]))),
         "coverage_per_day": per_day,
     }

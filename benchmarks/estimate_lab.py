@@ -537,12 +537,17 @@ def range_figures(days: dict[int, list[sqlite3.Row]], table=WAIT_RANGE) -> dict:
     shortest range ("dưới 5 phút") is counted apart: it is a bound, it holds nearly every wait of a
     citizen who finds a free counter, and mixed in it would hide how a real range does."""
     per_day, ranged, floor = [], [], []
+    bands: dict[str, list[bool]] = {}
     for rs in days.values():
         got = []
         for r in rs:
             lo, hi = wait_range(r["est"], table)
             item = (lo <= r["wait"] <= hi, (hi - lo) / 60, r["wait"] < lo)
             (floor if (lo, hi) == (0, WAIT_RANGE_STEP_S) else got).append(item)
+            if (lo, hi) != (0, WAIT_RANGE_STEP_S):
+                band = next(f"{a}–{b} min" for a, b in ((0, 10), (10, 20), (20, 40), (40, 60), (60, "∞"))
+                            if b == "∞" or r["est"] < b * 60)
+                bands.setdefault(band, []).append(item[0])
         ranged.extend(got)
         if got:
             per_day.append(100 * statistics.mean(x[0] for x in got))
@@ -557,6 +562,7 @@ def range_figures(days: dict[int, list[sqlite3.Row]], table=WAIT_RANGE) -> dict:
         "under_5_min_tickets": len(floor),
         "under_5_min_held_pct": round(100 * statistics.mean(x[0] for x in floor), 1) if floor else None,
         "all_tickets_coverage_pct": round(100 * statistics.mean(x[0] for x in everything), 1),
+        "coverage_by_estimate": {band: f"{100 * statistics.mean(v):.1f} % of {len(v)}" for band, v in bands.items()},
     }
 
 
