@@ -42,7 +42,8 @@ METHOD = ("one ward day (fixed seed) at 60× against the production server: a ki
           "`ticket.called` at the displays. The estimate error is one day's sample: over 24 simulated days "
           "(`python -m benchmarks.estimate_lab --seeds 24`) the daily figure for waits over 5 min ranges 21.7–42.4 %, "
           "mean 31.4 %; an oracle that knows the true model of the day but not its future gets 25.8–26.4 % "
-          "(`--oracle 200`): the 25 % target is below what any estimate can reach on this workload.")
+          "(`--oracle 200`): the 25 % target is below what any estimate can reach on this workload. Tickets and "
+          "screens therefore print a calibrated range (section \"Estimated wait: the printed range\").")
 
 
 def workload() -> dict:

@@ -7,6 +7,10 @@ threads sleeping at 60×. It reports the estimate error the same way bench_day d
 the breakdowns used to find where the error comes from.
 
     .venv/bin/python -m benchmarks.estimate_lab [--seeds 6] [--detail]
+
+It also measures the printed range (center.estimate.wait_range): the share of actual waits inside it, per
+day and overall, and its median width. `--calibrate 150` derives the range's factors (WAIT_RANGE) from 150
+other days (seeds 20270001–150), never from the evaluation days.
 """
 
 from __future__ import annotations
@@ -16,13 +20,24 @@ import bisect
 import heapq
 import math
 import random
+import shutil
 import sqlite3
 import statistics
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from center.estimate import _NORMAL, CounterLoad, Waiting, _Lines, _lognormal
+from center.estimate import (
+    _NORMAL,
+    WAIT_RANGE,
+    WAIT_RANGE_LEVEL,
+    WAIT_RANGE_STEP_S,
+    CounterLoad,
+    Waiting,
+    _Lines,
+    _lognormal,
+    wait_range,
+)
 
 from .bench_day import DAY, START, arrivals, estimate_errors, procedures_done, sim_config, workload
 
@@ -167,6 +182,13 @@ def simulate(seed: int | str, tmp: Path | None = None, record: dict | None = Non
 # Measured on seeds 20261123–46 (mean of the daily medians, waits ≥ 5 min / estimates ≥ 5 min): the
 # product 31.4 % / 28.4 %; the oracle's median 26.4 % / 25.3 %, its metric-optimal point 25.8 % / 25.7 %;
 # blind, 27.4 % / 26.7 % and 26.9 % / 26.8 %. The 25 % target is at or below the floor of this workload.
+#
+# Since no point can be kept to 25 %, tickets print a range (center.estimate.wait_range, level 70 %):
+#     .venv/bin/python -m benchmarks.estimate_lab --calibrate 150   # seeds 20270001–150: the WAIT_RANGE table
+#     .venv/bin/python -m benchmarks.estimate_lab --seeds 24        # seeds 20261123–46: how it does
+# measured 2026-11-30: calibration days 71.8 % inside; evaluation days 74.6 % inside (65.2–83.0 % per day),
+# 7.4 % below the range, 18.0 % above; median width 20 min over 2,791 ranged tickets; the 4,359 "dưới 5 phút"
+# tickets waited under 5 min 93.3 % of the time (all 7,150 tickets: 86.0 %). Point error unchanged: 31.4 %.
 
 def _capture(engine, site: str, ticket_id: int, now: datetime, cstate: dict) -> dict:
     """What is knowable when `ticket_id` is issued: the queue, each counter's phase and priority streak."""
@@ -475,6 +497,75 @@ def breakdown(all_rows: list[sqlite3.Row]) -> None:
               f"p90 {sorted(abs(r['est'] - r['wait']) / 60 for r in short)[int(0.9 * len(short))]:.2f} min")
 
 
+# ---------------------------------------------------------------- the printed range
+# Estimate bands (minutes) the range's factors are fitted on; the fit keeps, per band, the narrowest
+# [low × estimate, high × estimate] (rounded to 5 minutes, as printed) holding WAIT_RANGE_LEVEL of the waits.
+RANGE_BANDS = (0, 1, 2, 3, 4, 5, 7, 10, 13, 16, 20, 25, 30, 40, 50, 60, 75, 90, 120)
+CALIBRATION_FIRST = 20270001
+
+
+def calibrate(pairs: list[tuple[float, float]], level: float = WAIT_RANGE_LEVEL) -> list[tuple[float, float, float]]:
+    """The range table from (estimate s, actual wait s) pairs: per band, the factors (low on a 0.05 grid in
+    0–2, high in 0.5–4) whose rounded ranges hold ≥ `level` of the band's waits with the least mean width.
+    Adjacent bands with the same factors are merged."""
+    table: list[tuple[float, float, float]] = []
+    lows = [k / 20 for k in range(41)]
+    highs = [k / 20 for k in range(10, 81)]
+    for n, start in enumerate(RANGE_BANDS):
+        end = RANGE_BANDS[n + 1] if n + 1 < len(RANGE_BANDS) else math.inf
+        band = [(e, w) for e, w in pairs if start * 60 <= e < end * 60]
+        best = (math.inf, 0.0, 0.5)
+        for lo in lows:
+            for hi in highs:  # for a given low factor the range only widens with the high one
+                if hi <= lo or not band:
+                    continue
+                one = [(start, lo, hi)]
+                ranges = [wait_range(e, one) for e, _ in band]
+                held = sum(a <= w <= b for (a, b), (_, w) in zip(ranges, band, strict=True))
+                if held >= level * len(band):
+                    width = statistics.mean(b - a for a, b in ranges)
+                    if width < best[0] - 1e-9:
+                        best = (width, lo, hi)
+                    break
+        if not table or table[-1][1:] != best[1:]:
+            table.append((start, best[1], best[2]))
+    return table
+
+
+def range_figures(days: dict[int, list[sqlite3.Row]], table=WAIT_RANGE) -> dict:
+    """Coverage of the printed range per day and overall, its median width, the share below it. The
+    shortest range ("dưới 5 phút") is counted apart: it is a bound, it holds nearly every wait of a
+    citizen who finds a free counter, and mixed in it would hide how a real range does."""
+    per_day, ranged, floor = [], [], []
+    bands: dict[str, list[bool]] = {}
+    for rs in days.values():
+        got = []
+        for r in rs:
+            lo, hi = wait_range(r["est"], table)
+            item = (lo <= r["wait"] <= hi, (hi - lo) / 60, r["wait"] < lo)
+            (floor if (lo, hi) == (0, WAIT_RANGE_STEP_S) else got).append(item)
+            if (lo, hi) != (0, WAIT_RANGE_STEP_S):
+                band = next(f"{a}–{b} min" for a, b in ((0, 10), (10, 20), (20, 40), (40, 60), (60, "∞"))
+                            if b == "∞" or r["est"] < b * 60)
+                bands.setdefault(band, []).append(item[0])
+        ranged.extend(got)
+        if got:
+            per_day.append(100 * statistics.mean(x[0] for x in got))
+    everything = ranged + floor
+    return {
+        "range_level_pct": round(100 * WAIT_RANGE_LEVEL),
+        "range_coverage_pct": round(100 * statistics.mean(x[0] for x in ranged), 1),
+        "range_coverage_per_day_pct": f"{min(per_day):.1f}–{max(per_day):.1f}",
+        "range_below_pct": round(100 * statistics.mean(x[2] for x in ranged), 1),
+        "range_median_width_min": statistics.median(x[1] for x in ranged),
+        "range_tickets": len(ranged),
+        "under_5_min_tickets": len(floor),
+        "under_5_min_held_pct": round(100 * statistics.mean(x[0] for x in floor), 1) if floor else None,
+        "all_tickets_coverage_pct": round(100 * statistics.mean(x[0] for x in everything), 1),
+        "coverage_by_estimate": {band: f"{100 * statistics.mean(v):.1f} % of {len(v)}" for band, v in bands.items()},
+    }
+
+
 def _hour(r) -> str:
     return datetime.fromisoformat(r["issued_at"].replace("Z", "+00:00")).astimezone(START.tzinfo).strftime("%H")
 
@@ -487,12 +578,25 @@ def main() -> None:
     ap.add_argument("--oracle", type=int, default=0, help="the oracle-model floor with this many draws per ticket")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--blind", action="store_true", help="the oracle does not know each citizen's procedure")
+    ap.add_argument("--calibrate", type=int, default=0,
+                    help=f"derive the range's factors from this many days from seed {CALIBRATION_FIRST}")
     args = ap.parse_args()
+    if args.calibrate:
+        pairs = []
+        for k in range(args.calibrate):
+            db = simulate(CALIBRATION_FIRST + k)
+            pairs.extend((r["est"], r["wait"]) for r in rows(db))
+            shutil.rmtree(db.parent, ignore_errors=True)
+        table = calibrate(pairs)
+        print(f"{len(pairs)} tickets over {args.calibrate} days; WAIT_RANGE = (")
+        print("    " + ", ".join(f"({a:g}, {lo:g}, {hi:g})" for a, lo, hi in table) + ",\n)")
+        return
     if args.oracle:
         oracle_main([args.first + k for k in range(args.seeds)], args.oracle, args.jobs, args.blind)
         return
     pooled = []
     per_seed = []
+    days = {}
     for k in range(args.seeds):
         seed = args.first + k
         db = simulate(seed)
@@ -501,12 +605,14 @@ def main() -> None:
         conn.close()
         per_seed.append(figures["estimate_median_abs_error_pct_waits_over_5_min"])
         print(f"seed {seed}: {figures}")
-        pooled.extend(rows(db))
+        days[seed] = rows(db)
+        pooled.extend(days[seed])
     print(f"per seed median |err| (waits > 5 min): {per_seed}; mean {statistics.mean(per_seed):.1f} %")
     long = [r for r in pooled if r["wait"] >= 300]
     print(f"pooled: {100 * statistics.median(abs(r['est'] - r['wait']) / r['wait'] for r in long):.1f} % "
           f"over {len(long)} tickets; all tickets median |err| "
           f"{statistics.median(abs(r['est'] - r['wait']) / 60 for r in pooled):.2f} min")
+    print(f"printed range: {range_figures(days)}")
     if args.detail:
         breakdown(pooled)
 

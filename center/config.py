@@ -111,6 +111,7 @@ class Kiosk:
     site: str
     name: str
     printer: Printer
+    voice: bool = False  # spoken guidance on this kiosk (see docs/kiosk.md: off unless the center asks)
 
 
 @dataclass(frozen=True)
@@ -139,11 +140,18 @@ class Site:
     displays: tuple[Display, ...]
 
 
+# Pictograms shipped with the kiosk (kiosk/static/kiosk/icons/<name>.svg), so that a citizen who cannot
+# read finds the service and the priority group by picture.
+SERVICE_ICONS = ("certify", "civil", "residence", "land", "business", "social", "results", "online", "generic")
+GROUP_ICONS = ("elderly", "pregnant", "disabled", "children", "merit", "priority")
+
+
 @dataclass(frozen=True)
 class PriorityGroup:
     code: str
     name: str
     name_en: str
+    icon: str = "priority"  # one of GROUP_ICONS; by default the group's code when it names one
 
 
 @dataclass(frozen=True)
@@ -444,8 +452,12 @@ def parse_config(data: dict[str, Any], source_path: str = "") -> Config:
 
     groups: list[PriorityGroup] = []
     for g in top.tables("priority_groups"):
-        groups.append(PriorityGroup(code=g.str("code", code=True), name=g.str("name"),
-                                    name_en=g.str("name_en", g.data.get("name", ""))))
+        code = g.str("code", code=True)
+        icon = g.str("icon", code if code in GROUP_ICONS else "priority")
+        if icon not in GROUP_ICONS:
+            raise ConfigError(g.path("icon"), f"must be one of {', '.join(GROUP_ICONS)}")
+        groups.append(PriorityGroup(code=code, name=g.str("name"), name_en=g.str("name_en", g.data.get("name", "")),
+                                    icon=icon))
         g.finish()
     _unique([g.code for g in groups], "priority_groups", "code")
 
@@ -514,7 +526,7 @@ def parse_config(data: dict[str, Any], source_path: str = "") -> Config:
         kiosks = []
         for kr in s.tables("kiosks"):
             kiosks.append(Kiosk(id=kr.str("id", code=True), site=code, name=kr.str("name", kr.data.get("id", "")),
-                                printer=_parse_printer(kr.table("printer"))))
+                                printer=_parse_printer(kr.table("printer")), voice=kr.bool("voice", False)))
             kr.finish()
         displays = []
         counter_ids = {c.id for c in counters}

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import offload
+from .availability import availability
 from .clock import Clock, from_iso, opening_state, service_day, system_clock, to_iso
 from .config import Config, Counter, Service, Site
 from .errors import Conflict, Invalid, NotFound
@@ -30,8 +31,10 @@ from .estimate import (
     CounterLoad,
     Waiting,
     estimate_wait,
+    range_json,
     remaining_s,
     session_start,
+    with_range,
 )
 from .events import Event, Publisher
 from .store import Store
@@ -228,7 +231,7 @@ class Engine:
                 raise NotFound(f"Không có số thứ tự mã {ticket_id}", f"No ticket with id {ticket_id}",
                                code="unknown_ticket")
             view = self.ticket_view(row, private=private)
-            view.update(self._position(conn, row))
+            view.update(with_range(self._position(conn, row)))
             if private:
                 view["procedures"] = [dict(p) for p in conn.execute(
                     "SELECT procedure AS code, service, counter_id, staff, started_at, ended_at, seconds "
@@ -245,7 +248,7 @@ class Engine:
             if row is None:
                 raise NotFound("Không tìm thấy số thứ tự", "Ticket not found", code="unknown_ticket")
             view = self.ticket_view(row)
-            view.update(self._position(conn, row))
+            view.update(with_range(self._position(conn, row)))
         return view
 
     def _position(self, conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
@@ -428,6 +431,8 @@ class Engine:
             "min(queue_at) AS oldest FROM tickets WHERE site = ? AND service_day = ? AND status = 'waiting' "
             "GROUP BY service", (site.code, day))}
         estimates = self._service_estimates(conn, site, day)
+        counters = availability(conn, self.config, site, now,
+                                {c.id: self.counter_services(c, conn) for c in site.counters})
         services = []
         for code in site.services:
             sv = self.config.services[code]
@@ -441,7 +446,9 @@ class Engine:
                 "priority_waiting": (r["priority_waiting"] or 0) if r else 0,
                 "longest_wait_s": round((now - from_iso(r["oldest"])).total_seconds()) if r else 0,
                 "estimated_wait_s": estimates.get(code),
+                "estimated_wait_range_s": range_json(estimates.get(code)),
                 "target_wait_min": sv.target_wait_min,
+                **counters[code],
             })
         return services
 
@@ -538,7 +545,7 @@ class Engine:
                   "kiosk": kiosk})
         self._joined(site, day, service.code, priority is not None)
         view = self.ticket_view(row, private=True)
-        view.update({"ahead": ahead, "estimated_wait_s": estimate})
+        view.update(with_range({"ahead": ahead, "estimated_wait_s": estimate}))
         public = self.ticket_view(row)
         self._after([Event("ticket.issued", site.code, public)], {site.code})
         return view

@@ -6,6 +6,9 @@ from typing import Any
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 TICKET = {"$ref": "#/components/schemas/Ticket"}
+WAIT_RANGE_SCHEMA = {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2, "nullable": True,
+                     "description": "the printed wait range [low, high] in seconds, multiples of 300, calibrated "
+                                    "to hold 70 % of waits (center.estimate.wait_range)"}
 
 
 def _err(*codes: int) -> dict[str, Any]:
@@ -74,6 +77,7 @@ def document() -> dict[str, Any]:
                                "counter": {"$ref": "#/components/schemas/CounterBrief"},
                                "ahead": {"type": "integer", "nullable": True},
                                "estimated_wait_s": {"type": "integer", "nullable": True},
+                               "estimated_wait_range_s": WAIT_RANGE_SCHEMA,
                                "public_id": {"type": "string"}, "public_url": {"type": "string"},
                                "procedures": {"type": "array", "items": {"type": "object", "properties": {
                                    "code": {"type": "string"}, "seconds": {"type": "number"}}}},
@@ -87,7 +91,13 @@ def document() -> dict[str, Any]:
                     "site": {"type": "string"}, "service_day": {"type": "string"},
                     "services": {"type": "array", "items": {"type": "object", "properties": {
                         "code": {"type": "string"}, "waiting": {"type": "integer"},
-                        "longest_wait_s": {"type": "integer"}, "estimated_wait_s": {"type": "integer"}}}},
+                        "longest_wait_s": {"type": "integer"}, "estimated_wait_s": {"type": "integer"},
+                        "estimated_wait_range_s": WAIT_RANGE_SCHEMA,
+                        "counters_open": {"type": "integer"},
+                        "counter_state": {"type": "string", "enum": ["open", "paused", "closed"]},
+                        "opens_today": {"type": "boolean", "nullable": True},
+                        "usual_open_at": {"type": "string", "format": "date-time", "nullable": True},
+                        "counter_note": {"type": "string"}, "counter_note_en": {"type": "string"}}}},
                     "counters": {"type": "array", "items": counter_obj}}},
             },
         },

@@ -22,9 +22,11 @@ from typing import Any
 from printer_drivers.drivers import MESSAGES, PrintResult, print_ticket
 from printer_drivers.ticket import TicketData
 
+from . import availability
 from .clock import from_iso, to_iso
 from .config import Kiosk, Printer
 from .engine import Actor
+from .estimate import wait_range
 from .events import site_rooms
 
 DEADLINE_S = 2.5  # the printer's share of the kiosk's 3 s: the issue itself and the answer need the rest
@@ -51,6 +53,9 @@ def ticket_data(c: Any, ticket: dict[str, Any], host_url: str) -> TicketData:
         service_name=ticket.get("service_name") or ticket["service"],
         counters=tuple(counters_for(c, ticket["site"], ticket["service"])),
         ahead=ticket.get("ahead"), estimated_wait_s=ticket.get("estimated_wait_s"),
+        estimated_wait_range_s=wait_range(ticket.get("estimated_wait_s")),
+        wait_note=availability.for_service(c.engine, ticket["site"], ticket["service"])["counter_note"]
+        if ticket.get("status", "waiting") == "waiting" else "",
         issued_at=ticket["issued_at"], timezone=cfg.timezone, priority_name=ticket.get("priority_name"),
         url=public_url(c, ticket["public_id"], host_url) if ticket.get("public_id") else "",
         footer=cfg.ticket_footer)

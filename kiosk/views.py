@@ -21,10 +21,11 @@ from typing import Any
 import segno
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 
-from center import printing
-from center.config import Kiosk
+from center import availability, printing
+from center.config import SERVICE_ICONS, Kiosk
 from center.engine import Actor
 from center.errors import Conflict, Forbidden, Invalid, NotFound, QueueError, Unauthorized
+from center.estimate import wait_text
 from center.web import center, current_actor, field, json_body, require
 
 bp = Blueprint("kiosk", __name__, template_folder="templates", static_folder="static",
@@ -133,11 +134,15 @@ def _staff() -> Actor:
     return actor
 
 
-def _ticket_json(ticket: dict[str, Any]) -> dict[str, Any]:
+def _ticket_json(ticket: dict[str, Any], kiosk: Kiosk | None = None) -> dict[str, Any]:
     c = center()
     out = {k: ticket.get(k) for k in ("id", "number", "site", "service", "service_name", "service_name_en",
                                       "priority", "priority_name", "status", "issued_at", "ahead",
-                                      "estimated_wait_s", "public_id")}
+                                      "estimated_wait_s", "estimated_wait_range_s", "public_id")}
+    if ticket.get("status") == "waiting":
+        out.update(availability.for_service(c.engine, ticket["site"], ticket["service"]))
+    if kiosk is not None and kiosk.voice:  # what the kiosk says when it shows the ticket
+        out["speech"] = {lang: _speech(kiosk, "ticket", lang, ticket) for lang in ("vi", "en")}
     out["counters"] = printing.counters_for(c, ticket["site"], ticket["service"])
     out["public_url"] = printing.public_url(c, ticket["public_id"], request.host_url)
     out["qr_url"] = url_for("kiosk.ticket_qr", public_id=ticket["public_id"])
@@ -149,7 +154,7 @@ def _issue_and_print(site: str, service: str, priority: str | None, source: str,
     c = center()
     ticket = c.engine.issue(site, service, priority=priority, source=source, actor=actor,
                             kiosk=kiosk.id if kiosk and source == "kiosk" else None)
-    out: dict[str, Any] = {"ticket": _ticket_json(ticket)}
+    out: dict[str, Any] = {"ticket": _ticket_json(ticket, kiosk if source == "kiosk" else None)}
     if kiosk is None:
         out["print"] = {"ok": True, "status": "none", "error": None, "message": "", "message_en": ""}
     else:
@@ -168,8 +173,104 @@ def kiosk_page(kiosk_id: str) -> Any:
     kiosk = _kiosk(kiosk_id)
     site = c.config.sites[kiosk.site]
     services = [c.config.services[s] for s in site.services]
+    lang = "en" if request.args.get("lang") == "en" else "vi"
     return render_template("kiosk/kiosk.html", kiosk=kiosk, site=site, services=services,
-                           groups=c.config.priority_groups)
+                           groups=c.config.priority_groups, service_icons=SERVICE_ICONS,
+                           guide_text=_speech(kiosk, "guide", lang), groups_text=_speech(kiosk, "groups", lang))
+
+
+# ------------------------------------------------------------------------------ spoken guidance
+# For citizens who cannot read: the kiosk says what to touch, the priority groups and the ticket (number,
+# service, counters, wait). Same engines as the displays' call announcements: the browser's Vietnamese
+# voice when it has one, else the server's espeak-ng audio (offline both), cached on disk.
+
+
+def _speech(kiosk: Kiosk, say: str, lang: str, ticket: dict[str, Any] | None = None) -> str:
+    """The text the kiosk speaks (only the server's phrases: never text from a request)."""
+    if not kiosk.voice:
+        return ""
+    c = center()
+    en = lang == "en"
+    site = c.config.sites[kiosk.site]
+    groups = [g.name_en if en else g.name for g in c.config.priority_groups]
+    if say == "guide":
+        names = "; ".join(c.config.services[s].name_en if en else c.config.services[s].name for s in site.services)
+        if en:
+            text = f"Touch the picture of the service you need to take a number. The services, left to right: {names}."
+            if groups:
+                text += f" Priority for: {'; '.join(groups)}: touch the red Priority button under the service."
+        else:
+            text = (f"Mời Ông/Bà chạm vào hình lĩnh vực cần làm thủ tục để lấy số thứ tự. Các lĩnh vực, từ trái "
+                    f"sang phải: {names}.")
+            if groups:
+                text += f" {'; '.join(groups)}: chạm nút Ưu tiên màu đỏ dưới hình lĩnh vực."
+        return text
+    if say == "groups":
+        return ("Choose the priority group: " if en else "Mời chọn đối tượng ưu tiên: ") + "; ".join(groups) + "."
+    if say == "ticket" and ticket is not None:
+        from center.voice import ticket_words
+
+        number = ticket_words(ticket["number"], read_digits=c.config.voice.read_digits)
+        counters = printing.counters_for(c, ticket["site"], ticket["service"])
+        note = availability.for_service(c.engine, ticket["site"], ticket["service"])[
+            "counter_note_en" if en else "counter_note"] if ticket.get("status") == "waiting" else ""
+        bounds = ticket.get("estimated_wait_range_s")
+        wait = wait_text(bounds, lang).replace("–", " to " if en else " đến ") if bounds else ""
+        service = c.config.services[ticket["service"]]
+        if en:
+            parts = [f"Your number is {ticket['number']}.", f"{service.name_en}."]
+            if counters:
+                parts.append("Counters " + ", ".join(map(str, counters)) + ".")
+            parts += [f"{note}." if note else "", f"Estimated wait {wait}." if wait else "",
+                      "Please take your ticket and listen for your number."]
+        else:
+            parts = [f"Số thứ tự của Ông/Bà là {number}.", f"Lĩnh vực {service.name}."]
+            if counters:
+                parts.append("Quầy " + ", ".join(map(str, counters)) + ".")
+            parts += [f"{note}." if note else "", f"Thời gian chờ {wait}." if wait else "",
+                      "Mời Ông/Bà nhận phiếu và chú ý loa gọi số."]
+        return " ".join(p for p in parts if p)
+    return ""
+
+
+@bp.get("/kiosk/<kiosk_id>/speech.wav")
+@json_errors
+def kiosk_speech(kiosk_id: str) -> Any:
+    """The kiosk's spoken guidance rendered by espeak-ng (`say` = guide, groups, or ticket with its public
+    id), for a kiosk whose browser has no Vietnamese voice. Only on kiosks with `voice = true`."""
+    from center.voice import espeak_available, speak_wav
+    from display.views import voice_cache
+
+    kiosk = _kiosk(kiosk_id)
+    say = request.args.get("say", "")
+    lang = "en" if request.args.get("lang") == "en" else "vi"
+    ticket = None
+    if say == "ticket":
+        public_id = request.args.get("ticket", "")
+        if not 0 < len(public_id) <= 64:
+            raise Invalid("Thiếu mã số thứ tự", "ticket is required", code="bad_field", field="ticket")
+        ticket = center().engine.get_ticket_by_public_id(public_id)
+        if ticket["site"] != kiosk.site:
+            raise NotFound("Không tìm thấy số thứ tự", "Ticket not found", code="unknown_ticket")
+    text = _speech(kiosk, say, lang, ticket) if say in ("guide", "groups", "ticket") else ""
+    if not kiosk.voice or not text:
+        raise NotFound("Kiosk này không bật hướng dẫn bằng giọng nói", "Spoken guidance is off on this kiosk",
+                       code="no_voice")
+    if not espeak_available():
+        raise QueueError("Máy chủ chưa cài espeak-ng", "espeak-ng is not installed", code="no_voice", status=503)
+    rate = center().config.voice.rate
+    cache = voice_cache()
+    path = cache.path_for("\n".join(["kiosk-v1", lang, str(rate), text]))
+    if path.exists():
+        data = path.read_bytes()
+    else:
+        data = speak_wav(text, voice="en" if lang == "en" else "vi", rate=rate)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cache._trim()  # the directory stays bounded, announcements and kiosk phrases together
+        tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return Response(data, mimetype="audio/wav", headers={"Cache-Control": "max-age=300"})
 
 
 @bp.post("/kiosk/<kiosk_id>/issue")

@@ -153,7 +153,7 @@ def encode_text(data: Any, profile: str = "TM-T88V", *, cut: bool = True) -> byt
     p.textln(data.service_name)
     if data.counters:
         p.textln("Quầy: " + ", ".join(str(n) for n in data.counters))
-    line = waiting_line(data.ahead, data.estimated_wait_s)
+    line = waiting_line(data)
     if line:
         p.textln(line)
     if data.url:

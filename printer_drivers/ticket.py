@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import segno
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
+from center.estimate import wait_range, wait_text
 from center.fonts import FONT_FILE
 
 DEFAULT_WIDTHS = {58: 384, 80: 512}
@@ -33,6 +34,8 @@ class TicketData:
     counters: tuple[int, ...] = ()
     ahead: int | None = None
     estimated_wait_s: int | None = None
+    estimated_wait_range_s: tuple[int, int] | None = None  # the printed range (center.estimate.wait_range), seconds
+    wait_note: str = ""  # e.g. "Chưa có quầy mở – thường mở lúc 13:30" (center.availability.note)
     issued_at: str = ""  # ISO 8601 with offset (UTC in the database)
     timezone: str = "Asia/Ho_Chi_Minh"
     priority_name: str | None = None
@@ -43,7 +46,9 @@ class TicketData:
     def to_json(self) -> dict[str, Any]:
         return {"center_name": self.center_name, "site_name": self.site_name, "number": self.number,
                 "service_name": self.service_name, "counters": list(self.counters), "ahead": self.ahead,
-                "estimated_wait_s": self.estimated_wait_s, "issued_at": self.issued_at,
+                "estimated_wait_s": self.estimated_wait_s,
+                "estimated_wait_range_s": list(self.estimated_wait_range_s) if self.estimated_wait_range_s else None,
+                "wait_note": self.wait_note, "issued_at": self.issued_at,
                 "timezone": self.timezone, "priority_name": self.priority_name, "url": self.url,
                 "footer": self.footer}
 
@@ -57,10 +62,17 @@ class TicketData:
                          isinstance(x, bool))[:30]
         ahead = data.get("ahead")
         wait = data.get("estimated_wait_s")
+        wait = wait if isinstance(wait, int | float) and not isinstance(wait, bool) else None
+        bounds = data.get("estimated_wait_range_s")
+        if isinstance(bounds, list) and len(bounds) == 2 and all(
+                isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= 86400 for x in bounds):
+            wait_bounds: tuple[int, int] | None = (bounds[0], bounds[1])
+        else:  # a server that sends only the point estimate
+            wait_bounds = wait_range(wait)
         return cls(center_name=text("center_name"), site_name=text("site_name"), number=text("number"),
                    service_name=text("service_name"), counters=counters,
                    ahead=ahead if isinstance(ahead, int) and not isinstance(ahead, bool) else None,
-                   estimated_wait_s=wait if isinstance(wait, int | float) and not isinstance(wait, bool) else None,
+                   estimated_wait_s=wait, estimated_wait_range_s=wait_bounds, wait_note=text("wait_note"),
                    issued_at=text("issued_at"), timezone=text("timezone", "Asia/Ho_Chi_Minh") or "Asia/Ho_Chi_Minh",
                    priority_name=text("priority_name") or None, url=text("url"), footer=text("footer"))
 
@@ -209,15 +221,16 @@ def qr_image(url: str, size: int) -> Image.Image:
     return img.resize((n * scale, n * scale), Image.Resampling.NEAREST)
 
 
-def waiting_line(ahead: int | None, wait_s: float | None) -> str:
-    """People ahead and the estimated wait, one per line: on an 80 mm ticket the two together wrapped inside
-    the estimate ("Chờ khoảng 6 / phút")."""
+def waiting_line(data: TicketData) -> str:
+    """People ahead, a service with no counter open, and the estimated wait as a range, one per line: on
+    an 80 mm ticket they wrapped inside each other when put together ("Chờ khoảng 6 / phút")."""
     parts = []
-    if ahead is not None:
-        parts.append(f"Trước Ông/Bà: {ahead} người")
-    if wait_s is not None:
-        minutes = max(0, round(wait_s / 60))
-        parts.append("Chờ dưới 1 phút" if minutes < 1 else f"Chờ khoảng {minutes} phút")
+    if data.ahead is not None:
+        parts.append(f"Trước Ông/Bà: {data.ahead} người")
+    if data.wait_note:
+        parts.append(data.wait_note)
+    if data.estimated_wait_range_s:
+        parts.append(f"Chờ {wait_text(data.estimated_wait_range_s)}")
     return "\n".join(parts)
 
 
@@ -236,7 +249,7 @@ def render_ticket(data: TicketData, width: int = 512) -> Image.Image:
     if data.counters:
         label = "Quầy" if len(data.counters) == 1 else "Các quầy"
         c.text(f"{label}: " + ", ".join(str(n) for n in data.counters), round(26 * unit) + 2, 500, gap=0.2)
-    line = waiting_line(data.ahead, data.estimated_wait_s)
+    line = waiting_line(data)
     if line:
         c.text(line, round(22 * unit) + 2, 400, gap=0.2)
     if data.url:

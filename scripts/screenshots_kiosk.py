@@ -1,5 +1,6 @@
-"""Screenshots for the docs: docs/kiosk.png (the kiosk screen), docs/kiosk-ticket.png (after a tap) and
-docs/ticket.png (a rendered 80 mm ticket). Run: .venv/bin/python scripts/screenshots_kiosk.py"""
+"""Screenshots for the docs: docs/kiosk.png (the kiosk screen; the land and business counter is closed),
+docs/kiosk-groups.png (the priority groups), docs/kiosk-ticket.png (after a tap) and docs/ticket.png (a rendered
+80 mm ticket). Run: .venv/bin/python scripts/screenshots_kiosk.py"""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ def main() -> None:
     db = Path(tempfile.mkdtemp(prefix="xephang-shots-")) / "center.sqlite3"
     server = Server(db=db, config=ROOT / "config.toml", tokens=prepare_accounts(db)).start()
     try:
-        for service in ("CT", "CT", "HT", "TKQ"):
+        for counter, who in (("main-1", "staff1"), ("main-2", "staff2"), ("main-4", "manager"), ("main-6", "admin")):
+            server.post(f"/api/counters/{counter}/take", who=who).raise_for_status()
+        for service in ("CT", "CT", "HT", "TKQ", "HT"):  # a kiosk issues 5 at once
             server.post("/kiosk/main-kiosk-1/issue", who="main-kiosk-1", json={"service": service},
                         headers={"Accept": "application/json"})
         with sync_playwright() as p:
@@ -29,12 +32,17 @@ def main() -> None:
             page.wait_for_selector("#k-start:not([hidden])")
             page.wait_for_timeout(800)
             page.screenshot(path=str(ROOT / "docs" / "kiosk.png"))
+            page.locator('.k-prio[data-priority-for="HT"]').click()
+            page.wait_for_selector("#k-groups:not([hidden])")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(ROOT / "docs" / "kiosk-groups.png"))
+            page.locator("#k-groups-back").click()
             page.locator('.k-service[data-service="CT"]').click()
             page.wait_for_selector("#k-ticket:not([hidden])")
             page.wait_for_timeout(300)
             page.screenshot(path=str(ROOT / "docs" / "kiosk-ticket.png"))
             browser.close()
-        png = server.get("/tickets/3/ticket.png?paper=80", who="staff1")
+        png = server.get("/tickets/5/ticket.png?paper=80", who="staff1")
         png.raise_for_status()
         (ROOT / "docs" / "ticket.png").write_bytes(png.content)
     finally:

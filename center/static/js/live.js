@@ -80,14 +80,6 @@
     return node;
   }
 
-  // Minutes for people: "khoảng 12 phút" / "about 12 min".
-  function minutes(seconds, lang) {
-    if (seconds === null || seconds === undefined) return "—";
-    const m = Math.max(0, Math.round(seconds / 60));
-    if (lang === "en") return m < 1 ? "less than a minute" : "about " + m + " min";
-    return m < 1 ? "dưới 1 phút" : "khoảng " + m + " phút";
-  }
-
   // A duration as m:ss, or h:mm:ss from an hour: the total is rounded to whole seconds (half up) before it is
   // split, so 1619.6 s reads "27:00", never "26:60". Twin of center.statistics.fmt_duration (same rule).
   function duration(seconds) {
@@ -98,6 +90,24 @@
     return h ? h + ":" + two(m) + ":" + two(s) : m + ":" + two(s);
   }
 
+  // The estimated wait as printed everywhere: a calibrated range [low, high] in seconds from the API
+  // (`estimated_wait_range_s`), "dưới 5 phút" / "khoảng 10–20 phút". The same rule as center.estimate.wait_text.
+  function waitRange(bounds, lang) {
+    if (!bounds || bounds.length !== 2) return "—";
+    const lo = Math.round(bounds[0] / 60), hi = Math.round(bounds[1] / 60);
+    if (lang === "en") return lo <= 0 ? "under " + hi + " min" : "about " + lo + "–" + hi + " min";
+    return lo <= 0 ? "dưới " + hi + " phút" : "khoảng " + lo + "–" + hi + " phút";
+  }
+
+  // A service's wait on screens (hall display, status page): no one waiting, no counter open for it (no
+  // estimate), or the printed range. One rule for every screen that lists services.
+  function serviceWait(s, lang) {
+    const en = lang === "en";
+    if (!s.waiting) return en ? "No wait" : "Không phải chờ";
+    if (!s.estimated_wait_range_s) return en ? "No counter open" : "Chưa có quầy mở";
+    return waitRange(s.estimated_wait_range_s, lang);
+  }
+
   // Clock time in the center's time zone (never the browser's: a TV or PC may be set to UTC).
   function clockTime(value, withSeconds) {
     const tz = (document.querySelector('meta[name="timezone"]') || {}).content || "Asia/Ho_Chi_Minh";
@@ -106,5 +116,5 @@
     return new Intl.DateTimeFormat("en-GB", opts).format(value ? new Date(value) : new Date());
   }
 
-  window.xephang = { api, live, deviceToken, el, minutes, csrf, clockTime, duration };
+  window.xephang = { api, live, deviceToken, el, waitRange, serviceWait, csrf, clockTime, duration };
 })();

@@ -97,12 +97,6 @@
   }
 
   // No estimate while people wait means no open counter serves the service now: say so, not a bare "—".
-  function waitText(s) {
-    if (!s.waiting) return t("Không phải chờ", "No wait");
-    if (s.estimated_wait_s === null || s.estimated_wait_s === undefined) return t("Chưa có quầy mở", "No counter open");
-    return X.minutes(s.estimated_wait_s, en ? "en" : "vi");
-  }
-
   function renderServices(services) {
     const shown = services.filter((s) => serviceSet.has(s.code));
     $("services").closest("table").style.setProperty("--rows", String(Math.max(shown.length, 1)));
@@ -110,7 +104,7 @@
       X.el("tr", { dataset: { service: s.code } },
         X.el("td", {}, en ? s.name_en : s.name),
         X.el("td", { class: "num" }, String(s.waiting)),
-        X.el("td", {}, waitText(s)))));
+        X.el("td", {}, X.serviceWait(s, en ? "en" : "vi")))));
   }
 
   function setNotice(text) {

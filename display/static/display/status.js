@@ -24,17 +24,11 @@
   }
 
   // No estimate while people wait means no open counter serves the service now: say so, not a bare "—".
-  function waitText(s) {
-    if (!s.waiting) return t("Không phải chờ", "No wait");
-    if (s.estimated_wait_s === null || s.estimated_wait_s === undefined) return t("Chưa có quầy mở", "No counter open");
-    return X.minutes(s.estimated_wait_s, en ? "en" : "vi");
-  }
-
   function renderServices(services) {
     $("st-services").replaceChildren(...services.filter((s) => cfg.services.includes(s.code)).map((s) =>
       X.el("tr", { dataset: { service: s.code } }, X.el("td", {}, en ? s.name_en : s.name),
         X.el("td", { class: "num" }, String(s.waiting)),
-        X.el("td", {}, waitText(s)))));
+        X.el("td", {}, X.serviceWait(s, en ? "en" : "vi")))));
     stamp();
   }
 

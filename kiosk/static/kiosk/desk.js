@@ -23,7 +23,7 @@
     $("d-number").textContent = t.number;
     $("d-service-name").textContent = (en ? t.service_name_en : t.service_name) + (t.priority_name ? " – " + T("Ưu tiên", "Priority") + ": " + t.priority_name : "");
     $("d-detail").textContent = T("Quầy ", "Counters ") + (t.counters || []).join(", ") + " · " +
-      T("Trước: " + t.ahead + " người", "Ahead: " + t.ahead) + " · " + xephang.minutes(t.estimated_wait_s, en ? "en" : "vi");
+      T("Trước: " + t.ahead + " người", "Ahead: " + t.ahead) + " · " + xephang.waitRange(t.estimated_wait_range_s, en ? "en" : "vi");
     const pt = printText(ans);
     $("d-print").textContent = pt.text;
     $("d-print").className = pt.fail ? "fail" : "okmsg";

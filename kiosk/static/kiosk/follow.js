@@ -30,7 +30,7 @@
     const waiting = t.status === "waiting";
     $("f-ahead").textContent = waiting && t.ahead !== null && t.ahead !== undefined
       ? T("Trước Ông/Bà: " + t.ahead + " người", "People ahead: " + t.ahead) : "";
-    $("f-wait").textContent = waiting ? T("Chờ dự kiến: ", "Estimated wait: ") + xephang.minutes(t.estimated_wait_s, en ? "en" : "vi") : "";
+    $("f-wait").textContent = waiting ? T("Chờ dự kiến: ", "Estimated wait: ") + xephang.waitRange(t.estimated_wait_range_s, en ? "en" : "vi") : "";
     if (called && !wasCalled && navigator.vibrate) navigator.vibrate([300, 150, 300]);
   }
 

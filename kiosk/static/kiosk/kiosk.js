@@ -17,6 +17,39 @@
   let countdown = null;
   let prioService = null;
 
+  // Spoken guidance (kiosk `voice = true`): the browser's Vietnamese voice if it has one, else the audio
+  // the server renders with espeak-ng, as the displays do. A new phrase cuts the previous one short.
+  const voiceOn = root.dataset.voice === "on";
+  let audio = null;
+  window.xephangKioskSpeech = [];
+  function viVoice() {
+    if (!("speechSynthesis" in window)) return null;
+    return speechSynthesis.getVoices().find((v) => (v.lang || "").toLowerCase().replace("_", "-").startsWith(lang)) || null;
+  }
+  function say(what, text, extra) {
+    if (!voiceOn || !text) return;
+    const rec = { say: what, text, mode: null, at: Date.now() };
+    window.xephangKioskSpeech.push(rec);
+    if (audio) { audio.pause(); audio = null; }
+    const voice = viVoice();
+    if (voice) {
+      speechSynthesis.cancel();
+      const u = new SpeechSynthesisUtterance(text);
+      u.voice = voice; u.lang = voice.lang; u.rate = 0.85;
+      speechSynthesis.speak(u);
+      rec.mode = "browser";
+      return;
+    }
+    rec.mode = "server";
+    audio = new Audio("/kiosk/" + encodeURIComponent(kioskId) + "/speech.wav?say=" + what + "&lang=" + lang + (extra || ""));
+    const p = audio.play();
+    if (p && p.catch) p.catch(() => { rec.mode = "failed"; });
+  }
+  function stopSpeech() {
+    if (audio) { audio.pause(); audio = null; }
+    if ("speechSynthesis" in window) speechSynthesis.cancel();
+  }
+
   function show(id) {
     screens.forEach((s) => { $(s).hidden = s !== id; });
     if (id !== "k-ticket" && countdown) { clearInterval(countdown); countdown = null; }
@@ -47,6 +80,7 @@
     const why = closedText();
     $("k-closed").hidden = !why;
     $("k-closed").textContent = why;
+    $("k-headline").hidden = !!why;  // "Chạm vào lĩnh vực…" must not invite a tap that cannot issue
     document.querySelectorAll(".k-tile").forEach((tile) => {
       const code = tile.dataset.service;
       const off = offServices[code] && offServices[code].day === serviceDay ? offServices[code] : null;
@@ -56,22 +90,39 @@
       if (off) tile.querySelector(".k-info").textContent = T(off.vi, off.en);
     });
     document.querySelectorAll(".k-group").forEach((b) => { b.disabled = inFlight; });
+    renderInfo();
+  }
+
+  let lastServices = [];
+
+  // Each tile: people waiting and the wait range; no counter open for it (and whether one opens today);
+  // while issuing is stopped only the people still waiting (no "no wait" under the stop banner).
+  function renderInfo() {
+    lastServices.forEach((s) => {
+      const code = CSS.escape(s.code);
+      const info = document.querySelector('[data-info="' + code + '"]');
+      const noteEl = document.querySelector('[data-note="' + code + '"]');
+      if (!info) return;
+      const off = offServices[s.code] && offServices[s.code].day === serviceDay;
+      const stopped = !opening.issuing;
+      const note = stopped || off ? "" : T(s.counter_note || "", s.counter_note_en || "");
+      if (noteEl) { noteEl.textContent = note; noteEl.hidden = !note; }
+      if (off) return;
+      if (stopped) {
+        info.textContent = s.waiting ? T(s.waiting + " người đang chờ", s.waiting + " waiting") : "";
+        return;
+      }
+      if (!s.waiting) { info.textContent = note ? "" : T("Không phải chờ", "No wait"); return; }
+      const wait = s.estimated_wait_range_s ? " · " + xephang.waitRange(s.estimated_wait_range_s, lang) : "";
+      info.textContent = T(s.waiting + " người đang chờ", s.waiting + " waiting") + wait;
+    });
   }
 
   function onState(state) {
     if (!state) return;
     if (state.opening) opening = state.opening;
     if (state.service_day) serviceDay = state.service_day;
-    (state.services || []).forEach((s) => {
-      const info = document.querySelector('[data-info="' + CSS.escape(s.code) + '"]');
-      if (!info) return;
-      const off = offServices[s.code] && offServices[s.code].day === serviceDay;
-      if (off) return;
-      info.textContent = s.waiting
-        ? T(s.waiting + " người đang chờ · " + xephang.minutes(s.estimated_wait_s, "vi"),
-            s.waiting + " waiting · " + xephang.minutes(s.estimated_wait_s, "en"))
-        : T("Không phải chờ", "No wait");
-    });
+    if (state.services) lastServices = state.services;
     setButtons();
   }
 
@@ -94,7 +145,11 @@
       : "";
     $("t-ahead").textContent = t.ahead === null || t.ahead === undefined ? ""
       : T("Trước Ông/Bà: " + t.ahead + " người", "People ahead of you: " + t.ahead);
-    $("t-wait").textContent = T("Thời gian chờ dự kiến: ", "Estimated wait: ") + xephang.minutes(t.estimated_wait_s, lang);
+    const note = T(t.counter_note || "", t.counter_note_en || "");
+    $("t-note").textContent = note;
+    $("t-note").hidden = !note;
+    $("t-wait").hidden = !t.estimated_wait_range_s && !!note;  // the note says why, instead of "—"
+    $("t-wait").textContent = T("Thời gian chờ dự kiến: ", "Estimated wait: ") + xephang.waitRange(t.estimated_wait_range_s, lang);
     $("t-qr").src = t.qr_url;
     const pr = $("t-print");
     pr.classList.toggle("is-fail", !p.ok);
@@ -103,6 +158,8 @@
     else pr.textContent = T("Mời Ông/Bà ghi nhớ số thứ tự", "Please remember your number");
     pr.dataset.status = p.ok ? (p.status || "") : "failed";
     show("k-ticket");
+    // Read out to its end even when the screen goes back to the start (a citizen's tap or "Xong" stops it).
+    if (voiceOn && t.speech) say("ticket", t.speech[lang], "&ticket=" + encodeURIComponent(t.public_id));
     let left = p.ok ? 8 : 15;
     $("t-count").textContent = left;
     countdown = setInterval(() => {
@@ -160,12 +217,14 @@
     prioService = b.dataset.priorityFor;
     $("k-groups-service").textContent = serviceName(prioService);
     show("k-groups");
+    say("groups", $("k-groups-sub").dataset.text);
   }));
   document.querySelectorAll(".k-group").forEach((b) => b.addEventListener("click", () => {
     if (prioService) issue(prioService, b.dataset.group);
   }));
-  $("k-groups-back").addEventListener("click", () => show("k-start"));
-  $("k-done").addEventListener("click", () => show("k-start"));
+  $("k-groups-back").addEventListener("click", () => { stopSpeech(); show("k-start"); });
+  if ($("k-listen")) $("k-listen").addEventListener("click", () => say("guide", $("k-listen").dataset.text));
+  $("k-done").addEventListener("click", () => { stopSpeech(); show("k-start"); });
   $("k-error-ok").addEventListener("click", () => show("k-start"));
 
   xephang.api("GET", "/api/queue?site=" + encodeURIComponent(site), undefined, token).then(onState).catch(() => {});
