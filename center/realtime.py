@@ -13,13 +13,15 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from flask import session
+from flask import request, session
 from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room  # noqa: A004
 from socketio import PubSubManager
 
-from .auth import allowed
+from .auth import Credential, allowed
+from .clients import client_address, cookie_allowed
 from .engine import Actor, Engine
 from .events import Batcher, Event, PublicFanout, screens_room, site_room, ticket_room
 from .offload import gevent_active
@@ -28,6 +30,9 @@ from .web import Center
 log = logging.getLogger(__name__)
 
 
+# cors_allowed_origins=[]: engine.io sends no CORS headers (a page elsewhere cannot read long-polling answers) and
+# leaves the origin to `connect`, which lets a token in from anywhere but the staff cookie only from the app's own
+# origin or one named in [security] allowed_origins (center/clients.py).
 SOCKETIO_OPTIONS = dict(cors_allowed_origins=[], ping_interval=10, ping_timeout=10, max_http_buffer_size=64 * 1024,
                         logger=False, engineio_logger=False)
 
@@ -136,26 +141,142 @@ def publisher(socketio: SocketIO, maxsize: int = 10_000, max_age_s: float = 10.0
     return publish
 
 
+RESYNC_EVERY_S = 2.0  # at most one `state` per client per 2 s; asks in between get one, at the end of the 2 s
+EVENT_BURST = 20  # client → server packets a socket may send at once...
+EVENT_PER_S = 1.0  # ...and then per second (a screen resyncs every 15–30 s); past that it is disconnected
+PUBLIC_STATE_TTL_S = 1.0  # the public state is built once per site and change (and at most this old) for everyone
+ANON_CONNECTS_PER_S = 2.0  # new anonymous connections per client address, after a burst of the address's cap
+SWEEP_S = 2.0  # how often the sockets of signed-in clients are checked against their account or token
+
+
+class Bucket:
+    """A token bucket: `take` spends one if there is one."""
+
+    __slots__ = ("capacity", "per_s", "level", "at")
+
+    def __init__(self, capacity: float, per_s: float):
+        self.capacity, self.per_s = capacity, per_s
+        self.level, self.at = capacity, time.monotonic()
+
+    def take(self, now: float) -> bool:
+        self.level = min(self.capacity, self.level + (now - self.at) * self.per_s)
+        self.at = now
+        if self.level < 1:
+            return False
+        self.level -= 1
+        return True
+
+    def full(self, now: float) -> bool:
+        return self.level + (now - self.at) * self.per_s >= self.capacity
+
+
+@dataclass(eq=False)
+class Client:
+    """One connected socket: who it is, what it rests on, and what it has asked for lately."""
+
+    sid: str
+    site: str | None
+    actor: Actor | None
+    credential: Credential | None
+    address: str | None  # anonymous clients only: counted against the address's cap
+    last_state: float = 0.0
+    pending: bool = False
+    events: Bucket = field(default_factory=lambda: Bucket(EVENT_BURST, EVENT_PER_S))
+
+
 def register(socketio: SocketIO, c: Center) -> None:
     engine: Engine = c.engine
+    security = c.config.security
+    clients: dict[str, Client] = {}
+    anonymous_open: dict[str, int] = {}
+    anonymous_connects: dict[str, Bucket] = {}
+    changes: dict[str, int] = {}  # per site: bumped by every published event (invalidates the public state)
+    public_states: dict[str, tuple[int, float, dict[str, Any]]] = {}
+    sweeping: list[bool] = []
 
-    def actor_for(auth: dict[str, Any]) -> Actor | None:
+    inner_publish = engine.publish
+
+    def publish(events: list[Event]) -> None:
+        for event in events:
+            changes[event.site] = changes.get(event.site, 0) + 1
+        inner_publish(events)
+
+    engine.publish = publish
+
+    def public_state(site: str) -> dict[str, Any]:
+        """One build per site and change for every anonymous client: a crowd of phones (or a flood) costs
+        the encoding of what it receives, not a database read each."""
+        now = time.monotonic()
+        version = changes.get(site, 0)
+        cached = public_states.get(site)
+        if cached and cached[0] == version and now - cached[1] < PUBLIC_STATE_TTL_S:
+            return cached[2]
+        state = engine.queue_state(site, private=False)
+        public_states[site] = (version, now, state)
+        return state
+
+    def state_for(client: Client) -> dict[str, Any]:
+        assert client.site is not None
+        if allowed(client.actor, "queue.detail"):
+            return engine.queue_state(client.site, private=True)
+        return public_state(client.site)
+
+    def still_valid(client: Client) -> bool:
+        return client.credential is None or not c.accounts.ended([client.credential])
+
+    def sweep() -> None:
+        """Disconnect the sockets whose account or token ended (sign-out, password reset, role change,
+        disabled, revoked), in this process or any other: the database says."""
+        signed = [cl for cl in list(clients.values()) if cl.credential is not None]
+        if not signed:
+            return
+        ended = c.accounts.ended({cl.credential for cl in signed if cl.credential is not None})
+        for cl in signed:
+            if cl.credential in ended and clients.get(cl.sid) is cl:
+                log.info("socket %s: its session or token ended; disconnected", cl.sid)
+                socketio.server.disconnect(cl.sid, namespace="/")
+
+    def sweep_loop() -> None:
+        while True:
+            socketio.sleep(SWEEP_S)
+            try:
+                sweep()
+            except Exception:  # noqa: BLE001 - the next pass retries
+                log.exception("socket sweep failed")
+
+    def who(auth: dict[str, Any]) -> tuple[Actor | None, Credential | None]:
+        """A token from anywhere; the staff cookie only from a page of the app's own (or a configured) origin."""
         token = auth.get("token")
-        if isinstance(token, str) and token:
-            return c.accounts.actor_for_token(token)
-        uid = session.get("uid")
-        return c.accounts.actor_for_user(uid) if uid else None
+        if token:
+            found = c.accounts.token_credential(token)
+            if found is None:
+                raise ConnectionRefusedError("bad_token")
+            return found
+        uid, gen = session.get("uid"), session.get("gen", -1)
+        if isinstance(uid, int) and cookie_allowed(request.environ, security.allowed_origins):
+            actor = c.accounts.actor_for_user(uid, gen)
+            if actor is not None:
+                return actor, Credential("user", uid, gen)
+        return None, None
 
-    def send_state(site: str, actor: Actor | None) -> None:
-        emit("state", engine.queue_state(site, private=allowed(actor, "queue.detail")))
+    def admit_anonymous(address: str) -> None:
+        now = time.monotonic()
+        if anonymous_open.get(address, 0) >= security.anonymous_sockets_per_address:
+            raise ConnectionRefusedError("too_many_connections")
+        bucket = anonymous_connects.get(address)
+        if bucket is None:
+            if len(anonymous_connects) > 4096:
+                for key in [k for k, b in anonymous_connects.items() if b.full(now)]:
+                    del anonymous_connects[key]
+            bucket = anonymous_connects[address] = Bucket(security.anonymous_sockets_per_address,
+                                                          ANON_CONNECTS_PER_S)
+        if not bucket.take(now):
+            raise ConnectionRefusedError("too_many_connections")
 
     @socketio.on("connect")
     def connect(auth: Any = None) -> bool:
         auth = auth if isinstance(auth, dict) else {}
-        token = auth.get("token")
-        actor = actor_for(auth)
-        if token and actor is None:
-            raise ConnectionRefusedError("bad_token")
+        actor, credential = who(auth)
         site = auth.get("site")
         public_id = auth.get("ticket")
         if site is not None and site not in c.config.sites:
@@ -164,29 +285,87 @@ def register(socketio: SocketIO, c: Center) -> None:
             raise ConnectionRefusedError("wrong_site")
         if site is None and public_id is None:
             raise ConnectionRefusedError("site_required")
-        session["sio_actor"] = actor
-        session["sio_site"] = site
-        if site:
-            join_room(screens_room(site) if actor is not None else site_room(site))
-            send_state(site, actor)
+        ticket = None
         if isinstance(public_id, str) and 0 < len(public_id) <= 64:
             try:
                 ticket = engine.get_ticket_by_public_id(public_id)
             except Exception:  # noqa: BLE001
                 raise ConnectionRefusedError("unknown_ticket") from None
+        address = None
+        if actor is None:
+            address = client_address(request.environ, security)
+            admit_anonymous(address)
+            anonymous_open[address] = anonymous_open.get(address, 0) + 1
+        client = clients[request.sid] = Client(request.sid, site or (ticket and ticket["site"]), actor, credential,
+                                               address)
+        if credential is not None and not sweeping:
+            sweeping.append(True)
+            socketio.start_background_task(sweep_loop)
+        if site:
+            join_room(screens_room(site) if actor is not None else site_room(site))
+            client.last_state = time.monotonic()
+            emit("state", state_for(client))
+        if ticket is not None:
             join_room(ticket_room(public_id))
             if not site:
                 join_room(site_room(ticket["site"]))
-                session["sio_site"] = ticket["site"]
             emit("ticket.updated", ticket)
         return True
 
+    @socketio.on("disconnect")
+    def disconnect(*_args: Any) -> None:
+        client = clients.pop(request.sid, None)
+        if client is not None and client.address is not None:
+            left = anonymous_open.get(client.address, 1) - 1
+            if left > 0:
+                anonymous_open[client.address] = left
+            else:
+                anonymous_open.pop(client.address, None)
+
+    def spend(client: Client | None) -> bool:
+        """Every client → server packet costs one from the socket's bucket; a socket that sends far more than
+        any screen does is disconnected."""
+        if client is None:
+            return False
+        if client.events.take(time.monotonic()):
+            return True
+        log.warning("socket %s (%s) sent too many events; disconnected", client.sid,
+                    client.address or (client.actor.name if client.actor else "?"))
+        socketio.server.disconnect(client.sid, namespace="/")
+        return False
+
+    def send_later(client: Client, wait: float) -> None:
+        socketio.sleep(wait)
+        client.pending = False
+        if clients.get(client.sid) is not client or not still_valid(client):
+            return
+        client.last_state = time.monotonic()
+        socketio.emit("state", state_for(client), to=client.sid)
+
     @socketio.on("resync")
     def resync(_data: Any = None) -> None:
-        """Read-only: the client asks for the whole state again (after a reconnect, or on a timer)."""
-        site = session.get("sio_site")
-        if site:
-            send_state(site, session.get("sio_actor"))
+        """Read-only: the client asks for the whole state again (after a reconnect, or on a timer). Asks
+        closer together than RESYNC_EVERY_S are coalesced into one `state` at the end of the interval."""
+        client = clients.get(request.sid)
+        if not spend(client) or client is None or not client.site:
+            return
+        if not still_valid(client):
+            socketio.server.disconnect(client.sid, namespace="/")
+            return
+        if client.pending:
+            return
+        wait = client.last_state + RESYNC_EVERY_S - time.monotonic()
+        if wait <= 0:
+            client.last_state = time.monotonic()
+            emit("state", state_for(client))
+        else:
+            client.pending = True
+            socketio.start_background_task(send_later, client, wait)
+
+    @socketio.on("*")
+    def any_other(_event: Any = None, _data: Any = None) -> None:
+        """No other client → server event exists; each still costs the sender."""
+        spend(clients.get(request.sid))
 
     @socketio.on_error_default
     def on_error(e: Exception) -> None:
