@@ -25,6 +25,8 @@ MODULES = [
     ("bench_display", "Display: call → DOM update", "p99 ≤ 50 ms with 200 Socket.IO clients connected"),
     ("bench_reports", "Reports on generated history", "one-site yearly report ≤ 300 ms; province yearly ≤ 3 s"),
     ("bench_day", "Day simulation", "estimated wait median absolute error ≤ 25 %"),
+    ("bench_flood", "Anonymous flood: kiosk issues while anonymous sockets resync in a loop",
+     "kiosk issue latency max ≤ 500 ms with the flood running"),
 ]
 
 
