@@ -52,7 +52,25 @@ def attach(socketio: SocketIO, app: Any, c: Center, message_queue: str | None) -
     # (monkey-patched), threads in-process (tests, command line). See docs/architecture.md.
     socketio.init_app(app, message_queue=message_queue, async_mode="gevent" if gevent_active() else "threading",
                       **SOCKETIO_OPTIONS)
+    app.wsgi_app = handshake_guard(app.wsgi_app, c.config.security)  # type: ignore[method-assign]
     register(socketio, c)
+
+
+def handshake_guard(wsgi_app: Callable[..., Any], security: Any) -> Callable[..., Any]:
+    """New Socket.IO sessions per client address: a burst of `anonymous_sockets_per_address`, then
+    HANDSHAKES_PER_S. Checked in front of engine.io, where a refusal costs next to nothing: a client that
+    reconnects in a loop (after being dropped for flooding, say) was costing a WebSocket handshake and a
+    `connect` handler each time. Requests of an open session (`sid=` in the query) pass."""
+    buckets = Buckets(security.anonymous_sockets_per_address, HANDSHAKES_PER_S)
+
+    def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if (environ.get("PATH_INFO", "").startswith("/socket.io") and "sid=" not in environ.get("QUERY_STRING", "")
+                and not buckets.take(client_address(environ, security))):
+            start_response("429 Too Many Requests", [("Content-Type", "text/plain"), ("Retry-After", "1")])
+            return [b"too many new connections from this address"]
+        return wsgi_app(environ, start_response)
+
+    return guarded
 
 
 IDLE_WAIT_S = 0.005
@@ -149,7 +167,7 @@ RESYNC_EVERY_S = 2.0  # at most one `state` per client per 2 s; asks in between 
 EVENT_BURST = 20  # client → server packets a socket may send at once...
 EVENT_PER_S = 1.0  # ...and then per second (a screen resyncs every 15–30 s); past that it is disconnected
 PUBLIC_STATE_TTL_S = 1.0  # the public state is built once per site and change (and at most this old) for everyone
-ANON_CONNECTS_PER_S = 2.0  # new anonymous connections per client address, after a burst of the address's cap
+HANDSHAKES_PER_S = 2.0  # new Socket.IO sessions per client address, after a burst of the address's cap
 SWEEP_S = 2.0  # how often the sockets of signed-in clients are checked against their account or token
 
 
@@ -174,6 +192,24 @@ class Bucket:
         return self.level + (now - self.at) * self.per_s >= self.capacity
 
 
+class Buckets:
+    """A bucket per key (client address), forgetting full ones when there are many."""
+
+    def __init__(self, capacity: float, per_s: float, keep: int = 4096):
+        self.capacity, self.per_s, self.keep = capacity, per_s, keep
+        self.buckets: dict[str, Bucket] = {}
+
+    def take(self, key: str) -> bool:
+        now = time.monotonic()
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            if len(self.buckets) >= self.keep:
+                for k in [k for k, b in self.buckets.items() if b.full(now)]:
+                    del self.buckets[k]
+            bucket = self.buckets[key] = Bucket(self.capacity, self.per_s)
+        return bucket.take(now)
+
+
 @dataclass(eq=False)
 class Client:
     """One connected socket: who it is, what it rests on, and what it has asked for lately."""
@@ -193,7 +229,6 @@ def register(socketio: SocketIO, c: Center) -> None:
     security = c.config.security
     clients: dict[str, Client] = {}
     anonymous_open: dict[str, int] = {}
-    anonymous_connects: dict[str, Bucket] = {}
     changes: dict[str, int] = {}  # per site: bumped by every published event (invalidates the public state)
     public_states: dict[str, tuple[int, float, dict[str, Any]]] = {}
     sweeping: list[bool] = []
@@ -264,17 +299,8 @@ def register(socketio: SocketIO, c: Center) -> None:
         return None, None
 
     def admit_anonymous(address: str) -> None:
-        now = time.monotonic()
+        """At most `anonymous_sockets_per_address` open at once (new ones are also limited: `handshake_guard`)."""
         if anonymous_open.get(address, 0) >= security.anonymous_sockets_per_address:
-            raise ConnectionRefusedError("too_many_connections")
-        bucket = anonymous_connects.get(address)
-        if bucket is None:
-            if len(anonymous_connects) > 4096:
-                for key in [k for k, b in anonymous_connects.items() if b.full(now)]:
-                    del anonymous_connects[key]
-            bucket = anonymous_connects[address] = Bucket(security.anonymous_sockets_per_address,
-                                                          ANON_CONNECTS_PER_S)
-        if not bucket.take(now):
             raise ConnectionRefusedError("too_many_connections")
 
     @socketio.on("connect")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+import requests
 import socketio
 
 from center import realtime
@@ -66,21 +67,34 @@ def test_a_socket_that_sends_far_more_than_a_screen_does_is_dropped(server):
 def test_anonymous_connections_are_capped_per_client_address(server):
     crowd = [Anonymous(server) for _ in range(CAP)]
     try:
+        crowd[0].client.sleep(1.2)  # (new connections from the address are rate limited too: let two through)
         with pytest.raises(socketio.exceptions.ConnectionError):
             Anonymous(server)
-        # Another address (as the trusted proxy reports it), and a device with its token, still connect.
-        other = Anonymous(server, headers={"X-Real-IP": "192.168.1.77"})
+        # A device with its token still connects from that address, and anonymous clients from another.
         display = Anonymous(server, auth={"site": "main", "token": server.tokens["main-hall"]})
+        other = Anonymous(server, headers={"X-Real-IP": "192.168.1.77"})
         assert other.client.connected and display.client.connected
         other.client.disconnect()
         display.client.disconnect()
         # One of the address's sockets leaves: a place is free again.
         crowd.pop().client.disconnect()
-        crowd[0].client.sleep(0.5)
+        crowd[0].client.sleep(1.2)
         crowd.append(Anonymous(server))
     finally:
         for sock in crowd:
             sock.client.disconnect()
+
+
+def test_new_connections_per_address_get_a_burst_then_a_slow_rate(server):
+    def handshake(address: str) -> int:
+        return requests.get(server.url + "/socket.io/", params={"EIO": "4", "transport": "polling"},
+                            headers={"X-Real-IP": address}, timeout=10).status_code
+
+    assert [handshake("10.9.9.9") for _ in range(CAP)] == [200] * CAP
+    refused = requests.get(server.url + "/socket.io/", params={"EIO": "4", "transport": "polling"},
+                           headers={"X-Real-IP": "10.9.9.9"}, timeout=10)
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
+    assert handshake("10.9.9.10") == 200  # another address is not held up
 
 
 def test_the_public_state_is_built_once_per_change_for_every_anonymous_client(server):
