@@ -6,6 +6,9 @@ reconnect at once whenever the server drops them. Meanwhile the kiosk's token is
 every 2 s); each issue's latency is measured from sending to the answer. The same 8 s of issues are also
 measured with no flood, and with a crowd of anonymous sockets at the per-address cap each asking every second
 (what an attacker can keep without being dropped).
+
+Before the fixes of issue 12 (same benchmark, same machine): under the 4-socket loop one kiosk issue got through
+in 8 s and took 24.5 s; the 50-socket crowd received 56 states/s (one per resync).
 """
 
 from __future__ import annotations
