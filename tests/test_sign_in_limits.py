@@ -113,3 +113,16 @@ def test_the_client_address_comes_from_a_trusted_proxy_only():
     behind = Security(trusted_proxies=("10.0.0.0/8",))
     assert client_address({"REMOTE_ADDR": "10.0.0.5", "HTTP_X_REAL_IP": "192.168.1.40"}, behind) == "192.168.1.40"
     assert client_address({"REMOTE_ADDR": "127.0.0.1", "HTTP_X_REAL_IP": "192.168.1.40"}, behind) == "127.0.0.1"
+
+
+def test_the_count_holds_across_server_processes(make_server):
+    here, there = make_server(), make_server()  # two processes, one database
+    address = {"X-Real-IP": "10.0.2.1"}
+    forms = [login_form(server) for server in (here, there) * 10]
+    burst = [send_login(server, "staff1", WRONG, address, form)
+             for server, form in zip((here, there) * 10, forms, strict=True)]
+    right = send_login(there, "staff1", PASSWORD, address)
+    answers = [answer(c) for c in burst]
+    assert answer(right)[0] == 401
+    assert checks(here, "staff1") == 5
+    assert sum("Sai tên đăng nhập" in m for _, m in answers) == 5
