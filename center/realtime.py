@@ -309,7 +309,7 @@ def register(socketio: SocketIO, c: Center) -> None:
         actor, credential = who(auth)
         site = auth.get("site")
         public_id = auth.get("ticket")
-        if site is not None and site not in c.config.sites:
+        if site is not None and (not isinstance(site, str) or site not in c.config.sites):
             raise ConnectionRefusedError("unknown_site")
         if actor is not None and actor.site and site and actor.site != site:
             raise ConnectionRefusedError("wrong_site")
@@ -373,7 +373,7 @@ def register(socketio: SocketIO, c: Center) -> None:
         socketio.emit("state", state_for(client), to=client.sid)
 
     @socketio.on("resync")
-    def resync(_data: Any = None) -> None:
+    def resync(*_args: Any) -> None:
         """Read-only: the client asks for the whole state again (after a reconnect, or on a timer). Asks
         closer together than RESYNC_EVERY_S are coalesced into one `state` at the end of the interval."""
         client = clients.get(request.sid)
@@ -393,7 +393,7 @@ def register(socketio: SocketIO, c: Center) -> None:
             socketio.start_background_task(send_later, client, wait)
 
     @socketio.on("*")
-    def any_other(_event: Any = None, _data: Any = None) -> None:
+    def any_other(_event: Any = None, *_args: Any) -> None:
         """No other client → server event exists; each still costs the sender."""
         spend(clients.get(request.sid))
 
