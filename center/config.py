@@ -177,6 +177,15 @@ ZERO_TENS = {"linh": False, "lẻ": True}
 
 
 @dataclass(frozen=True)
+class Security:
+    """[security]: what the server trusts about the network in front of it (center/clients.py)."""
+
+    allowed_origins: tuple[str, ...] = ()  # besides the app's own: origins whose pages may use a staff cookie
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")  # whose X-Real-IP / X-Forwarded-For is believed
+    anonymous_sockets_per_address: int = 50  # open anonymous Socket.IO connections per client address
+
+
+@dataclass(frozen=True)
 class Config:
     center_name: str
     center_name_en: str
@@ -189,6 +198,7 @@ class Config:
     sites: dict[str, Site]
     source_path: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    security: Security = Security()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -577,10 +587,39 @@ def parse_config(data: dict[str, Any], source_path: str = "") -> Config:
                     raise ConfigError(s.path("services"),
                                       f"services {sv!r} and {other!r} would print the same numbers at this site")
     _check_rating(top.table("rating"))
+    security = _parse_security(top.table("security"))
     top.finish()
     return Config(center_name=center_name, center_name_en=center_name_en, timezone=timezone,
                   ticket_footer=footer, rules=rules, voice=voice, priority_groups=tuple(groups),
-                  services=services, sites=sites, source_path=source_path, raw=data)
+                  services=services, sites=sites, source_path=source_path, raw=data, security=security)
+
+
+ORIGIN_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+
+
+def _parse_security(r: _Reader) -> Security:
+    """[security]: origins as a browser writes them (scheme://host[:port], no path), proxies as addresses or
+    networks."""
+    import ipaddress
+
+    origins = []
+    for i, origin in enumerate(r.list("allowed_origins")):
+        if not isinstance(origin, str) or not ORIGIN_RE.match(origin):
+            raise ConfigError(f"{r.path('allowed_origins')}[{i}]",
+                              f"{origin!r} is not an origin like \"https://xephang.example.vn\" (no path, no /)")
+        origins.append(origin.lower())
+    proxies = []
+    default = Security().trusted_proxies
+    for i, proxy in enumerate(r.list("trusted_proxies") if "trusted_proxies" in r.data else default):
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{r.path('trusted_proxies')}[{i}]",
+                              f"{proxy!r} is not an IP address or network like 127.0.0.1 or 10.0.0.0/8") from None
+        proxies.append(proxy)
+    cap = r.int("anonymous_sockets_per_address", Security.anonymous_sockets_per_address, low=1, high=100_000)
+    r.finish()
+    return Security(allowed_origins=tuple(origins), trusted_proxies=tuple(proxies), anonymous_sockets_per_address=cap)
 
 
 RATING_FACES = ("very_happy", "happy", "neutral", "unhappy", "very_unhappy")

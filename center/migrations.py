@@ -444,3 +444,22 @@ CREATE INDEX tickets_counter ON tickets (counter_id, status) WHERE counter_id IS
 """
 
 MIGRATIONS.append(V12_PARTIAL_INDEXES)
+
+# Sessions end when what they rest on changes: a cookie session and a socket carry the account's session_gen
+# from sign-in, and sign-out, a password reset, a role change or disabling the account bump it, so every copy of
+# that cookie and every socket opened with it stops working (checked per request, per socket event and by a
+# sweep). login_limits counts sign-in attempts per account name (existing or not) and per client address in the
+# same transaction that decides whether the password is checked at all, so a burst cannot slip past the count.
+V13_SESSIONS_AND_LOGIN_LIMITS = """
+ALTER TABLE users ADD COLUMN session_gen INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE login_limits (
+  key TEXT PRIMARY KEY,               -- 'user:<name, lower case>' or 'addr:<client address>'
+  level REAL NOT NULL,                -- attempts not yet forgotten (each is forgotten at the limit's rate)
+  updated_at TEXT NOT NULL,
+  locked_until TEXT,
+  expires_at TEXT NOT NULL            -- the row means nothing after this; deleted then
+) WITHOUT ROWID;
+CREATE INDEX login_limits_expiry ON login_limits (expires_at);
+"""
+
+MIGRATIONS.append(V13_SESSIONS_AND_LOGIN_LIMITS)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, make_response, redirect, render_template, request, session, url_for
 
+from .clients import client_address
 from .errors import QueueError
 from .web import center, current_actor
 
@@ -33,20 +34,29 @@ def index() -> Any:
 def login() -> Any:
     error = None
     if request.method == "POST":
+        c = center()
         try:
-            actor = center().accounts.authenticate(request.form.get("username", ""), request.form.get("password", ""))
+            _actor, cred = c.accounts.authenticate(request.form.get("username", ""), request.form.get("password", ""),
+                                                   client_address(request.environ, c.config.security))
         except QueueError as e:
             error = e
         else:
-            user = center().accounts.user(actor.name)
             session.clear()
             session.permanent = True
-            session["uid"] = user["id"]
+            session["uid"] = cred.id
+            session["gen"] = cred.gen  # the session ends when the account's generation moves on
             return redirect(safe_next(request.args.get("next")))
-    return render_template("login.html", error=error, next=request.args.get("next", "")), 401 if error else 200
+    resp = make_response(render_template("login.html", error=error, next=request.args.get("next", "")),
+                         error.status if error else 200)
+    if error is not None and "retry_after" in error.details:
+        resp.headers["Retry-After"] = str(max(1, round(float(error.details["retry_after"]))))  # type: ignore[arg-type]
+    return resp
 
 
 @bp.post("/logout")
 def logout() -> Any:
+    """Ends every session of the account, not only this cookie: a copy taken earlier stops working too."""
+    if isinstance(session.get("uid"), int) and current_actor() is not None:
+        center().accounts.end_sessions(session["uid"])
     session.clear()
     return redirect(url_for("pages.login"))

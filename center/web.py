@@ -56,7 +56,9 @@ def current_actor() -> Actor | None:
             raise Unauthorized("Mã truy cập không hợp lệ hoặc đã bị thu hồi", "Invalid or revoked token",
                                code="bad_token")
     elif "uid" in session:
-        actor = center().accounts.actor_for_user(session["uid"])
+        # Of the account's current session generation only: sign-out, a password reset, a role change or
+        # disabling the account ended every older session, copies of the cookie included.
+        actor = center().accounts.actor_for_user(session["uid"], session.get("gen", -1))
         if actor is None:
             session.clear()
     g.actor = actor

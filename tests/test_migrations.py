@@ -52,6 +52,9 @@ def test_a_version_11_database_moves_to_partial_indexes_with_its_history_and_rep
             assert sql.endswith(f"WHERE {column} IS NOT NULL")
             conn.execute(f"DROP INDEX {name}")
             conn.execute(sql.rsplit(" WHERE ", 1)[0])
+        # ...and without what later migrations added (13: session generations, sign-in limits).
+        conn.execute("DROP TABLE login_limits")
+        conn.execute("ALTER TABLE users DROP COLUMN session_gen")
         conn.execute("PRAGMA user_version = 11")
         tickets = conn.execute("SELECT count(*), count(wait_s), count(service_s) FROM tickets").fetchone()
     assert not _partial_indexes(path) & set(PARTIAL)
@@ -65,3 +68,18 @@ def test_a_version_11_database_moves_to_partial_indexes_with_its_history_and_rep
     assert _partial_indexes(path) >= set(PARTIAL)
     assert _report(store, demo_config) == before  # medians and p90s now walk the partial indexes
     store.close()
+
+
+def test_a_version_12_database_gets_session_generations_and_sign_in_limits(tmp_path):
+    path = tmp_path / "v12.sqlite3"
+    Store(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO users (username, display_name, role, password_hash, created_at) "
+                     "VALUES ('a', 'A', 'staff', 'x', '2026-01-01T00:00:00Z')")
+        conn.execute("DROP TABLE login_limits")
+        conn.execute("ALTER TABLE users DROP COLUMN session_gen")
+        conn.execute("PRAGMA user_version = 12")
+    Store(path).close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT username, session_gen FROM users").fetchall() == [("a", 0)]
+        assert conn.execute("SELECT count(*) FROM login_limits").fetchone() == (0,)
