@@ -19,9 +19,11 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from printer_drivers import drivers
 from printer_drivers.drivers import MESSAGES, PrintResult, print_ticket
 from printer_drivers.ticket import TicketData
 
+from . import offload
 from .clock import from_iso, to_iso
 from .config import Kiosk, Printer
 from .engine import Actor
@@ -31,6 +33,8 @@ DEADLINE_S = 2.5  # the printer's share of the kiosk's 3 s: the issue itself and
 AGENT_JOB_TTL_S = 60  # a job the agent did not claim within a minute is stale: never print it later
 _last_state: dict[str, bool] = {}
 _state_lock = threading.Lock()
+# A USB, serial or file write blocks in C: in the server it runs on a native thread, never in the event loop.
+drivers.use_runner(offload.run)
 
 
 def counters_for(c: Any, site: str, service: str) -> list[int]:

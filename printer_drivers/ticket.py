@@ -2,7 +2,7 @@
 
 Text mode cannot print Vietnamese reliably on most ESC/POS printers (CP1258 needs combining tone marks
 that many do not compose; TCVN-3 tables sit in different slots per model), so the ticket is an image:
-it prints the same on every printer. The font is Noto Sans (full Vietnamese glyphs) from center.fonts.
+it prints the same on every printer. The font is Noto Sans (full Vietnamese glyphs) from printer_drivers.fonts.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 import segno
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
-from center.fonts import FONT_FILE
+from .fonts import FONT_FILE
+from .profiles import escpos_profile
 
 DEFAULT_WIDTHS = {58: 384, 80: 512}
 
@@ -81,9 +82,7 @@ def paper_width(paper_mm: int, profile: str | None = None) -> int:
     default = DEFAULT_WIDTHS.get(paper_mm, 512)
     if profile:
         try:
-            from .drivers import _profile
-
-            pixels = _profile(profile).profile_data.get("media", {}).get("width", {}).get("pixels")
+            pixels = escpos_profile(profile).profile_data.get("media", {}).get("width", {}).get("pixels")
         except Exception:  # noqa: BLE001 - unknown profile: fall back to the paper's default
             pixels = None
         if isinstance(pixels, int) and ((paper_mm == 58 and pixels <= 432) or (paper_mm == 80 and pixels >= 480)):
