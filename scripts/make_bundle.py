@@ -35,7 +35,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 dest=${1:?usage: install.sh DEST [server|agent]}
 what=${2:-server}
-python3 -m venv "$dest"
+${PYTHON:-python3} -m venv "$dest"  # the same Python version as the bundle's name says (cp311: 3.11)
 pip="$dest/bin/pip"
 export PIP_CONFIG_FILE=/dev/null  # only this folder: no index, no local pip settings
 if [ "$what" = agent ]; then

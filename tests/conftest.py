@@ -259,6 +259,10 @@ class WebClient:
         r = self.client.post("/login", data={"username": user, "password": password,  # type: ignore[attr-defined]
                                              "csrf_token": token.group(1)})
         assert r.status_code == 302, r.get_data(as_text=True)[:500]
+        # Signing in starts a new session (and a new CSRF token): read it from a page, as the screens do.
+        page = self.client.get("/").get_data(as_text=True)  # type: ignore[attr-defined]
+        token = re.search(r'name="csrf-token" content="([^"]+)"', page)
+        assert token, page[:500]
         return token.group(1)
 
 
