@@ -53,3 +53,12 @@ def test_the_agent_module_loads_without_loading_the_server():
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'center', 'flask', 'gevent', 'socketio'}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_the_server_runs_device_writes_on_its_native_thread_pool():
+    """In the gevent worker a USB/serial write blocked in C would freeze every screen: the server hands the
+    drivers center.offload.run, the agent (no server) keeps a plain thread."""
+    from center import offload, printing  # noqa: F401 - importing the server's printing wires the runner
+    from printer_drivers import drivers
+
+    assert drivers._run_blocking is offload.run
