@@ -320,10 +320,15 @@ def _helpers_of(fn: object) -> list[object]:
     return found
 
 
+_seen: dict[tuple[int, int], bool] = {}
+
+
 def _starts_processes(fn: object, depth: int = 2) -> bool:
-    if any(word in _source(fn) for word in _PROCESS_WORDS):
-        return True
-    return depth > 0 and any(_starts_processes(h, depth - 1) for h in _helpers_of(fn))
+    key = (id(fn), depth)
+    if key not in _seen:  # each function is read once, not once per parametrized case
+        _seen[key] = any(word in _source(fn) for word in _PROCESS_WORDS) or (
+            depth > 0 and any(_starts_processes(h, depth - 1) for h in _helpers_of(fn)))
+    return _seen[key]
 
 
 def pytest_collection_modifyitems(config, items) -> None:
