@@ -1,5 +1,5 @@
 # xephang: the two commands are `make run` and `make test`. Both set everything up first.
-# Also: `make test-fast` (the in-process tier, about a minute), `make bundle` (offline install archive in dist/),
+# Also: `make test-fast` (the in-process tier, under a minute), `make bundle` (offline install archive in dist/),
 # `make lock` (regenerate the Python lock files after changing pyproject.toml), `make bench`, `make lint`.
 SHELL := /bin/bash
 PY ?= python3
