@@ -79,6 +79,14 @@ def test_a_center_installs_from_the_bundle_offline_then_checks_its_config_and_se
     where = subprocess.run([str(venv / "bin/python"), "-c", "import center; print(center.__file__)"], cwd=work,
                            capture_output=True, text=True, check=True).stdout
     assert str(venv) in where, where
+    # Every package of this checkout is in the wheel (a new folder or sub-package not packaged fails here).
+    folders = [p.parent.relative_to(ROOT).parts for p in ROOT.glob("*/**/__init__.py")]
+    packages = sorted(".".join(parts) for parts in folders if all(part.isidentifier() for part in parts)
+                      and parts[0] not in ("tests", "benchmarks", "build", "node_modules"))
+    missing = subprocess.run([str(venv / "bin/python"), "-c", "import importlib.util, sys; print([m for m in "
+                              "sys.argv[1:] if importlib.util.find_spec(m) is None])", *packages],
+                             cwd=work, capture_output=True, text=True, check=True).stdout.strip()
+    assert "center" in packages and missing == "[]", missing
 
     port = free_port()
     log = (work / "serve.log").open("wb")
