@@ -1,4 +1,6 @@
 # xephang: the two commands are `make run` and `make test`. Both set everything up first.
+# Also: `make test-fast` (the in-process tier, under a minute), `make bundle` (offline install archive in dist/),
+# `make lock` (regenerate the Python lock files after changing pyproject.toml), `make bench`, `make lint`.
 SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
@@ -7,15 +9,29 @@ PORT ?= 8080
 DEMO_DB := var/demo.sqlite3
 VENDOR := center/static/vendor
 
-.PHONY: setup system run test lint bench clean
+.PHONY: setup system run test test-fast lint bench bundle lock clean
 
 setup: $(VENV)/.stamp $(VENDOR)/.stamp
 
-$(VENV)/.stamp: pyproject.toml
+# Every Python package at the version and hash of requirements-dev.lock, then xephang itself (editable).
+$(VENV)/.stamp: pyproject.toml requirements-dev.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install -q --no-deps -e .
 	touch $@
+
+# The lock files, from pyproject.toml (uv resolves for every platform and Python >= 3.11, with hashes):
+# requirements.lock is what a center runs (and what `make bundle` ships), requirements-dev.lock adds the tests.
+# Existing pins are kept; `make lock LOCK_ARGS=--upgrade` moves everything to the newest allowed versions.
+LOCK_ARGS ?=
+lock:
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q 'uv>=0.9'
+	$(BIN)/uv pip compile -q $(LOCK_ARGS) pyproject.toml --extra redis --generate-hashes --universal --python-version 3.11 \
+	    --custom-compile-command 'make lock' -o requirements.lock
+	$(BIN)/uv pip compile -q $(LOCK_ARGS) pyproject.toml --extra redis --extra test --generate-hashes --universal \
+	    --python-version 3.11 --custom-compile-command 'make lock' -o requirements-dev.lock
 
 # Also axe-core (devDependency): tests/test_accessibility.py injects node_modules/axe-core/axe.min.js itself.
 node_modules/.stamp: package.json package-lock.json
@@ -45,6 +61,15 @@ test: setup system
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
+# Tests that start no server process and no browser (marked `fast` by tests/conftest.py): views through
+# Flask's test client, the engine, config, statistics, printing... Run it while working; `make test` before a commit.
+test-fast: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m fast
+
+# One archive with everything a center needs to install with no internet: dist/xephang-bundle-*.tar.gz.
+bundle: setup
+	$(BIN)/python scripts/make_bundle.py --out dist
+
 lint: setup
 	$(BIN)/ruff check .
 
@@ -52,4 +77,4 @@ bench: setup system
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) node_modules $(VENDOR) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules $(VENDOR) var dist build agent-package/build .pytest_cache .ruff_cache

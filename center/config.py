@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from printer_drivers.printer import Printer  # one definition, shared with the print agent
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 INTERVAL_RE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
@@ -85,24 +87,6 @@ class Counter:
     number: int
     name: str
     services: tuple[str, ...]  # in order of preference
-
-
-@dataclass(frozen=True)
-class Printer:
-    """How a kiosk prints: `driver` is network, usb, serial, file, cups or none."""
-
-    driver: str = "none"
-    host: str = ""
-    port: int = 9100
-    usb_vendor: int = 0
-    usb_product: int = 0
-    device: str = ""
-    baudrate: int = 9600
-    queue: str = ""
-    paper_mm: int = 80
-    profile: str = "TM-T88V"
-    timeout_s: float = 2.5
-    text_mode: bool = False
 
 
 @dataclass(frozen=True)

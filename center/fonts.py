@@ -1,15 +1,10 @@
-"""Where the Vietnamese-capable font lives: Noto Sans, installed from PyPI by `make setup`.
-
-The same file draws printed tickets (Pillow) and is served to browsers at /fonts/, so no screen or
-ticket depends on a font from the internet or on what the kiosk PC happens to have.
-"""
+"""The font the server serves to browsers at /fonts/: the same Noto Sans file that draws printed tickets
+(its location is defined once, in printer_drivers.fonts)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from printer_drivers.fonts import FONT_DIR, FONT_FILE
 
-import fontpkg_noto_sans
+__all__ = ["FONT_DIR", "FONT_FILE", "FONT_URL"]
 
-FONT_DIR = Path(fontpkg_noto_sans.__file__).parent / "files"
-FONT_FILE = FONT_DIR / "NotoSans[wdth,wght].ttf"
 FONT_URL = "/fonts/NotoSans%5Bwdth,wght%5D.ttf"

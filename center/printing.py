@@ -19,20 +19,23 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from printer_drivers import drivers
 from printer_drivers.drivers import MESSAGES, PrintResult, print_ticket
 from printer_drivers.ticket import TicketData
 
-from . import availability
+from . import availability, offload
 from .clock import from_iso, to_iso
 from .config import Kiosk, Printer
 from .engine import Actor
-from .estimate import wait_range
+from .estimate import wait_range, wait_text
 from .events import site_rooms
 
 DEADLINE_S = 2.5  # the printer's share of the kiosk's 3 s: the issue itself and the answer need the rest
 AGENT_JOB_TTL_S = 60  # a job the agent did not claim within a minute is stale: never print it later
 _last_state: dict[str, bool] = {}
 _state_lock = threading.Lock()
+# A USB, serial or file write blocks in C: in the server it runs on a native thread, never in the event loop.
+drivers.use_runner(offload.run)
 
 
 def counters_for(c: Any, site: str, service: str) -> list[int]:
@@ -53,7 +56,7 @@ def ticket_data(c: Any, ticket: dict[str, Any], host_url: str) -> TicketData:
         service_name=ticket.get("service_name") or ticket["service"],
         counters=tuple(counters_for(c, ticket["site"], ticket["service"])),
         ahead=ticket.get("ahead"), estimated_wait_s=ticket.get("estimated_wait_s"),
-        estimated_wait_range_s=wait_range(ticket.get("estimated_wait_s")),
+        wait_text=wait_text(bounds) if (bounds := wait_range(ticket.get("estimated_wait_s"))) else "",
         wait_note=availability.for_service(c.engine, ticket["site"], ticket["service"])["counter_note"]
         if ticket.get("status", "waiting") == "waiting" else "",
         issued_at=ticket["issued_at"], timezone=cfg.timezone, priority_name=ticket.get("priority_name"),

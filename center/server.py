@@ -63,6 +63,11 @@ def serve(*, config_path: str, db_path: str, host: str, port: int, workers: int 
     check_database(db_path)
     if workers > 1 and not redis_url:
         raise SystemExit("--workers > 1 needs --redis URL: Socket.IO events must reach every process")
+    if redis_url:
+        try:
+            import redis  # noqa: F401 - an optional extra: say so before gunicorn forks
+        except ImportError:
+            raise SystemExit("--redis needs the Redis client: pip install 'xephang[redis]'") from None
 
     clock = None
     if simulate_from:

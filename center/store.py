@@ -223,12 +223,6 @@ class Store:
                 self._checkin(conn, group.pooled)
                 group.done.set()
 
-    def db(self, conn: sqlite3.Connection) -> Any:
-        """sqlite-utils on a pooled connection, for table helpers (bulk inserts, introspection)."""
-        import sqlite_utils
-
-        return sqlite_utils.Database(conn)
-
     def close(self) -> None:
         while True:
             try:

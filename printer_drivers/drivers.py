@@ -11,18 +11,20 @@ socket with a deadline; the others run in a worker thread joined with a timeout.
 from __future__ import annotations
 
 import contextlib
-import functools
 import socket
 import struct
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from PIL import Image
 
-from center import offload
-from center.config import Printer
+from .printer import Printer
+from .profiles import escpos_profile
+from .ticket import TicketData, paper_width, render_test_page, render_ticket, waiting_line
 
 DLE_EOT = b"\x10\x04"
 STATUS_QUERY = DLE_EOT + b"\x01" + DLE_EOT + b"\x02" + DLE_EOT + b"\x04"
@@ -89,13 +91,6 @@ class PrinterFault(Exception):
 # ----------------------------------------------------------------------------------- encoding
 
 
-@functools.lru_cache(maxsize=32)
-def _profile(name: str) -> Any:
-    from escpos.capabilities import get_profile
-
-    return get_profile(name)
-
-
 def encode_image(img: Image.Image, profile: str = "TM-T88V", *, cut: bool = True) -> bytes:
     """ESC @, the image as `GS v 0` raster blocks (as python-escpos's bitImageRaster), feed and cut.
 
@@ -114,7 +109,7 @@ def encode_image(img: Image.Image, profile: str = "TM-T88V", *, cut: bool = True
         out += b"\x1dv0\x00" + struct.pack("<HH", width_bytes, part.height) + data
     if cut:
         out += b"\x1bd\x06"  # print and feed 6 lines, past the cutter
-        p = _profile(profile)
+        p = escpos_profile(profile)
         if p.supports("paperFullCut"):
             out += PAPER_FULL_CUT
         elif p.supports("paperPartCut"):
@@ -131,11 +126,9 @@ def _invert(data: bytes) -> bytes:
     return data.translate(_INVERT)
 
 
-def encode_text(data: Any, profile: str = "TM-T88V", *, cut: bool = True) -> bytes:
+def encode_text(data: TicketData, profile: str = "TM-T88V", *, cut: bool = True) -> bytes:
     """Text mode for printers with a working Vietnamese code page (off by default: see the module doc)."""
     from escpos.printer import Dummy
-
-    from .ticket import waiting_line
 
     p = Dummy(profile=profile)
     p._raw(b"\x1b@")
@@ -201,6 +194,28 @@ def check_health(health: Health) -> None:
 
 
 # ----------------------------------------------------------------------------------- transports
+
+
+def _thread_with_deadline(fn: Callable[[], None], timeout: float) -> None:
+    """`fn()` on a daemon thread joined with `timeout`: TimeoutError when it is not done by then (the
+    write goes on in the background and its outcome is dropped)."""
+    thread = threading.Thread(target=fn, name="printer-write", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TimeoutError(f"the printer took longer than {timeout} s")
+
+
+# How a blocking device write runs with its deadline. The print agent keeps the plain thread above; the
+# server, whose gevent worker would be frozen by a write blocked in C, hands it center.offload.run
+# (center/printing.py), so this package never imports the server.
+_run_blocking: Callable[..., Any] = _thread_with_deadline
+
+
+def use_runner(run: Callable[..., Any]) -> None:
+    """Run device writes through `run(fn, timeout=seconds)` (raises TimeoutError when the deadline passes)."""
+    global _run_blocking
+    _run_blocking = run
 
 
 def _network(printer: Printer, data: bytes | None, deadline: float) -> Health:
@@ -351,7 +366,7 @@ def send(printer: Printer, data: bytes | None, deadline_s: float = DEFAULT_DEADL
 
     # A device write blocks in C (and the printer may never read): on a native thread, joined with a deadline.
     try:
-        offload.run(work, timeout=max(0.0, deadline - time.monotonic()))
+        _run_blocking(work, timeout=max(0.0, deadline - time.monotonic()))
         timed_out = False
     except TimeoutError:
         timed_out = True
@@ -413,16 +428,14 @@ def parse_spec(spec: str) -> Printer:
     return Printer(**kw)
 
 
-def ticket_bytes(printer: Printer, data: Any) -> bytes:
+def ticket_bytes(printer: Printer, data: TicketData) -> bytes:
     """The print job for a ticket on this printer: raster image (default) or text mode."""
-    from .ticket import paper_width, render_ticket
-
     if printer.text_mode:
         return encode_text(data, printer.profile)
     return encode_image(render_ticket(data, paper_width(printer.paper_mm, printer.profile)), printer.profile)
 
 
-def print_ticket(printer: Printer, data: Any, deadline_s: float = DEFAULT_DEADLINE_S) -> PrintResult:
+def print_ticket(printer: Printer, data: TicketData, deadline_s: float = DEFAULT_DEADLINE_S) -> PrintResult:
     start = time.monotonic()
     if printer.driver == "none":
         return PrintResult(ok=True, status="none")
@@ -432,8 +445,6 @@ def print_ticket(printer: Printer, data: Any, deadline_s: float = DEFAULT_DEADLI
 
 def test_page_bytes(printer: Printer, center_name: str, site_name: str, kiosk_name: str, when: str) -> bytes:
     """A test page for this printer, as a raster at its width (the way tickets print by default)."""
-    from .ticket import paper_width, render_test_page
-
     width = paper_width(printer.paper_mm, printer.profile)
     return encode_image(render_test_page(center_name, site_name, kiosk_name, when, width), printer.profile)
 

@@ -2,7 +2,7 @@
 
 Text mode cannot print Vietnamese reliably on most ESC/POS printers (CP1258 needs combining tone marks
 that many do not compose; TCVN-3 tables sit in different slots per model), so the ticket is an image:
-it prints the same on every printer. The font is Noto Sans (full Vietnamese glyphs) from center.fonts.
+it prints the same on every printer. The font is Noto Sans (full Vietnamese glyphs) from printer_drivers.fonts.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import segno
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
-from center.estimate import wait_range, wait_text
-from center.fonts import FONT_FILE
+from .fonts import FONT_FILE
+from .profiles import escpos_profile
 
 DEFAULT_WIDTHS = {58: 384, 80: 512}
 
@@ -34,7 +34,7 @@ class TicketData:
     counters: tuple[int, ...] = ()
     ahead: int | None = None
     estimated_wait_s: int | None = None
-    estimated_wait_range_s: tuple[int, int] | None = None  # the printed range (center.estimate.wait_range), seconds
+    wait_text: str = ""  # the range as worded by the server ("khoảng 10–20 phút": center.estimate.wait_text)
     wait_note: str = ""  # e.g. "Chưa có quầy mở – thường mở lúc 13:30" (center.availability.note)
     issued_at: str = ""  # ISO 8601 with offset (UTC in the database)
     timezone: str = "Asia/Ho_Chi_Minh"
@@ -47,7 +47,7 @@ class TicketData:
         return {"center_name": self.center_name, "site_name": self.site_name, "number": self.number,
                 "service_name": self.service_name, "counters": list(self.counters), "ahead": self.ahead,
                 "estimated_wait_s": self.estimated_wait_s,
-                "estimated_wait_range_s": list(self.estimated_wait_range_s) if self.estimated_wait_range_s else None,
+                "wait_text": self.wait_text,
                 "wait_note": self.wait_note, "issued_at": self.issued_at,
                 "timezone": self.timezone, "priority_name": self.priority_name, "url": self.url,
                 "footer": self.footer}
@@ -63,16 +63,10 @@ class TicketData:
         ahead = data.get("ahead")
         wait = data.get("estimated_wait_s")
         wait = wait if isinstance(wait, int | float) and not isinstance(wait, bool) else None
-        bounds = data.get("estimated_wait_range_s")
-        if isinstance(bounds, list) and len(bounds) == 2 and all(
-                isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= 86400 for x in bounds):
-            wait_bounds: tuple[int, int] | None = (bounds[0], bounds[1])
-        else:  # a server that sends only the point estimate
-            wait_bounds = wait_range(wait)
         return cls(center_name=text("center_name"), site_name=text("site_name"), number=text("number"),
                    service_name=text("service_name"), counters=counters,
                    ahead=ahead if isinstance(ahead, int) and not isinstance(ahead, bool) else None,
-                   estimated_wait_s=wait, estimated_wait_range_s=wait_bounds, wait_note=text("wait_note"),
+                   estimated_wait_s=wait, wait_text=text("wait_text"), wait_note=text("wait_note"),
                    issued_at=text("issued_at"), timezone=text("timezone", "Asia/Ho_Chi_Minh") or "Asia/Ho_Chi_Minh",
                    priority_name=text("priority_name") or None, url=text("url"), footer=text("footer"))
 
@@ -93,9 +87,7 @@ def paper_width(paper_mm: int, profile: str | None = None) -> int:
     default = DEFAULT_WIDTHS.get(paper_mm, 512)
     if profile:
         try:
-            from .drivers import _profile
-
-            pixels = _profile(profile).profile_data.get("media", {}).get("width", {}).get("pixels")
+            pixels = escpos_profile(profile).profile_data.get("media", {}).get("width", {}).get("pixels")
         except Exception:  # noqa: BLE001 - unknown profile: fall back to the paper's default
             pixels = None
         if isinstance(pixels, int) and ((paper_mm == 58 and pixels <= 432) or (paper_mm == 80 and pixels >= 480)):
@@ -229,8 +221,8 @@ def waiting_line(data: TicketData) -> str:
         parts.append(f"Trước Ông/Bà: {data.ahead} người")
     if data.wait_note:
         parts.append(data.wait_note)
-    if data.estimated_wait_range_s:
-        parts.append(f"Chờ {wait_text(data.estimated_wait_range_s)}")
+    if data.wait_text:
+        parts.append(f"Chờ {data.wait_text}")
     return "\n".join(parts)
 
 

@@ -223,3 +223,143 @@ def browser_type_launch_args(browser_type_launch_args):
                  "--disable-sync", "--no-first-run", "--disable-quic",
                  "--autoplay-policy=no-user-gesture-required"],
     }
+
+
+# ------------------------------------------------------------------------------------------------ in-process app
+
+
+@dataclass
+class WebClient:
+    """Flask's test client on the real app, in this process: the same requests as `Server.get/post` without a
+    server process (view-level tests: roles, JSON errors, pages). `who` names a token from prepare_accounts."""
+
+    app: object
+    client: object
+    tokens: dict[str, str]
+
+    def _headers(self, who: str | None, headers: dict[str, str] | None) -> dict[str, str]:
+        out = dict(headers or {})
+        if who:
+            out["Authorization"] = f"Bearer {self.tokens[who]}"
+        return out
+
+    def get(self, path: str, who: str | None = "admin", headers: dict[str, str] | None = None, **kwargs):
+        return self.client.get(path, headers=self._headers(who, headers), **kwargs)  # type: ignore[attr-defined]
+
+    def post(self, path: str, who: str | None = "admin", headers: dict[str, str] | None = None, **kwargs):
+        return self.client.post(path, headers=self._headers(who, headers), **kwargs)  # type: ignore[attr-defined]
+
+    def sign_in(self, user: str, password: str = PASSWORD) -> str:
+        """Sign in through /login (a cookie session, as a browser); returns the session's CSRF token."""
+        import re
+
+        page = self.client.get("/login").get_data(as_text=True)  # type: ignore[attr-defined]
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token, page[:500]
+        r = self.client.post("/login", data={"username": user, "password": password,  # type: ignore[attr-defined]
+                                             "csrf_token": token.group(1)})
+        assert r.status_code == 302, r.get_data(as_text=True)[:500]
+        # Signing in starts a new session (and a new CSRF token): read it from a page, as the screens do.
+        page = self.client.get("/").get_data(as_text=True)  # type: ignore[attr-defined]
+        token = re.search(r'name="csrf-token" content="([^"]+)"', page)
+        assert token, page[:500]
+        return token.group(1)
+
+
+@pytest.fixture
+def web_app(tmp_path, accounts_template, clock):
+    """The app built by the real factory (center.app.create_app) on a copy of the accounts database, with the demo
+    config and the test clock; no housekeeping thread. Flask's TESTING stays off: errors go through the app's
+    own handlers, as in production."""
+    from center.app import create_app
+
+    db = tmp_path / "center.sqlite3"
+    shutil.copyfile(accounts_template[0], db)
+    app = create_app(str(DEMO_CONFIG), str(db), clock=clock, housekeeping=False)
+    yield app
+    app.extensions["xephang"].store.close()
+
+
+@pytest.fixture
+def web(web_app, accounts_template) -> WebClient:
+    """A test client on `web_app` that knows the test accounts' tokens (`web.get(path, who="staff1")`)."""
+    return WebClient(app=web_app, client=web_app.test_client(), tokens=dict(accounts_template[1]))
+
+
+# ------------------------------------------------------------------------------------------------ test tiers
+# `fast`: runs in this process only. A test is not fast when it (or a fixture or a tests/ helper it uses) starts a
+# server or another process, or drives the browser; `make test-fast` runs the rest (pytest -m fast).
+
+_PROCESS_WORDS = ("make_server", "server_with_accounts", "kiosk_server", "Server(", "Popen", "subprocess.",
+                  "cli(", "print_agent", "playwright", "redis_server", "venv")
+
+
+_BROWSER_FIXTURES = {"page", "context", "new_context", "browser", "launch_browser", "browser_type"}
+
+
+def _source(obj: object) -> str:
+    import inspect
+
+    try:
+        return inspect.getsource(obj)  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return ""
+
+
+def _helpers_of(fn: object) -> list[object]:
+    """Functions and classes of tests/ that `fn` names (one level: the *_support helpers)."""
+    code = getattr(fn, "__code__", None)
+    module = sys.modules.get(getattr(fn, "__module__", "") or "")
+    if code is None or module is None:
+        return []
+    found = []
+    for name in code.co_names:
+        obj = getattr(module, name, None)
+        if getattr(obj, "__module__", "").startswith("tests.") and obj is not fn:
+            found.append(obj)
+    return found
+
+
+_seen: dict[tuple[int, int], bool] = {}
+
+
+def _starts_processes(fn: object, depth: int = 2) -> bool:
+    key = (id(fn), depth)
+    if key not in _seen:  # each function is read once, not once per parametrized case
+        _seen[key] = any(word in _source(fn) for word in _PROCESS_WORDS) or (
+            depth > 0 and any(_starts_processes(h, depth - 1) for h in _helpers_of(fn)))
+    return _seen[key]
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        fn = getattr(item, "function", None)
+        heavy = item.get_closest_marker("browser") is not None or (fn is not None and _starts_processes(fn))
+        for defs in getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {}).values():
+            for d in defs:
+                module = getattr(d.func, "__module__", "") or ""
+                if module.startswith("pytest_playwright") and d.argname in _BROWSER_FIXTURES:
+                    item.add_marker(pytest.mark.browser)
+                    heavy = True
+                elif module.startswith("tests") and d.argname != "_fast_tests_start_no_server" and \
+                        _starts_processes(d.func):
+                    heavy = True
+        item.add_marker(pytest.mark.server if heavy else pytest.mark.fast)
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests_start_no_server(request, monkeypatch):
+    """A test marked fast that starts a server or a browser anyway fails here, naming the command: the tier stays
+    honest when a helper changes."""
+    if request.node.get_closest_marker("fast") is None:
+        return
+    original = subprocess.Popen._execute_child  # type: ignore[attr-defined]
+
+    def guarded(self, args, *rest, **kwargs):
+        words = [str(a) for a in (args if isinstance(args, list | tuple) else [args])]
+        if ("center" in words and "serve" in words) or any("chromium" in w or "playwright" in w for w in words):
+            raise RuntimeError(f"a test of the fast tier starts {' '.join(words)[:200]}: add it to the words of "
+                               "tests/conftest.py that mark a test as starting processes")
+        return original(self, args, *rest, **kwargs)
+
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", guarded)
