@@ -22,7 +22,7 @@ from typing import Any
 from . import offload
 from .clock import Clock, from_iso, opening_state, service_day, system_clock, to_iso
 from .config import Config, Counter, Service, Site
-from .errors import Conflict, Invalid, NotFound
+from .errors import Conflict, Invalid, NotFound, clean_text
 from .estimate import (
     DEFAULT_CV,
     MAX_REPLAY,
@@ -849,9 +849,7 @@ class Engine:
         site = self.config.sites[counter.site]
         now = self.clock()
         iso = to_iso(now)
-        if note is not None and (not isinstance(note, str) or len(note) > 500):
-            raise Invalid("Ghi chú quá dài (tối đa 500 ký tự)", "note must be text of at most 500 characters",
-                          code="bad_note")
+        note = (clean_text(note, "note") or None) if note is not None else None
         target: Counter | None = None
         if to_counter:
             target = self.counter(to_counter)
@@ -907,8 +905,9 @@ class Engine:
         if reason not in PAUSE_REASONS:
             raise Invalid("Lý do tạm dừng không hợp lệ", f"reason must be one of {', '.join(PAUSE_REASONS)}",
                           code="bad_reason")
+        note = clean_text(note, "note") if note is not None else None
         iso = to_iso(self.clock())
-        text = reason if not note else f"{reason}: {str(note)[:200]}"
+        text = reason if not note else f"{reason}: {note}"
         with self.store.write() as conn:
             state = self._claim_counter(conn, counter, actor, iso)
             if state["ticket_id"]:
@@ -934,6 +933,7 @@ class Engine:
 
     def mark_left(self, ticket_id: int, actor: Actor, note: str | None = None) -> dict[str, Any]:
         """Staff saw a waiting citizen leave before being called."""
+        note = clean_text(note, "note") if note is not None else None
         iso = to_iso(self.clock())
         with self.store.write() as conn:
             row = conn.execute("UPDATE tickets SET status = 'left', ended_at = ? WHERE id = ? AND status = 'waiting' "

@@ -10,12 +10,10 @@
 
 from __future__ import annotations
 
-import functools
 import io
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any
 
 import segno
@@ -25,7 +23,7 @@ from center import printing
 from center.config import Kiosk
 from center.engine import Actor
 from center.errors import Conflict, Forbidden, Invalid, NotFound, QueueError, Unauthorized
-from center.web import center, current_actor, field, json_body, require
+from center.web import center, current_actor, field, json_body, json_route, require, text_field
 
 bp = Blueprint("kiosk", __name__, template_folder="templates", static_folder="static",
                static_url_path="/kiosk/static")
@@ -35,23 +33,6 @@ REFILL_S = 2.0
 REQUEST_MEMORY = 64  # recent client request ids per kiosk: a retried tap returns the same ticket
 REQUEST_TTL_S = 600
 AGENT_WAIT_MAX_S = 25
-
-
-def json_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """JSON routes answer errors as JSON even for a browser without an Accept header."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except QueueError as e:
-            resp = jsonify(e.to_dict())
-            resp.status_code = e.status
-            if e.status == 429 and "retry_after" in e.details:
-                resp.headers["Retry-After"] = str(max(1, round(float(e.details["retry_after"]))))  # type: ignore[arg-type]
-            return resp
-
-    return wrapper
 
 
 # ------------------------------------------------------------------------------ rate limit, retries
@@ -173,7 +154,7 @@ def kiosk_page(kiosk_id: str) -> Any:
 
 
 @bp.post("/kiosk/<kiosk_id>/issue")
-@json_errors
+@json_route
 def kiosk_issue(kiosk_id: str) -> Any:
     kiosk = _kiosk(kiosk_id)
     actor = _kiosk_actor(kiosk)
@@ -206,7 +187,7 @@ def kiosk_issue(kiosk_id: str) -> Any:
 
 
 @bp.get("/kiosk/<kiosk_id>/printer")
-@json_errors
+@json_route
 def kiosk_printer(kiosk_id: str) -> Any:
     """The printer's health (online, paper, cover) where the hardware reports it."""
     from printer_drivers.drivers import status
@@ -225,7 +206,7 @@ def kiosk_printer(kiosk_id: str) -> Any:
 
 
 @bp.post("/kiosk/<kiosk_id>/test-print")
-@json_errors
+@json_route
 def kiosk_test_print(kiosk_id: str) -> Any:
     """A test page on the kiosk's printer (admins and managers of its site): the outcome within the ticket
     deadline, nothing recorded on any ticket, one audit_log row."""
@@ -261,7 +242,7 @@ def desk_page(site: str) -> Any:
 
 
 @bp.post("/desk/<site>/issue")
-@json_errors
+@json_route
 def desk_issue(site: str) -> Any:
     c = center()
     actor = _staff()
@@ -280,7 +261,7 @@ def desk_issue(site: str) -> Any:
 
 
 @bp.post("/kiosk/tickets/<int:ticket_id>/reprint")
-@json_errors
+@json_route
 def reprint(ticket_id: int) -> Any:
     c = center()
     actor = _staff()
@@ -306,7 +287,7 @@ def _ticket_device(ticket_id: int) -> str | None:
 
 
 @bp.get("/tickets/<int:ticket_id>/ticket.png")
-@json_errors
+@json_route
 def ticket_png(ticket_id: int) -> Any:
     """The ticket as printed, for staff, documentation and tests (and the kiosk of that site)."""
     from printer_drivers.ticket import paper_width, render_ticket
@@ -338,7 +319,7 @@ def ticket_png(ticket_id: int) -> Any:
 
 
 @bp.get("/kiosk/agent/jobs")
-@json_errors
+@json_route
 def agent_jobs() -> Any:
     """Long poll: the kiosk's pending print jobs with everything to print them (waits up to `wait` s)."""
     c = center()
@@ -376,19 +357,19 @@ def _agent_outcome() -> tuple[Any, Any, bool, str | None, dict | None]:
     kiosk = _kiosk(actor.name)
     _kiosk_actor(kiosk)
     data = json_body()
-    return (actor, kiosk, field(data, "ok", bool, required=True), field(data, "error", str),
+    return (actor, kiosk, field(data, "ok", bool, required=True), text_field(data, "error"),
             field(data, "health", dict))
 
 
 @bp.post("/kiosk/agent/jobs/<int:job_id>")
-@json_errors
+@json_route
 def agent_report(job_id: int) -> Any:
     actor, kiosk, ok, error, health = _agent_outcome()
     return jsonify(printing.report_job(center(), kiosk, job_id, ok, error, health, actor))
 
 
 @bp.post("/kiosk/agent/tests/<int:job_id>")
-@json_errors
+@json_route
 def agent_test_report(job_id: int) -> Any:
     """The print agent reports a test page (asked with POST /kiosk/<kiosk_id>/test-print)."""
     _actor, kiosk, ok, error, health = _agent_outcome()
