@@ -97,9 +97,16 @@ def issue_ticket() -> Any:
     require("ticket.issue", site=site)
     service = field(data, "service", str, required=True)
     priority = field(data, "priority", str)
-    source = "kiosk" if actor.role == "kiosk" else field(data, "source", str, default="api")
+    kiosk = actor.name if actor.role == "kiosk" else None
+    source = "kiosk" if kiosk else "api"
+    # Provenance is who calls, never what the body says: per-source statistics must not be skewed by a claim.
+    for name, derived in (("source", source), ("kiosk", kiosk)):
+        if name in data and data[name] != derived:
+            raise Invalid(f"Trường '{name}' do máy chủ xác định theo người gọi, không gửi lên",
+                          f"'{name}' is set by the server from the caller ({derived or 'none'}); do not send it",
+                          code="provenance_from_caller", field=name)
     ticket = center().engine.issue(site, service, priority=priority or None, source=source, actor=actor,
-                                   kiosk=actor.name if actor.role == "kiosk" else field(data, "kiosk", str))
+                                   kiosk=kiosk, request_id=field(data, "request_id", str))
     from .printing import public_url
 
     ticket["public_url"] = public_url(center(), ticket["public_id"], request.host_url)

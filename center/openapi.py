@@ -120,9 +120,15 @@ def document() -> dict[str, Any]:
             "/api/tickets": {"post": {
                 "summary": "Issue a ticket (kiosk devices at their own site; staff at the reception desk)",
                 "security": SECURED,
+                "description": "The ticket's source is the caller (a kiosk device: kiosk; a person: api), never "
+                               "the body: a body naming another `source` or `kiosk` is refused (422). A kiosk "
+                               "device issues at most 5 at once, then one every 2 s, on every route and every "
+                               "server process (429 with Retry-After). A `request_id` sent again within 10 "
+                               "minutes returns the ticket it made (`repeated`: true) instead of a second one.",
                 "requestBody": _body({"site": CODE, "service": CODE,
                                       "priority": {**CODE, "nullable": True, "description": "priority group code"},
-                                      "source": {"type": "string", "enum": ["kiosk", "desk", "api"]}},
+                                      "request_id": {**CODE, "description": "the same id on a retry returns the "
+                                                                            "same ticket"}},
                                      ["site", "service"]),
                 "responses": {**_ok(TICKET, "Issued", 201), **_err(400, 401, 403, 404, 409, 413, 422, 429, 503)}}},
             "/api/tickets/{ticket_id}": {"get": {
