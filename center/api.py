@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from .clock import to_iso
 from .engine import PAUSE_REASONS
 from .errors import Invalid, NotFound
-from .web import center, current_actor, field, json_body, require
+from .web import center, current_actor, field, json_body, require, text_field
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -94,9 +97,16 @@ def issue_ticket() -> Any:
     require("ticket.issue", site=site)
     service = field(data, "service", str, required=True)
     priority = field(data, "priority", str)
-    source = "kiosk" if actor.role == "kiosk" else field(data, "source", str, default="api")
+    kiosk = actor.name if actor.role == "kiosk" else None
+    source = "kiosk" if kiosk else "api"
+    # Provenance is who calls, never what the body says: per-source statistics must not be skewed by a claim.
+    for name, derived in (("source", source), ("kiosk", kiosk)):
+        if name in data and data[name] != derived:
+            raise Invalid(f"Trường '{name}' do máy chủ xác định theo người gọi, không gửi lên",
+                          f"'{name}' is set by the server from the caller ({derived or 'none'}); do not send it",
+                          code="provenance_from_caller", field=name)
     ticket = center().engine.issue(site, service, priority=priority or None, source=source, actor=actor,
-                                   kiosk=actor.name if actor.role == "kiosk" else field(data, "kiosk", str))
+                                   kiosk=kiosk, request_id=field(data, "request_id", str))
     from .printing import public_url
 
     ticket["public_url"] = public_url(center(), ticket["public_id"], request.host_url)
@@ -116,7 +126,7 @@ def get_ticket(ticket_id: int) -> Any:
 def ticket_left(ticket_id: int) -> Any:
     actor = require("counter.operate")
     data = json_body()
-    return jsonify(center().engine.mark_left(ticket_id, actor, field(data, "note", str)))
+    return jsonify(center().engine.mark_left(ticket_id, actor, text_field(data, "note")))
 
 
 @bp.get("/public/tickets/<public_id>")
@@ -211,7 +221,7 @@ def counter_transfer(counter_id: str) -> Any:
     data = json_body()
     return jsonify(center().engine.transfer(
         counter_id, actor, service=field(data, "service", str), to_counter=field(data, "counter", str),
-        keep_place=field(data, "keep_place", bool), note=field(data, "note", str), expect=_ticket_ref(data)))
+        keep_place=field(data, "keep_place", bool), note=text_field(data, "note"), expect=_ticket_ref(data)))
 
 
 @bp.post("/counters/<counter_id>/pause")
@@ -222,7 +232,7 @@ def counter_pause(counter_id: str) -> Any:
     if reason not in PAUSE_REASONS:
         raise Invalid("Lý do tạm dừng không hợp lệ", f"reason must be one of {', '.join(PAUSE_REASONS)}",
                       code="bad_reason", field="reason")
-    return jsonify(center().engine.pause(counter_id, actor, reason, field(data, "note", str)))
+    return jsonify(center().engine.pause(counter_id, actor, reason, text_field(data, "note")))
 
 
 @bp.post("/counters/<counter_id>/resume")
@@ -242,14 +252,17 @@ def audit() -> Any:
     """Who did what, when: staff actions on tickets and counters, and account/admin actions (managers)."""
     require("reports.read")
     site = request.args.get("site")
-    if site:
+    if site is not None:  # an empty site is no site: 404, not every site
         center().engine.site(site)
-    since = request.args.get("since") or "0000"
-    until = request.args.get("until") or "9999"
+    since = _moment_arg("since") or "0000"
+    until = _moment_arg("until") or "9999"
     try:
-        limit = min(max(int(request.args.get("limit", 200)), 1), 2000)
+        limit = int(request.args.get("limit", 200))
     except ValueError:
-        raise Invalid("limit phải là số", "limit must be a whole number", code="bad_field", field="limit") from None
+        limit = 0
+    if not 1 <= limit <= 2000:
+        raise Invalid("limit phải là số từ 1 đến 2000", "limit must be a whole number from 1 to 2000",
+                      code="bad_field", field="limit")
     actor = request.args.get("staff")
     sql = """
         SELECT * FROM (
@@ -270,6 +283,28 @@ def audit() -> Any:
         rows = [dict(r) for r in conn.execute(sql, {"since": since, "until": until, "site": site,
                                                      "actor": actor, "limit": limit})]
     return jsonify({"entries": rows})
+
+
+MOMENT_RE = re.compile(r"\d{4}-\d{2}-\d{2}([Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?")
+
+
+def _moment_arg(name: str) -> str | None:
+    """A query parameter that is an RFC 3339 date-time (with its offset) or a date (its start in the center's
+    time zone), in the stored form (UTC ISO) for comparing; anything else, an empty value too, is a 422."""
+    value = request.args.get(name)
+    if value is None:
+        return None
+    try:
+        if not MOMENT_RE.fullmatch(value):
+            raise ValueError(value)
+        moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        if moment.tzinfo is None:  # a date
+            moment = moment.replace(tzinfo=center().config.tz)
+        return to_iso(moment)
+    except (ValueError, OverflowError):  # not a moment, or one UTC cannot hold (year 1 east of Greenwich)
+        raise Invalid(f"'{name}' phải là ngày (2026-11-23) hoặc ngày giờ có múi giờ (2026-11-23T09:00:00+07:00)",
+                      f"'{name}' must be a date (2026-11-23) or an RFC 3339 date-time (2026-11-23T09:00:00+07:00)",
+                      code="bad_field", field=name) from None
 
 
 @bp.get("/openapi.json")

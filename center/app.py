@@ -22,7 +22,7 @@ from .errors import QueueError
 from .fonts import FONT_DIR
 from .realtime import attach, make_socketio, publisher
 from .store import Store, StoreError
-from .web import Center, bearer_token, wants_json
+from .web import MAX_TEXT, Center, bearer_token, is_json_route, json_body, wants_json
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
@@ -102,11 +102,23 @@ def create_app(config: Config | str, db_path: str, *, clock: Clock = system_cloc
             "font-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'self'")
         return resp
 
+    @app.before_request
+    def parse_json_bodies() -> None:
+        """Every body sent to a JSON route goes through the one bounded parser, even where the route reads
+        nothing from it: garbage is a 400 everywhere, never silently ignored."""
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and is_json_route():
+            json_body()
+
     @app.errorhandler(QueueError)
     def queue_error(e: QueueError) -> Any:
         if wants_json():
-            return jsonify(e.to_dict()), e.status
-        return render_template("error.html", error=e), e.status
+            resp = jsonify(_printable(e.to_dict()))
+        else:
+            resp = app.make_response(render_template("error.html", error=e))
+        resp.status_code = e.status
+        if "retry_after" in e.details:
+            resp.headers["Retry-After"] = str(max(1, round(float(e.details["retry_after"]))))  # type: ignore[arg-type]
+        return resp
 
     @app.errorhandler(CSRFError)
     def csrf_error(e: CSRFError) -> Any:
@@ -137,7 +149,11 @@ def create_app(config: Config | str, db_path: str, *, clock: Clock = system_cloc
                     413: "Yêu cầu quá lớn", 400: "Yêu cầu không hợp lệ"}
         err = QueueError(messages.get(e.code or 500, "Có lỗi xảy ra"), e.description or e.name,
                          code=(e.name or "error").lower().replace(" ", "_"), status=e.code or 500)
-        return queue_error(err)
+        resp = queue_error(err)
+        for name, value in e.get_headers():
+            if name == "Allow":  # a 405 says which methods the route takes (RFC 9110)
+                resp.headers[name] = value
+        return resp
 
     @app.errorhandler(OverflowError)
     def out_of_range(e: OverflowError) -> Any:
@@ -168,6 +184,7 @@ def create_app(config: Config | str, db_path: str, *, clock: Clock = system_cloc
         from flask_wtf.csrf import generate_csrf
 
         return {"tr": tr, "lang": current_lang(), "csrf_token": generate_csrf, "font_url": FONT_URL,
+                "max_text": MAX_TEXT,
                 "center_name": cfg.center_name, "center_name_en": cfg.center_name_en,
                 "center_timezone": cfg.timezone}
 
@@ -181,6 +198,18 @@ def create_app(config: Config | str, db_path: str, *, clock: Clock = system_cloc
     if housekeeping:
         _start_housekeeping(engine)
     return app
+
+
+def _printable(value: Any) -> Any:
+    """An error body that can always be written: a string that echoes input with a lone surrogate (which UTF-8
+    cannot encode) gets U+FFFD in its place instead of failing the response."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(v) for v in value]
+    return value
 
 
 def _start_housekeeping(engine: Engine) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -245,7 +245,7 @@ class _Reader:
             return default  # type: ignore[return-value]
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(self.path(name), "must be a non-empty string")
-        if code and not CODE_RE.match(value):
+        if code and not CODE_RE.fullmatch(value):
             raise ConfigError(self.path(name), f"{value!r} is not a valid code (letters, digits, - _ .)")
         return value.strip()
 
@@ -313,15 +313,28 @@ def _zero_tens(word: str) -> bool:
     return ZERO_TENS[key]
 
 
+def _parse_date(value: Any, key: str) -> str:
+    """A calendar date that exists (a TOML date or "YYYY-MM-DD"): "2026-02-30" would never match a day and the
+    site would silently stay open."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            raise ConfigError(key, f"{value!r} is not a real calendar date") from None
+    raise ConfigError(key, f"{value!r} is not a date like 2026-01-01")
+
+
 def _parse_hhmm(text: Any, key: str) -> time:
-    m = HHMM_RE.match(text) if isinstance(text, str) else None
+    m = HHMM_RE.fullmatch(text) if isinstance(text, str) else None
     if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
         raise ConfigError(key, f"{text!r} is not a time like 07:30")
     return time(int(m.group(1)), int(m.group(2)))
 
 
 def _parse_interval(text: Any, key: str) -> tuple[time, time | None]:
-    m = INTERVAL_RE.match(text) if isinstance(text, str) else None
+    m = INTERVAL_RE.fullmatch(text) if isinstance(text, str) else None
     if not m:
         raise ConfigError(key, f"{text!r} is not an interval like \"07:30-11:30\"")
     h1, m1, h2, m2 = (int(g) for g in m.groups())
@@ -541,10 +554,7 @@ def parse_config(data: dict[str, Any], source_path: str = "") -> Config:
                 if item.id in all_ids:
                     raise ConfigError(s.path(kind + "s"), f"id {item.id!r} is used twice ({all_ids[item.id]})")
                 all_ids[item.id] = f"{kind} at {code}"
-        closed = [str(x) for x in s.list("closed_dates")]
-        for i, d in enumerate(closed):
-            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", d):
-                raise ConfigError(f"{s.path('closed_dates')}[{i}]", f"{d!r} is not a date like 2026-01-01")
+        closed = [_parse_date(x, f"{s.path('closed_dates')}[{i}]") for i, x in enumerate(s.list("closed_dates"))]
         sites[code] = Site(
             code=code,
             name=s.str("name"),

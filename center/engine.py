@@ -23,7 +23,7 @@ from . import offload
 from .availability import availability
 from .clock import Clock, from_iso, opening_state, service_day, system_clock, to_iso
 from .config import Config, Counter, Service, Site
-from .errors import Conflict, Invalid, NotFound
+from .errors import Conflict, Invalid, NotFound, QueueError, clean_text
 from .estimate import (
     DEFAULT_CV,
     MAX_REPLAY,
@@ -44,6 +44,9 @@ ESTIMATE_TTL_S = 10.0  # seconds the per-service estimates shown on screens are 
 NEWCOMER_TTL_S = 1.0  # seconds of the center's clock a new tickets' replay is reused during a burst of issuing
 PAUSE_REASONS = ("break", "meeting", "kiosk_help", "paperwork", "other")
 RELEASE_OUTCOMES = ("requeue", "no_show")  # what a forced release does with the citizen at the counter
+KIOSK_BURST = 5  # a kiosk device may issue 5 tickets at once, then one every KIOSK_REFILL_S of the center's clock
+KIOSK_REFILL_S = 2.0
+REQUEST_TTL_S = 600  # a retried request id returns the ticket it made for this long
 
 
 @dataclass(frozen=True)
@@ -496,8 +499,15 @@ class Engine:
     # ------------------------------------------------------------------ issuing
 
     def issue(self, site_code: str, service_code: str, *, priority: str | None = None,
-              source: str = "api", actor: Actor = SYSTEM, kiosk: str | None = None) -> dict[str, Any]:
-        """Issue the next number of a service; returns the ticket with people ahead and estimated wait."""
+              source: str = "api", actor: Actor = SYSTEM, kiosk: str | None = None,
+              request_id: str | None = None) -> dict[str, Any]:
+        """Issue the next number of a service; returns the ticket with people ahead and estimated wait.
+
+        A kiosk device is limited (KIOSK_BURST, then one per KIOSK_REFILL_S) whatever route it calls, and a
+        `request_id` the caller sent before returns the ticket it made (marked `repeated`) instead of a
+        second one. Both live in the database, inside the issue's own transaction, so every server process
+        sees them and a refused issue costs nothing.
+        """
         site = self.site(site_code)
         service = self.service(site, service_code)
         if priority is not None:
@@ -520,6 +530,15 @@ class Engine:
         # write lock so that other counters and kiosks never wait for it.
         estimate = self._newcomer_estimate(site, day, service.code, priority is not None, now)
         with self.store.write() as conn:
+            if request_id is not None:
+                prior = _prior_request(conn, actor.name, request_id, now)
+                if prior is not None:
+                    view = self.ticket_view(prior, private=True)
+                    view.update({"ahead": prior["ahead_at_issue"], "estimated_wait_s": prior["estimated_wait_s"],
+                                 "repeated": True})
+                    return view
+            if actor.role == "kiosk":
+                _take_issue_token(conn, actor.name, now)
             seq = conn.execute(
                 "INSERT INTO day_sequences (site, service, service_day, last_seq) VALUES (?,?,?,1) "
                 "ON CONFLICT(site, service, service_day) DO UPDATE SET last_seq = last_seq + 1 "
@@ -543,6 +562,8 @@ class Engine:
             _log(conn, row["id"], iso, "issued", site.code, None, actor.name,
                  {"source": source, "priority": priority, "ahead": ahead, "estimated_wait_s": estimate,
                   "kiosk": kiosk})
+            if request_id is not None:
+                _remember_request(conn, actor.name, request_id, row["id"], now)
         self._joined(site, day, service.code, priority is not None)
         view = self.ticket_view(row, private=True)
         view.update(with_range({"ahead": ahead, "estimated_wait_s": estimate}))
@@ -900,9 +921,7 @@ class Engine:
         site = self.config.sites[counter.site]
         now = self.clock()
         iso = to_iso(now)
-        if note is not None and (not isinstance(note, str) or len(note) > 500):
-            raise Invalid("Ghi chú quá dài (tối đa 500 ký tự)", "note must be text of at most 500 characters",
-                          code="bad_note")
+        note = (clean_text(note, "note") or None) if note is not None else None
         target: Counter | None = None
         if to_counter:
             target = self.counter(to_counter)
@@ -958,8 +977,9 @@ class Engine:
         if reason not in PAUSE_REASONS:
             raise Invalid("Lý do tạm dừng không hợp lệ", f"reason must be one of {', '.join(PAUSE_REASONS)}",
                           code="bad_reason")
+        note = clean_text(note, "note") if note is not None else None
         iso = to_iso(self.clock())
-        text = reason if not note else f"{reason}: {str(note)[:200]}"
+        text = reason if not note else f"{reason}: {note}"
         with self.store.write() as conn:
             state = self._claim_counter(conn, counter, actor, iso)
             if state["ticket_id"]:
@@ -985,6 +1005,7 @@ class Engine:
 
     def mark_left(self, ticket_id: int, actor: Actor, note: str | None = None) -> dict[str, Any]:
         """Staff saw a waiting citizen leave before being called."""
+        note = clean_text(note, "note") if note is not None else None
         iso = to_iso(self.clock())
         with self.store.write() as conn:
             row = conn.execute("UPDATE tickets SET status = 'left', ended_at = ? WHERE id = ? AND status = 'waiting' "
@@ -1147,6 +1168,52 @@ def _closed_error(site: Site, state: Any) -> Conflict:
     return Conflict("Ngoài giờ làm việc" + (f"; mời quay lại lúc {when}" if when else ""),
                     "Closed" + (f"; opens at {when_en}" if when_en else ""), code="closed",
                     next_open=state.next_open.isoformat() if state.next_open else None)
+
+
+def _take_issue_token(conn: sqlite3.Connection, device: str, now: datetime) -> None:
+    """One token from the device's bucket (KIOSK_BURST, refilled one per KIOSK_REFILL_S), or a 429 saying when
+    the next one comes. In the issue's transaction: the write lock serialises every process, and a refused
+    or failed issue rolls the token back."""
+    t = now.timestamp()
+    row = conn.execute("SELECT tokens, at FROM issue_limits WHERE device = ?", (device,)).fetchone()
+    tokens = KIOSK_BURST if row is None else min(KIOSK_BURST, row["tokens"] + max(0.0, t - row["at"]) / KIOSK_REFILL_S)
+    if tokens < 1:
+        raise QueueError("Kiosk đang cấp số quá nhanh, vui lòng chờ vài giây rồi chạm lại",
+                         "Too many tickets from this kiosk; please wait a few seconds", code="rate_limited",
+                         status=429, retry_after=round((1 - tokens) * KIOSK_REFILL_S, 1))
+    conn.execute("INSERT INTO issue_limits (device, tokens, at) VALUES (?,?,?) ON CONFLICT(device) DO UPDATE "
+                 "SET tokens = excluded.tokens, at = excluded.at", (device, tokens - 1, t))
+
+
+def _prior_request(conn: sqlite3.Connection, caller: str, request_id: str, now: datetime) -> sqlite3.Row | None:
+    """The ticket an earlier request with this id made (within REQUEST_TTL_S), if any."""
+    cutoff = to_iso(now - timedelta(seconds=REQUEST_TTL_S))
+    return conn.execute("SELECT t.* FROM issue_requests r JOIN tickets t ON t.id = r.ticket_id "
+                        "WHERE r.caller = ? AND r.request_id = ? AND r.at >= ?",
+                        (caller, request_id, cutoff)).fetchone()
+
+
+def _remember_request(conn: sqlite3.Connection, caller: str, request_id: str, ticket_id: int, now: datetime) -> None:
+    iso = to_iso(now)
+    conn.execute("DELETE FROM issue_requests WHERE caller = ? AND at < ?",
+                 (caller, to_iso(now - timedelta(seconds=REQUEST_TTL_S))))
+    conn.execute("INSERT INTO issue_requests (caller, request_id, at, ticket_id) VALUES (?,?,?,?) "
+                 "ON CONFLICT(caller, request_id) DO UPDATE SET at = excluded.at, ticket_id = excluded.ticket_id, "
+                 "answer = NULL", (caller, request_id, iso, ticket_id))
+
+
+def request_answer(store: Store, caller: str, request_id: str) -> dict[str, Any] | None:
+    """What the route answered to a request id (stored by remember_answer), for a retry."""
+    with store.connection() as conn:
+        row = conn.execute("SELECT answer FROM issue_requests WHERE caller = ? AND request_id = ?",
+                           (caller, request_id)).fetchone()
+    return json.loads(row["answer"]) if row and row["answer"] else None
+
+
+def remember_answer(store: Store, caller: str, request_id: str, answer: dict[str, Any]) -> None:
+    with store.write() as conn:
+        conn.execute("UPDATE issue_requests SET answer = ? WHERE caller = ? AND request_id = ?",
+                     (json.dumps(answer, ensure_ascii=False), caller, request_id))
 
 
 STATUS_VI = {"waiting": "đang chờ", "called": "đã gọi", "serving": "đang phục vụ", "served": "đã phục vụ",

@@ -463,3 +463,24 @@ CREATE INDEX login_limits_expiry ON login_limits (expires_at);
 """
 
 MIGRATIONS.append(V13_SESSIONS_AND_LOGIN_LIMITS)
+
+# One issuing limit per kiosk device and idempotent request ids, where every server process sees them: both are
+# read and written inside the issue's own transaction (center/engine.py: _take_issue_token, _prior_request).
+# IF NOT EXISTS: a file set back to an older version (tests/test_migrations.py) runs this again harmlessly.
+V14_ISSUE_LIMITS = """
+CREATE TABLE IF NOT EXISTS issue_limits (
+  device TEXT PRIMARY KEY,
+  tokens REAL NOT NULL,               -- left in the bucket at `at`
+  at REAL NOT NULL                    -- the center's clock, seconds since the epoch
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS issue_requests (
+  caller TEXT NOT NULL,               -- the device or account that sent the request id
+  request_id TEXT NOT NULL,
+  at TEXT NOT NULL,
+  ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+  answer TEXT,                        -- JSON the kiosk route answered (ticket and print outcome)
+  PRIMARY KEY (caller, request_id)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS.append(V14_ISSUE_LIMITS)

@@ -12,9 +12,13 @@ WAIT_RANGE_SCHEMA = {"type": "array", "items": {"type": "integer"}, "minItems": 
 
 
 def _err(*codes: int) -> dict[str, Any]:
-    text = {400: "Malformed request", 401: "No or invalid credentials", 403: "Role not allowed",
-            404: "Unknown id", 409: "Conflicts with the current state", 413: "Body too large",
-            422: "Invalid values", 503: "Database busy or unavailable"}
+    text = {400: "Malformed request: not a JSON object, not UTF-8, a lone surrogate, nested deeper than 16",
+            401: "No or invalid credentials", 403: "Role not allowed",
+            404: "Unknown id", 405: "Method not allowed (the Allow header lists the methods)",
+            409: "Conflicts with the current state", 413: "Body too large (64 KB)",
+            422: "Invalid values (the `field` names which one; text fields say their `limit`)",
+            429: "A kiosk issues too fast (Retry-After says when to try again)",
+            503: "Database busy or unavailable"}
     return {str(c): {"description": text[c], "content": {"application/json": {"schema": ERROR}}} for c in codes}
 
 
@@ -22,16 +26,27 @@ def _ok(schema: dict[str, Any], description: str = "OK", status: int = 200) -> d
     return {str(status): {"description": description, "content": {"application/json": {"schema": schema}}}}
 
 
-def _body(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+def _body(properties: dict[str, Any], required: list[str] | None = None,
+          any_of: list[str] | None = None) -> dict[str, Any]:
+    """A JSON object body; `any_of`: at least one of these fields is needed."""
     schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         schema["required"] = required
-    return {"required": bool(required), "content": {"application/json": {"schema": schema}}}
+    if any_of:
+        schema["anyOf"] = [{"required": [name]} for name in any_of]
+    return {"required": bool(required or any_of), "content": {"application/json": {"schema": schema}}}
+
+
+# What the server takes (center/web.py): codes and ids 1–64 characters, free text at most 500 characters.
+CODE = {"type": "string", "minLength": 1, "maxLength": 64}
+TEXT = {"type": "string", "maxLength": 500, "pattern": "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$",
+        "description": "free text: trimmed, no control characters but line breaks and tabs, at most 500 characters"}
 
 
 COUNTER_PARAM = {"name": "counter_id", "in": "path", "required": True, "schema": {"type": "string"}}
-SITE_QUERY = {"name": "site", "in": "query", "required": True, "schema": {"type": "string"}}
 EXPECT = {"ticket": {"type": "integer", "description": "id of the ticket the caller believes is current"}}
+SITE_QUERY = {"name": "site", "in": "query", "required": True, "schema": CODE}
+MOMENT = {"type": "string", "anyOf": [{"format": "date-time"}, {"format": "date"}]}
 SECURED = [{"bearer": []}, {"cookie": []}]
 
 
@@ -91,7 +106,8 @@ def document() -> dict[str, Any]:
                     "site": {"type": "string"}, "service_day": {"type": "string"},
                     "services": {"type": "array", "items": {"type": "object", "properties": {
                         "code": {"type": "string"}, "waiting": {"type": "integer"},
-                        "longest_wait_s": {"type": "integer"}, "estimated_wait_s": {"type": "integer"},
+                        "longest_wait_s": {"type": "integer", "nullable": True},
+                        "estimated_wait_s": {"type": "integer", "nullable": True},
                         "estimated_wait_range_s": WAIT_RANGE_SCHEMA,
                         "counters_open": {"type": "integer"},
                         "counter_state": {"type": "string", "enum": ["open", "paused", "closed"]},
@@ -114,12 +130,17 @@ def document() -> dict[str, Any]:
             "/api/tickets": {"post": {
                 "summary": "Issue a ticket (kiosk devices at their own site; staff at the reception desk)",
                 "security": SECURED,
-                "requestBody": _body({"site": {"type": "string"}, "service": {"type": "string"},
-                                      "priority": {"type": "string", "nullable": True,
-                                                   "description": "priority group code"},
-                                      "source": {"type": "string", "enum": ["kiosk", "desk", "api"]}},
+                "description": "The ticket's source is the caller (a kiosk device: kiosk; a person: api), never "
+                               "the body: a body naming another `source` or `kiosk` is refused (422). A kiosk "
+                               "device issues at most 5 at once, then one every 2 s, on every route and every "
+                               "server process (429 with Retry-After). A `request_id` sent again within 10 "
+                               "minutes returns the ticket it made (`repeated`: true) instead of a second one.",
+                "requestBody": _body({"site": CODE, "service": CODE,
+                                      "priority": {**CODE, "nullable": True, "description": "priority group code"},
+                                      "request_id": {**CODE, "description": "the same id on a retry returns the "
+                                                                            "same ticket"}},
                                      ["site", "service"]),
-                "responses": {**_ok(TICKET, "Issued", 201), **_err(400, 401, 403, 404, 409, 413, 422, 503)}}},
+                "responses": {**_ok(TICKET, "Issued", 201), **_err(400, 401, 403, 404, 409, 413, 422, 429, 503)}}},
             "/api/tickets/{ticket_id}": {"get": {
                 "summary": "One ticket with its history", "security": SECURED,
                 "parameters": [{"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
@@ -127,7 +148,7 @@ def document() -> dict[str, Any]:
             "/api/tickets/{ticket_id}/left": {"post": {
                 "summary": "Mark a waiting ticket as left before being called", "security": SECURED,
                 "parameters": [{"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-                "requestBody": _body({"note": {"type": "string"}}),
+                "requestBody": _body({"note": TEXT}),
                 "responses": {**_ok(TICKET), **_err(400, 401, 403, 404, 409, 422)}}},
             "/api/public/tickets/{public_id}": {"get": {
                 "summary": "A ticket by its unguessable public id (the QR code link)",
@@ -149,38 +170,39 @@ def document() -> dict[str, Any]:
                 {**_ok(TICKET), "204": {"description": "Nobody is waiting for this counter"}}),
             "/api/counters/{counter_id}/call": _counter_action(
                 "Call one chosen ticket (by id or printed number), also a no-show who came back",
-                _body({"ticket": {"type": "integer"}, "number": {"type": "string"}})),
+                _body({"ticket": {"type": "integer"}, "number": CODE}, any_of=["ticket", "number"])),
             "/api/counters/{counter_id}/recall": _counter_action("Call the current ticket again"),
             "/api/counters/{counter_id}/no-show": _counter_action("The called citizen did not come"),
             "/api/counters/{counter_id}/start": _counter_action("The citizen is at the desk: service starts"),
             "/api/counters/{counter_id}/procedure": _counter_action(
                 "Mark one procedure done now (it gets its own service time)",
-                _body({**EXPECT, "procedure": {"type": "string"}}, ["procedure"])),
+                _body({**EXPECT, "procedure": CODE}, ["procedure"])),
             "/api/counters/{counter_id}/finish": _counter_action(
                 "Finish the visit with the procedures done",
                 _body({**EXPECT, "procedures": {"type": "array", "minItems": 1, "items": {
-                    "oneOf": [{"type": "string"}, {"type": "object", "required": ["code"], "properties": {
-                        "code": {"type": "string"}, "seconds": {"type": "number", "minimum": 0}}}]}}},
+                    "oneOf": [CODE, {"type": "object", "required": ["code"], "properties": {
+                        "code": CODE, "seconds": {"type": "number", "minimum": 0}}}]}}},
                       ["procedures"])),
             "/api/counters/{counter_id}/transfer": _counter_action(
                 "Send the citizen to another service or counter, keeping the number",
-                _body({**EXPECT, "service": {"type": "string"}, "counter": {"type": "string"},
-                       "keep_place": {"type": "boolean"}, "note": {"type": "string", "maxLength": 500}})),
+                _body({**EXPECT, "service": CODE, "counter": CODE, "keep_place": {"type": "boolean"}, "note": TEXT},
+                      any_of=["service", "counter"])),
             "/api/counters/{counter_id}/pause": _counter_action(
                 "Pause the counter with a reason",
                 _body({"reason": {"type": "string", "enum": ["break", "meeting", "kiosk_help", "paperwork",
                                                              "other"]},
-                       "note": {"type": "string"}}), _ok(counter_obj)),
+                       "note": TEXT}), _ok(counter_obj)),
             "/api/counters/{counter_id}/resume": _counter_action("Resume a paused counter", _body({}),
                                                                  _ok(counter_obj)),
             "/api/audit": {"get": {
                 "summary": "Audit log: staff actions on tickets and counters, sign-ins and admin actions",
                 "security": SECURED,
                 "parameters": [
-                    {"name": "site", "in": "query", "schema": {"type": "string"}},
+                    {"name": "site", "in": "query", "schema": CODE},
                     {"name": "staff", "in": "query", "schema": {"type": "string"}},
-                    {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-                    {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                    {"name": "since", "in": "query", "schema": MOMENT,
+                     "description": "RFC 3339 date-time, or a date (its start in the center's time zone)"},
+                    {"name": "until", "in": "query", "schema": MOMENT},
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
                                                                "maximum": 2000}}],
                 "responses": {**_ok({"type": "object"}), **_err(401, 403, 404, 422)}}},

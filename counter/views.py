@@ -10,9 +10,7 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import re
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -21,11 +19,11 @@ from flask import Blueprint, jsonify, redirect, render_template, request
 from center.auth import allowed
 from center.clock import from_iso
 from center.engine import PAUSE_REASONS
-from center.errors import Forbidden, QueueError
+from center.errors import Forbidden
 from center.events import site_rooms
 from center.printing import printer_problems
 from center.ratings import pending, record, settings_from, staff_summary
-from center.web import center, current_actor, field, json_body, require
+from center.web import center, current_actor, field, json_body, json_route, require
 
 bp = Blueprint("counter", __name__, template_folder="templates", static_folder="static",
                static_url_path="/counter/static")
@@ -37,19 +35,6 @@ PAUSE_LABELS = {
     "paperwork": ("Xử lý hồ sơ", "Paperwork"),
     "other": ("Lý do khác", "Other"),
 }
-
-
-def json_route(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Errors of a JSON route answer as JSON whatever the Accept header says (pages keep the HTML error page)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except QueueError as e:
-            return jsonify(e.to_dict()), e.status
-
-    return wrapper
 
 
 def _rating_settings():

@@ -23,13 +23,12 @@ from center.config import Config, Display, Site
 from center.errors import Invalid, NotFound, QueueError
 from center.events import site_rooms
 from center.voice import TICKET_RE, VoiceCache, announcement, chime_wav, espeak_available
-from center.web import center, current_actor, field, json_body, require
+from center.web import center, current_actor, field, json_body, json_route, require, text_field
 
 bp = Blueprint("display", __name__, template_folder="templates", static_folder="static",
                static_url_path="/display/static")
 
 NOTICE_KEY = "display_notice"
-MAX_NOTICE = 500
 _chime: bytes | None = None
 _caches: dict[str, VoiceCache] = {}
 _cache_lock = threading.Lock()
@@ -110,16 +109,14 @@ def write_notice(site: str, text: str, actor_name: str) -> None:
 
 
 @bp.post("/display/notice")
+@json_route
 def set_notice() -> Any:
     require("admin.settings")
     data = json_body()
     site = field(data, "site", str, required=True)
     _site(site)
     actor = require("admin.settings", site=site)
-    text = " ".join(field(data, "text", str, default="").split())
-    if len(text) > MAX_NOTICE:
-        raise Invalid(f"Dòng thông báo dài tối đa {MAX_NOTICE} ký tự", f"The notice is limited to {MAX_NOTICE} "
-                      "characters", code="notice_too_long", field="text")
+    text = " ".join((text_field(data, "text") or "").split())  # one line on the screen
     write_notice(site, text, actor.name)
     payload = {"site": site, "text": text}
     center().socketio.emit("notice.updated", payload, to=site_rooms(site))
@@ -127,6 +124,7 @@ def set_notice() -> Any:
 
 
 @bp.get("/display/notice/<site>")
+@json_route
 def get_notice(site: str) -> Any:
     _site(site)
     return jsonify({"site": site, "text": read_notice(site)})
@@ -175,6 +173,7 @@ def settings_page(display_id: str) -> Any:
 
 
 @bp.post("/display/<display_id>/test")
+@json_route
 def test_announcement(display_id: str) -> Any:
     """Make the display itself play a test call (chime and voice) where it hangs."""
     d, site = _display(display_id)
@@ -211,6 +210,7 @@ def _announcement_args() -> tuple[str, int, bool | None]:
 
 
 @bp.get("/display/announce.txt")
+@json_route
 def announce_text() -> Any:
     """The texts a browser voice speaks (same rules as the server audio)."""
     number, counter, digits = _announcement_args()
@@ -225,6 +225,7 @@ FORMS = ("full", "once", "short", "en")
 
 
 @bp.get("/display/announce.wav")
+@json_route
 def announce_wav() -> Any:
     """`form`: `full` (default) the readings joined as configured, then the English line; `once` one reading;
     `short` the short sentence read while other calls wait; `en` the English line. The display plays
@@ -268,5 +269,6 @@ def chime() -> Any:
 
 
 @bp.get("/display/voice-status")
+@json_route
 def voice_status() -> Any:
     return jsonify({"espeak": espeak_available(), "voice": "vi"})

@@ -10,12 +10,9 @@
 
 from __future__ import annotations
 
-import functools
 import io
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any
 
 import segno
@@ -23,75 +20,27 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 
 from center import availability, printing
 from center.config import SERVICE_ICONS, Kiosk
-from center.engine import Actor
+from center.engine import Actor, remember_answer, request_answer
 from center.errors import Conflict, Forbidden, Invalid, NotFound, QueueError, Unauthorized
 from center.estimate import wait_text
-from center.web import center, current_actor, field, json_body, require
+from center.web import center, current_actor, field, json_body, json_route, require, text_field
 
 bp = Blueprint("kiosk", __name__, template_folder="templates", static_folder="static",
                static_url_path="/kiosk/static")
 
-BURST = 5  # a kiosk may issue 5 tickets at once, then one every 2 s
-REFILL_S = 2.0
-REQUEST_MEMORY = 64  # recent client request ids per kiosk: a retried tap returns the same ticket
-REQUEST_TTL_S = 600
 AGENT_WAIT_MAX_S = 25
 
 
-def json_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """JSON routes answer errors as JSON even for a browser without an Accept header."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except QueueError as e:
-            resp = jsonify(e.to_dict())
-            resp.status_code = e.status
-            if e.status == 429 and "retry_after" in e.details:
-                resp.headers["Retry-After"] = str(max(1, round(float(e.details["retry_after"]))))  # type: ignore[arg-type]
-            return resp
-
-    return wrapper
-
-
-# ------------------------------------------------------------------------------ rate limit, retries
+# ------------------------------------------------------------------------------ one issue at a time per kiosk
 
 
 class _KioskGate:
-    """Per kiosk: a token bucket, a lock that serialises its issues, and the answers to recent request ids."""
+    """Per kiosk, in this process: a lock that serialises its issues (a double tap waits for the first answer)
+    and keeps a test page off a printer that is printing a ticket. The issuing limit and the request ids are
+    the engine's, in the database, shared by every process."""
 
     def __init__(self) -> None:
-        self.tokens = float(BURST)
-        self.updated = time.monotonic()
         self.lock = threading.Lock()
-        self.answers: OrderedDict[str, tuple[float, Any, int]] = OrderedDict()
-
-    def take(self) -> float:
-        """0 if a token was taken, else the seconds until the next one."""
-        now = time.monotonic()
-        self.tokens = min(BURST, self.tokens + (now - self.updated) / REFILL_S)
-        self.updated = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) * REFILL_S
-
-    def remembered(self, request_id: str | None) -> tuple[Any, int] | None:
-        if not request_id:
-            return None
-        now = time.monotonic()
-        while self.answers and now - next(iter(self.answers.values()))[0] > REQUEST_TTL_S:
-            self.answers.popitem(last=False)
-        hit = self.answers.get(request_id)
-        return (hit[1], hit[2]) if hit else None
-
-    def remember(self, request_id: str | None, answer: Any, status: int) -> None:
-        if not request_id:
-            return
-        self.answers[request_id] = (time.monotonic(), answer, status)
-        while len(self.answers) > REQUEST_MEMORY:
-            self.answers.popitem(last=False)
 
 
 _gates: dict[str, _KioskGate] = {}
@@ -150,10 +99,13 @@ def _ticket_json(ticket: dict[str, Any], kiosk: Kiosk | None = None) -> dict[str
 
 
 def _issue_and_print(site: str, service: str, priority: str | None, source: str, actor: Actor,
-                     kiosk: Kiosk | None) -> dict[str, Any]:
+                     kiosk: Kiosk | None, request_id: str | None = None) -> dict[str, Any]:
+    """Issue and print; a request id sent before answers what it answered then (`repeated`), printing nothing."""
     c = center()
     ticket = c.engine.issue(site, service, priority=priority, source=source, actor=actor,
-                            kiosk=kiosk.id if kiosk and source == "kiosk" else None)
+                            kiosk=kiosk.id if kiosk and source == "kiosk" else None, request_id=request_id)
+    if ticket.get("repeated") and request_id is not None:
+        return {**_repeated_answer(actor, request_id, ticket, kiosk), "repeated": True}
     out: dict[str, Any] = {"ticket": _ticket_json(ticket, kiosk if source == "kiosk" else None)}
     if kiosk is None:
         out["print"] = {"ok": True, "status": "none", "error": None, "message": "", "message_en": ""}
@@ -161,7 +113,26 @@ def _issue_and_print(site: str, service: str, priority: str | None, source: str,
         out["print"] = printing.print_for(c, kiosk, ticket, actor, request.host_url)
     out["message"] = printing.kiosk_message(out["print"], ticket["number"], "vi")
     out["message_en"] = printing.kiosk_message(out["print"], ticket["number"], "en")
+    if request_id is not None:
+        remember_answer(c.store, actor.name, request_id, out)
     return out
+
+
+def _repeated_answer(actor: Actor, request_id: str, ticket: dict[str, Any], kiosk: Kiosk | None) -> dict[str, Any]:
+    """The first answer to this request id. Another process may still be printing it: wait for its outcome
+    up to the print deadline, then say the ticket exists and its printing is under way."""
+    c = center()
+    until = time.monotonic() + printing.DEADLINE_S + 0.5
+    while True:
+        answer = request_answer(c.store, actor.name, request_id)
+        if answer is not None or time.monotonic() >= until:
+            break
+        time.sleep(0.1)
+    if answer is not None:
+        return answer
+    pending = {"ok": True, "status": "pending", "error": None, "message": "", "message_en": "",
+               "kiosk": kiosk.id if kiosk else None}
+    return {"ticket": _ticket_json(ticket, kiosk), "print": pending, "message": "", "message_en": ""}
 
 
 # ------------------------------------------------------------------------------ kiosk screen
@@ -234,7 +205,7 @@ def _speech(kiosk: Kiosk, say: str, lang: str, ticket: dict[str, Any] | None = N
 
 
 @bp.get("/kiosk/<kiosk_id>/speech.wav")
-@json_errors
+@json_route
 def kiosk_speech(kiosk_id: str) -> Any:
     """The kiosk's spoken guidance rendered by espeak-ng (`say` = guide, groups, or ticket with its public
     id), for a kiosk whose browser has no Vietnamese voice. Only on kiosks with `voice = true`."""
@@ -274,7 +245,7 @@ def kiosk_speech(kiosk_id: str) -> Any:
 
 
 @bp.post("/kiosk/<kiosk_id>/issue")
-@json_errors
+@json_route
 def kiosk_issue(kiosk_id: str) -> Any:
     kiosk = _kiosk(kiosk_id)
     actor = _kiosk_actor(kiosk)
@@ -282,32 +253,13 @@ def kiosk_issue(kiosk_id: str) -> Any:
     service = field(data, "service", str, required=True)
     priority = field(data, "priority", str) or None
     request_id = field(data, "request_id", str)
-    if request_id is not None and not 0 < len(request_id) <= 64:
-        raise Invalid("Mã yêu cầu không hợp lệ", "request_id must be 1–64 characters", code="bad_field",
-                      field="request_id")
-    gate = _gate(kiosk.id)
-    with gate.lock:  # one issue at a time per kiosk: a double tap waits and gets the same answer
-        seen = gate.remembered(request_id)
-        if seen is not None:
-            answer, status = seen
-            return jsonify({**answer, "repeated": True}), status
-        wait = gate.take()
-        if wait > 0:
-            raise QueueError("Kiosk đang cấp số quá nhanh, vui lòng chờ vài giây rồi chạm lại",
-                             "Too many tickets from this kiosk; please wait a few seconds", code="rate_limited",
-                             status=429, retry_after=round(wait, 1))
-        try:
-            answer = _issue_and_print(kiosk.site, service, priority, "kiosk", actor, kiosk)
-        except QueueError as e:
-            gate.tokens = min(BURST, gate.tokens + 1)  # a refused issue costs nothing
-            gate.remember(request_id, e.to_dict(), e.status)
-            raise
-        gate.remember(request_id, answer, 201)
+    with _gate(kiosk.id).lock:  # one issue at a time per kiosk here: a double tap waits, then gets the same answer
+        answer = _issue_and_print(kiosk.site, service, priority, "kiosk", actor, kiosk, request_id)
     return jsonify(answer), 201
 
 
 @bp.get("/kiosk/<kiosk_id>/printer")
-@json_errors
+@json_route
 def kiosk_printer(kiosk_id: str) -> Any:
     """The printer's health (online, paper, cover) where the hardware reports it."""
     from printer_drivers.drivers import status
@@ -326,7 +278,7 @@ def kiosk_printer(kiosk_id: str) -> Any:
 
 
 @bp.post("/kiosk/<kiosk_id>/test-print")
-@json_errors
+@json_route
 def kiosk_test_print(kiosk_id: str) -> Any:
     """A test page on the kiosk's printer (admins and managers of its site): the outcome within the ticket
     deadline, nothing recorded on any ticket, one audit_log row."""
@@ -362,7 +314,7 @@ def desk_page(site: str) -> Any:
 
 
 @bp.get("/desk/<site>/printers")
-@json_errors
+@json_route
 def desk_printers(site: str) -> Any:
     """Kiosk printers of the site that fail now, with the numbers still without a paper ticket."""
     require("counter.operate")
@@ -371,7 +323,7 @@ def desk_printers(site: str) -> Any:
 
 
 @bp.post("/desk/<site>/issue")
-@json_errors
+@json_route
 def desk_issue(site: str) -> Any:
     c = center()
     actor = _staff()
@@ -380,17 +332,18 @@ def desk_issue(site: str) -> Any:
     service = field(data, "service", str, required=True)
     priority = field(data, "priority", str) or None
     printer = field(data, "printer", str) or None
+    request_id = field(data, "request_id", str)
     kiosk = None
     if printer:
         kiosk = c.config.kiosk(printer)
         if kiosk is None or kiosk.site != s.code:
             raise Invalid("Máy in không thuộc điểm tiếp nhận này", "That printer is not at this site",
                           code="unknown_printer", field="printer")
-    return jsonify(_issue_and_print(s.code, service, priority, "desk", actor, kiosk)), 201
+    return jsonify(_issue_and_print(s.code, service, priority, "desk", actor, kiosk, request_id)), 201
 
 
 @bp.post("/kiosk/tickets/<int:ticket_id>/reprint")
-@json_errors
+@json_route
 def reprint(ticket_id: int) -> Any:
     c = center()
     actor = _staff()
@@ -416,7 +369,7 @@ def _ticket_device(ticket_id: int) -> str | None:
 
 
 @bp.get("/tickets/<int:ticket_id>/ticket.png")
-@json_errors
+@json_route
 def ticket_png(ticket_id: int) -> Any:
     """The ticket as printed, for staff, documentation and tests (and the kiosk of that site)."""
     from printer_drivers.ticket import paper_width, render_ticket
@@ -448,7 +401,7 @@ def ticket_png(ticket_id: int) -> Any:
 
 
 @bp.get("/kiosk/agent/jobs")
-@json_errors
+@json_route
 def agent_jobs() -> Any:
     """Long poll: the kiosk's pending print jobs with everything to print them (waits up to `wait` s)."""
     c = center()
@@ -486,19 +439,19 @@ def _agent_outcome() -> tuple[Any, Any, bool, str | None, dict | None]:
     kiosk = _kiosk(actor.name)
     _kiosk_actor(kiosk)
     data = json_body()
-    return (actor, kiosk, field(data, "ok", bool, required=True), field(data, "error", str),
+    return (actor, kiosk, field(data, "ok", bool, required=True), text_field(data, "error"),
             field(data, "health", dict))
 
 
 @bp.post("/kiosk/agent/jobs/<int:job_id>")
-@json_errors
+@json_route
 def agent_report(job_id: int) -> Any:
     actor, kiosk, ok, error, health = _agent_outcome()
     return jsonify(printing.report_job(center(), kiosk, job_id, ok, error, health, actor))
 
 
 @bp.post("/kiosk/agent/tests/<int:job_id>")
-@json_errors
+@json_route
 def agent_test_report(job_id: int) -> Any:
     """The print agent reports a test page (asked with POST /kiosk/<kiosk_id>/test-print)."""
     _actor, kiosk, ok, error, health = _agent_outcome()

@@ -17,9 +17,9 @@ from center import statistics as st
 from center.auth import DEVICE_ROLES, USER_ROLES, allowed, generate_password
 from center.clock import from_iso, to_iso
 from center.engine import Actor
-from center.errors import Forbidden, Invalid, QueueError
+from center.errors import MAX_NAME, Forbidden, Invalid, QueueError, clean_text
 from center.i18n import ROLE_NAMES, current_lang, role_name, tr
-from center.web import center, current_actor, require
+from center.web import center, current_actor, require, wants_json
 from printer_drivers.drivers import MESSAGES as PRINT_MESSAGES
 
 bp = Blueprint("manager", __name__, template_folder="templates", static_folder="static",
@@ -48,7 +48,7 @@ class _Login(Exception):
 
 @bp.errorhandler(QueueError)
 def _queue_error(e: QueueError) -> Any:
-    if request.path.startswith("/manager/api/") or request.accept_mimetypes.best == "application/json":
+    if wants_json():
         return jsonify(e.to_dict()), e.status
     return render_template("error.html", error=e, actor=_maybe_actor()), e.status
 
@@ -199,7 +199,7 @@ def report_print() -> Any:
     """A print-ready daily (period=day&date=) or monthly (period=month&month=YYYY-MM) report."""
     actor = page("reports.read")
     period = request.args.get("period", "day")
-    site = request.args.get("site") or None
+    site = _site_arg() if request.args.get("site") else None  # an unknown site is a 422, not a broken page
     today = _today(site)
     try:
         if period == "month":
@@ -273,7 +273,8 @@ def admin_users() -> Any:
         try:
             if action == "add":
                 password = _form("password") or generate_password()
-                accounts.add_user(username, _form("role"), password, _form("display_name") or None)
+                accounts.add_user(username, _form("role"), password,
+                                  clean_text(_form("display_name"), "display_name", limit=MAX_NAME) or None)
                 shown_password = None if _form("password") else password
                 message = tr(f"Đã thêm tài khoản {username}", f"Account {username} added")
             elif action in ("disable", "enable"):

@@ -47,6 +47,15 @@ def test_demo_config_is_valid_and_has_two_sites():
     (lambda d: d["sites"][0]["kiosks"][0].update(printer={"driver": "network"}),
      "sites[0].kiosks[0].printer.host", "required"),
     (lambda d: d["voice"].update(template="Mời số {number}"), "voice.template", "{counter}"),
+    # A date that does not exist would never match a day: the site would silently stay open on it.
+    (lambda d: d["sites"][0].update(closed_dates=["2026-02-30"]), "sites[0].closed_dates[0]", "real calendar date"),
+    (lambda d: d["sites"][0].update(closed_dates=["2026-13-01"]), "sites[0].closed_dates[0]", "real calendar date"),
+    (lambda d: d["sites"][0].update(closed_dates=["2026-1-1"]), "sites[0].closed_dates[0]", "not a date"),
+    # `$` in a pattern accepts a trailing newline: values are matched whole.
+    (lambda d: d["sites"][0].update(numbering_starts_at="05:00\n"), "sites[0].numbering_starts_at", "time"),
+    (lambda d: d["sites"][0].update(hours={"default": ["07:30-11:30\n"]}), "sites[0].hours.default[0]",
+     "interval"),
+    (lambda d: d["services"][0].update(code="CT\n"), "services[0].code", ""),
 ])
 def test_wrong_config_names_key_and_problem(change, key, words):
     data = demo()
@@ -68,6 +77,24 @@ def test_check_config_command_reports_error_and_exit_code(tmp_path):
     ok = subprocess.run([sys.executable, "-m", "center", "check-config", str(DEMO_CONFIG)], capture_output=True,
                         text=True, cwd=ROOT)
     assert ok.returncode == 0 and "OK" in ok.stdout
+
+
+def test_check_config_refuses_a_date_that_does_not_exist(tmp_path):
+    data = demo()
+    text = DEMO_CONFIG.read_text(encoding="utf-8")
+    anchor = text.index("[[sites.counters]]")
+    bad = tmp_path / "bad-date.toml"
+    bad.write_text(text[:anchor] + 'closed_dates = ["2026-02-30"]\n\n' + text[anchor:], encoding="utf-8")
+    assert "closed_dates" not in data["sites"][0]  # the line added is the site's only one
+    run = subprocess.run([sys.executable, "-m", "center", "check-config", str(bad)], capture_output=True,
+                         text=True, cwd=ROOT)
+    assert run.returncode == 2, run.stdout
+    assert "sites[0].closed_dates[0]" in run.stderr and "2026-02-30" in run.stderr
+    # A real date, as a string or a TOML date, is taken.
+    for value in ('"2026-02-28"', "2026-02-28"):
+        good = tmp_path / "good-date.toml"
+        good.write_text(text[:anchor] + f"closed_dates = [{value}]\n\n" + text[anchor:], encoding="utf-8")
+        assert load_config(good).sites["main"].closed_dates == ("2026-02-28",)
 
 
 def test_server_refuses_to_start_with_a_broken_config(tmp_path):

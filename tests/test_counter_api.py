@@ -47,7 +47,7 @@ def test_rating_pad_routes_accept_one_rating_for_the_latest_finish(server):
     # a form post (not JSON) is refused: a cross-site page cannot submit a rating without a CORS preflight
     form = pad.post(server.url + "/counter/main-1/rating", data={"ticket": t["id"], "level": "satisfied"},
                     headers=headers, timeout=10)
-    assert form.status_code == 422 and form.json()["error"] == "missing_field"
+    assert form.status_code == 400 and form.json()["error"] == "bad_json"  # a form body is not JSON
     ok = pad.post(server.url + "/counter/main-1/rating", json={"ticket": t["id"], "level": "very_satisfied"},
                   headers=headers, timeout=10)
     assert ok.status_code == 201 and ok.json()["satisfied"] is True

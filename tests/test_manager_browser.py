@@ -25,7 +25,7 @@ def live(tmp_path_factory):
                   "--quiet"])
     server = Server(db=db, config=DEMO_CONFIG, tokens=tokens).start()
     for service in ("CT", "CT", "HT", "CT", "TKQ", "CC", "CT", "HD", "HT", "CT"):
-        assert server.post("/api/tickets", who="main-kiosk-1", json={"site": "main", "service": service}).ok
+        assert server.post("/api/tickets", who="staff1", json={"site": "main", "service": service}).ok
     assert server.post("/api/counters/main-1/call-next", who="staff1").ok
     assert server.post("/api/counters/main-1/start", who="staff1").ok
     assert server.post("/api/counters/main-3/call-next", who="staff2").ok
@@ -51,7 +51,7 @@ def test_overview_updates_live_and_screenshot(page, live):
     assert "Đang phục vụ số" in page.text_content('[data-counter="main-1"]')
     assert "họp" in page.text_content('[data-counter="main-2"]')
     waiting_before = int(page.text_content('#services tr[data-service="CT"] td:nth-child(2)'))
-    assert server.post("/api/tickets", who="main-kiosk-1", json={"site": "main", "service": "CT"}).ok
+    assert server.post("/api/tickets", who="staff1", json={"site": "main", "service": "CT"}).ok
     expect(page.locator('#services tr[data-service="CT"] td:nth-child(2)')).to_have_text(str(waiting_before + 1),
                                                                                         timeout=15000)
     page.screenshot(path=str(DOCS / "manager.png"), full_page=True)
