@@ -95,9 +95,6 @@ def cmd_user_lock(args: argparse.Namespace) -> int:
     store = _store(args)
     lock = args.user_command == "lock"
     Accounts(store).update_user(args.name, active=not lock)
-    if not lock:
-        with store.write() as conn:
-            conn.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE username = ?", (args.name,))
     _cli_audit(store, "user.disable" if lock else "user.enable", args.name)
     print(f"user {args.name} {'locked' if lock else 'unlocked'}")
     return 0

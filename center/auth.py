@@ -202,6 +202,8 @@ class Accounts:
                 conn.execute("UPDATE users SET role = ? WHERE id = ?", (role, row["id"]))
             if active is not None:
                 conn.execute("UPDATE users SET active = ? WHERE id = ?", (1 if active else 0, row["id"]))
+            if active:  # unlocking an account lifts a sign-in lockout after wrong passwords too
+                conn.execute("DELETE FROM login_limits WHERE key = ?", (f"{ACCOUNT_LIMIT.prefix}:{username.lower()}",))
             if (role is not None and role != row["role"]) or (active is False and row["active"]):
                 # What the sessions of this account were opened with no longer holds: end them all.
                 conn.execute("UPDATE users SET session_gen = session_gen + 1 WHERE id = ?", (row["id"],))

@@ -233,7 +233,7 @@ def test_user_lock_unlock_reset_password_and_list(db):
     store = Store(db)
     accounts = Accounts(store)
     try:
-        assert accounts.authenticate("lan", "first-long-password").name == "lan"
+        assert accounts.authenticate("lan", "first-long-password")[0].name == "lan"
         r = run_cli(db, "user", "lock", "lan")
         assert r.returncode == 0 and "locked" in r.stdout
         with pytest.raises(QueueError):
@@ -244,11 +244,11 @@ def test_user_lock_unlock_reset_password_and_list(db):
             with contextlib.suppress(QueueError):
                 accounts.authenticate("lan", "wrong")
         assert run_cli(db, "user", "unlock", "lan").returncode == 0
-        assert accounts.authenticate("lan", "first-long-password").name == "lan"
+        assert accounts.authenticate("lan", "first-long-password")[0].name == "lan"
         assert re.search(r"^lan\s+staff\s+active", run_cli(db, "user", "list").stdout, re.M)
         r = run_cli(db, "user", "reset-password", "lan", stdin="second-long-password\n")
         assert r.returncode == 0, r.stderr
-        assert accounts.authenticate("lan", "second-long-password").name == "lan"
+        assert accounts.authenticate("lan", "second-long-password")[0].name == "lan"
         r = run_cli(db, "user", "reset-password", "lan", stdin="")
         assert r.returncode == 2 and "standard input" in r.stderr
         r = run_cli(db, "user", "reset-password", "nobody", stdin="third-long-password\n")
