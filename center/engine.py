@@ -1057,7 +1057,7 @@ class Engine:
     def _roll_up_past_week(self, site: Site, day: str) -> None:
         """Once a day per site: build the statistics roll-ups of the past week's closed days, in the
         background, so the first long report of the morning does not build them inside a web request."""
-        from .statistics import ensure_rollups
+        from .reports import ensure_rollups
 
         week_ago = (datetime.fromisoformat(day) - timedelta(days=7)).date().isoformat()
         offload.run(ensure_rollups, self.store, self.config, week_ago, day, today=day, site=site.code,

@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from center import history
-from center import statistics as st
+from center import reports as st
 from center.config import load_config
 from center.store import Store
 from tests.conftest import DEMO_CONFIG

@@ -25,10 +25,10 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from ..clock import from_iso, to_iso
+from ..config import Config
+from ..errors import Invalid
 from . import erlang
-from .clock import from_iso, to_iso
-from .config import Config
-from .errors import Invalid
 
 GROUPS = ("none", "site", "service", "procedure", "counter", "staff", "hour", "weekday", "day")
 STATUSES = ("served", "no_show", "cancelled", "transferred", "left")
@@ -453,7 +453,7 @@ def report(conn: sqlite3.Connection, config: Config, f: Filters, lang: str = "vi
         out["rows"] = [_finish(k, label(group, k), grouped[k], {"w": pct.get(("gw", k), {}),
                                                                 "s": pct.get(("gs", k), {})})
                        for k in sorted(grouped, key=_order_key)]
-    from .ratings import settings_from
+    from ..ratings import settings_from
 
     rating = settings_from(getattr(config, "raw", None))
     out["rating_levels"] = [{"code": lv.code, "name": lv.name, "name_en": lv.name_en, "satisfied": lv.satisfied}
@@ -672,7 +672,7 @@ def live_alerts(conn: sqlite3.Connection, config: Config, state: dict[str, Any],
 def today_figures(conn: sqlite3.Connection, config: Config, site: str, day: str) -> dict[str, Any]:
     """Today at a glance, with the report's definitions (service level counts abandoned citizens as missed;
     the satisfied share uses the configured rating levels)."""
-    from .ratings import settings_from
+    from ..ratings import settings_from
 
     q = _base(config, Filters(day, day, site=site))
     row = conn.execute(
@@ -1562,7 +1562,7 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
         out["rows"] = [_finish(k, label(group, k), grouped[k], {"w": pct("w", k, grouped[k], "g"),
                                                                 "s": pct("s", k, grouped[k], "g")})
                        for k in sorted(grouped, key=_order_key)]
-    from .ratings import settings_from
+    from ..ratings import settings_from
 
     rating = settings_from(getattr(config, "raw", None))
     out["rating_levels"] = [{"code": lv.code, "name": lv.name, "name_en": lv.name_en, "satisfied": lv.satisfied}
