@@ -1,0 +1,131 @@
+"""The raw path: a report computed from the ticket rows of the range (exact percentiles). Used for
+ranges up to a month, for procedure filters, and whenever the roll-ups are not ready."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from datetime import UTC, date, datetime
+from typing import Any
+
+from ..clock import to_iso
+from ..config import Config
+from .assemble import _add_heatmap_and_trend, _satisfaction_tables
+from .figures import _AGG, _finish, _merge, _order_key, _r
+from .filters import _KEYS, Filters, _base, _Query
+from .labels import Labels
+from .percentiles import _indexed_percentiles, _sorted_percentiles
+
+USE_RANK_INDEXES = True  # percentiles by index walks where the filter allows (tests compare both paths)
+
+
+def _report_raw(conn: sqlite3.Connection, config: Config, f: Filters, lang: str) -> dict[str, Any]:
+    """The report from the raw rows: five to six SQL passes (see report())."""
+    q = _base(config, f)
+    label = Labels(config, lang)
+    group = f.group
+    out: dict[str, Any] = {"filters": f.as_dict(), "generated_at": to_iso(datetime.now(UTC))}
+    cells = [dict(r) for r in conn.execute(
+        f"WITH {q.sql} SELECT t.service_day AS day, t.hour AS hour, {_AGG} FROM t GROUP BY 1, 2", q.params)]
+    weekday_of = {d: date.fromisoformat(d).weekday() for d in {c["day"] for c in cells}}
+    total: dict[str, Any] = {}
+    by_day: dict[str, dict[str, Any]] = defaultdict(dict)
+    heat = [[0] * 24 for _ in range(7)]
+    day_weekday: dict[str, int] = {}
+    grouped: dict[Any, dict[str, Any]] = defaultdict(dict)
+    for c in cells:
+        c["weekday"] = weekday_of[c["day"]]
+        _merge(total, c)
+        _merge(by_day[c["day"]], c)
+        heat[c["weekday"]][c["hour"]] += c["issued"] or 0
+        day_weekday[c["day"]] = c["weekday"]
+        if group in ("day", "hour", "weekday"):
+            _merge(grouped[c[group]], c)
+    if group in ("site", "service", "counter", "staff"):
+        for r in conn.execute(f"WITH {q.sql} SELECT {_KEYS[group]} AS k, {_AGG} FROM t GROUP BY k", q.params):
+            _merge(grouped[r["k"]], dict(r))
+    served_s = "CASE WHEN t.status = 'served' THEN t.service_s END"
+    pct: dict[tuple[str, Any], dict[str, float | None]] = {}
+    # Value-ordered indexes answer percentiles when the filter is at most a site and a service.
+    indexed = USE_RANK_INDEXES and not (f.counter or f.staff or f.procedure) and bool(f.site or not f.service)
+    eq: list[tuple[str, Any]] = ([("site", f.site)] if f.site else []) + ([("service", f.service)] if f.service else [])
+    for metric, value, n_field in (("w", "t.wait_s", "wait_n"), ("s", served_s, "service_n")):
+        if indexed:
+            pct[(metric, "all")] = _indexed_percentiles(conn, metric, eq, f.date_from, f.date_to,
+                                                        total.get(n_field, 0))
+        else:
+            values = f"WITH {q.sql}, v AS (SELECT 'all' AS k, {value} AS x FROM t WHERE x IS NOT NULL"
+            for k, v in _sorted_percentiles(conn, values, q.params, None, {"all": total.get(n_field, 0)}).items():
+                pct[(metric, k)] = v
+        if group in ("none", "procedure"):
+            continue
+        if indexed and group == "site":
+            for k in grouped:
+                service = [("service", f.service)] if f.service else []
+                pct[("g" + metric, k)] = _indexed_percentiles(conn, metric, [("site", k), *service], f.date_from,
+                                                              f.date_to, grouped[k].get(n_field, 0))
+        elif indexed and group == "service" and f.site:
+            for k in grouped:
+                pct[("g" + metric, k)] = _indexed_percentiles(conn, metric, [("site", f.site), ("service", k)],
+                                                              f.date_from, f.date_to, grouped[k].get(n_field, 0))
+        else:
+            values = f"WITH {q.sql}, v AS (SELECT {_KEYS[group]} AS k, {value} AS x FROM t WHERE x IS NOT NULL"
+            sizes = {k: grouped[k].get(n_field, 0) for k in grouped}
+            for k, v in _sorted_percentiles(conn, values, q.params, "k", sizes).items():
+                pct[("g" + metric, k)] = v
+    out["summary"] = _finish("all", label("none", "all"), total,
+                             {"w": pct.get(("w", "all"), {}), "s": pct.get(("s", "all"), {})})
+    out["procedures"] = _procedure_rows(conn, q, f, label)
+    if group == "procedure":
+        out["rows"] = out["procedures"]
+    elif group == "none":
+        out["rows"] = [out["summary"]]
+    else:
+        out["rows"] = [_finish(k, label(group, k), grouped[k], {"w": pct.get(("gw", k), {}),
+                                                                "s": pct.get(("gs", k), {})})
+                       for k in sorted(grouped, key=_order_key)]
+    from ..ratings import settings_from
+
+    rating = settings_from(getattr(config, "raw", None))
+    out["rating_levels"] = [{"code": lv.code, "name": lv.name, "name_en": lv.name_en, "satisfied": lv.satisfied}
+                            for lv in rating.levels]
+    out["satisfaction"] = _satisfaction(conn, q, f, label, {lv.code for lv in rating.levels if lv.satisfied})
+    days = [0] * 7
+    for d, wd in day_weekday.items():
+        days[wd] += 1 if d else 0
+    _add_heatmap_and_trend(out, heat, days, by_day)
+    return out
+
+
+def _procedure_rows(conn: sqlite3.Connection, q: _Query, f: Filters, label: Labels) -> list[dict[str, Any]]:
+    """Service time per procedure: count, mean, median, p90 and max (one aggregate, one sorted column)."""
+    extra = " AND p.procedure = :procedure" if f.procedure else ""
+    source = f"t CROSS JOIN ticket_procedures p ON p.ticket_id = t.id WHERE t.status = 'served'{extra}"
+    rows = conn.execute(f"WITH {q.sql} SELECT p.procedure AS k, count(p.seconds) AS n, "
+                        "count(DISTINCT p.ticket_id) AS tickets, avg(p.seconds) AS mean, max(p.seconds) AS mx "
+                        f"FROM {source} GROUP BY k ORDER BY k", q.params).fetchall()
+    values = f"WITH {q.sql}, v AS (SELECT p.procedure AS k, p.seconds AS x FROM {source} AND p.seconds IS NOT NULL"
+    pct = _sorted_percentiles(conn, values, q.params, "k", {r["k"]: r["n"] for r in rows})
+    return [{"key": r["k"], "label": label("procedure", r["k"]), "n": r["n"], "tickets": r["tickets"],
+             "service_mean_s": _r(r["mean"]), "service_median_s": _r(pct.get(r["k"], {}).get("median")),
+             "service_p90_s": _r(pct.get(r["k"], {}).get("p90")), "service_max_s": _r(r["mx"])} for r in rows]
+
+
+def _satisfaction(conn: sqlite3.Connection, q: _Query, f: Filters, label: Labels,
+                  satisfied: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """Share of each rating level, and of satisfied citizens, overall, by counter, staff member and procedure."""
+    counts: dict[str, dict[Any, dict[str, int]]] = {d: defaultdict(dict) for d in ("none", "counter", "staff")}
+    for counter, staff, level, n in conn.execute(
+            f"WITH {q.sql} SELECT r.counter_id, r.staff, r.level, count(*) FROM t CROSS JOIN ratings r "
+            "ON r.ticket_id = t.id GROUP BY 1, 2, 3", q.params):
+        for dim, k in (("none", "all"), ("counter", counter), ("staff", staff)):
+            counts[dim][k][level] = counts[dim][k].get(level, 0) + n
+    extra = " AND p.procedure = :procedure" if f.procedure else ""
+    counts["procedure"] = defaultdict(dict)
+    for proc, level, n in conn.execute(
+            f"WITH {q.sql} SELECT p.procedure, r.level, count(DISTINCT r.ticket_id) FROM t CROSS JOIN ratings r "
+            f"ON r.ticket_id = t.id CROSS JOIN ticket_procedures p ON p.ticket_id = t.id WHERE 1{extra} "
+            "GROUP BY 1, 2", q.params):
+        counts["procedure"][proc][level] = n
+
+    return _satisfaction_tables(counts, satisfied, label)

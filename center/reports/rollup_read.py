@@ -1,0 +1,254 @@
+"""The roll-up path: a report from the roll-ups of past days plus the raw rows from today on, the same
+shape and figures as the raw path (percentiles within one histogram bucket)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from ..clock import to_iso
+from ..config import Config
+from .assemble import _add_heatmap_and_trend, _satisfaction_tables
+from .figures import _AGG, _SUMS, _add_vec, _finish, _merge, _new_vec, _order_key, _r, _vec_dict
+from .filters import _KEYS, Filters, _base, _Query
+from .labels import Labels
+from .percentiles import NB, _add_hists, _bucket_sql, _hist_percentiles, _hists, _raw_hists
+from .rollup_plan import _all_sites_built, _Plan
+
+_RSUM = (", ".join(f'sum("{c}") AS "{c}"' for c in _SUMS)
+         + ", max(wait_max) AS wait_max, max(service_max) AS service_max")
+
+
+def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: str, today_s: str, *,
+                   raw_site: str | None) -> dict[str, Any]:
+    """The report from the roll-ups of past days plus the raw rows from today on (same shape as report()).
+
+    Whole months come from the monthly roll-ups, the days at the ends of the range from the daily ones; the
+    summary, trend, heat map and the hour, day and weekday groups from one pass of (day × hour) sums. `raw_site`
+    is the site filter of today's raw rows (f.site may be the one site a counter or staff member belongs to)."""
+    label = Labels(config, lang)
+    group = f.group
+    yday = (date.fromisoformat(today_s) - timedelta(days=1)).isoformat()
+    plan = _Plan(conn, config, f, f.date_from, min(f.date_to, yday))
+    rw, rp = plan.rw, plan.params
+    raw = f.date_to >= today_s
+    fr = Filters(max(f.date_from, today_s), f.date_to, raw_site, f.service, None, f.counter, f.staff, group)
+    q = _base(config, fr) if raw else None
+    out: dict[str, Any] = {"filters": f.as_dict(), "generated_at": to_iso(datetime.now(UTC)), "source": "rollup"}
+    unfiltered = not (f.service or f.counter or f.staff)  # only a site (or none): the narrow tables will do
+    coarse = not (f.counter or f.staff)
+
+    def agg(rkey: str, tkey: str) -> dict[Any, dict[str, Any]]:
+        """Additive figures per key: roll-up cells of past days (summed in SQL) merged with today's raw rows."""
+        acc: dict[Any, dict[str, Any]] = defaultdict(dict)
+        for table, where in plan.arms("rollup_cells", "rollup_m_keys"):  # per period without the hour
+            for r in conn.execute(f"SELECT {rkey} AS k, {_RSUM} FROM {table} WHERE {where} GROUP BY 1", rp):
+                _merge(acc[r["k"]], r)
+        if q:
+            for r in conn.execute(f"WITH {q.sql} SELECT {tkey} AS k, {_AGG} FROM t GROUP BY 1", q.params):
+                _merge(acc[r["k"]], r)
+        return acc
+
+    def hists(daily: str, monthly: str | None, key: str, dense: bool, monthly_dense: bool | None = None
+              ) -> list[dict[Any, list[int]]]:
+        outs: list[dict[Any, list[int]]] = [{}, {}]
+        for table, where in plan.arms(daily, monthly):
+            d = dense if table == daily else (dense if monthly_dense is None else monthly_dense)
+            for i, h in enumerate(_hists(conn, f"SELECT {key}, wait_hist, service_hist FROM {table} WHERE {where}",
+                                         rp, d, 2)):
+                _add_hists(outs[i], h)
+        return outs
+
+    # one pass of (day × hour) sums: summary, trend, heat map, and the hour / day / weekday groups
+    heat = [[0] * 24 for _ in range(7)]
+    table, where = ("rollup_day_sums" if unfiltered else "rollup_cells"), rw
+    if unfiltered and not f.site and _all_sites_built(conn, "rollup_all_days", rp):
+        table = "rollup_all_day_sums"  # the same sums over all sites, 1/N of the rows
+    # one service over all sites: the same sums per service over all sites (1/(N × services) of the cells' rows)
+    all_service = bool(f.service) and coarse and not f.site and _all_sites_built(conn, "rollup_all_service_days", rp)
+    if all_service:
+        table, where = "rollup_all_service_sums", "service = :service AND service_day BETWEEN :rd0 AND :rd1"
+    rows = [tuple(r) for r in conn.execute(
+        f"SELECT service_day, hour, {_RSUM} FROM {table} WHERE {where} GROUP BY 1, 2", rp)]  # noqa: S608
+    if q:
+        rows += [(r[0], r[1], *(r[k] for k in (*_SUMS, "wait_max", "service_max"))) for r in conn.execute(
+            f"WITH {q.sql} SELECT t.service_day, t.hour, {_AGG} FROM t GROUP BY 1, 2", q.params)]
+    weekday_of: dict[str, int] = {}
+    day_vec: dict[str, list[Any]] = {}
+    hour_vec: dict[Any, list[Any]] = {}
+    for r in rows:
+        d, hour, v = r[0], r[1], r[2:]
+        acc = day_vec.get(d)
+        if acc is None:
+            acc = day_vec[d] = _new_vec()
+            weekday_of[d] = date.fromisoformat(d).weekday()
+        _add_vec(acc, v)
+        acc = hour_vec.get(hour)
+        if acc is None:
+            acc = hour_vec[hour] = _new_vec()
+        _add_vec(acc, v)
+        heat[weekday_of[d]][hour] += v[0] or 0
+    total_vec = _new_vec()
+    for acc in day_vec.values():
+        _add_vec(total_vec, acc)
+    total = _vec_dict(total_vec) if day_vec else {}
+    by_day: dict[str, dict[str, Any]] = defaultdict(dict, {d: _vec_dict(v) for d, v in day_vec.items()})
+    by_hour: dict[Any, dict[str, Any]] = defaultdict(dict, {h: _vec_dict(v) for h, v in hour_vec.items()})
+    column = {"site": ("site", "t.site"), "service": ("service", "t.service"),
+              "counter": ("counter_id", "t.counter_id"), "staff": ("staff", "t.staff")}
+    if group == "day":
+        grouped = by_day
+    elif group == "hour":
+        grouped = by_hour
+    elif group == "weekday":
+        grouped = defaultdict(dict)
+        for d, acc in by_day.items():
+            _merge(grouped[weekday_of[d]], acc)
+    elif group in column:
+        grouped = agg(*column[group])
+    else:
+        grouped = defaultdict(dict)
+    served_s = "CASE WHEN t.status = 'served' THEN t.service_s END"
+    hist: dict[tuple[str, str], dict[Any, list[int]]] = {}
+    shared = coarse and group in ("site", "service", "day", "weekday")  # the groups' histograms sum to the total
+    if not shared:
+        if coarse:
+            hw, hs = hists("rollup_hists", "rollup_m_hists", "'all'", True)
+        else:
+            hw, hs = hists("rollup_staff_hists", "rollup_m_staff_hists", "'all'", False)
+        hist[("w", "all")], hist[("s", "all")] = hw, hs
+        if q:
+            _add_hists(hist[("w", "all")], _raw_hists(conn, q, "'all'", "t.wait_s"))
+            _add_hists(hist[("s", "all")], _raw_hists(conn, q, "'all'", served_s))
+    if group not in ("none", "procedure"):
+        if group in ("day", "weekday"):  # daily histograms of every day
+            if unfiltered:
+                table, dense = "rollup_day_hists", True
+            elif all_service:
+                table, dense = "rollup_all_service_hists", True
+            else:
+                table, dense = ("rollup_hists", True) if coarse else ("rollup_staff_hists", False)
+            hs = list(_hists(conn, f"SELECT service_day, wait_hist, service_hist FROM {table} WHERE "
+                             f"{where if all_service else rw}", rp, dense, 2))
+        elif group == "hour":
+            if unfiltered:
+                hs = hists("rollup_cells", "rollup_m_hour_hists", "hour", False, True)
+            else:
+                hs = hists("rollup_cells", "rollup_m_cells", "hour", False)
+        elif coarse and group in ("site", "service"):
+            hs = hists("rollup_hists", "rollup_m_hists", group, True)
+        else:
+            gcol = {"site": "site", "service": "service", "counter": "counter_id", "staff": "staff"}[group]
+            hs = hists("rollup_staff_hists", "rollup_m_staff_hists", gcol, False)
+        if shared:
+            for metric, h, x in (("w", hs[0], "t.wait_s"), ("s", hs[1], served_s)):
+                cols = list(h.values())
+                hist[(metric, "all")] = {"all": [sum(c) for c in zip(*cols, strict=True)]} if cols else {}
+                if q:
+                    _add_hists(hist[(metric, "all")], _raw_hists(conn, q, "'all'", x))
+        for metric, h, x in (("w", hs[0], "t.wait_s"), ("s", hs[1], served_s)):
+            if group == "weekday":
+                by_wd: dict[Any, list[int]] = {}
+                for d, v in h.items():
+                    _add_hists(by_wd, {weekday_of.get(d, date.fromisoformat(d).weekday()): v})
+                h = by_wd
+            if q:
+                _add_hists(h, _raw_hists(conn, q, _KEYS[group], x))
+            hist[(metric, "g")] = h
+
+    def pct(metric: str, key: Any, acc: dict[str, Any], kind: str) -> dict[str, float | None]:
+        n_field, mx = ("wait_n", "wait_max") if metric == "w" else ("service_n", "service_max")
+        h = hist.get((metric, kind), {}).get(key)
+        return _hist_percentiles(h, acc.get(n_field, 0), acc.get(mx)) if h else {}
+
+    out["summary"] = _finish("all", label("none", "all"), total,
+                             {"w": pct("w", "all", total, "all"), "s": pct("s", "all", total, "all")})
+    out["procedures"] = _procedure_rows_rollup(conn, plan, q, label)
+    if group == "procedure":
+        out["rows"] = out["procedures"]
+    elif group == "none":
+        out["rows"] = [out["summary"]]
+    else:
+        out["rows"] = [_finish(k, label(group, k), grouped[k], {"w": pct("w", k, grouped[k], "g"),
+                                                                "s": pct("s", k, grouped[k], "g")})
+                       for k in sorted(grouped, key=_order_key)]
+    from ..ratings import settings_from
+
+    rating = settings_from(getattr(config, "raw", None))
+    out["rating_levels"] = [{"code": lv.code, "name": lv.name, "name_en": lv.name_en, "satisfied": lv.satisfied}
+                            for lv in rating.levels]
+    out["satisfaction"] = _satisfaction_rollup(conn, plan, q, label,
+                                               {lv.code for lv in rating.levels if lv.satisfied})
+    days = [0] * 7
+    for d in by_day:
+        days[weekday_of[d]] += 1
+    _add_heatmap_and_trend(out, heat, days, by_day)
+    return out
+
+
+def _procedure_rows_rollup(conn: sqlite3.Connection, plan: _Plan, q: _Query | None, label: Labels
+                           ) -> list[dict[str, Any]]:
+    acc: dict[str, dict[str, Any]] = defaultdict(lambda: {"n": 0, "tickets": 0, "sum": 0.0, "max": None})
+    rows = []
+    hist: dict[Any, list[int]] = {}
+    for table, where in plan.arms("rollup_procedures", "rollup_m_procedures"):
+        rows += conn.execute(f"SELECT procedure, sum(n), sum(tickets), total(seconds_sum), max(seconds_max) "
+                             f"FROM {table} WHERE {where} GROUP BY 1", plan.params).fetchall()
+        _add_hists(hist, _hists(conn, f"SELECT procedure, hist FROM {table} WHERE {where}", plan.params, False)[0])
+    if q:
+        rows += conn.execute(
+            f"WITH {q.sql} SELECT p.procedure, count(p.seconds), count(DISTINCT p.ticket_id), total(p.seconds), "
+            "max(p.seconds) FROM t CROSS JOIN ticket_procedures p ON p.ticket_id = t.id WHERE t.status = 'served' "
+            "GROUP BY 1", q.params).fetchall()
+        for k, b, n in conn.execute(
+                f"WITH {q.sql} SELECT p.procedure, {_bucket_sql('p.seconds')}, count(*) FROM t CROSS JOIN "
+                "ticket_procedures p ON p.ticket_id = t.id WHERE t.status = 'served' AND p.seconds IS NOT NULL "
+                "GROUP BY 1, 2", q.params):
+            hist.setdefault(k, [0] * NB)[b] += n
+    for k, n, tickets, total_s, mx in rows:
+        a = acc[k]
+        a["n"] += n or 0
+        a["tickets"] += tickets or 0
+        a["sum"] += total_s or 0.0
+        if mx is not None and (a["max"] is None or mx > a["max"]):
+            a["max"] = mx
+    out = []
+    for k in sorted(acc, key=_order_key):
+        a = acc[k]
+        p = _hist_percentiles(hist[k], a["n"], a["max"]) if k in hist else {}
+        out.append({"key": k, "label": label("procedure", k), "n": a["n"], "tickets": a["tickets"],
+                    "service_mean_s": _r(a["sum"] / a["n"]) if a["n"] else None,
+                    "service_median_s": _r(p.get("median")), "service_p90_s": _r(p.get("p90")),
+                    "service_max_s": _r(a["max"])})
+    return out
+
+
+def _satisfaction_rollup(conn: sqlite3.Connection, plan: _Plan, q: _Query | None, label: Labels,
+                         satisfied: set[str]) -> dict[str, list[dict[str, Any]]]:
+    counts: dict[str, dict[Any, dict[str, int]]] = {d: defaultdict(dict) for d in ("none", "counter", "staff",
+                                                                                   "procedure")}
+    rows: list[Any] = []
+    prows: list[Any] = []
+    for table, where in plan.arms("rollup_ratings", "rollup_m_ratings"):  # one pass: rows per counter/staff
+        for counter, staff, proc, level, n in conn.execute(  # have no procedure, rows per procedure have one
+                f"SELECT r_counter, r_staff, procedure, level, sum(n) FROM {table} WHERE {where} "
+                "GROUP BY 1, 2, 3, 4", plan.params):
+            if proc is None:
+                rows.append((counter, staff, level, n))
+            else:
+                prows.append((proc, level, n))
+    if q:
+        rows += list(conn.execute(f"WITH {q.sql} SELECT r.counter_id, r.staff, r.level, count(*) FROM t CROSS JOIN "
+                                  "ratings r ON r.ticket_id = t.id GROUP BY 1, 2, 3", q.params))
+        prows += list(conn.execute(
+            f"WITH {q.sql} SELECT p.procedure, r.level, count(DISTINCT r.ticket_id) FROM t CROSS JOIN ratings r "
+            "ON r.ticket_id = t.id CROSS JOIN ticket_procedures p ON p.ticket_id = t.id GROUP BY 1, 2", q.params))
+    for counter, staff, level, n in rows:
+        for dim, k in (("none", "all"), ("counter", counter), ("staff", staff)):
+            counts[dim][k][level] = counts[dim][k].get(level, 0) + n
+    for proc, level, n in prows:
+        counts["procedure"][proc][level] = counts["procedure"][proc].get(level, 0) + n
+
+    return _satisfaction_tables(counts, satisfied, label)
