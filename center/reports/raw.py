@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
-from ..clock import to_iso
 from ..config import Config
-from .assemble import _add_heatmap_and_trend, _satisfaction_tables
-from .figures import _AGG, _finish, _merge, _order_key, _r
+from . import assemble
+from .figures import _AGG, _merge
 from .filters import _KEYS, Filters, _base, _Query
 from .labels import Labels
 from .percentiles import _indexed_percentiles, _sorted_percentiles
@@ -24,21 +23,18 @@ def _report_raw(conn: sqlite3.Connection, config: Config, f: Filters, lang: str)
     q = _base(config, f)
     label = Labels(config, lang)
     group = f.group
-    out: dict[str, Any] = {"filters": f.as_dict(), "generated_at": to_iso(datetime.now(UTC))}
     cells = [dict(r) for r in conn.execute(
         f"WITH {q.sql} SELECT t.service_day AS day, t.hour AS hour, {_AGG} FROM t GROUP BY 1, 2", q.params)]
     weekday_of = {d: date.fromisoformat(d).weekday() for d in {c["day"] for c in cells}}
     total: dict[str, Any] = {}
     by_day: dict[str, dict[str, Any]] = defaultdict(dict)
     heat = [[0] * 24 for _ in range(7)]
-    day_weekday: dict[str, int] = {}
     grouped: dict[Any, dict[str, Any]] = defaultdict(dict)
     for c in cells:
         c["weekday"] = weekday_of[c["day"]]
         _merge(total, c)
         _merge(by_day[c["day"]], c)
         heat[c["weekday"]][c["hour"]] += c["issued"] or 0
-        day_weekday[c["day"]] = c["weekday"]
         if group in ("day", "hour", "weekday"):
             _merge(grouped[c[group]], c)
     if group in ("site", "service", "counter", "staff"):
@@ -73,28 +69,11 @@ def _report_raw(conn: sqlite3.Connection, config: Config, f: Filters, lang: str)
             sizes = {k: grouped[k].get(n_field, 0) for k in grouped}
             for k, v in _sorted_percentiles(conn, values, q.params, "k", sizes).items():
                 pct[("g" + metric, k)] = v
-    out["summary"] = _finish("all", label("none", "all"), total,
-                             {"w": pct.get(("w", "all"), {}), "s": pct.get(("s", "all"), {})})
-    out["procedures"] = _procedure_rows(conn, q, f, label)
-    if group == "procedure":
-        out["rows"] = out["procedures"]
-    elif group == "none":
-        out["rows"] = [out["summary"]]
-    else:
-        out["rows"] = [_finish(k, label(group, k), grouped[k], {"w": pct.get(("gw", k), {}),
-                                                                "s": pct.get(("gs", k), {})})
-                       for k in sorted(grouped, key=_order_key)]
-    from ..ratings import settings_from
-
-    rating = settings_from(getattr(config, "raw", None))
-    out["rating_levels"] = [{"code": lv.code, "name": lv.name, "name_en": lv.name_en, "satisfied": lv.satisfied}
-                            for lv in rating.levels]
-    out["satisfaction"] = _satisfaction(conn, q, f, label, {lv.code for lv in rating.levels if lv.satisfied})
-    days = [0] * 7
-    for d, wd in day_weekday.items():
-        days[wd] += 1 if d else 0
-    _add_heatmap_and_trend(out, heat, days, by_day)
-    return out
+    return assemble.assemble_report(
+        f, config, label, total=total, total_pct={"w": pct.get(("w", "all"), {}), "s": pct.get(("s", "all"), {})},
+        grouped=grouped, group_pct=lambda k: {"w": pct.get(("gw", k), {}), "s": pct.get(("gs", k), {})},
+        procedures=_procedure_rows(conn, q, f, label), rating_counts=_rating_counts(conn, q, f), heat=heat,
+        by_day=by_day)
 
 
 def _procedure_rows(conn: sqlite3.Connection, q: _Query, f: Filters, label: Labels) -> list[dict[str, Any]]:
@@ -106,26 +85,17 @@ def _procedure_rows(conn: sqlite3.Connection, q: _Query, f: Filters, label: Labe
                         f"FROM {source} GROUP BY k ORDER BY k", q.params).fetchall()
     values = f"WITH {q.sql}, v AS (SELECT p.procedure AS k, p.seconds AS x FROM {source} AND p.seconds IS NOT NULL"
     pct = _sorted_percentiles(conn, values, q.params, "k", {r["k"]: r["n"] for r in rows})
-    return [{"key": r["k"], "label": label("procedure", r["k"]), "n": r["n"], "tickets": r["tickets"],
-             "service_mean_s": _r(r["mean"]), "service_median_s": _r(pct.get(r["k"], {}).get("median")),
-             "service_p90_s": _r(pct.get(r["k"], {}).get("p90")), "service_max_s": _r(r["mx"])} for r in rows]
+    return [assemble.procedure_row(label, r["k"], r["n"], r["tickets"], r["mean"], pct.get(r["k"], {}), r["mx"])
+            for r in rows]
 
 
-def _satisfaction(conn: sqlite3.Connection, q: _Query, f: Filters, label: Labels,
-                  satisfied: set[str]) -> dict[str, list[dict[str, Any]]]:
-    """Share of each rating level, and of satisfied citizens, overall, by counter, staff member and procedure."""
-    counts: dict[str, dict[Any, dict[str, int]]] = {d: defaultdict(dict) for d in ("none", "counter", "staff")}
-    for counter, staff, level, n in conn.execute(
-            f"WITH {q.sql} SELECT r.counter_id, r.staff, r.level, count(*) FROM t CROSS JOIN ratings r "
-            "ON r.ticket_id = t.id GROUP BY 1, 2, 3", q.params):
-        for dim, k in (("none", "all"), ("counter", counter), ("staff", staff)):
-            counts[dim][k][level] = counts[dim][k].get(level, 0) + n
+def _rating_counts(conn: sqlite3.Connection, q: _Query, f: Filters) -> dict[str, dict[Any, dict[str, int]]]:
+    """Ratings per level overall, by counter, staff member and procedure (only the filter's procedure)."""
+    rows = conn.execute(f"WITH {q.sql} SELECT r.counter_id, r.staff, r.level, count(*) FROM t CROSS JOIN ratings r "
+                        "ON r.ticket_id = t.id GROUP BY 1, 2, 3", q.params).fetchall()
     extra = " AND p.procedure = :procedure" if f.procedure else ""
-    counts["procedure"] = defaultdict(dict)
-    for proc, level, n in conn.execute(
-            f"WITH {q.sql} SELECT p.procedure, r.level, count(DISTINCT r.ticket_id) FROM t CROSS JOIN ratings r "
-            f"ON r.ticket_id = t.id CROSS JOIN ticket_procedures p ON p.ticket_id = t.id WHERE 1{extra} "
-            "GROUP BY 1, 2", q.params):
-        counts["procedure"][proc][level] = n
-
-    return _satisfaction_tables(counts, satisfied, label)
+    procedure_rows = conn.execute(
+        f"WITH {q.sql} SELECT p.procedure, r.level, count(DISTINCT r.ticket_id) FROM t CROSS JOIN ratings r "
+        f"ON r.ticket_id = t.id CROSS JOIN ticket_procedures p ON p.ticket_id = t.id WHERE 1{extra} "
+        "GROUP BY 1, 2", q.params).fetchall()
+    return assemble.rating_counts(rows, procedure_rows)

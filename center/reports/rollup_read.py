@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from ..clock import to_iso
 from ..config import Config
-from .assemble import _add_heatmap_and_trend, _satisfaction_tables
-from .figures import _AGG, _SUMS, _add_vec, _finish, _merge, _new_vec, _order_key, _r, _vec_dict
+from . import assemble
+from .figures import _AGG, _SUMS, _add_vec, _merge, _new_vec, _order_key, _vec_dict
 from .filters import _KEYS, Filters, _base, _Query
 from .labels import Labels
 from .percentiles import NB, _add_hists, _bucket_sql, _hist_percentiles, _hists, _raw_hists
@@ -36,7 +35,6 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
     raw = f.date_to >= today_s
     fr = Filters(max(f.date_from, today_s), f.date_to, raw_site, f.service, None, f.counter, f.staff, group)
     q = _base(config, fr) if raw else None
-    out: dict[str, Any] = {"filters": f.as_dict(), "generated_at": to_iso(datetime.now(UTC)), "source": "rollup"}
     unfiltered = not (f.service or f.counter or f.staff)  # only a site (or none): the narrow tables will do
     coarse = not (f.counter or f.staff)
 
@@ -163,29 +161,12 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
         h = hist.get((metric, kind), {}).get(key)
         return _hist_percentiles(h, acc.get(n_field, 0), acc.get(mx)) if h else {}
 
-    out["summary"] = _finish("all", label("none", "all"), total,
-                             {"w": pct("w", "all", total, "all"), "s": pct("s", "all", total, "all")})
-    out["procedures"] = _procedure_rows_rollup(conn, plan, q, label)
-    if group == "procedure":
-        out["rows"] = out["procedures"]
-    elif group == "none":
-        out["rows"] = [out["summary"]]
-    else:
-        out["rows"] = [_finish(k, label(group, k), grouped[k], {"w": pct("w", k, grouped[k], "g"),
-                                                                "s": pct("s", k, grouped[k], "g")})
-                       for k in sorted(grouped, key=_order_key)]
-    from ..ratings import settings_from
-
-    rating = settings_from(getattr(config, "raw", None))
-    out["rating_levels"] = [{"code": lv.code, "name": lv.name, "name_en": lv.name_en, "satisfied": lv.satisfied}
-                            for lv in rating.levels]
-    out["satisfaction"] = _satisfaction_rollup(conn, plan, q, label,
-                                               {lv.code for lv in rating.levels if lv.satisfied})
-    days = [0] * 7
-    for d in by_day:
-        days[weekday_of[d]] += 1
-    _add_heatmap_and_trend(out, heat, days, by_day)
-    return out
+    total_pct = {"w": pct("w", "all", total, "all"), "s": pct("s", "all", total, "all")}
+    return assemble.assemble_report(
+        f, config, label, total=total, total_pct=total_pct, grouped=grouped,
+        group_pct=lambda k: {"w": pct("w", k, grouped[k], "g"), "s": pct("s", k, grouped[k], "g")},
+        procedures=_procedure_rows_rollup(conn, plan, q, label), rating_counts=_rating_counts_rollup(conn, plan, q),
+        heat=heat, by_day=by_day, source="rollup")
 
 
 def _procedure_rows_rollup(conn: sqlite3.Connection, plan: _Plan, q: _Query | None, label: Labels
@@ -218,17 +199,14 @@ def _procedure_rows_rollup(conn: sqlite3.Connection, plan: _Plan, q: _Query | No
     for k in sorted(acc, key=_order_key):
         a = acc[k]
         p = _hist_percentiles(hist[k], a["n"], a["max"]) if k in hist else {}
-        out.append({"key": k, "label": label("procedure", k), "n": a["n"], "tickets": a["tickets"],
-                    "service_mean_s": _r(a["sum"] / a["n"]) if a["n"] else None,
-                    "service_median_s": _r(p.get("median")), "service_p90_s": _r(p.get("p90")),
-                    "service_max_s": _r(a["max"])})
+        out.append(assemble.procedure_row(label, k, a["n"], a["tickets"], a["sum"] / a["n"] if a["n"] else None, p,
+                                          a["max"]))
     return out
 
 
-def _satisfaction_rollup(conn: sqlite3.Connection, plan: _Plan, q: _Query | None, label: Labels,
-                         satisfied: set[str]) -> dict[str, list[dict[str, Any]]]:
-    counts: dict[str, dict[Any, dict[str, int]]] = {d: defaultdict(dict) for d in ("none", "counter", "staff",
-                                                                                   "procedure")}
+def _rating_counts_rollup(conn: sqlite3.Connection, plan: _Plan, q: _Query | None
+                          ) -> dict[str, dict[Any, dict[str, int]]]:
+    """Ratings per level overall, by counter, staff member and procedure: roll-ups of past days, raw today."""
     rows: list[Any] = []
     prows: list[Any] = []
     for table, where in plan.arms("rollup_ratings", "rollup_m_ratings"):  # one pass: rows per counter/staff
@@ -245,10 +223,4 @@ def _satisfaction_rollup(conn: sqlite3.Connection, plan: _Plan, q: _Query | None
         prows += list(conn.execute(
             f"WITH {q.sql} SELECT p.procedure, r.level, count(DISTINCT r.ticket_id) FROM t CROSS JOIN ratings r "
             "ON r.ticket_id = t.id CROSS JOIN ticket_procedures p ON p.ticket_id = t.id GROUP BY 1, 2", q.params))
-    for counter, staff, level, n in rows:
-        for dim, k in (("none", "all"), ("counter", counter), ("staff", staff)):
-            counts[dim][k][level] = counts[dim][k].get(level, 0) + n
-    for proc, level, n in prows:
-        counts["procedure"][proc][level] = counts["procedure"][proc].get(level, 0) + n
-
-    return _satisfaction_tables(counts, satisfied, label)
+    return assemble.rating_counts(rows, prows)
