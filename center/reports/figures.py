@@ -4,6 +4,10 @@ paths, which only differ in where the sums come from."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from .filters import STATUSES
@@ -92,3 +96,58 @@ def _finish(key: Any, label: str, acc: dict[str, Any], pct: dict[str, dict[str, 
         "service_level": _share(acc.get("sl_within"), acc.get("sl_total")),
         "no_show_rate": _share(acc.get("no_show"), acc.get("entries")),
     }
+
+
+_VEC = (*_SUMS, "wait_max", "service_max")  # a row of the (day × hour) pass after its day and hour
+
+
+@dataclass
+class DayHours:
+    """The (day × hour) pass folded: the summary's figures, each day's and hour's, which weekday each day is,
+    and the arrivals heat map (weekday × hour)."""
+
+    total: dict[str, Any]
+    by_day: dict[str, dict[str, Any]]
+    by_hour: dict[Any, dict[str, Any]]
+    weekday_of: dict[str, int]
+    heat: list[list[int]]
+
+    def grouped(self, group: str) -> dict[Any, dict[str, Any]]:
+        """The day, hour or weekday groups (empty for any other grouping: its own pass fills it)."""
+        if group == "day":
+            return self.by_day
+        if group == "hour":
+            return self.by_hour
+        out: dict[Any, dict[str, Any]] = defaultdict(dict)
+        if group == "weekday":
+            for d, acc in self.by_day.items():
+                _merge(out[self.weekday_of[d]], acc)
+        return out
+
+
+def fold_day_hours(rows: Iterable[Sequence[Any]]) -> DayHours:
+    """Fold rows (day, hour, *_VEC): the raw path's (day × hour) aggregates, or the roll-ups' sums of past days
+    followed by today's raw ones; one fold for both paths, so their summary, trend and heat map agree."""
+    heat = [[0] * 24 for _ in range(7)]
+    weekday_of: dict[str, int] = {}
+    day_vec: dict[str, list[Any]] = {}
+    hour_vec: dict[Any, list[Any]] = {}
+    for r in rows:
+        d, hour, v = r[0], r[1], r[2:]
+        acc = day_vec.get(d)
+        if acc is None:
+            acc = day_vec[d] = _new_vec()
+            weekday_of[d] = date.fromisoformat(d).weekday()
+        _add_vec(acc, v)
+        acc = hour_vec.get(hour)
+        if acc is None:
+            acc = hour_vec[hour] = _new_vec()
+        _add_vec(acc, v)
+        heat[weekday_of[d]][hour] += v[0] or 0
+    total_vec = _new_vec()
+    for acc in day_vec.values():
+        _add_vec(total_vec, acc)
+    return DayHours(total=_vec_dict(total_vec) if day_vec else {},
+                    by_day=defaultdict(dict, {d: _vec_dict(v) for d, v in day_vec.items()}),
+                    by_hour=defaultdict(dict, {h: _vec_dict(v) for h, v in hour_vec.items()}),
+                    weekday_of=weekday_of, heat=heat)

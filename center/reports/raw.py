@@ -4,13 +4,11 @@ ranges up to a month, for procedure filters, and whenever the roll-ups are not r
 from __future__ import annotations
 
 import sqlite3
-from collections import defaultdict
-from datetime import date
 from typing import Any
 
 from ..config import Config
 from . import assemble
-from .figures import _AGG, _merge
+from .figures import _AGG, _VEC, _merge, fold_day_hours
 from .filters import _KEYS, Filters, _base, _Query
 from .labels import Labels
 from .percentiles import _indexed_percentiles, _sorted_percentiles
@@ -23,20 +21,9 @@ def _report_raw(conn: sqlite3.Connection, config: Config, f: Filters, lang: str)
     q = _base(config, f)
     label = Labels(config, lang)
     group = f.group
-    cells = [dict(r) for r in conn.execute(
-        f"WITH {q.sql} SELECT t.service_day AS day, t.hour AS hour, {_AGG} FROM t GROUP BY 1, 2", q.params)]
-    weekday_of = {d: date.fromisoformat(d).weekday() for d in {c["day"] for c in cells}}
-    total: dict[str, Any] = {}
-    by_day: dict[str, dict[str, Any]] = defaultdict(dict)
-    heat = [[0] * 24 for _ in range(7)]
-    grouped: dict[Any, dict[str, Any]] = defaultdict(dict)
-    for c in cells:
-        c["weekday"] = weekday_of[c["day"]]
-        _merge(total, c)
-        _merge(by_day[c["day"]], c)
-        heat[c["weekday"]][c["hour"]] += c["issued"] or 0
-        if group in ("day", "hour", "weekday"):
-            _merge(grouped[c[group]], c)
+    dh = fold_day_hours((r[0], r[1], *(r[k] for k in _VEC)) for r in conn.execute(
+        f"WITH {q.sql} SELECT t.service_day, t.hour, {_AGG} FROM t GROUP BY 1, 2", q.params))
+    total, grouped = dh.total, dh.grouped(group)
     if group in ("site", "service", "counter", "staff"):
         for r in conn.execute(f"WITH {q.sql} SELECT {_KEYS[group]} AS k, {_AGG} FROM t GROUP BY k", q.params):
             _merge(grouped[r["k"]], dict(r))
@@ -72,8 +59,8 @@ def _report_raw(conn: sqlite3.Connection, config: Config, f: Filters, lang: str)
     return assemble.assemble_report(
         f, config, label, total=total, total_pct={"w": pct.get(("w", "all"), {}), "s": pct.get(("s", "all"), {})},
         grouped=grouped, group_pct=lambda k: {"w": pct.get(("gw", k), {}), "s": pct.get(("gs", k), {})},
-        procedures=_procedure_rows(conn, q, f, label), rating_counts=_rating_counts(conn, q, f), heat=heat,
-        by_day=by_day)
+        procedures=_procedure_rows(conn, q, f, label), rating_counts=_rating_counts(conn, q, f), heat=dh.heat,
+        by_day=dh.by_day)
 
 
 def _procedure_rows(conn: sqlite3.Connection, q: _Query, f: Filters, label: Labels) -> list[dict[str, Any]]:

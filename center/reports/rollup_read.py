@@ -10,7 +10,7 @@ from typing import Any
 
 from ..config import Config
 from . import assemble
-from .figures import _AGG, _SUMS, _add_vec, _merge, _new_vec, _order_key, _vec_dict
+from .figures import _AGG, _SUMS, _VEC, _merge, _order_key, fold_day_hours
 from .filters import _KEYS, Filters, _base, _Query
 from .labels import Labels
 from .percentiles import NB, _add_hists, _bucket_sql, _hist_percentiles, _hists, _raw_hists
@@ -60,7 +60,6 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
         return outs
 
     # one pass of (day × hour) sums: summary, trend, heat map, and the hour / day / weekday groups
-    heat = [[0] * 24 for _ in range(7)]
     table, where = ("rollup_day_sums" if unfiltered else "rollup_cells"), rw
     if unfiltered and not f.site and _all_sites_built(conn, "rollup_all_days", rp):
         table = "rollup_all_day_sums"  # the same sums over all sites, 1/N of the rows
@@ -71,43 +70,13 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
     rows = [tuple(r) for r in conn.execute(
         f"SELECT service_day, hour, {_RSUM} FROM {table} WHERE {where} GROUP BY 1, 2", rp)]  # noqa: S608
     if q:
-        rows += [(r[0], r[1], *(r[k] for k in (*_SUMS, "wait_max", "service_max"))) for r in conn.execute(
+        rows += [(r[0], r[1], *(r[k] for k in _VEC)) for r in conn.execute(
             f"WITH {q.sql} SELECT t.service_day, t.hour, {_AGG} FROM t GROUP BY 1, 2", q.params)]
-    weekday_of: dict[str, int] = {}
-    day_vec: dict[str, list[Any]] = {}
-    hour_vec: dict[Any, list[Any]] = {}
-    for r in rows:
-        d, hour, v = r[0], r[1], r[2:]
-        acc = day_vec.get(d)
-        if acc is None:
-            acc = day_vec[d] = _new_vec()
-            weekday_of[d] = date.fromisoformat(d).weekday()
-        _add_vec(acc, v)
-        acc = hour_vec.get(hour)
-        if acc is None:
-            acc = hour_vec[hour] = _new_vec()
-        _add_vec(acc, v)
-        heat[weekday_of[d]][hour] += v[0] or 0
-    total_vec = _new_vec()
-    for acc in day_vec.values():
-        _add_vec(total_vec, acc)
-    total = _vec_dict(total_vec) if day_vec else {}
-    by_day: dict[str, dict[str, Any]] = defaultdict(dict, {d: _vec_dict(v) for d, v in day_vec.items()})
-    by_hour: dict[Any, dict[str, Any]] = defaultdict(dict, {h: _vec_dict(v) for h, v in hour_vec.items()})
+    dh = fold_day_hours(rows)
+    total, by_day, weekday_of, heat = dh.total, dh.by_day, dh.weekday_of, dh.heat
     column = {"site": ("site", "t.site"), "service": ("service", "t.service"),
               "counter": ("counter_id", "t.counter_id"), "staff": ("staff", "t.staff")}
-    if group == "day":
-        grouped = by_day
-    elif group == "hour":
-        grouped = by_hour
-    elif group == "weekday":
-        grouped = defaultdict(dict)
-        for d, acc in by_day.items():
-            _merge(grouped[weekday_of[d]], acc)
-    elif group in column:
-        grouped = agg(*column[group])
-    else:
-        grouped = defaultdict(dict)
+    grouped = agg(*column[group]) if group in column else dh.grouped(group)
     served_s = "CASE WHEN t.status = 'served' THEN t.service_s END"
     hist: dict[tuple[str, str], dict[Any, list[int]]] = {}
     shared = coarse and group in ("site", "service", "day", "weekday")  # the groups' histograms sum to the total
