@@ -5,7 +5,7 @@ generating and rolling up took), so reruns only time the reports:
 - demo-year.sqlite3: one year of the demo center (two sites, ~80,000 tickets);
 - province-N.sqlite3: one year of N synthetic sites (N = XEPHANG_BENCH_PROVINCE, default 20, ~100,000
   tickets a site; the issue's province is 100 sites, ~10 million tickets).
-Each report is timed through `center.statistics.report` (median of a few runs) after the daily and monthly
+Each report is timed through `center.reports.report` (median of a few runs) after the daily and monthly
 roll-ups are built (`ensure_rollups`, timed when it built something), plus the raw path for comparison and
 the HTTP API of a real server.
 """
@@ -40,7 +40,7 @@ def _time(fn, runs: int = 5) -> float:
 def _database(name: str, extra: list[str]) -> tuple[Path, dict]:
     """The cached database (generated and rolled up on first use) and what that took."""
     from center import history
-    from center import statistics as st
+    from center import reports as st
     from center.config import load_config
     from center.store import Store
 
@@ -74,7 +74,7 @@ def _load() -> str:
 
 
 def run() -> dict:
-    from center import statistics as st
+    from center import reports as st
     from center.config import load_config
     from center.store import Store
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from flask import Flask, jsonify, render_template, request, send_from_directory,
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
+from . import housekeeping as housekeeping_loop
 from .auth import Accounts
 from .clock import Clock, system_clock
 from .config import Config, load_config
@@ -26,7 +26,6 @@ from .web import MAX_TEXT, Center, bearer_token, is_json_route, json_body, wants
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
-HOUSEKEEPING_S = float(os.environ.get("XEPHANG_HOUSEKEEPING_S", "20"))
 
 
 def secret_key(db_path: str) -> str:
@@ -196,7 +195,7 @@ def create_app(config: Config | str, db_path: str, *, clock: Clock = system_cloc
 
     attach(socketio, app, c, message_queue)
     if housekeeping:
-        _start_housekeeping(engine)
+        housekeeping_loop.start(engine)
     return app
 
 
@@ -211,17 +210,3 @@ def _printable(value: Any) -> Any:
         return [_printable(v) for v in value]
     return value
 
-
-def _start_housekeeping(engine: Engine) -> None:
-    """Roll the day over and close it after the last session, even when nobody touches the queue."""
-
-    def loop() -> None:
-        stop = threading.Event()
-        while True:
-            try:
-                engine.housekeeping()
-            except Exception:  # noqa: BLE001 - keep the loop alive; the next pass retries
-                log.exception("housekeeping failed")
-            stop.wait(HOUSEKEEPING_S)
-
-    threading.Thread(target=loop, name="housekeeping", daemon=True).start()

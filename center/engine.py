@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import offload
 from .availability import availability
 from .clock import Clock, from_iso, opening_state, service_day, system_clock, to_iso
 from .config import Config, Counter, Service, Site
@@ -97,7 +96,6 @@ class Engine:
         self.config = config
         self.clock = clock
         self.publish: Publisher = publish or (lambda events: None)
-        self._rolled_up: dict[str, str] = {}  # site -> service day whose past week is rolled up
         # site -> ((day, counters' statuses), monotonic time, estimate by service)
         self._estimates: dict[str, tuple[tuple[str, tuple[str, ...]], float, dict[str, int | None]]] = {}
         self._newcomers: dict[str, _Newcomers] = {}  # site -> replays reused while only tickets are issued
@@ -1072,18 +1070,6 @@ class Engine:
                                                                              self.config.tz) == day
                 if not reopens_today:
                     self.close_day(site.code)
-            if self._rolled_up.get(site.code) != day:
-                self._roll_up_past_week(site, day)
-
-    def _roll_up_past_week(self, site: Site, day: str) -> None:
-        """Once a day per site: build the statistics roll-ups of the past week's closed days, in the
-        background, so the first long report of the morning does not build them inside a web request."""
-        from .statistics import ensure_rollups
-
-        week_ago = (datetime.fromisoformat(day) - timedelta(days=7)).date().isoformat()
-        offload.run(ensure_rollups, self.store, self.config, week_ago, day, today=day, site=site.code,
-                    batch_days=offload.BATCH_DAYS)
-        self._rolled_up[site.code] = day
 
     # ------------------------------------------------------------------ events
 

@@ -236,7 +236,7 @@ CREATE INDEX tickets_service_rank_service ON tickets (site, service, status, ser
 
 MIGRATIONS.append(V3_REPORT_RANKS)
 
-# Reports: daily roll-ups of closed service days (center/statistics.py builds them; today stays raw).
+# Reports: daily roll-ups of closed service days (center/reports/ builds them; today stays raw).
 # rollup_days holds each (site, day)'s fingerprint of the raw rows the roll-up was built from.
 V4_REPORT_ROLLUPS = """
 CREATE TABLE rollup_days (
@@ -386,7 +386,7 @@ CREATE INDEX rollup_m_keys_period ON rollup_m_keys (service_day, site, service, 
 MIGRATIONS.append(V9_ROLLUP_PERIOD_KEYS)
 
 # Reports over all sites filtered by one service: (day × hour) sums and daily histograms over all sites per
-# service, with a marker per day they are built for (center/statistics.py fills them from the daily roll-ups of
+# service, with a marker per day they are built for (center/reports/ fills them from the daily roll-ups of
 # days every site has rolled up; rebuilding a site's day drops that day's rows, which are then summed again).
 V10_ROLLUP_ALL_SERVICE_DAYS = """
 CREATE TABLE rollup_all_service_days (service_day TEXT PRIMARY KEY, built_at TEXT NOT NULL) WITHOUT ROWID;

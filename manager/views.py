@@ -1,7 +1,7 @@
 """Manager pages: live overview, reports with export and print, staffing advice, administration.
 
 Pages need a signed-in manager or admin (anonymous → the sign-in page; other roles → 403); the JSON
-endpoints under /manager/api/ answer 401/403 as JSON. Figures come from center.statistics.
+endpoints under /manager/api/ answer 401/403 as JSON. Figures come from center.reports.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 
 from center import offload
-from center import statistics as st
+from center import reports as st
 from center.auth import DEVICE_ROLES, USER_ROLES, allowed, generate_password
 from center.clock import from_iso, to_iso
 from center.engine import Actor

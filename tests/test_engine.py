@@ -266,22 +266,6 @@ def _with_rules(cfg, **changes):
     return replace(cfg, rules=replace(cfg.rules, **changes))
 
 
-def test_housekeeping_rolls_up_yesterday_once_the_day_turns(engine, clock):
-    engine.issue("main", "CT")
-    engine.call_next("main-1", STAFF)
-    engine.finish("main-1", STAFF, ["CT-BS"])
-    engine.housekeeping()
-    with engine.store.connection() as conn:
-        # today (2026-11-23) is never rolled up
-        assert conn.execute("SELECT count(*) FROM rollup_days WHERE service_day = '2026-11-23'").fetchone()[0] == 0
-    clock.advance(days=1)
-    engine.housekeeping()
-    with engine.store.connection() as conn:
-        row = conn.execute("SELECT tickets FROM rollup_days WHERE site = 'main' "
-                           "AND service_day = '2026-11-23'").fetchone()
-    assert row is not None and row[0] == 1
-
-
 def _full_replay(engine, service: str) -> int:
     """The estimate a new ticket would get from a fresh replay of the queue (no reuse)."""
     site = engine.config.sites["main"]

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from center import erlang
+from center.reports import erlang
 
 
 def test_worked_example_seven_counters():

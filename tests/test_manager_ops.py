@@ -71,7 +71,7 @@ def text_of(html: str) -> str:
     (1619.6, "27:00"), (3599.4, "59:59"), (3599.5, "1:00:00"), (3599.6, "1:00:00"), (3600, "1:00:00"),
     (3659.6, "1:01:00"), (7199.5, "2:00:00"), (None, "—"), (float("nan"), "—"), (-3, "0:00")])
 def test_durations_round_the_total_seconds_before_splitting(seconds, shown):
-    from center.statistics import fmt_duration
+    from center.reports import fmt_duration
 
     assert fmt_duration(seconds) == shown
 
@@ -80,7 +80,7 @@ def test_durations_round_the_total_seconds_before_splitting(seconds, shown):
 
 
 def test_an_elderly_citizen_waiting_for_a_service_no_open_counter_serves_raises_an_alert(engine, clock):
-    from center import statistics as st
+    from center import reports as st
     from center.engine import Actor
 
     staff = Actor("staff1", "staff")
@@ -100,7 +100,7 @@ def test_an_elderly_citizen_waiting_for_a_service_no_open_counter_serves_raises_
 
 
 def test_overview_holds_todays_service_level_and_satisfied_share(engine, clock):
-    from center import statistics as st
+    from center import reports as st
 
     build_fixed_day(engine, clock)
     assert engine.today(engine.config.sites["main"]) == DAY

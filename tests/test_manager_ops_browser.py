@@ -99,7 +99,7 @@ def test_reports_and_printed_reports_show_27_00_never_26_60(page, srv):
 
 
 def test_the_javascript_duration_is_the_twin_of_the_python_one(page, srv):
-    from center.statistics import fmt_duration
+    from center.reports import fmt_duration
 
     sign_in(page, srv)
     page.goto(srv.url + "/manager/?site=main")

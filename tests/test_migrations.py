@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from center import statistics as st
+from center import reports as st
 from center.engine import Engine
 from center.migrations import MIGRATIONS
 from center.store import Store

@@ -9,8 +9,9 @@ import random
 import pytest
 
 from center import history
-from center import statistics as st
+from center import reports as st
 from center.config import load_config
+from center.reports import percentiles, rollup_build, rollup_plan
 from center.store import Store
 from tests.conftest import DEMO_CONFIG
 from tests.manager_support import DAY, build_fixed_day
@@ -111,7 +112,7 @@ def test_a_late_edit_of_a_rolled_up_day_is_rebuilt(tmp_path):
     store = Store(path)
     today = "2026-11-20"
     with store.read() as conn:
-        sites = st._all_sites(conn, config)
+        sites = rollup_build._all_sites(conn, config)
     assert st.ensure_rollups(store, config, "2026-11-18", "2026-11-19", today=today)["missing"] == len(sites) * 2
     f = st.Filters("2026-11-18", "2026-11-19")
     with store.write() as conn:  # a served ticket of a closed day turned into a no-show, with its event
@@ -153,9 +154,9 @@ def test_histogram_percentiles_stay_within_a_bucket_of_the_exact_ones():
         h = [0] * st.NB
         for v in values:
             h[max(i for i, lo in enumerate(st.BUCKETS) if lo <= v)] += 1
-        got = st._hist_percentiles(h, n, max(values))
+        got = percentiles._hist_percentiles(h, n, max(values))
         for name, q in (("median", 0.5), ("p90", 0.9)):
-            exact = st._interp(dict(enumerate(values)), n, q)
+            exact = percentiles._interp(dict(enumerate(values)), n, q)
             assert abs(got[name] - exact) <= st.bucket_error_s(max(got[name], exact)), (n, name)
 
 
@@ -195,7 +196,7 @@ def months_db(tmp_path_factory):
 def _months_used(store, config, f):
     with store.read() as conn:
         yday = "2026-11-19"
-        return st._Plan(conn, config, f, f.date_from, min(f.date_to, yday)).months
+        return rollup_plan._Plan(conn, config, f, f.date_from, min(f.date_to, yday)).months
 
 
 @pytest.mark.parametrize("group", st.GROUPS)
@@ -280,7 +281,7 @@ def test_all_sites_day_sums_follow_a_rebuilt_day(months_db):
         per_site = conn.execute(sums.format("rollup_day_sums")).fetchall()
         assert [tuple(r) for r in conn.execute(sums.format("rollup_all_day_sums"))] == [tuple(r) for r in per_site]
     with store.write() as conn:  # rebuilding one site's day drops that day's all-sites sums until ensure_rollups
-        st._build_site_days(conn, config, "main", ["2026-10-15"])
+        rollup_build._build_site_days(conn, config, "main", ["2026-10-15"])
         assert conn.execute("SELECT count(*) FROM rollup_all_days WHERE service_day = '2026-10-15'").fetchone()[0] == 0
     f = st.Filters("2026-10-01", "2026-10-31", group="hour")
     assert_same_report(*both(store, config, f, MONTHS_END))  # per-site sums meanwhile
@@ -357,7 +358,7 @@ def test_all_sites_service_sums_follow_a_rebuilt_day(tmp_path):
         tid, site = conn.execute("SELECT id, site FROM tickets WHERE status = 'served' AND service = 'HT' "
                                  "AND service_day = ? ORDER BY id LIMIT 1", (day,)).fetchone()
     with store.write() as conn:  # rebuilding a site's day drops that day's all-sites sums: per-site rows meanwhile
-        st._build_site_days(conn, config, site, [day])
+        rollup_build._build_site_days(conn, config, site, [day])
         assert conn.execute("SELECT count(*) FROM rollup_all_service_sums WHERE service_day = ?", (day,)
                             ).fetchone()[0] == 0
     meanwhile, sql = _report_and_sql(store, config, f, today)

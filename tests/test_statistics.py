@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from center import erlang
-from center import statistics as st
+from center import reports as st
+from center.reports import erlang
 from tests.manager_support import DAY, build_fixed_day
 
 

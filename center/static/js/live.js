@@ -81,7 +81,7 @@
   }
 
   // A duration as m:ss, or h:mm:ss from an hour: the total is rounded to whole seconds (half up) before it is
-  // split, so 1619.6 s reads "27:00", never "26:60". Twin of center.statistics.fmt_duration (same rule).
+  // split, so 1619.6 s reads "27:00", never "26:60". Twin of center.reports.fmt_duration (same rule).
   function duration(seconds) {
     if (seconds === null || seconds === undefined || !isFinite(seconds)) return "—";
     const total = Math.floor(Math.max(Number(seconds), 0) + 0.5);
