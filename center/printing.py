@@ -12,7 +12,6 @@ no print job: it leaves one audit_log row.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import time
@@ -28,7 +27,7 @@ from .clock import from_iso, to_iso
 from .config import Kiosk, Printer
 from .engine import Actor
 from .estimate import wait_range, wait_text
-from .events import site_rooms
+from .events import Event
 
 DEADLINE_S = 2.5  # the printer's share of the kiosk's 3 s: the issue itself and the answer need the rest
 AGENT_JOB_TTL_S = 60  # a job the agent did not claim within a minute is stale: never print it later
@@ -120,8 +119,8 @@ def record_outcome(c: Any, ticket: dict[str, Any], kiosk: Kiosk, out: dict[str, 
         payload = {"kiosk": kiosk.id, "kiosk_name": kiosk.name, "site": kiosk.site, "ok": bool(out.get("ok")),
                    "error": out.get("error"), "message": out.get("message"), "message_en": out.get("message_en"),
                    "health": health, "ticket": ticket["id"], "number": ticket["number"], "at": now}
-        with contextlib.suppress(Exception):  # the outcome is recorded; the live alert is best effort
-            c.socketio.emit("printer.status", payload, to=site_rooms(kiosk.site))
+        # After the commit, in order with the queue's own events; the publisher never raises into a request.
+        c.engine.publish([Event("printer.status", kiosk.site, payload)])
 
 
 def printer_problems(c: Any, site: str) -> list[dict[str, Any]]:

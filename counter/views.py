@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import re
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from center.auth import allowed
 from center.clock import from_iso
 from center.engine import PAUSE_REASONS
 from center.errors import Forbidden, QueueError
-from center.events import site_rooms
+from center.events import Event
 from center.printing import printer_problems
 from center.ratings import pending, record, settings_from, staff_summary
 from center.web import center, current_actor, field, json_body, require
@@ -181,8 +180,7 @@ def rating_post(counter_id: str) -> Any:
     result = record(c.store, counter.id, field(data, "ticket", int, required=True), data.get("level"),
                     data.get("reasons"), c.engine.clock(), _rating_settings())
     # The counter page refreshes its figures; no staff name or reasons go to the (public) site room.
-    with contextlib.suppress(Exception):  # the rating is stored; screens catch up on their next resync
-        c.socketio.emit("rating.recorded", {"ticket": result["ticket"], "counter": counter.id,
-                                            "level": result["level"], "satisfied": result["satisfied"]},
-                        to=site_rooms(counter.site))
+    c.engine.publish([Event("rating.recorded", counter.site, {"ticket": result["ticket"], "counter": counter.id,
+                                                              "level": result["level"],
+                                                              "satisfied": result["satisfied"]})])
     return jsonify(result), 201

@@ -21,7 +21,7 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 from center.clock import to_iso
 from center.config import Config, Display, Site
 from center.errors import Invalid, NotFound, QueueError
-from center.events import site_rooms
+from center.events import Event
 from center.voice import TICKET_RE, VoiceCache, announcement, chime_wav, espeak_available
 from center.web import center, current_actor, field, json_body, require
 
@@ -122,7 +122,7 @@ def set_notice() -> Any:
                       "characters", code="notice_too_long", field="text")
     write_notice(site, text, actor.name)
     payload = {"site": site, "text": text}
-    center().socketio.emit("notice.updated", payload, to=site_rooms(site))
+    center().engine.publish([Event("notice.updated", site, payload)])
     return jsonify(payload)
 
 
@@ -181,7 +181,7 @@ def test_announcement(display_id: str) -> Any:
     require("admin.settings", site=site.code)
     counter = site.counters[0].number if site.counters else 1
     payload = {"display": d.id, "number": "A001", "counter": counter}
-    center().socketio.emit("display.test", payload, to=site_rooms(site.code))
+    center().engine.publish([Event("display.test", site.code, payload)])
     return jsonify(payload)
 
 
