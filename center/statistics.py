@@ -453,9 +453,7 @@ def report(conn: sqlite3.Connection, config: Config, f: Filters, lang: str = "vi
         out["rows"] = [_finish(k, label(group, k), grouped[k], {"w": pct.get(("gw", k), {}),
                                                                 "s": pct.get(("gs", k), {})})
                        for k in sorted(grouped, key=_order_key)]
-    from .ratings import settings_from
-
-    rating = settings_from(getattr(config, "raw", None))
+    rating = config.rating
     out["rating_levels"] = [{"code": lv.code, "name": lv.name, "name_en": lv.name_en, "satisfied": lv.satisfied}
                             for lv in rating.levels]
     out["satisfaction"] = _satisfaction(conn, q, f, label, {lv.code for lv in rating.levels if lv.satisfied})
@@ -672,14 +670,12 @@ def live_alerts(conn: sqlite3.Connection, config: Config, state: dict[str, Any],
 def today_figures(conn: sqlite3.Connection, config: Config, site: str, day: str) -> dict[str, Any]:
     """Today at a glance, with the report's definitions (service level counts abandoned citizens as missed;
     the satisfied share uses the configured rating levels)."""
-    from .ratings import settings_from
-
     q = _base(config, Filters(day, day, site=site))
     row = conn.execute(
         f"WITH {q.sql} SELECT sum(t.transferred_from IS NULL), sum(t.status = 'served'), sum(t.status = 'no_show'), "
         "avg(t.wait_s), sum(t.wait_s IS NOT NULL AND t.wait_s <= t.target_s), "
         "sum(t.wait_s IS NOT NULL OR t.status IN ('left','cancelled')) FROM t", q.params).fetchone()
-    happy = {lv.code for lv in settings_from(getattr(config, "raw", None)).levels if lv.satisfied}
+    happy = {lv.code for lv in config.rating.levels if lv.satisfied}
     rated = satisfied = 0
     for level, n in conn.execute(f"WITH {q.sql} SELECT r.level, count(*) FROM t CROSS JOIN ratings r "
                                  "ON r.ticket_id = t.id GROUP BY 1", q.params):
@@ -1562,9 +1558,7 @@ def _report_rollup(conn: sqlite3.Connection, config: Config, f: Filters, lang: s
         out["rows"] = [_finish(k, label(group, k), grouped[k], {"w": pct("w", k, grouped[k], "g"),
                                                                 "s": pct("s", k, grouped[k], "g")})
                        for k in sorted(grouped, key=_order_key)]
-    from .ratings import settings_from
-
-    rating = settings_from(getattr(config, "raw", None))
+    rating = config.rating
     out["rating_levels"] = [{"code": lv.code, "name": lv.name, "name_en": lv.name_en, "satisfied": lv.satisfied}
                             for lv in rating.levels]
     out["satisfaction"] = _satisfaction_rollup(conn, plan, q, label,

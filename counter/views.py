@@ -23,7 +23,7 @@ from center.engine import PAUSE_REASONS
 from center.errors import Forbidden, QueueError
 from center.events import Event
 from center.printing import printer_problems
-from center.ratings import pending, record, settings_from, staff_summary
+from center.ratings import pending, record, staff_summary
 from center.web import center, current_actor, field, json_body, require
 
 bp = Blueprint("counter", __name__, template_folder="templates", static_folder="static",
@@ -49,10 +49,6 @@ def json_route(fn: Callable[..., Any]) -> Callable[..., Any]:
             return jsonify(e.to_dict()), e.status
 
     return wrapper
-
-
-def _rating_settings():
-    return settings_from(center().config.raw)
 
 
 def _page_data(counter_id: str) -> dict[str, Any]:
@@ -125,7 +121,7 @@ def counter_me(counter_id: str) -> Any:
             "ORDER BY queue_at, id LIMIT 20", (site.code, day, counter.id, *services)).fetchall()
         rated = staff_summary(conn, actor.name, site.code, day)
     printers = printer_problems(c, site.code)
-    settings = _rating_settings()
+    settings = center().config.rating
     satisfied = sum(n for code, n in rated.items() if (lv := settings.level(code)) and lv.satisfied)
     total_rated = sum(rated.values())
     groups = {g.code: g for g in c.config.priority_groups}
@@ -159,7 +155,7 @@ def counter_top(counter_id: str) -> Any:
 @bp.get("/counter/<counter_id>/rating")
 def rating_page(counter_id: str) -> Any:
     counter = center().engine.counter(counter_id)
-    return render_template("counter/rating.html", counter=counter, settings=_rating_settings().to_json())
+    return render_template("counter/rating.html", counter=counter, settings=center().config.rating.to_json())
 
 
 @bp.get("/counter/<counter_id>/rating/pending")
@@ -168,7 +164,7 @@ def rating_pending(counter_id: str) -> Any:
     c = center()
     counter = c.engine.counter(counter_id)
     return jsonify({"counter": counter.id,
-                    "pending": pending(c.store, counter.id, c.engine.clock(), _rating_settings())})
+                    "pending": pending(c.store, counter.id, c.engine.clock(), center().config.rating)})
 
 
 @bp.post("/counter/<counter_id>/rating")
@@ -178,7 +174,7 @@ def rating_post(counter_id: str) -> Any:
     counter = c.engine.counter(counter_id)
     data = json_body()
     result = record(c.store, counter.id, field(data, "ticket", int, required=True), data.get("level"),
-                    data.get("reasons"), c.engine.clock(), _rating_settings())
+                    data.get("reasons"), c.engine.clock(), center().config.rating)
     # The counter page refreshes its figures; no staff name or reasons go to the (public) site room.
     c.engine.publish([Event("rating.recorded", counter.site, {"ticket": result["ticket"], "counter": counter.id,
                                                               "level": result["level"],
