@@ -11,13 +11,13 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 
+from center import audit, settings
 from center.clock import to_iso
 from center.config import Config, Display, Site
 from center.errors import Invalid, NotFound, QueueError
@@ -28,7 +28,6 @@ from center.web import center, current_actor, field, json_body, require
 bp = Blueprint("display", __name__, template_folder="templates", static_folder="static",
                static_url_path="/display/static")
 
-NOTICE_KEY = "display_notice"
 MAX_NOTICE = 500
 _chime: bytes | None = None
 _caches: dict[str, VoiceCache] = {}
@@ -61,52 +60,20 @@ def voice_cache() -> VoiceCache:
 
 
 # ------------------------------------------------------------------------------------------------
-# Notice line (settings key "display_notice": {"text", "site", "sites": {site: text}})
+# Notice line (center/settings.py keeps it, per site)
 
 
 def read_notice(site: str) -> str:
     with center().store.connection() as conn:
-        row = conn.execute("SELECT value FROM settings WHERE key = ?", (NOTICE_KEY,)).fetchone()
-    if row is None:
-        return ""
-    try:
-        value = json.loads(row[0])
-    except ValueError:
-        return ""
-    if not isinstance(value, dict):
-        return ""
-    sites = value.get("sites")
-    if isinstance(sites, dict):
-        text = sites.get(site, "")
-    elif value.get("site") in (site, None, ""):
-        text = value.get("text", "")
-    else:
-        text = ""
-    return text if isinstance(text, str) else ""
+        return settings.notice(conn, site)
 
 
 def write_notice(site: str, text: str, actor_name: str) -> None:
     c = center()
     with c.store.write() as conn:
-        row = conn.execute("SELECT value FROM settings WHERE key = ?", (NOTICE_KEY,)).fetchone()
-        try:
-            value = json.loads(row[0]) if row else {}
-        except ValueError:
-            value = {}
-        if not isinstance(value, dict):
-            value = {}
-        sites = value.get("sites") if isinstance(value.get("sites"), dict) else {}
-        if not sites and isinstance(value.get("text"), str) and value.get("site") in c.config.sites:
-            sites[value["site"]] = value["text"]
-        sites[site] = text
-        new = {"text": text, "site": site, "sites": sites}
         now = to_iso(c.engine.clock())
-        conn.execute("INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?,?,?,?) "
-                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, "
-                     "updated_by = excluded.updated_by", (NOTICE_KEY, json.dumps(new, ensure_ascii=False), now,
-                                                          actor_name))
-        conn.execute("INSERT INTO audit_log (at, actor, role, action) VALUES (?,?,?,?)",
-                     (now, actor_name, "", f"display_notice:{site}"))
+        settings.set_notice(conn, site, text, c.config.sites, now, actor_name)
+        audit.record(conn, now, actor_name, "", f"display_notice:{site}")
 
 
 @bp.post("/display/notice")

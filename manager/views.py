@@ -6,13 +6,12 @@ endpoints under /manager/api/ answer 401/403 as JSON. Figures come from center.s
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 
-from center import offload
+from center import audit, offload, settings
 from center import statistics as st
 from center.auth import DEVICE_ROLES, USER_ROLES, allowed, generate_password
 from center.clock import from_iso, to_iso
@@ -91,9 +90,7 @@ def _site_arg() -> str:
 
 def _audit(actor: Actor, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
     with center().store.write() as conn:
-        conn.execute("INSERT INTO audit_log (at, actor, role, action, target, detail) VALUES (?,?,?,?,?,?)",
-                     (to_iso(center().engine.clock()), actor.name, actor.role, action, target,
-                      json.dumps(detail, ensure_ascii=False) if detail else None))
+        audit.record(conn, to_iso(center().engine.clock()), actor.name, actor.role, action, target, detail)
 
 
 # ---------------------------------------------------------------------- live overview
@@ -360,15 +357,9 @@ def admin_counters() -> Any:
             # Keep the counter's preference order for services it had; new ones after, in form order.
             order = {s: i for i, s in enumerate(counter.services)}
             chosen.sort(key=lambda s: order.get(s, len(order)))
-            key = f"counter_services:{counter.id}"
             with c.store.write() as conn:
-                if _form("action") == "reset" or not chosen:
-                    conn.execute("DELETE FROM settings WHERE key = ?", (key,))
-                else:
-                    conn.execute("INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?,?,?,?) "
-                                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
-                                 "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-                                 (key, json.dumps(chosen), to_iso(c.engine.clock()), actor.name))
+                settings.set_counter_services(conn, counter.id, None if _form("action") == "reset" else chosen,
+                                              to_iso(c.engine.clock()), actor.name)
             _audit(actor, "counter.services", counter.id, {"services": chosen if _form("action") != "reset" else None})
             message = tr(f"Đã lưu dịch vụ của {counter.name}", f"Services of {counter.name} saved")
         except QueueError as e:

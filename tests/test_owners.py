@@ -7,6 +7,7 @@ fast tier before it ships.
 from __future__ import annotations
 
 import ast
+import re
 
 from tests.conftest import ROOT
 
@@ -55,3 +56,27 @@ def test_only_the_socket_layer_emits():
     callers = {where[id(n)] for n in ast.walk(realtime) if isinstance(n, ast.Call)
                and (getattr(n.func, "attr", None) == "emit" or getattr(n.func, "id", None) == "emit")}
     assert callers <= {"send", "run", "connect", "resync", "send_later"}, callers
+
+
+WRITES = re.compile(r"\b(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE|DELETE\s+FROM)\s+(\w+)", re.I)
+OWNED = {"audit_log": "center.audit", "settings": "center.settings", "ticket_events": "center.engine"}
+
+
+def writers(table: str) -> set[str]:
+    """Modules whose source holds an INSERT, UPDATE or DELETE of `table` (in any string, however split)."""
+    found = set()
+    for name, text in sources().items():
+        strings = " ".join(n.value for n in ast.walk(ast.parse(text))
+                           if isinstance(n, ast.Constant) and isinstance(n.value, str))
+        if any(m.group(1).lower() == table for m in WRITES.finditer(strings)):
+            found.add(name)
+    return found
+
+
+def test_each_table_has_one_writer():
+    """audit_log through center.audit.record, settings through center/settings.py's typed accessors,
+    ticket_events through the engine (its operations, `Engine.record_print`, `append_events`): one column
+    set and one meaning per table, whoever records."""
+    found = {table: writers(table) for table in OWNED}
+    assert found == {table: {owner} for table, owner in OWNED.items()}
+
