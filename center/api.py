@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from .engine import PAUSE_REASONS
+from .actors import PAUSE_REASONS
 from .errors import Invalid, NotFound
 from .web import center, current_actor, field, json_body, require
 

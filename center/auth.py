@@ -27,8 +27,8 @@ from typing import Any
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import audit, offload
+from .actors import Actor
 from .clock import Clock, from_iso, system_clock, to_iso
-from .engine import Actor
 from .errors import Conflict, Invalid, NotFound, QueueError, Unauthorized
 from .store import Store
 

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import offload, settings
+from .actors import PAUSE_REASONS, SYSTEM, Actor
 from .availability import availability
 from .clock import Clock, from_iso, opening_state, service_day, system_clock, to_iso
 from .config import Config, Counter, Service, Site
@@ -42,20 +43,7 @@ from .store import Store
 ACTIVE = ("waiting", "called", "serving")
 ESTIMATE_TTL_S = 10.0  # seconds the per-service estimates shown on screens are reused
 NEWCOMER_TTL_S = 1.0  # seconds of the center's clock a new tickets' replay is reused during a burst of issuing
-PAUSE_REASONS = ("break", "meeting", "kiosk_help", "paperwork", "other")
 RELEASE_OUTCOMES = ("requeue", "no_show")  # what a forced release does with the citizen at the counter
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who asks: a username (staff) or device id (kiosk, display), with its role."""
-
-    name: str
-    role: str
-    site: str | None = None
-
-
-SYSTEM = Actor("system", "admin")
 
 
 @dataclass

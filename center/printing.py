@@ -13,7 +13,6 @@ no print job: it leaves one audit_log row.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from datetime import timedelta
 from typing import Any
@@ -23,16 +22,14 @@ from printer_drivers.drivers import MESSAGES, PrintResult, print_ticket
 from printer_drivers.ticket import TicketData
 
 from . import audit, availability, offload, settings
+from .actors import Actor
 from .clock import from_iso, to_iso
 from .config import Kiosk, Printer
-from .engine import Actor
 from .estimate import wait_range, wait_text
 from .events import Event
 
 DEADLINE_S = 2.5  # the printer's share of the kiosk's 3 s: the issue itself and the answer need the rest
 AGENT_JOB_TTL_S = 60  # a job the agent did not claim within a minute is stale: never print it later
-_last_state: dict[str, bool] = {}
-_state_lock = threading.Lock()
 # A USB, serial or file write blocks in C: in the server it runs on a native thread, never in the event loop.
 drivers.use_runner(offload.run)
 
@@ -106,9 +103,9 @@ def record_outcome(c: Any, ticket: dict[str, Any], kiosk: Kiosk, out: dict[str, 
             "health": out.get("health"), "reprint": reprint or None}
     now = c.engine.record_print(ticket, bool(out.get("ok")), actor.name,
                                 {k: v for k, v in data.items() if v is not None})
-    with _state_lock:
-        was_ok = _last_state.get(kiosk.id, True)
-        _last_state[kiosk.id] = bool(out.get("ok"))
+    with c.lock:
+        was_ok = c.printers_ok.get(kiosk.id, True)
+        c.printers_ok[kiosk.id] = bool(out.get("ok"))
     health = out.get("health") or {}
     if not out.get("ok") or not was_ok or health.get("paper") == "low":
         payload = {"kiosk": kiosk.id, "kiosk_name": kiosk.name, "site": kiosk.site, "ok": bool(out.get("ok")),

@@ -13,29 +13,21 @@ import functools
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
-from flask import Blueprint, jsonify, redirect, render_template, request
+from flask import Blueprint, jsonify, render_template
 
+from center.actors import PAUSE_LABELS, PAUSE_REASONS
 from center.auth import allowed
 from center.clock import from_iso
-from center.engine import PAUSE_REASONS
 from center.errors import Forbidden, QueueError
 from center.events import Event
+from center.pages import signed_in
 from center.printing import printer_problems
 from center.ratings import pending, record, staff_summary
-from center.web import center, current_actor, field, json_body, require
+from center.web import center, field, json_body, require
 
 bp = Blueprint("counter", __name__, template_folder="templates", static_folder="static",
                static_url_path="/counter/static")
-
-PAUSE_LABELS = {
-    "break": ("Nghỉ giải lao", "Break"),
-    "meeting": ("Họp", "Meeting"),
-    "kiosk_help": ("Hỗ trợ tại kiosk", "Helping at the kiosk"),
-    "paperwork": ("Xử lý hồ sơ", "Paperwork"),
-    "other": ("Lý do khác", "Other"),
-}
 
 
 def json_route(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -83,9 +75,7 @@ def _name_rest(counter: Any) -> str:
 def counter_page(counter_id: str) -> Any:
     c = center()
     counter = c.engine.counter(counter_id)  # 404 page for an unknown counter
-    actor = current_actor()
-    if actor is None:
-        return redirect("/login?next=" + quote(request.full_path.rstrip("?"), safe="/?=&"))
+    actor = signed_in()
     if not allowed(actor, "counter.operate"):
         raise Forbidden("Tài khoản này không được làm việc tại quầy", f"Role {actor.role} may not operate counters")
     return render_template("counter/counter.html", counter=counter, actor=actor, data=_page_data(counter_id),

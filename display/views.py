@@ -11,27 +11,25 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
 from center import audit, settings
 from center.clock import to_iso
 from center.config import Config, Display, Site
 from center.errors import Invalid, NotFound, QueueError
 from center.events import Event
+from center.pages import signed_in
 from center.voice import TICKET_RE, VoiceCache, announcement, chime_wav, espeak_available
-from center.web import center, current_actor, field, json_body, require
+from center.web import center, field, json_body, require
 
 bp = Blueprint("display", __name__, template_folder="templates", static_folder="static",
                static_url_path="/display/static")
 
 MAX_NOTICE = 500
 _chime: bytes | None = None
-_caches: dict[str, VoiceCache] = {}
-_cache_lock = threading.Lock()
 
 
 def _display(display_id: str) -> tuple[Display, Site]:
@@ -50,13 +48,13 @@ def _site(code: str) -> Site:
 
 
 def voice_cache() -> VoiceCache:
-    db = center().store.path
-    base = Path("var") if db == ":memory:" else Path(db).parent
-    key = str(base)
-    with _cache_lock:
-        if key not in _caches:
-            _caches[key] = VoiceCache(base / "voice-cache")
-        return _caches[key]
+    """This app's cache of rendered calls, next to its database (kept on the app: `Center.voice_cache`)."""
+    c = center()
+    with c.lock:
+        if c.voice_cache is None:
+            base = Path("var") if c.store.path == ":memory:" else Path(c.store.path).parent
+            c.voice_cache = VoiceCache(base / "voice-cache")
+        return c.voice_cache
 
 
 # ------------------------------------------------------------------------------------------------
@@ -131,9 +129,7 @@ def display_page(display_id: str) -> Any:
 @bp.get("/display/<display_id>/settings")
 def settings_page(display_id: str) -> Any:
     d, site = _display(display_id)
-    actor = current_actor()
-    if actor is None:
-        return redirect(url_for("pages.login", next=request.path))
+    actor = signed_in()
     require("admin.settings", site=site.code)
     cfg = center().config
     return render_template("display/settings.html", display=d, site=site, actor=actor, voice=cfg.voice,

@@ -9,15 +9,16 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, jsonify, render_template, request
 
 from center import audit, offload, settings
 from center import statistics as st
+from center.actors import Actor
 from center.auth import DEVICE_ROLES, USER_ROLES, allowed, generate_password
 from center.clock import from_iso, to_iso
-from center.engine import Actor
 from center.errors import Forbidden, Invalid, QueueError
 from center.i18n import ROLE_NAMES, current_lang, role_name, tr
+from center.pages import signed_in
 from center.web import center, current_actor, require
 from printer_drivers.drivers import MESSAGES as PRINT_MESSAGES
 
@@ -41,20 +42,11 @@ def local_time(iso: str | None) -> str:
     return moment.astimezone(center().config.tz).strftime("%H:%M:%S %d/%m/%Y")
 
 
-class _Login(Exception):
-    """A page asked by nobody signed in: send them to the sign-in page."""
-
-
 @bp.errorhandler(QueueError)
 def _queue_error(e: QueueError) -> Any:
     if request.path.startswith("/manager/api/") or request.accept_mimetypes.best == "application/json":
         return jsonify(e.to_dict()), e.status
     return render_template("error.html", error=e, actor=_maybe_actor()), e.status
-
-
-@bp.errorhandler(_Login)
-def _login(_e: _Login) -> Any:
-    return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
 
 
 def _maybe_actor() -> Actor | None:
@@ -66,9 +58,7 @@ def _maybe_actor() -> Actor | None:
 
 def page(permission: str) -> Actor:
     """The signed-in caller of a page, allowed `permission`."""
-    actor = current_actor()
-    if actor is None:
-        raise _Login()
+    actor = signed_in()
     if not allowed(actor, permission):
         raise Forbidden("Bạn không có quyền xem trang này", f"Role {actor.role} may not open this page")
     return actor
@@ -375,9 +365,7 @@ def admin_counters() -> Any:
 
 @bp.get("/manager/admin/")
 def admin_index() -> Any:
-    actor = current_actor()
-    if actor is None:
-        raise _Login()
+    actor = signed_in()
     if not (allowed(actor, "admin.devices") or allowed(actor, "admin.users")):
         raise Forbidden("Bạn không có quyền xem trang này", "Not allowed")
     return render_template("manager/admin_index.html", actor=actor, can_users=allowed(actor, "admin.users"),

@@ -80,3 +80,72 @@ def test_each_table_has_one_writer():
     found = {table: writers(table) for table in OWNED}
     assert found == {table: {owner} for table, owner in OWNED.items()}
 
+
+def test_the_accounts_do_not_import_the_engine():
+    """Who acts (`Actor`, `SYSTEM`) and why a counter pauses live in center/actors.py: the accounts and the
+    socket layer name a caller without loading the queue engine for one dataclass."""
+    tree = ast.parse((ROOT / "center" / "auth.py").read_text(encoding="utf-8"))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "engine" not in imported and "center.engine" not in imported
+    from center import actors, engine
+
+    assert engine.Actor is actors.Actor and tuple(actors.PAUSE_LABELS) == engine.PAUSE_REASONS
+
+
+def test_every_staff_page_sends_nobody_to_sign_in_and_back(web):
+    """One way (`center.pages.signed_in`): the sign-in page, then back to the page asked, query included."""
+    from urllib.parse import parse_qs, urlsplit
+
+    for path in ("/counter/main-1?lang=en&tab=2", "/display/main-hall/settings?lang=en", "/desk/main?lang=en",
+                 "/manager/reports?lang=en&site=main"):
+        r = web.get(path, who=None)
+        where = urlsplit(r.headers.get("Location", ""))
+        assert r.status_code == 302 and where.path == "/login", (path, r.status_code, r.headers.get("Location"))
+        assert parse_qs(where.query)["next"] == [path]
+    outside = [name for name, text in sources().items() if name != "center.pages"
+               and re.search(r"redirect\([^)]*login", text)]
+    assert not outside, f"sign-in redirects outside center/pages.py: {outside}"
+
+
+def test_two_apps_in_one_process_keep_their_own_printer_state(web_app, tmp_path, accounts_template, clock):
+    """Whether a kiosk's last print worked is the app's own (`Center.printers_ok`), not a module global: a
+    failure in one app (another center's database in the same process) makes no `recovered` alert in another."""
+    import shutil
+
+    from center.actors import SYSTEM
+    from center.app import create_app
+    from center.printing import record_outcome
+    from tests.conftest import DEMO_CONFIG
+
+    db = tmp_path / "other" / "center.sqlite3"
+    db.parent.mkdir()
+    shutil.copyfile(accounts_template[0], db)
+    other = create_app(str(DEMO_CONFIG), str(db), clock=clock, housekeeping=False)
+    try:
+        sent: dict[str, list] = {"one": [], "other": []}
+        for name, app in (("one", web_app), ("other", other)):
+            c = app.extensions["xephang"]
+            c.engine.publish = sent[name].extend
+        failed = {"ok": False, "error": "offline", "message": "Máy in không phản hồi", "health": {}}
+        for app, out in ((web_app, failed), (other, {"ok": True, "health": {}})):
+            c = app.extensions["xephang"]
+            ticket = c.engine.issue("main", "CT")
+            record_outcome(c, ticket, c.config.kiosk("main-kiosk-1"), out, SYSTEM)
+        assert [e.name for e in sent["one"] if e.name == "printer.status"] == ["printer.status"]
+        assert [e.name for e in sent["other"] if e.name == "printer.status"] == []
+    finally:
+        other.extensions["xephang"].store.close()
+
+
+def test_each_config_section_is_parsed_once():
+    """config.toml is parsed once, into frozen dataclasses; no raw copy of the file is kept for a second,
+    different parse elsewhere (the rating pad's section was read again on every counter request)."""
+    import dataclasses
+
+    from center.config import Config, Rating
+
+    names = {f.name for f in dataclasses.fields(Config)}
+    assert "raw" not in names and "rating" in names
+    assert Rating.__dataclass_params__.frozen
+    readers = [name for name, text in sources().items() if re.search(r"\.raw\b|settings_from\(", text)]
+    assert not readers, readers
