@@ -59,15 +59,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def _cli_audit(store, action: str, target: str, detail: dict | None = None) -> None:
     """Account changes made on the command line appear in the audit log like those made on the web."""
-    import json
-
+    from . import audit
+    from .actors import SYSTEM
     from .clock import system_clock, to_iso
-    from .engine import SYSTEM
 
     with store.write() as conn:
-        conn.execute("INSERT INTO audit_log (at, actor, role, action, target, detail) VALUES (?,?,?,?,?,?)",
-                     (to_iso(system_clock()), SYSTEM.name, SYSTEM.role, action, target,
-                      json.dumps(detail, ensure_ascii=False) if detail else None))
+        audit.record(conn, to_iso(system_clock()), SYSTEM.name, SYSTEM.role, action, target, detail)
 
 
 def _stdin_password() -> str:
@@ -195,8 +192,9 @@ def cmd_demo_init(args: argparse.Namespace) -> int:
 
 
 def cmd_close_day(args: argparse.Namespace) -> int:
+    from .actors import SYSTEM
     from .config import load_config
-    from .engine import SYSTEM, Engine
+    from .engine import Engine
 
     engine = Engine(_store(args), load_config(args.config))
     print(f"{engine.close_day(args.site, SYSTEM)} ticket(s) closed at {args.site}")

@@ -8,8 +8,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from .actors import PAUSE_REASONS
 from .clock import to_iso
-from .engine import PAUSE_REASONS
 from .errors import Invalid, NotFound
 from .web import center, current_actor, field, json_body, require, text_field
 

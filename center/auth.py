@@ -17,7 +17,6 @@ opened with a token ends when the token is revoked or its account disabled (cent
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import time
 from collections.abc import Iterable
@@ -27,9 +26,9 @@ from typing import Any
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import offload
+from . import audit, offload
+from .actors import Actor
 from .clock import Clock, from_iso, system_clock, to_iso
-from .engine import Actor
 from .errors import Conflict, Invalid, NotFound, QueueError, Unauthorized
 from .store import Store
 
@@ -237,10 +236,9 @@ class Accounts:
             if ok:
                 _refund(conn, ACCOUNT_LIMIT, key)
                 _refund(conn, ADDRESS_LIMIT, address)
-            conn.execute("INSERT INTO audit_log (at, actor, role, action, detail) VALUES (?,?,?,?,?)",
-                         (to_iso(now), row["username"] if row is not None else name[:64],
-                          row["role"] if row is not None else "", "login" if ok else "login_failed",
-                          json.dumps({"address": address}) if address else None))
+            audit.record(conn, to_iso(now), row["username"] if row is not None else name[:64],
+                         row["role"] if row is not None else "", "login" if ok else "login_failed",
+                         detail={"address": address} if address else None)
         if not ok:
             raise refused
         return Actor(row["username"], row["role"]), Credential("user", row["id"], row["session_gen"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -169,6 +169,66 @@ class Security:
     anonymous_sockets_per_address: int = 50  # open anonymous Socket.IO connections per client address
 
 
+RATING_FACES = ("very_happy", "happy", "neutral", "unhappy", "very_unhappy")
+SATISFIED_FACES = ("very_happy", "happy")
+
+
+@dataclass(frozen=True)
+class RatingLevel:
+    code: str
+    name: str
+    name_en: str
+    face: str
+    ask_reasons: bool
+
+    @property
+    def satisfied(self) -> bool:
+        return self.face in SATISFIED_FACES
+
+
+@dataclass(frozen=True)
+class RatingReason:
+    code: str
+    name: str
+    name_en: str
+
+
+@dataclass(frozen=True)
+class Rating:
+    """[rating]: the rating pad's answers, best first, and the reasons an unhappy answer may give
+    (center/ratings.py stores them; reports count the `satisfied` levels)."""
+
+    levels: tuple[RatingLevel, ...]
+    reasons: tuple[RatingReason, ...]
+    window_min: float  # how long after a finish the pad may ask
+    timeout_s: int  # the pad goes back to idle after this long without an answer
+
+    def level(self, code: Any) -> RatingLevel | None:
+        return next((lv for lv in self.levels if lv.code == code), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "levels": [{"code": lv.code, "name": lv.name, "name_en": lv.name_en, "face": lv.face,
+                        "ask_reasons": lv.ask_reasons, "satisfied": lv.satisfied} for lv in self.levels],
+            "reasons": [{"code": r.code, "name": r.name, "name_en": r.name_en} for r in self.reasons],
+            "window_min": self.window_min,
+            "timeout_s": self.timeout_s,
+        }
+
+
+DEFAULT_RATING = Rating(
+    levels=(RatingLevel("very_satisfied", "Rất hài lòng", "Very satisfied", "very_happy", False),
+            RatingLevel("satisfied", "Hài lòng", "Satisfied", "happy", False),
+            RatingLevel("unsatisfied", "Không hài lòng", "Not satisfied", "unhappy", True)),
+    reasons=(RatingReason("wait_long", "Thời gian chờ lâu", "Long wait"),
+             RatingReason("slow", "Giải quyết chậm", "Slow processing"),
+             RatingReason("unclear", "Hướng dẫn chưa rõ ràng", "Unclear guidance"),
+             RatingReason("attitude", "Thái độ phục vụ chưa tốt", "Unfriendly service"),
+             RatingReason("extra_papers", "Yêu cầu thêm giấy tờ", "Asked for extra papers"),
+             RatingReason("facilities", "Cơ sở vật chất chưa tốt", "Poor facilities")),
+    window_min=5.0, timeout_s=60)
+
+
 @dataclass(frozen=True)
 class Config:
     center_name: str
@@ -181,8 +241,8 @@ class Config:
     services: dict[str, Service]
     sites: dict[str, Site]
     source_path: str = ""
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     security: Security = Security()
+    rating: Rating = DEFAULT_RATING
 
     @property
     def tz(self) -> ZoneInfo:
@@ -580,12 +640,12 @@ def parse_config(data: dict[str, Any], source_path: str = "") -> Config:
                 if other != sv and _ranges_clash(fmt, ofmt):
                     raise ConfigError(s.path("services"),
                                       f"services {sv!r} and {other!r} would print the same numbers at this site")
-    _check_rating(top.table("rating"))
+    rating = _parse_rating(top.table("rating"))
     security = _parse_security(top.table("security"))
     top.finish()
     return Config(center_name=center_name, center_name_en=center_name_en, timezone=timezone,
                   ticket_footer=footer, rules=rules, voice=voice, priority_groups=tuple(groups),
-                  services=services, sites=sites, source_path=source_path, raw=data, security=security)
+                  services=services, sites=sites, source_path=source_path, security=security, rating=rating)
 
 
 ORIGIN_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
@@ -616,35 +676,34 @@ def _parse_security(r: _Reader) -> Security:
     return Security(allowed_origins=tuple(origins), trusted_proxies=tuple(proxies), anonymous_sockets_per_address=cap)
 
 
-RATING_FACES = ("very_happy", "happy", "neutral", "unhappy", "very_unhappy")
-
-
-def _check_rating(r: _Reader) -> None:
-    """[rating]: the rating pad's levels and reasons (read by center/ratings.py); checked here so a typo
-    stops the server instead of silently falling back to the defaults."""
-    r.num("window_min", 5, low=0.5, high=120)
-    r.int("timeout_s", 60, low=5, high=600)
-    levels = r.tables("levels")
-    for lv in levels:
-        lv.str("code", code=True)
-        lv.str("name")
-        lv.str("name_en", "-")
+def _parse_rating(r: _Reader) -> Rating:
+    """[rating], optional: no levels keeps the default three, no `reasons` key the default reasons (an empty
+    list: none asked). A level's English name defaults to its name; it asks for reasons by default when its
+    face is unhappy."""
+    window = r.num("window_min", DEFAULT_RATING.window_min, low=0.5, high=120)
+    timeout = r.int("timeout_s", DEFAULT_RATING.timeout_s, low=5, high=600)
+    levels = []
+    for lv in r.tables("levels"):
+        code, name = lv.str("code", code=True), lv.str("name")
         face = lv.str("face", "neutral")
         if face not in RATING_FACES:
             raise ConfigError(lv.path("face"), f"must be one of {', '.join(RATING_FACES)}")
-        lv.bool("ask_reasons", False)
+        levels.append(RatingLevel(code, name, lv.str("name_en", name), face,
+                                  lv.bool("ask_reasons", face in ("unhappy", "very_unhappy"))))
         lv.finish()
     if levels and len(levels) < 2:
         raise ConfigError(r.path("levels"), "needs at least two levels")
-    _unique([lv.data["code"] for lv in levels], r.path("levels"), "code")
-    reasons = r.tables("reasons")
-    for rs in reasons:
-        rs.str("code", code=True)
-        rs.str("name")
-        rs.str("name_en", "-")
+    _unique([lv.code for lv in levels], r.path("levels"), "code")
+    reasons = []
+    for rs in r.tables("reasons"):
+        code, name = rs.str("code", code=True), rs.str("name")
+        reasons.append(RatingReason(code, name, rs.str("name_en", name)))
         rs.finish()
-    _unique([rs.data["code"] for rs in reasons], r.path("reasons"), "code")
+    _unique([rs.code for rs in reasons], r.path("reasons"), "code")
     r.finish()
+    return Rating(levels=tuple(levels) or DEFAULT_RATING.levels,
+                  reasons=tuple(reasons) if "reasons" in r.data else DEFAULT_RATING.reasons,
+                  window_min=window, timeout_s=timeout)
 
 
 def _ranges_clash(a: NumberFormat, b: NumberFormat) -> bool:

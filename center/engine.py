@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from . import settings
+from .actors import PAUSE_REASONS, SYSTEM, Actor
 from .availability import availability
 from .clock import Clock, from_iso, opening_state, service_day, system_clock, to_iso
 from .config import Config, Counter, Service, Site
@@ -41,23 +43,10 @@ from .store import Store
 ACTIVE = ("waiting", "called", "serving")
 ESTIMATE_TTL_S = 10.0  # seconds the per-service estimates shown on screens are reused
 NEWCOMER_TTL_S = 1.0  # seconds of the center's clock a new tickets' replay is reused during a burst of issuing
-PAUSE_REASONS = ("break", "meeting", "kiosk_help", "paperwork", "other")
 RELEASE_OUTCOMES = ("requeue", "no_show")  # what a forced release does with the citizen at the counter
 KIOSK_BURST = 5  # a kiosk device may issue 5 tickets at once, then one every KIOSK_REFILL_S of the center's clock
 KIOSK_REFILL_S = 2.0
 REQUEST_TTL_S = 600  # a retried request id returns the ticket it made for this long
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who asks: a username (staff) or device id (kiosk, display), with its role."""
-
-    name: str
-    role: str
-    site: str | None = None
-
-
-SYSTEM = Actor("system", "admin")
 
 
 @dataclass
@@ -170,20 +159,25 @@ class Engine:
         Pass `conn` when already holding a connection: a nested checkout could wait on the pool while
         holding the write lock.
         """
-        override = self._setting(f"counter_services:{counter.id}", conn)
-        if isinstance(override, list) and override:
+        if conn is None:
+            with self.store.connection() as own:
+                override = settings.counter_services(own, counter.id)
+        else:
+            override = settings.counter_services(conn, counter.id)
+        if override:
             return tuple(s for s in override if s in self.config.sites[counter.site].services)
         return counter.services
 
-    def _setting(self, key: str, conn: sqlite3.Connection | None = None) -> Any:
-        if conn is None:
-            with self.store.connection() as own:
-                return self._setting(key, own)
-        row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
-
     def today(self, site: Site, now: datetime | None = None) -> str:
         return service_day(now or self.clock(), site, self.config.tz)
+
+    def record_print(self, ticket: dict[str, Any], ok: bool, by: str, data: dict[str, Any]) -> str:
+        """A print attempt's outcome on the ticket's history (`printed` / `print_failed`), in one short write
+        transaction; returns when (ISO). No event: center/printing.py tells staff when a printer changes."""
+        now = to_iso(self.clock())
+        with self.store.write() as conn:
+            _log(conn, ticket["id"], now, "printed" if ok else "print_failed", ticket["site"], None, by, data)
+        return now
 
     # ------------------------------------------------------------------ views
 
@@ -285,8 +279,7 @@ class Engine:
     def _snapshot(self, conn: sqlite3.Connection, site: Site, day: str) -> _Snapshot:
         """What the wait estimate replays: the waiting queue, each counter's load and recent handling times."""
         now = self.clock()
-        overrides = {r[0].split(":", 1)[1]: json.loads(r[1]) for r in conn.execute(
-            "SELECT key, value FROM settings WHERE key LIKE 'counter_services:%'")}
+        overrides = settings.all_counter_services(conn)
         states = {r["counter_id"]: r for r in conn.execute(
             "SELECT s.counter_id, s.status, s.ticket_id, s.normal_since_priority, t.service, t.last_called_at "
             "FROM counter_state s LEFT JOIN tickets t ON t.id = s.ticket_id WHERE s.site = ?", (site.code,))}
@@ -1130,10 +1123,15 @@ def _counter_brief(counter: Counter | None) -> dict[str, Any] | None:
 
 def _log(conn: sqlite3.Connection, ticket_id: int, at: str, kind: str, site: str, counter_id: str | None,
          staff: str | None, data: dict[str, Any] | None) -> None:
-    conn.execute("INSERT INTO ticket_events (ticket_id, at, kind, site, counter_id, staff, data) "
-                 "VALUES (?,?,?,?,?,?,?)",
-                 (ticket_id, at, kind, site, counter_id, staff,
-                  json.dumps(data, ensure_ascii=False) if data else None))
+    append_events(conn, [(ticket_id, at, kind, site, counter_id, staff,
+                          json.dumps(data, ensure_ascii=False) if data else None)])
+
+
+def append_events(conn: sqlite3.Connection, rows: Iterable[tuple[Any, ...]]) -> None:
+    """Rows of `ticket_events` (ticket_id, at, kind, site, counter_id, staff, data as JSON text): the only
+    writer of a ticket's history (the engine's operations, print outcomes, the synthetic history's bulk load)."""
+    conn.executemany("INSERT INTO ticket_events (ticket_id, at, kind, site, counter_id, staff, data) "
+                     "VALUES (?,?,?,?,?,?,?)", rows)
 
 
 def _counter_log(conn: sqlite3.Connection, counter: Counter, at: str, kind: str, staff: str | None,

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config, load_config
+from .engine import append_events
 from .store import Store
 
 WORKLOAD = Path(__file__).with_name("workload.toml")
@@ -168,8 +169,7 @@ class Writer:
             "device, status, issued_at, queue_at, counter_id, staff, called_at, last_called_at, call_count, "
             "started_at, ended_at, wait_s, service_s) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             self.tickets)
-        conn.executemany("INSERT INTO ticket_events (ticket_id, at, kind, site, counter_id, staff, data) "
-                         "VALUES (?,?,?,?,?,?,?)", self.events)
+        append_events(conn, self.events)
         conn.executemany("INSERT INTO ticket_procedures (ticket_id, service, procedure, site, counter_id, staff, "
                          "started_at, ended_at, seconds) VALUES (?,?,?,?,?,?,?,?,?)", self.procedures)
         conn.executemany("INSERT INTO ratings (ticket_id, site, counter_id, staff, level, reasons, at) "

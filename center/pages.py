@@ -7,11 +7,30 @@ from urllib.parse import urlparse
 
 from flask import Blueprint, make_response, redirect, render_template, request, session, url_for
 
+from .actors import Actor
 from .clients import client_address
 from .errors import QueueError
 from .web import center, current_actor
 
 bp = Blueprint("pages", __name__)
+
+
+class SignInFirst(Exception):
+    """A staff page asked by nobody signed in (`signed_in`): answered by the sign-in page, back here after."""
+
+
+def signed_in() -> Actor:
+    """The signed-in caller of a staff page. Nobody: a redirect to the sign-in page that returns to this
+    page with its query (every page the same way; JSON routes answer 401 instead, `center.web.require`)."""
+    actor = current_actor()
+    if actor is None:
+        raise SignInFirst()
+    return actor
+
+
+@bp.app_errorhandler(SignInFirst)
+def _sign_in_first(_e: SignInFirst) -> Any:
+    return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
 
 
 def safe_next(target: str | None) -> str:

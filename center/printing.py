@@ -12,9 +12,7 @@ no print job: it leaves one audit_log row.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 import time
 from datetime import timedelta
 from typing import Any
@@ -23,17 +21,15 @@ from printer_drivers import drivers
 from printer_drivers.drivers import MESSAGES, PrintResult, print_ticket
 from printer_drivers.ticket import TicketData
 
-from . import availability, offload
+from . import audit, availability, offload, settings
+from .actors import Actor
 from .clock import from_iso, to_iso
 from .config import Kiosk, Printer
-from .engine import Actor
 from .estimate import wait_range, wait_text
-from .events import site_rooms
+from .events import Event
 
 DEADLINE_S = 2.5  # the printer's share of the kiosk's 3 s: the issue itself and the answer need the rest
 AGENT_JOB_TTL_S = 60  # a job the agent did not claim within a minute is stale: never print it later
-_last_state: dict[str, bool] = {}
-_state_lock = threading.Lock()
 # A USB, serial or file write blocks in C: in the server it runs on a native thread, never in the event loop.
 drivers.use_runner(offload.run)
 
@@ -103,25 +99,20 @@ def _insert_job(c: Any, ticket: dict[str, Any], kiosk: Kiosk, status: str, error
 def record_outcome(c: Any, ticket: dict[str, Any], kiosk: Kiosk, out: dict[str, Any], actor: Actor, *,
                    job_id: int | None = None, reprint: bool = False) -> None:
     """The outcome on the ticket's history, and live to staff when a printer fails or recovers."""
-    now = to_iso(c.engine.clock())
-    kind = "printed" if out.get("ok") else "print_failed"
     data = {"kiosk": kiosk.id, "job": job_id, "error": out.get("error"), "message": out.get("message"),
             "health": out.get("health"), "reprint": reprint or None}
-    with c.store.write() as conn:
-        conn.execute("INSERT INTO ticket_events (ticket_id, at, kind, site, counter_id, staff, data) "
-                     "VALUES (?,?,?,?,NULL,?,?)",
-                     (ticket["id"], now, kind, ticket["site"], actor.name,
-                      json.dumps({k: v for k, v in data.items() if v is not None}, ensure_ascii=False)))
-    with _state_lock:
-        was_ok = _last_state.get(kiosk.id, True)
-        _last_state[kiosk.id] = bool(out.get("ok"))
+    now = c.engine.record_print(ticket, bool(out.get("ok")), actor.name,
+                                {k: v for k, v in data.items() if v is not None})
+    with c.lock:
+        was_ok = c.printers_ok.get(kiosk.id, True)
+        c.printers_ok[kiosk.id] = bool(out.get("ok"))
     health = out.get("health") or {}
     if not out.get("ok") or not was_ok or health.get("paper") == "low":
         payload = {"kiosk": kiosk.id, "kiosk_name": kiosk.name, "site": kiosk.site, "ok": bool(out.get("ok")),
                    "error": out.get("error"), "message": out.get("message"), "message_en": out.get("message_en"),
                    "health": health, "ticket": ticket["id"], "number": ticket["number"], "at": now}
-        with contextlib.suppress(Exception):  # the outcome is recorded; the live alert is best effort
-            c.socketio.emit("printer.status", payload, to=site_rooms(kiosk.site))
+        # After the commit, in order with the queue's own events; the publisher never raises into a request.
+        c.engine.publish([Event("printer.status", kiosk.site, payload)])
 
 
 def printer_problems(c: Any, site: str) -> list[dict[str, Any]]:
@@ -279,32 +270,26 @@ def test_print_for(c: Any, kiosk: Kiosk, actor: Actor, *, deadline_s: float = DE
     out["at"] = to_iso(now)
     detail = {"ok": out["ok"], "status": out["status"], "error": out.get("error"), "driver": printer.driver}
     with c.store.write() as conn:
-        conn.execute("INSERT INTO audit_log (at, actor, role, action, target, detail) VALUES (?,?,?,?,?,?)",
-                     (to_iso(now), actor.name, actor.role, "printer.test", kiosk.id,
-                      json.dumps({k: v for k, v in detail.items() if v is not None}, ensure_ascii=False)))
+        audit.record(conn, to_iso(now), actor.name, actor.role, "printer.test", kiosk.id,
+                     {k: v for k, v in detail.items() if v is not None})
     return out
 
 
 # A kiosk PC's print agent gets its test page through one settings row per kiosk (never a ticket's print
 # job): pending → printing (claimed by the agent) → printed / failed (reported), or failed when unclaimed.
-TEST_KEY = "agent_test_print:"
 TEST_TTL_S = 10  # a test page not claimed within 10 s is dropped: nobody is waiting for it any more
 
 
 def _agent_test(c: Any, kiosk: Kiosk, actor: Actor, page: dict[str, str], deadline_s: float) -> dict[str, Any]:
-    key = TEST_KEY + kiosk.id
     iso = to_iso(c.engine.clock())
     test_id = time.time_ns() // 1_000_000 % 2_000_000_000
     value = {"id": test_id, "status": "pending", "error": None, "health": None, "page": page, "created_at": iso}
     with c.store.write() as conn:
-        conn.execute("INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?,?,?,?) "
-                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, "
-                     "updated_by = excluded.updated_by", (key, json.dumps(value, ensure_ascii=False), iso, actor.name))
+        settings.set_agent_test(conn, kiosk.id, value, iso, actor.name)
     until = time.monotonic() + max(0.2, deadline_s - 0.1)
     while time.monotonic() < until:
         with c.store.connection() as conn:
-            row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
-        current = json.loads(row["value"]) if row else {}
+            current = settings.agent_test(conn, kiosk.id)
         if current.get("id") != test_id:
             break  # another test print replaced this one
         if current.get("status") in ("printed", "failed"):
@@ -316,31 +301,25 @@ def _agent_test(c: Any, kiosk: Kiosk, actor: Actor, page: dict[str, str], deadli
             return out
         time.sleep(0.05)
     with c.store.write() as conn:
-        row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
-        current = json.loads(row["value"]) if row else {}
+        current = settings.agent_test(conn, kiosk.id)
         expired = current.get("id") == test_id and current.get("status") == "pending"
         if expired:
-            conn.execute("DELETE FROM settings WHERE key = ?", (key,))
+            settings.drop_agent_test(conn, kiosk.id)
     return PrintResult.failed("agent_offline" if expired else "agent_slow").to_json()
 
 
 def claim_test(c: Any, kiosk_id: str) -> dict[str, Any] | None:
     """The kiosk's pending test page, marked `printing`; one older than TEST_TTL_S is dropped instead."""
-    key = TEST_KEY + kiosk_id
     now = c.engine.clock()
     with c.store.write() as conn:
-        row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
-        if row is None:
-            return None
-        current = json.loads(row["value"])
+        current = settings.agent_test(conn, kiosk_id)
         if current.get("status") != "pending":
             return None
         if job_age_s(current["created_at"], now) > TEST_TTL_S:
-            conn.execute("DELETE FROM settings WHERE key = ?", (key,))
+            settings.drop_agent_test(conn, kiosk_id)
             return None
         current["status"] = "printing"
-        conn.execute("UPDATE settings SET value = ?, updated_at = ? WHERE key = ?",
-                     (json.dumps(current, ensure_ascii=False), to_iso(now), key))
+        settings.set_agent_test(conn, kiosk_id, current, to_iso(now))
     return {"id": current["id"], "page": current["page"]}
 
 
@@ -348,10 +327,8 @@ def report_test(c: Any, kiosk: Kiosk, test_id: int, ok: bool, error: str | None,
                 health: dict[str, Any] | None) -> dict[str, Any]:
     from .errors import NotFound
 
-    key = TEST_KEY + kiosk.id
     with c.store.write() as conn:
-        row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
-        current = json.loads(row["value"]) if row else {}
+        current = settings.agent_test(conn, kiosk.id)
         if current.get("id") != test_id or current.get("status") not in ("printing", "pending"):
             raise NotFound("Không có lệnh in thử này", f"No open test print {test_id} for this kiosk",
                            code="unknown_job")
@@ -359,6 +336,5 @@ def report_test(c: Any, kiosk: Kiosk, test_id: int, ok: bool, error: str | None,
         current["error"] = None if ok else (error if error in MESSAGES else "printer_error")
         if isinstance(health, dict):
             current["health"] = {k: health.get(k) for k in ("online", "paper", "cover_open", "answered")}
-        conn.execute("UPDATE settings SET value = ?, updated_at = ? WHERE key = ?",
-                     (json.dumps(current, ensure_ascii=False), to_iso(c.engine.clock()), key))
+        settings.set_agent_test(conn, kiosk.id, current, to_iso(c.engine.clock()))
     return {"job": test_id, "status": current["status"]}

@@ -5,128 +5,24 @@ rating is accepted only for the ticket the counter finished most recently, only 
 of that finish, and only once (ratings.ticket_id is the primary key). The staff member and counter
 are taken from the ticket, never from the pad; the procedures are joined from ticket_procedures.
 
-Configuration (optional, read defensively) in config.toml:
-
-    [rating]
-    window_min = 5        # how long after a finish the pad may ask
-    timeout_s = 60        # the pad goes back to idle after this long without an answer
-    levels = [            # best first; "face" is very_happy, happy, neutral, unhappy or very_unhappy
-      { code = "very_satisfied", name = "Rất hài lòng", name_en = "Very satisfied", face = "very_happy" },
-      { code = "satisfied", name = "Hài lòng", name_en = "Satisfied", face = "happy" },
-      { code = "unsatisfied", name = "Không hài lòng", name_en = "Not satisfied", face = "unhappy",
-        ask_reasons = true },
-    ]
-    reasons = [ { code = "wait_long", name = "Chờ lâu", name_en = "Long wait" }, ... ]
+What the pad offers (levels, reasons, how long it may ask) is the [rating] section of config.toml,
+parsed once with the rest of the file (`center.config.Rating`, `Config.rating`).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from .clock import from_iso, to_iso
+from .config import Rating
 from .errors import Conflict, Invalid
 from .store import Store
 
-FACES = ("very_happy", "happy", "neutral", "unhappy", "very_unhappy")
-SATISFIED_FACES = ("very_happy", "happy")
 MAX_REASONS = 10
 MAX_NOTE = 300
-
-
-@dataclass(frozen=True)
-class Level:
-    code: str
-    name: str
-    name_en: str
-    face: str
-    ask_reasons: bool
-
-    @property
-    def satisfied(self) -> bool:
-        return self.face in SATISFIED_FACES
-
-
-@dataclass(frozen=True)
-class Reason:
-    code: str
-    name: str
-    name_en: str
-
-
-@dataclass(frozen=True)
-class RatingSettings:
-    levels: tuple[Level, ...]
-    reasons: tuple[Reason, ...]
-    window_min: float
-    timeout_s: int
-
-    def level(self, code: Any) -> Level | None:
-        return next((lv for lv in self.levels if lv.code == code), None)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "levels": [{"code": lv.code, "name": lv.name, "name_en": lv.name_en, "face": lv.face,
-                        "ask_reasons": lv.ask_reasons, "satisfied": lv.satisfied} for lv in self.levels],
-            "reasons": [{"code": r.code, "name": r.name, "name_en": r.name_en} for r in self.reasons],
-            "window_min": self.window_min,
-            "timeout_s": self.timeout_s,
-        }
-
-
-DEFAULT_LEVELS = (
-    Level("very_satisfied", "Rất hài lòng", "Very satisfied", "very_happy", False),
-    Level("satisfied", "Hài lòng", "Satisfied", "happy", False),
-    Level("unsatisfied", "Không hài lòng", "Not satisfied", "unhappy", True),
-)
-DEFAULT_REASONS = (
-    Reason("wait_long", "Thời gian chờ lâu", "Long wait"),
-    Reason("slow", "Giải quyết chậm", "Slow processing"),
-    Reason("unclear", "Hướng dẫn chưa rõ ràng", "Unclear guidance"),
-    Reason("attitude", "Thái độ phục vụ chưa tốt", "Unfriendly service"),
-    Reason("extra_papers", "Yêu cầu thêm giấy tờ", "Asked for extra papers"),
-    Reason("facilities", "Cơ sở vật chất chưa tốt", "Poor facilities"),
-)
-DEFAULT = RatingSettings(DEFAULT_LEVELS, DEFAULT_REASONS, 5.0, 60)
-
-
-def _text(value: Any, limit: int = 80) -> str | None:
-    return value.strip()[:limit] if isinstance(value, str) and value.strip() else None
-
-
-def settings_from(raw: dict[str, Any] | None) -> RatingSettings:
-    """The [rating] table of the config file, with defaults for anything missing or malformed."""
-    section = raw.get("rating") if isinstance(raw, dict) else None
-    if not isinstance(section, dict):
-        return DEFAULT
-    levels: list[Level] = []
-    for item in section.get("levels") or ():
-        if not isinstance(item, dict):
-            continue
-        code, name = _text(item.get("code"), 40), _text(item.get("name"))
-        if not code or not name or any(lv.code == code for lv in levels):
-            continue
-        face = item.get("face") if item.get("face") in FACES else "neutral"
-        levels.append(Level(code, name, _text(item.get("name_en")) or name, face,
-                            bool(item.get("ask_reasons", face in ("unhappy", "very_unhappy")))))
-    reasons: list[Reason] = []
-    for item in section.get("reasons") or ():
-        if not isinstance(item, dict):
-            continue
-        code, name = _text(item.get("code"), 40), _text(item.get("name"))
-        if code and name and not any(r.code == code for r in reasons):
-            reasons.append(Reason(code, name, _text(item.get("name_en")) or name))
-    window = section.get("window_min", DEFAULT.window_min)
-    timeout = section.get("timeout_s", DEFAULT.timeout_s)
-    return RatingSettings(
-        levels=tuple(levels) if len(levels) >= 2 else DEFAULT.levels,
-        reasons=tuple(reasons) if "reasons" in section else DEFAULT.reasons,
-        window_min=float(window) if isinstance(window, int | float) and 0 < window <= 120 else DEFAULT.window_min,
-        timeout_s=int(timeout) if isinstance(timeout, int | float) and 5 <= timeout <= 600 else DEFAULT.timeout_s,
-    )
 
 
 def _last_finished(conn: sqlite3.Connection, counter_id: str) -> sqlite3.Row | None:
@@ -136,7 +32,7 @@ def _last_finished(conn: sqlite3.Connection, counter_id: str) -> sqlite3.Row | N
         (counter_id,)).fetchone()
 
 
-def pending(store: Store, counter_id: str, now: datetime, settings: RatingSettings) -> dict[str, Any] | None:
+def pending(store: Store, counter_id: str, now: datetime, settings: Rating) -> dict[str, Any] | None:
     """The ticket the pad may ask about now: the counter's last finished one, recent and not yet rated."""
     with store.read() as conn:
         row = _last_finished(conn, counter_id)
@@ -153,7 +49,7 @@ def pending(store: Store, counter_id: str, now: datetime, settings: RatingSettin
 
 
 def record(store: Store, counter_id: str, ticket_id: Any, level: Any, reasons: Any, now: datetime,
-           settings: RatingSettings) -> dict[str, Any]:
+           settings: Rating) -> dict[str, Any]:
     """Store one rating; refuses a ticket that is not the counter's latest recent finish, or rated before."""
     if isinstance(ticket_id, bool) or not isinstance(ticket_id, int):
         raise Invalid("Thiếu số thứ tự cần đánh giá", "'ticket' (id) is required", code="missing_field",

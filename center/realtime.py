@@ -20,9 +20,10 @@ from flask import request, session
 from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room  # noqa: A004
 from socketio import PubSubManager
 
+from .actors import Actor
 from .auth import Credential, allowed
 from .clients import client_address, cookie_allowed
-from .engine import Actor, Engine
+from .engine import Engine
 from .events import Batcher, Event, PublicFanout, screens_room, site_room, ticket_room
 from .offload import gevent_active
 from .web import Center

@@ -6,9 +6,11 @@ QueueError into the JSON error shape `{"error", "message", "message_en"}`, so no
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,9 +18,10 @@ from typing import Any
 from flask import current_app, g, request, session
 from flask_socketio import SocketIO
 
+from .actors import Actor
 from .auth import Accounts, allowed
 from .config import Config
-from .engine import Actor, Engine
+from .engine import Engine
 from .errors import MAX_TEXT, BadRequest, Forbidden, Invalid, QueueError, Unauthorized, clean_text
 from .store import Store
 
@@ -38,6 +41,11 @@ class Center:
     accounts: Accounts
     socketio: SocketIO
     public_url: str = ""
+    # What this app remembers between requests, here rather than in module globals: two apps in one process
+    # (tests, the command line) must not see each other's printers or files. Guarded by `lock`.
+    printers_ok: dict[str, bool] = dataclasses.field(default_factory=dict)  # kiosk → its last print worked
+    voice_cache: Any = None  # display/views.py: the spoken calls rendered to files next to the database
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
 
 def center() -> Center:

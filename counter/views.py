@@ -9,36 +9,25 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 from typing import Any
-from urllib.parse import quote
 
-from flask import Blueprint, jsonify, redirect, render_template, request
+from flask import Blueprint, jsonify, render_template
 
+from center.actors import PAUSE_LABELS, PAUSE_REASONS
 from center.auth import allowed
 from center.clock import from_iso
-from center.engine import PAUSE_REASONS
 from center.errors import Forbidden
-from center.events import site_rooms
+from center.events import Event
+from center.pages import signed_in
 from center.printing import printer_problems
-from center.ratings import pending, record, settings_from, staff_summary
-from center.web import center, current_actor, field, json_body, json_route, require
+from center.ratings import pending, record, staff_summary
+from center.web import center, field, json_body, json_route, require
 
 bp = Blueprint("counter", __name__, template_folder="templates", static_folder="static",
                static_url_path="/counter/static")
 
-PAUSE_LABELS = {
-    "break": ("Nghỉ giải lao", "Break"),
-    "meeting": ("Họp", "Meeting"),
-    "kiosk_help": ("Hỗ trợ tại kiosk", "Helping at the kiosk"),
-    "paperwork": ("Xử lý hồ sơ", "Paperwork"),
-    "other": ("Lý do khác", "Other"),
-}
 
-
-def _rating_settings():
-    return settings_from(center().config.raw)
 
 
 def _page_data(counter_id: str) -> dict[str, Any]:
@@ -73,9 +62,7 @@ def _name_rest(counter: Any) -> str:
 def counter_page(counter_id: str) -> Any:
     c = center()
     counter = c.engine.counter(counter_id)  # 404 page for an unknown counter
-    actor = current_actor()
-    if actor is None:
-        return redirect("/login?next=" + quote(request.full_path.rstrip("?"), safe="/?=&"))
+    actor = signed_in()
     if not allowed(actor, "counter.operate"):
         raise Forbidden("Tài khoản này không được làm việc tại quầy", f"Role {actor.role} may not operate counters")
     return render_template("counter/counter.html", counter=counter, actor=actor, data=_page_data(counter_id),
@@ -111,7 +98,7 @@ def counter_me(counter_id: str) -> Any:
             "ORDER BY queue_at, id LIMIT 20", (site.code, day, counter.id, *services)).fetchall()
         rated = staff_summary(conn, actor.name, site.code, day)
     printers = printer_problems(c, site.code)
-    settings = _rating_settings()
+    settings = center().config.rating
     satisfied = sum(n for code, n in rated.items() if (lv := settings.level(code)) and lv.satisfied)
     total_rated = sum(rated.values())
     groups = {g.code: g for g in c.config.priority_groups}
@@ -145,7 +132,7 @@ def counter_top(counter_id: str) -> Any:
 @bp.get("/counter/<counter_id>/rating")
 def rating_page(counter_id: str) -> Any:
     counter = center().engine.counter(counter_id)
-    return render_template("counter/rating.html", counter=counter, settings=_rating_settings().to_json())
+    return render_template("counter/rating.html", counter=counter, settings=center().config.rating.to_json())
 
 
 @bp.get("/counter/<counter_id>/rating/pending")
@@ -154,7 +141,7 @@ def rating_pending(counter_id: str) -> Any:
     c = center()
     counter = c.engine.counter(counter_id)
     return jsonify({"counter": counter.id,
-                    "pending": pending(c.store, counter.id, c.engine.clock(), _rating_settings())})
+                    "pending": pending(c.store, counter.id, c.engine.clock(), center().config.rating)})
 
 
 @bp.post("/counter/<counter_id>/rating")
@@ -164,10 +151,9 @@ def rating_post(counter_id: str) -> Any:
     counter = c.engine.counter(counter_id)
     data = json_body()
     result = record(c.store, counter.id, field(data, "ticket", int, required=True), data.get("level"),
-                    data.get("reasons"), c.engine.clock(), _rating_settings())
+                    data.get("reasons"), c.engine.clock(), center().config.rating)
     # The counter page refreshes its figures; no staff name or reasons go to the (public) site room.
-    with contextlib.suppress(Exception):  # the rating is stored; screens catch up on their next resync
-        c.socketio.emit("rating.recorded", {"ticket": result["ticket"], "counter": counter.id,
-                                            "level": result["level"], "satisfied": result["satisfied"]},
-                        to=site_rooms(counter.site))
+    c.engine.publish([Event("rating.recorded", counter.site, {"ticket": result["ticket"], "counter": counter.id,
+                                                              "level": result["level"],
+                                                              "satisfied": result["satisfied"]})])
     return jsonify(result), 201

@@ -11,27 +11,24 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
+from center import audit, settings
 from center.clock import to_iso
 from center.config import Config, Display, Site
 from center.errors import Invalid, NotFound, QueueError
-from center.events import site_rooms
+from center.events import Event
+from center.pages import signed_in
 from center.voice import TICKET_RE, VoiceCache, announcement, chime_wav, espeak_available
-from center.web import center, current_actor, field, json_body, json_route, require, text_field
+from center.web import center, field, json_body, json_route, require, text_field
 
 bp = Blueprint("display", __name__, template_folder="templates", static_folder="static",
                static_url_path="/display/static")
 
-NOTICE_KEY = "display_notice"
 _chime: bytes | None = None
-_caches: dict[str, VoiceCache] = {}
-_cache_lock = threading.Lock()
 
 
 def _display(display_id: str) -> tuple[Display, Site]:
@@ -50,62 +47,30 @@ def _site(code: str) -> Site:
 
 
 def voice_cache() -> VoiceCache:
-    db = center().store.path
-    base = Path("var") if db == ":memory:" else Path(db).parent
-    key = str(base)
-    with _cache_lock:
-        if key not in _caches:
-            _caches[key] = VoiceCache(base / "voice-cache")
-        return _caches[key]
+    """This app's cache of rendered calls, next to its database (kept on the app: `Center.voice_cache`)."""
+    c = center()
+    with c.lock:
+        if c.voice_cache is None:
+            base = Path("var") if c.store.path == ":memory:" else Path(c.store.path).parent
+            c.voice_cache = VoiceCache(base / "voice-cache")
+        return c.voice_cache
 
 
 # ------------------------------------------------------------------------------------------------
-# Notice line (settings key "display_notice": {"text", "site", "sites": {site: text}})
+# Notice line (center/settings.py keeps it, per site)
 
 
 def read_notice(site: str) -> str:
     with center().store.connection() as conn:
-        row = conn.execute("SELECT value FROM settings WHERE key = ?", (NOTICE_KEY,)).fetchone()
-    if row is None:
-        return ""
-    try:
-        value = json.loads(row[0])
-    except ValueError:
-        return ""
-    if not isinstance(value, dict):
-        return ""
-    sites = value.get("sites")
-    if isinstance(sites, dict):
-        text = sites.get(site, "")
-    elif value.get("site") in (site, None, ""):
-        text = value.get("text", "")
-    else:
-        text = ""
-    return text if isinstance(text, str) else ""
+        return settings.notice(conn, site)
 
 
 def write_notice(site: str, text: str, actor_name: str) -> None:
     c = center()
     with c.store.write() as conn:
-        row = conn.execute("SELECT value FROM settings WHERE key = ?", (NOTICE_KEY,)).fetchone()
-        try:
-            value = json.loads(row[0]) if row else {}
-        except ValueError:
-            value = {}
-        if not isinstance(value, dict):
-            value = {}
-        sites = value.get("sites") if isinstance(value.get("sites"), dict) else {}
-        if not sites and isinstance(value.get("text"), str) and value.get("site") in c.config.sites:
-            sites[value["site"]] = value["text"]
-        sites[site] = text
-        new = {"text": text, "site": site, "sites": sites}
         now = to_iso(c.engine.clock())
-        conn.execute("INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?,?,?,?) "
-                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, "
-                     "updated_by = excluded.updated_by", (NOTICE_KEY, json.dumps(new, ensure_ascii=False), now,
-                                                          actor_name))
-        conn.execute("INSERT INTO audit_log (at, actor, role, action) VALUES (?,?,?,?)",
-                     (now, actor_name, "", f"display_notice:{site}"))
+        settings.set_notice(conn, site, text, c.config.sites, now, actor_name)
+        audit.record(conn, now, actor_name, "", f"display_notice:{site}")
 
 
 @bp.post("/display/notice")
@@ -119,7 +84,7 @@ def set_notice() -> Any:
     text = " ".join((text_field(data, "text") or "").split())  # one line on the screen
     write_notice(site, text, actor.name)
     payload = {"site": site, "text": text}
-    center().socketio.emit("notice.updated", payload, to=site_rooms(site))
+    center().engine.publish([Event("notice.updated", site, payload)])
     return jsonify(payload)
 
 
@@ -162,9 +127,7 @@ def display_page(display_id: str) -> Any:
 @bp.get("/display/<display_id>/settings")
 def settings_page(display_id: str) -> Any:
     d, site = _display(display_id)
-    actor = current_actor()
-    if actor is None:
-        return redirect(url_for("pages.login", next=request.path))
+    actor = signed_in()
     require("admin.settings", site=site.code)
     cfg = center().config
     return render_template("display/settings.html", display=d, site=site, actor=actor, voice=cfg.voice,
@@ -180,7 +143,7 @@ def test_announcement(display_id: str) -> Any:
     require("admin.settings", site=site.code)
     counter = site.counters[0].number if site.counters else 1
     payload = {"display": d.id, "number": "A001", "counter": counter}
-    center().socketio.emit("display.test", payload, to=site_rooms(site.code))
+    center().engine.publish([Event("display.test", site.code, payload)])
     return jsonify(payload)
 
 

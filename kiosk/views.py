@@ -16,13 +16,15 @@ import time
 from typing import Any
 
 import segno
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
 from center import availability, printing
+from center.actors import Actor
 from center.config import SERVICE_ICONS, Kiosk
-from center.engine import Actor, remember_answer, request_answer
+from center.engine import remember_answer, request_answer
 from center.errors import Conflict, Forbidden, Invalid, NotFound, QueueError, Unauthorized
 from center.estimate import wait_text
+from center.pages import signed_in
 from center.web import center, current_actor, field, json_body, json_route, require, text_field
 
 bp = Blueprint("kiosk", __name__, template_folder="templates", static_folder="static",
@@ -303,9 +305,7 @@ def kiosk_test_print(kiosk_id: str) -> Any:
 @bp.get("/desk/<site>")
 def desk_page(site: str) -> Any:
     c = center()
-    actor = current_actor()
-    if actor is None:
-        return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+    actor = signed_in()
     require("counter.operate")
     s = c.engine.site(site)
     printers = [k for k in s.kiosks if k.printer.driver != "none"]

@@ -6,19 +6,19 @@ endpoints under /manager/api/ answer 401/403 as JSON. Figures come from center.r
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, jsonify, render_template, request
 
-from center import offload
+from center import audit, offload, settings
 from center import reports as st
+from center.actors import Actor
 from center.auth import DEVICE_ROLES, USER_ROLES, allowed, generate_password
 from center.clock import from_iso, to_iso
-from center.engine import Actor
 from center.errors import MAX_NAME, Forbidden, Invalid, QueueError, clean_text
 from center.i18n import ROLE_NAMES, current_lang, role_name, tr
+from center.pages import signed_in
 from center.web import center, current_actor, require, wants_json
 from printer_drivers.drivers import MESSAGES as PRINT_MESSAGES
 
@@ -42,20 +42,11 @@ def local_time(iso: str | None) -> str:
     return moment.astimezone(center().config.tz).strftime("%H:%M:%S %d/%m/%Y")
 
 
-class _Login(Exception):
-    """A page asked by nobody signed in: send them to the sign-in page."""
-
-
 @bp.errorhandler(QueueError)
 def _queue_error(e: QueueError) -> Any:
     if wants_json():
         return jsonify(e.to_dict()), e.status
     return render_template("error.html", error=e, actor=_maybe_actor()), e.status
-
-
-@bp.errorhandler(_Login)
-def _login(_e: _Login) -> Any:
-    return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
 
 
 def _maybe_actor() -> Actor | None:
@@ -67,9 +58,7 @@ def _maybe_actor() -> Actor | None:
 
 def page(permission: str) -> Actor:
     """The signed-in caller of a page, allowed `permission`."""
-    actor = current_actor()
-    if actor is None:
-        raise _Login()
+    actor = signed_in()
     if not allowed(actor, permission):
         raise Forbidden("Bạn không có quyền xem trang này", f"Role {actor.role} may not open this page")
     return actor
@@ -91,9 +80,7 @@ def _site_arg() -> str:
 
 def _audit(actor: Actor, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
     with center().store.write() as conn:
-        conn.execute("INSERT INTO audit_log (at, actor, role, action, target, detail) VALUES (?,?,?,?,?,?)",
-                     (to_iso(center().engine.clock()), actor.name, actor.role, action, target,
-                      json.dumps(detail, ensure_ascii=False) if detail else None))
+        audit.record(conn, to_iso(center().engine.clock()), actor.name, actor.role, action, target, detail)
 
 
 # ---------------------------------------------------------------------- live overview
@@ -361,15 +348,9 @@ def admin_counters() -> Any:
             # Keep the counter's preference order for services it had; new ones after, in form order.
             order = {s: i for i, s in enumerate(counter.services)}
             chosen.sort(key=lambda s: order.get(s, len(order)))
-            key = f"counter_services:{counter.id}"
             with c.store.write() as conn:
-                if _form("action") == "reset" or not chosen:
-                    conn.execute("DELETE FROM settings WHERE key = ?", (key,))
-                else:
-                    conn.execute("INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?,?,?,?) "
-                                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
-                                 "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-                                 (key, json.dumps(chosen), to_iso(c.engine.clock()), actor.name))
+                settings.set_counter_services(conn, counter.id, None if _form("action") == "reset" else chosen,
+                                              to_iso(c.engine.clock()), actor.name)
             _audit(actor, "counter.services", counter.id, {"services": chosen if _form("action") != "reset" else None})
             message = tr(f"Đã lưu dịch vụ của {counter.name}", f"Services of {counter.name} saved")
         except QueueError as e:
@@ -385,9 +366,7 @@ def admin_counters() -> Any:
 
 @bp.get("/manager/admin/")
 def admin_index() -> Any:
-    actor = current_actor()
-    if actor is None:
-        raise _Login()
+    actor = signed_in()
     if not (allowed(actor, "admin.devices") or allowed(actor, "admin.users")):
         raise Forbidden("Bạn không có quyền xem trang này", "Not allowed")
     return render_template("manager/admin_index.html", actor=actor, can_users=allowed(actor, "admin.users"),

@@ -312,7 +312,6 @@ def test_voice_zero_tens_chooses_the_southern_reading(tmp_path):
 
 def test_counter_doc_no_longer_says_config_rejects_rating(tmp_path):
     from center.config import load_config
-    from center.ratings import settings_from
 
     doc = (ROOT / "docs" / "counter.md").read_text()
     assert "cannot be set in config.toml" not in doc and "once center/config.py accepts it" not in doc
@@ -320,7 +319,7 @@ def test_counter_doc_no_longer_says_config_rejects_rating(tmp_path):
     rated.write_text(DEMO_CONFIG.read_text() + '\n[rating]\nwindow_min = 3\nlevels = [\n'
                      '  { code = "good", name = "Tốt", face = "happy" },\n'
                      '  { code = "bad", name = "Chưa tốt", face = "unhappy", ask_reasons = true },\n]\n')
-    assert [lv.code for lv in settings_from(load_config(rated).raw).levels] == ["good", "bad"]
+    assert [lv.code for lv in load_config(rated).rating.levels] == ["good", "bad"]
 
 
 def test_backup_timer_names_backups_with_the_configs_time_zone():

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import tomllib
+
 import pytest
 
+from center.config import DEFAULT_RATING as DEFAULT
+from center.config import ConfigError, parse_config
 from center.engine import Actor
 from center.errors import Conflict, Invalid
-from center.ratings import DEFAULT, get_rating, pending, record, settings_from
+from center.ratings import get_rating, pending, record
+from tests.conftest import DEMO_CONFIG
 
 STAFF = Actor("staff1", "staff")
 
@@ -18,20 +23,38 @@ def serve(engine, procedures=("CT-BS",), counter="main-1"):
     return t
 
 
+def with_rating(section: dict | None):
+    """The demo config with this [rating] section (None: without one), parsed as the server parses it."""
+    data = tomllib.loads(DEMO_CONFIG.read_text(encoding="utf-8"))
+    data.pop("rating", None)
+    if section is not None:
+        data["rating"] = section
+    return parse_config(data).rating
+
+
 def test_settings_default_and_configured_levels():
+    """[rating] is parsed once, with the config (Config.rating): defaults when absent, a level's English name
+    and its asking for reasons defaulted from its name and face; anything malformed stops the server."""
     assert [lv.name for lv in DEFAULT.levels] == ["Rất hài lòng", "Hài lòng", "Không hài lòng"]
-    assert settings_from({}) == DEFAULT
-    custom = settings_from({"rating": {
+    assert with_rating(None) == DEFAULT
+    custom = with_rating({
         "window_min": 3, "timeout_s": 30,
         "levels": [{"code": "good", "name": "Tốt", "face": "happy"}, {"code": "ok", "name": "Bình thường"},
-                   {"code": "bad", "name": "Chưa tốt", "face": "very_unhappy"}, "junk", {"code": "good", "name": "x"}],
-        "reasons": [{"code": "slow", "name": "Chậm"}]}})
-    assert [(lv.code, lv.face, lv.ask_reasons) for lv in custom.levels] == [
-        ("good", "happy", False), ("ok", "neutral", False), ("bad", "very_unhappy", True)]
+                   {"code": "bad", "name": "Chưa tốt", "face": "very_unhappy"}],
+        "reasons": [{"code": "slow", "name": "Chậm"}]})
+    assert [(lv.code, lv.face, lv.ask_reasons, lv.name_en) for lv in custom.levels] == [
+        ("good", "happy", False, "Tốt"), ("ok", "neutral", False, "Bình thường"),
+        ("bad", "very_unhappy", True, "Chưa tốt")]
     assert [r.code for r in custom.reasons] == ["slow"]
     assert (custom.window_min, custom.timeout_s) == (3, 30)
-    broken = settings_from({"rating": {"levels": [{"code": "only"}], "window_min": -1, "timeout_s": "x"}})
-    assert broken.levels == DEFAULT.levels and broken.window_min == DEFAULT.window_min
+    assert with_rating({"window_min": 2}).levels == DEFAULT.levels
+    assert with_rating({"reasons": []}).reasons == ()
+    for broken, key in (({"levels": [{"code": "only", "name": "x"}]}, "rating.levels"),
+                        ({"window_min": -1}, "rating.window_min"), ({"timeout_s": "x"}, "rating.timeout_s"),
+                        ({"levels": ["junk", {"code": "b", "name": "y"}]}, "rating.levels[0]")):
+        with pytest.raises(ConfigError) as e:
+            with_rating(broken)
+        assert e.value.key == key
 
 
 def test_one_rating_per_ticket_stored_with_counter_staff_and_procedures(engine, clock):

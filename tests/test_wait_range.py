@@ -3,6 +3,7 @@ and a service that no counter serves says so (and whether a counter will open to
 
 from __future__ import annotations
 
+import tomllib
 from datetime import timedelta
 
 import pytest
@@ -115,7 +116,7 @@ def test_priority_groups_have_pictograms_and_kiosks_a_voice_switch():
         "elderly": "elderly", "pregnant": "pregnant", "disabled": "disabled", "children": "children",
         "merit": "merit"}
     assert cfg.kiosk("main-kiosk-1").voice is True and cfg.kiosk("branch-kiosk-1").voice is False
-    raw = dict(cfg.raw)
+    raw = tomllib.loads(DEMO_CONFIG.read_text(encoding="utf-8"))
     raw["priority_groups"] = [{"code": "veteran", "name": "Cựu chiến binh"}]
     assert parse_config(raw).priority_groups[0].icon == "priority"  # an unknown group gets the generic one
     raw["priority_groups"] = [{"code": "veteran", "name": "Cựu chiến binh", "icon": "tank"}]

@@ -25,8 +25,6 @@ def assemble_report(f: Filters, config: Config, label: Labels, *, total: dict[st
                     ) -> dict[str, Any]:
     """The report from a path's figures: `total` and `grouped` are additive figures (figures._merge), `by_day`
     the same per local day, `heat` arrivals per (weekday, hour), `rating_counts` from `rating_counts()`."""
-    from ..ratings import settings_from
-
     out: dict[str, Any] = {"filters": f.as_dict(), "generated_at": to_iso(datetime.now(UTC))}
     if source:
         out["source"] = source
@@ -39,7 +37,7 @@ def assemble_report(f: Filters, config: Config, label: Labels, *, total: dict[st
         out["rows"] = [out["summary"]]
     else:
         out["rows"] = [_finish(k, label(group, k), grouped[k], group_pct(k)) for k in sorted(grouped, key=_order_key)]
-    rating = settings_from(getattr(config, "raw", None))
+    rating = config.rating
     out["rating_levels"] = [{"code": lv.code, "name": lv.name, "name_en": lv.name_en, "satisfied": lv.satisfied}
                             for lv in rating.levels]
     out["satisfaction"] = _satisfaction_tables(rating_counts, {lv.code for lv in rating.levels if lv.satisfied},

@@ -68,14 +68,12 @@ def live_alerts(conn: sqlite3.Connection, config: Config, state: dict[str, Any],
 def today_figures(conn: sqlite3.Connection, config: Config, site: str, day: str) -> dict[str, Any]:
     """Today at a glance, with the report's definitions (service level counts abandoned citizens as missed;
     the satisfied share uses the configured rating levels)."""
-    from ..ratings import settings_from
-
     q = _base(config, Filters(day, day, site=site))
     row = conn.execute(
         f"WITH {q.sql} SELECT sum(t.transferred_from IS NULL), sum(t.status = 'served'), sum(t.status = 'no_show'), "
         "avg(t.wait_s), sum(t.wait_s IS NOT NULL AND t.wait_s <= t.target_s), "
         "sum(t.wait_s IS NOT NULL OR t.status IN ('left','cancelled')) FROM t", q.params).fetchone()
-    happy = {lv.code for lv in settings_from(getattr(config, "raw", None)).levels if lv.satisfied}
+    happy = {lv.code for lv in config.rating.levels if lv.satisfied}
     rated = satisfied = 0
     for level, n in conn.execute(f"WITH {q.sql} SELECT r.level, count(*) FROM t CROSS JOIN ratings r "
                                  "ON r.ticket_id = t.id GROUP BY 1", q.params):
