@@ -147,5 +147,5 @@ def test_each_config_section_is_parsed_once():
     names = {f.name for f in dataclasses.fields(Config)}
     assert "raw" not in names and "rating" in names
     assert Rating.__dataclass_params__.frozen
-    readers = [name for name, text in sources().items() if re.search(r"\.raw\b|settings_from\(", text)]
+    readers = [name for name, text in sources().items() if re.search(r"\w\.raw\b|settings_from\(", text)]
     assert not readers, readers
