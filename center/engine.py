@@ -34,6 +34,7 @@ from .estimate import (
     session_start,
 )
 from .events import Event, Publisher
+from .policy import CallingOrder, Me, Seat
 from .store import Store
 
 ACTIVE = ("waiting", "called", "serving")
@@ -262,20 +263,45 @@ class Engine:
             return {"ahead": ahead, "estimated_wait_s": self._estimate(snap, row["id"], me, ahead=ahead)}
         return {"ahead": ahead, "estimated_wait_s": self._estimate(snap, row["id"])}
 
-    def _ahead(self, conn: sqlite3.Connection, row: sqlite3.Row | dict[str, Any]) -> int:
-        """Waiting tickets of the same queue that will be called before this one."""
-        earlier = "(queue_at < :q OR (queue_at = :q AND id < :id))"
-        if row["priority"]:
-            ahead = f"priority IS NOT NULL AND {earlier}"  # only earlier priority tickets
-        elif self.config.rules.priority_policy == "strict":
-            ahead = f"({earlier} OR priority IS NOT NULL)"  # priority tickets jump ahead
-        else:
-            ahead = earlier
+    @property
+    def order(self) -> CallingOrder:
+        return CallingOrder.from_rules(self.config.rules)
+
+    def _seats(self, conn: sqlite3.Connection, site: Site, me: Me) -> list[Seat]:
+        """The counters whose order decides who is ahead of `me` (center/policy.py), as they are now."""
+        overrides = {r[0].split(":", 1)[1]: json.loads(r[1]) for r in conn.execute(
+            "SELECT key, value FROM settings WHERE key LIKE 'counter_services:%'")}
+        states = {r[0]: (r[1], r[2]) for r in conn.execute(
+            "SELECT counter_id, status, normal_since_priority FROM counter_state WHERE site = ?", (site.code,))}
+        counters = []
+        for c in site.counters:
+            override = overrides.get(c.id)
+            services = (tuple(s for s in override if s in site.services)
+                        if isinstance(override, list) and override else c.services)
+            status, streak = states.get(c.id, ("closed", 0))
+            counters.append((c.id, services, status, streak))
+        return self.order.able(me, counters)
+
+    def _ahead(self, conn: sqlite3.Connection, row: sqlite3.Row) -> int:
+        """People ahead of a waiting ticket, as center/policy.py defines them."""
+        site = self.config.sites[row["site"]]
+        me = Me(row["id"], row["service"], row["priority"] is not None, row["target_counter"], row["queue_at"])
+        aged_before = to_iso(self.clock() - timedelta(minutes=self.config.rules.aging_min))
+        where, params = self.order.ahead_sql(me, self._seats(conn, site, me), aged_before)
         return conn.execute(
-            "SELECT count(*) FROM tickets WHERE site = :site AND service_day = :day AND status = 'waiting' "
-            f"AND service = :service AND target_counter IS NULL AND id != :id AND {ahead}",
-            {"site": row["site"], "day": row["service_day"], "service": row["service"], "id": row["id"],
-             "q": row["queue_at"]}).fetchone()[0]
+            "SELECT count(*) FROM tickets WHERE site = ? AND service_day = ? AND status = 'waiting' AND " + where,
+            [site.code, row["service_day"], *params]).fetchone()[0]
+
+    def _ahead_of_newcomer(self, conn: sqlite3.Connection, site: Site, day: str, me: Me, now: datetime) -> int:
+        """People ahead of a ticket joining now, last in every line: a sum over the `queue_counts` lines wholly
+        ahead of it, plus the long waiters (aging) of the others; the cost does not grow with the queue."""
+        aged_before = to_iso(now - timedelta(minutes=self.config.rules.aging_min))
+        (lines, lp), (aged, ap) = self.order.ahead_of_newcomer_sql(me, self._seats(conn, site, me), aged_before)
+        return conn.execute(
+            "SELECT coalesce(sum(waiting), 0) FROM queue_counts WHERE site = ? AND service_day = ? AND " + lines,
+            [site.code, day, *lp]).fetchone()[0] + conn.execute(
+            "SELECT count(*) FROM tickets WHERE site = ? AND service_day = ? AND status = 'waiting' AND " + aged,
+            [site.code, day, *ap]).fetchone()[0]
 
     def _snapshot(self, conn: sqlite3.Connection, site: Site, day: str) -> _Snapshot:
         """What the wait estimate replays: the waiting queue, each counter's load and recent handling times."""
@@ -524,8 +550,8 @@ class Engine:
             # visit it starts (itself): every index of the table is written once, not twice.
             ticket_id = conn.execute("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'tickets'), 0) "
                                      "+ 1").fetchone()[0]
-            ahead = self._ahead(conn, {"id": ticket_id, "site": site.code, "service_day": day,
-                                       "service": service.code, "priority": priority, "queue_at": iso})
+            ahead = self._ahead_of_newcomer(conn, site, day, Me(ticket_id, service.code, priority is not None,
+                                                                 None, iso), now)
             row = dict(conn.execute(
                 "INSERT INTO tickets (id, visit_id, public_id, site, service, service_day, seq, number, priority, "
                 "source, device, status, issued_at, queue_at, ahead_at_issue, estimated_wait_s) "
@@ -629,24 +655,17 @@ class Engine:
             state = self._claim_counter(conn, counter, actor, iso)
             self._ensure_free(conn, counter, state)
             aged_before = to_iso(now - timedelta(minutes=rules.aging_min))
-            rank = " ".join(f"WHEN ? THEN {i}" for i in range(len(services)))
-            if rules.priority_policy == "strict" or state["normal_since_priority"] >= rules.interleave_every:
-                class_order = "(priority IS NOT NULL) DESC"
-            else:
-                class_order = "(priority IS NOT NULL) ASC"
-            sql = (
-                "SELECT *, queue_at <= ? AS aged FROM tickets "
-                "WHERE site = ? AND service_day = ? AND status = 'waiting' AND "
-                f"(target_counter = ? OR (target_counter IS NULL AND service IN ({','.join('?' * len(services))}))) "
-                "ORDER BY aged DESC, CASE WHEN queue_at <= ? THEN queue_at END ASC, "
-                f"{class_order}, CASE WHEN target_counter = ? THEN -1 ELSE CASE service {rank} END END, "
-                "queue_at ASC, id ASC LIMIT 1")
-            params = [aged_before, site.code, day, counter.id, *services, aged_before, counter.id, *services]
+            seat = self.order.seat(counter.id, services, state["normal_since_priority"])
+            where, wp = self.order.callable_sql(seat)
+            order, op = self.order.order_sql(seat, aged_before)
+            sql = ("SELECT * FROM tickets WHERE site = ? AND service_day = ? AND status = 'waiting' AND "
+                   f"{where} ORDER BY {order} LIMIT 1")
+            params = [site.code, day, *wp, *op]
             row = conn.execute(sql, params).fetchone()
             if row is None:
                 return None
             ticket = self._mark_called(conn, row, counter, actor, now, recall=False)
-            streak = 0 if row["priority"] else state["normal_since_priority"] + 1
+            streak = self.order.after_call(state["normal_since_priority"], row["priority"] is not None)
             conn.execute("UPDATE counter_state SET normal_since_priority = ? WHERE counter_id = ?",
                          (streak, counter.id))
         return self._called(counter, ticket, recall=False)
