@@ -137,8 +137,9 @@ def estimate_wait(*, queue: Sequence[Waiting], ticket_id: int, counters: Sequenc
 
 def _replay(queue: Sequence[Waiting], ticket_id: int, workers: list[tuple[int, CounterLoad]], busy: list[float],
             future: list, handling_s: dict[str, float], strict: bool, interleave_every: int,
-            aging_s: float) -> float | None:
-    """One replay: when `ticket_id` is called, the counters being free after `busy` seconds."""
+            aging_s: float, calls: list[tuple[float, int, int]] | None = None) -> float | None:
+    """One replay: when `ticket_id` is called, the counters being free after `busy` seconds. `calls`, when
+    given, receives every call (seconds from now, counter index, ticket id) in order."""
     lines = _Lines(queue)
     future = list(future)
     order = CallingOrder(strict, interleave_every, aging_s)
@@ -163,6 +164,8 @@ def _replay(queue: Sequence[Waiting], ticket_id: int, workers: list[tuple[int, C
         if pick is None:
             idle[i] = counter
             continue
+        if calls is not None:
+            calls.append((at, i, pick.id))
         if pick.id == ticket_id:
             return at
         streak[i] = order.after_call(streak[i], pick.priority)

@@ -463,13 +463,13 @@ CREATE TRIGGER IF NOT EXISTS queue_counts_issue AFTER INSERT ON tickets WHEN NEW
   VALUES (NEW.site, NEW.service_day, NEW.service, coalesce(NEW.target_counter, ''), NEW.priority IS NOT NULL, 1)
   ON CONFLICT (site, service_day, service, target, prio) DO UPDATE SET waiting = waiting + 1;
 END;
-CREATE TRIGGER IF NOT EXISTS queue_counts_leave AFTER UPDATE OF status, site, service_day, service, target_counter, priority
-  ON tickets WHEN OLD.status = 'waiting' BEGIN
+CREATE TRIGGER IF NOT EXISTS queue_counts_leave AFTER UPDATE OF status, site, service_day, service, target_counter,
+  priority ON tickets WHEN OLD.status = 'waiting' BEGIN
   UPDATE queue_counts SET waiting = waiting - 1 WHERE site = OLD.site AND service_day = OLD.service_day
     AND service = OLD.service AND target = coalesce(OLD.target_counter, '') AND prio = (OLD.priority IS NOT NULL);
 END;
-CREATE TRIGGER IF NOT EXISTS queue_counts_join AFTER UPDATE OF status, site, service_day, service, target_counter, priority
-  ON tickets WHEN NEW.status = 'waiting' BEGIN
+CREATE TRIGGER IF NOT EXISTS queue_counts_join AFTER UPDATE OF status, site, service_day, service, target_counter,
+  priority ON tickets WHEN NEW.status = 'waiting' BEGIN
   INSERT INTO queue_counts (site, service_day, service, target, prio, waiting)
   VALUES (NEW.site, NEW.service_day, NEW.service, coalesce(NEW.target_counter, ''), NEW.priority IS NOT NULL, 1)
   ON CONFLICT (site, service_day, service, target, prio) DO UPDATE SET waiting = waiting + 1;
