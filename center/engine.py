@@ -293,15 +293,21 @@ class Engine:
             [site.code, row["service_day"], *params]).fetchone()[0]
 
     def _ahead_of_newcomer(self, conn: sqlite3.Connection, site: Site, day: str, me: Me, now: datetime) -> int:
-        """People ahead of a ticket joining now, last in every line: a sum over the `queue_counts` lines wholly
-        ahead of it, plus the long waiters (aging) of the others; the cost does not grow with the queue."""
+        """People ahead of a ticket joining now, last in every line: the `queue_counts` lines wholly ahead of it,
+        plus the long waiters (aging) of the other lines it competes with, each line's read from the waiting
+        index up to the aging limit. The cost does not grow with the queue (only with those long waiters)."""
         aged_before = to_iso(now - timedelta(minutes=self.config.rules.aging_min))
-        (lines, lp), (aged, ap) = self.order.ahead_of_newcomer_sql(me, self._seats(conn, site, me), aged_before)
-        return conn.execute(
-            "SELECT coalesce(sum(waiting), 0) FROM queue_counts WHERE site = ? AND service_day = ? AND " + lines,
-            [site.code, day, *lp]).fetchone()[0] + conn.execute(
-            "SELECT count(*) FROM tickets WHERE site = ? AND service_day = ? AND status = 'waiting' AND " + aged,
+        (ahead, ap), (others, op) = self.order.ahead_of_newcomer_sql(me, self._seats(conn, site, me))
+        lines = conn.execute(
+            "SELECT coalesce(sum(waiting), 0) FROM queue_counts q WHERE site = ? AND service_day = ? AND " + ahead,
             [site.code, day, *ap]).fetchone()[0]
+        aged = conn.execute(
+            "SELECT count(*) FROM queue_counts q JOIN tickets t INDEXED BY tickets_waiting_now ON t.site = q.site "
+            "AND t.service_day = q.service_day AND t.status = 'waiting' AND t.service = q.service "
+            "AND t.queue_at <= ? AND t.target_counter IS nullif(q.target, '') AND (t.priority IS NOT NULL) = q.prio "
+            "WHERE q.site = ? AND q.service_day = ? AND q.waiting > 0 AND " + others,
+            [aged_before, site.code, day, *op]).fetchone()[0]
+        return lines + aged
 
     def _snapshot(self, conn: sqlite3.Connection, site: Site, day: str) -> _Snapshot:
         """What the wait estimate replays: the waiting queue, each counter's load and recent handling times."""

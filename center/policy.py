@@ -78,7 +78,7 @@ class Cols:
 
 
 TICKETS = Cols()
-COUNTS = Cols(target="target", untargeted="target = ''", prio="prio")
+COUNTS = Cols(service="q.service", target="q.target", untargeted="q.target = ''", prio="q.prio")  # queue_counts q
 
 
 @dataclass(frozen=True)
@@ -253,12 +253,10 @@ class CallingOrder:
         lex, lp = self._lex(me, seats, TICKETS, earlier)
         return (f"id != ? AND {callable_} AND (queue_at <= ? OR {lex})", [me.id, *cp, aged_before, *lp])
 
-    def ahead_of_newcomer_sql(self, me: Me, seats: Sequence[Seat], aged_before: str) -> tuple[Sql, Sql]:
-        """People ahead of a ticket joining now (last of every line, not aged) as two WHERE clauses: the
-        `queue_counts` groups wholly ahead, and the aged `tickets` of the other groups callable by all."""
-        callable_c, ccp = self._callable_by_all(seats, COUNTS)
-        lex_c, lcp = self._lex(me, seats, COUNTS, ("1", []))
-        callable_t, ctp = self._callable_by_all(seats, TICKETS)
-        lex_t, ltp = self._lex(me, seats, TICKETS, ("1", []))
-        return ((f"{callable_c} AND {lex_c}", [*ccp, *lcp]),
-                (f"{callable_t} AND NOT {lex_t} AND queue_at <= ?", [*ctp, *ltp, aged_before]))
+    def ahead_of_newcomer_sql(self, me: Me, seats: Sequence[Seat]) -> tuple[Sql, Sql]:
+        """People ahead of a ticket joining now (last of every line, not aged), as two WHERE clauses over
+        `queue_counts` lines: those wholly ahead, and the other lines callable by every seat, whose long
+        waiters (aging) are ahead too."""
+        callable_, cp = self._callable_by_all(seats, COUNTS)
+        lex, lp = self._lex(me, seats, COUNTS, ("1", []))
+        return (f"{callable_} AND {lex}", [*cp, *lp]), (f"{callable_} AND NOT {lex}", [*cp, *lp])
