@@ -21,7 +21,8 @@ METHOD = (f"one fresh server, warmed up by one round; then {SERIES} series, each
           "and nobody called: round k starts with 2,000 × (k − 1) waiting. Per round, the median over the series "
           "of tickets/s and of the worker's CPU ms per ticket (and each series' value); `cpu_ratio_10000_vs_empty` "
           "is the CPU per ticket of the round starting at 10,000 waiting ÷ that of the round starting empty "
-          "(target ≤ 1.2).")
+          "(target ≤ 1.2). `engine_in_process`: the same climb without the server (CPU per `Engine.issue` over 500 "
+          "tickets at each queue length), free of the HTTP and scheduling noise of this shared 2-core VM.")
 
 
 def _waiting(server: BenchServer) -> int:
@@ -38,7 +39,58 @@ def _median(values: list[float]) -> float:
     return sorted(values)[len(values) // 2]
 
 
+def in_process(levels: tuple[int, ...] = (0, 1_000, 5_000, 10_000, 13_500), batch: int = 500) -> dict:
+    """The engine alone (no HTTP, no gevent, no other process): CPU per `Engine.issue` over `batch` tickets
+    at each queue length, the 8 services in turn, the center's clock moving 1 ms per reading."""
+    import tempfile
+    import time
+    from datetime import UTC, datetime, timedelta
+    from pathlib import Path
+
+    from center.config import load_config
+    from center.engine import Engine
+    from center.store import Store
+
+    from .common import CONFIG
+
+    class Clock:
+        def __init__(self) -> None:
+            self.now = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+
+        def __call__(self) -> datetime:
+            self.now += timedelta(milliseconds=1)
+            return self.now
+
+    services = ("CT", "HT", "CC", "DD", "KT", "XH", "TKQ", "HD")
+    out, n = {}, 0
+    with tempfile.TemporaryDirectory() as directory:
+        store = Store(Path(directory) / "queue.sqlite3")
+        engine = Engine(store, load_config(CONFIG), clock=Clock())
+        try:
+            for _ in range(batch):  # warm-up, then an empty queue again
+                engine.issue("main", services[n % len(services)])
+                n += 1
+            engine.close_day("main")
+            waiting = 0
+            for level in levels:
+                while waiting < level:
+                    engine.issue("main", services[n % len(services)])
+                    n += 1
+                    waiting += 1
+                t0 = time.process_time()
+                for _ in range(batch):
+                    engine.issue("main", services[n % len(services)])
+                    n += 1
+                out[f"waiting_{level}"] = round((time.process_time() - t0) / batch * 1000, 3)
+                waiting += batch
+        finally:
+            store.close()
+    return {"cpu_ms_per_issue": out,
+            "cpu_ratio_10000_vs_empty": round(out["waiting_10000"] / out["waiting_0"], 2)}
+
+
 def run() -> dict:
+    engine_alone = in_process()
     server = BenchServer()
     series: list[list[dict]] = []
     try:
@@ -67,7 +119,8 @@ def run() -> dict:
     cpu = [r["worker_cpu_ms_per_ticket_median"] for r in rounds.values()]
     at_10k = next(i for i, r in enumerate(rounds.values()) if r["waiting_at_start"] >= 10_000)
     return {"clients": CLIENTS, "tickets_per_round": CLIENTS * PER_CLIENT, "series": SERIES,
-            "cpu_ratio_10000_vs_empty": round(cpu[at_10k] / cpu[0], 2), "rounds": rounds}
+            "cpu_ratio_10000_vs_empty": round(cpu[at_10k] / cpu[0], 2), "rounds": rounds,
+            "engine_in_process": engine_alone}
 
 
 if __name__ == "__main__":
