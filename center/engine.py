@@ -269,16 +269,15 @@ class Engine:
 
     def _seats(self, conn: sqlite3.Connection, site: Site, me: Me) -> list[Seat]:
         """The counters whose order decides who is ahead of `me` (center/policy.py), as they are now."""
-        overrides = {r[0].split(":", 1)[1]: json.loads(r[1]) for r in conn.execute(
-            "SELECT key, value FROM settings WHERE key LIKE 'counter_services:%'")}
-        states = {r[0]: (r[1], r[2]) for r in conn.execute(
-            "SELECT counter_id, status, normal_since_priority FROM counter_state WHERE site = ?", (site.code,))}
+        states = {r[0]: r[1:] for r in conn.execute(
+            "SELECT s.counter_id, s.status, s.normal_since_priority, o.value FROM counter_state s LEFT JOIN settings o "
+            "ON o.key = 'counter_services:' || s.counter_id WHERE s.site = ?", (site.code,))}
         counters = []
         for c in site.counters:
-            override = overrides.get(c.id)
+            status, streak, value = states.get(c.id, ("closed", 0, None))
+            override = json.loads(value) if value else None
             services = (tuple(s for s in override if s in site.services)
                         if isinstance(override, list) and override else c.services)
-            status, streak = states.get(c.id, ("closed", 0))
             counters.append((c.id, services, status, streak))
         return self.order.able(me, counters)
 
@@ -298,16 +297,13 @@ class Engine:
         index up to the aging limit. The cost does not grow with the queue (only with those long waiters)."""
         aged_before = to_iso(now - timedelta(minutes=self.config.rules.aging_min))
         (ahead, ap), (others, op) = self.order.ahead_of_newcomer_sql(me, self._seats(conn, site, me))
-        lines = conn.execute(
-            "SELECT coalesce(sum(waiting), 0) FROM queue_counts q WHERE site = ? AND service_day = ? AND " + ahead,
-            [site.code, day, *ap]).fetchone()[0]
-        aged = conn.execute(
-            "SELECT count(*) FROM queue_counts q JOIN tickets t INDEXED BY tickets_waiting_now ON t.site = q.site "
-            "AND t.service_day = q.service_day AND t.status = 'waiting' AND t.service = q.service "
+        return conn.execute(
+            "SELECT (SELECT coalesce(sum(waiting), 0) FROM queue_counts q WHERE site = ? AND service_day = ? "
+            f"AND {ahead}) + (SELECT count(*) FROM queue_counts q JOIN tickets t INDEXED BY tickets_waiting_now "
+            "ON t.site = q.site AND t.service_day = q.service_day AND t.status = 'waiting' AND t.service = q.service "
             "AND t.queue_at <= ? AND t.target_counter IS nullif(q.target, '') AND (t.priority IS NOT NULL) = q.prio "
-            "WHERE q.site = ? AND q.service_day = ? AND q.waiting > 0 AND " + others,
-            [aged_before, site.code, day, *op]).fetchone()[0]
-        return lines + aged
+            f"WHERE q.site = ? AND q.service_day = ? AND q.waiting > 0 AND {others})",
+            [site.code, day, *ap, aged_before, site.code, day, *op]).fetchone()[0]
 
     def _snapshot(self, conn: sqlite3.Connection, site: Site, day: str) -> _Snapshot:
         """What the wait estimate replays: the waiting queue, each counter's load and recent handling times."""
