@@ -29,7 +29,9 @@ priority tickets.
 
 The SQL count is exact because each term ties two tickets at every seat or at none (a tie never depends on
 the counter), so "U < T at every seat" is the lexicographic order of "before at every seat" and "tied".
-A new term (bookings) adds one class to `TERMS` with the four renderings, keeping that property.
+A new term (bookings) adds one class to `TERMS` with the four renderings, keeping that property; if it
+looks at a new column, that column also joins the lines the replay keeps (`estimate._Lines`: one per
+source and class, each already in this order) and the key of `queue_counts`.
 
 Issuing counts people ahead of a ticket that is last in every line, from `queue_counts` (waiting per
 service, target and class, kept by triggers): the cost does not grow with the queue.
