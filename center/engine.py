@@ -343,19 +343,19 @@ class Engine:
             counters.append(CounterLoad(services=services, status=st["status"] if st else "closed",
                                         busy_remaining_s=busy, streak=st["normal_since_priority"] if st else 0,
                                         busy_mean_s=mean, busy_cv=cv, busy_elapsed_s=elapsed))
-        # At most MAX_REPLAY + 1 rows: a longer queue is estimated from counts (bounded work per ticket).
+        # A longer queue than MAX_REPLAY is estimated from counts (bounded work per ticket): the line counts say
+        # so without reading it (sorting it by arrival would cost in proportion to its length).
+        waiting = {r[0]: r[1] for r in conn.execute(
+            "SELECT service, sum(waiting) FROM queue_counts WHERE site = ? AND service_day = ? GROUP BY service",
+            (site.code, day)) if r[1]}
+        if sum(waiting.values()) > MAX_REPLAY:
+            return _Snapshot([], counters, handling, {}, waiting)
         queue = [Waiting(r["id"], r["service"], r["priority"] is not None,
                          index.get(r["target_counter"]) if r["target_counter"] else None,
                          waited_s=(now - from_iso(r["queue_at"])).total_seconds())
                  for r in conn.execute(
                      "SELECT id, service, priority, target_counter, queue_at FROM tickets WHERE site = ? "
-                     "AND service_day = ? AND status = 'waiting' ORDER BY queue_at, id LIMIT ?",
-                     (site.code, day, MAX_REPLAY + 1))]
-        if len(queue) > MAX_REPLAY:
-            waiting = dict(conn.execute(
-                "SELECT service, count(*) FROM tickets WHERE site = ? AND service_day = ? AND status = 'waiting' "
-                "GROUP BY service", (site.code, day)).fetchall())
-            return _Snapshot([], counters, handling, {}, waiting)
+                     "AND service_day = ? AND status = 'waiting' ORDER BY queue_at, id", (site.code, day))]
         return _Snapshot(queue, counters, handling, self._recent_arrivals(conn, site, day, now), None)
 
     def _recent_arrivals(self, conn: sqlite3.Connection, site: Site, day: str, now: datetime) -> Arrivals:
