@@ -95,6 +95,7 @@ class Engine:
         # site -> ((day, counters' statuses), monotonic time, estimate by service)
         self._estimates: dict[str, tuple[tuple[str, tuple[str, ...]], float, dict[str, int | None]]] = {}
         self._newcomers: dict[str, _Newcomers] = {}  # site -> replays reused while only tickets are issued
+        self._ahead_sql: dict[tuple, tuple] = {}  # (site, service, priority, counters) -> people-ahead SQL
         self.sync_config()
 
     # ------------------------------------------------------------------ configuration
@@ -267,18 +268,22 @@ class Engine:
     def order(self) -> CallingOrder:
         return CallingOrder.from_rules(self.config.rules)
 
-    def _seats(self, conn: sqlite3.Connection, site: Site, me: Me) -> list[Seat]:
-        """The counters whose order decides who is ahead of `me` (center/policy.py), as they are now."""
-        states = {r[0]: r[1:] for r in conn.execute(
-            "SELECT s.counter_id, s.status, s.normal_since_priority, o.value FROM counter_state s LEFT JOIN settings o "
-            "ON o.key = 'counter_services:' || s.counter_id WHERE s.site = ?", (site.code,))}
+    def _counter_rows(self, conn: sqlite3.Connection, site: Site) -> tuple[tuple[Any, ...], ...]:
+        """Each counter's status and service override now: what decides who can call whom."""
+        return tuple(tuple(r) for r in conn.execute(
+            "SELECT s.counter_id, s.status, o.value FROM counter_state s LEFT JOIN settings o "
+            "ON o.key = 'counter_services:' || s.counter_id WHERE s.site = ? ORDER BY s.counter_id", (site.code,)))
+
+    def _seats(self, site: Site, me: Me, rows: tuple[tuple[Any, ...], ...]) -> list[Seat]:
+        """The counters whose order decides who is ahead of `me` (center/policy.py), from `_counter_rows`."""
+        states = {r[0]: r[1:] for r in rows}
         counters = []
         for c in site.counters:
-            status, streak, value = states.get(c.id, ("closed", 0, None))
+            status, value = states.get(c.id, ("closed", None))
             override = json.loads(value) if value else None
             services = (tuple(s for s in override if s in site.services)
                         if isinstance(override, list) and override else c.services)
-            counters.append((c.id, services, status, streak))
+            counters.append((c.id, services, status, 0))
         return self.order.able(me, counters)
 
     def _ahead(self, conn: sqlite3.Connection, row: sqlite3.Row) -> int:
@@ -286,7 +291,7 @@ class Engine:
         site = self.config.sites[row["site"]]
         me = Me(row["id"], row["service"], row["priority"] is not None, row["target_counter"], row["queue_at"])
         aged_before = to_iso(self.clock() - timedelta(minutes=self.config.rules.aging_min))
-        where, params = self.order.ahead_sql(me, self._seats(conn, site, me), aged_before)
+        where, params = self.order.ahead_sql(me, self._seats(site, me, self._counter_rows(conn, site)), aged_before)
         return conn.execute(
             "SELECT count(*) FROM tickets WHERE site = ? AND service_day = ? AND status = 'waiting' AND " + where,
             [site.code, row["service_day"], *params]).fetchone()[0]
@@ -296,7 +301,13 @@ class Engine:
         plus the long waiters (aging) of the other lines it competes with, each line's read from the waiting
         index up to the aging limit. The cost does not grow with the queue (only with those long waiters)."""
         aged_before = to_iso(now - timedelta(minutes=self.config.rules.aging_min))
-        (ahead, ap), (others, op) = self.order.ahead_of_newcomer_sql(me, self._seats(conn, site, me))
+        rows = self._counter_rows(conn, site)
+        key = (id(self.config), site.code, me.service, me.priority, rows)
+        if key not in self._ahead_sql:  # the same few while no counter opens, closes or changes services
+            if len(self._ahead_sql) > 256:
+                self._ahead_sql.clear()
+            self._ahead_sql[key] = self.order.ahead_of_newcomer_sql(me, self._seats(site, me, rows))
+        (ahead, ap), (others, op) = self._ahead_sql[key]
         return conn.execute(
             "SELECT (SELECT coalesce(sum(waiting), 0) FROM queue_counts q WHERE site = ? AND service_day = ? "
             f"AND {ahead}) + (SELECT count(*) FROM queue_counts q JOIN tickets t INDEXED BY tickets_waiting_now "
