@@ -21,6 +21,8 @@ MODULES = [
     ("bench_core", "Core: issuing, calling, live events, memory",
      "≥ 600 tickets/s with 8 clients and zero duplicates; call-next → ticket.called p99 ≤ 30 ms with 200 other "
      "Socket.IO clients connected; server RSS ≤ 150 MB with those clients"),
+    ("bench_queue", "Issuing as the day's queue grows",
+     "worker CPU per ticket with 10,000 waiting ≤ 1.2 × with an empty queue (8 clients, the day not closed)"),
     ("bench_ticket", "Tickets: render + encode, tap → ticket on screen", "render + encode ≤ 20 ms median"),
     ("bench_display", "Display: call → DOM update", "p99 ≤ 50 ms with 200 Socket.IO clients connected"),
     ("bench_voice", "Display: voice at peak",

@@ -38,6 +38,7 @@ from .estimate import (
     with_range,
 )
 from .events import Event, Publisher
+from .policy import CallingOrder, Me, Seat
 from .store import Store
 
 ACTIVE = ("waiting", "called", "serving")
@@ -88,6 +89,7 @@ class Engine:
         # site -> ((day, counters' statuses), monotonic time, estimate by service)
         self._estimates: dict[str, tuple[tuple[str, tuple[str, ...]], float, dict[str, int | None]]] = {}
         self._newcomers: dict[str, _Newcomers] = {}  # site -> replays reused while only tickets are issued
+        self._ahead_sql: dict[tuple, tuple] = {}  # (site, service, priority, counters) -> people-ahead SQL
         self.sync_config()
 
     # ------------------------------------------------------------------ configuration
@@ -261,20 +263,57 @@ class Engine:
             return {"ahead": ahead, "estimated_wait_s": self._estimate(snap, row["id"], me, ahead=ahead)}
         return {"ahead": ahead, "estimated_wait_s": self._estimate(snap, row["id"])}
 
-    def _ahead(self, conn: sqlite3.Connection, row: sqlite3.Row | dict[str, Any]) -> int:
-        """Waiting tickets of the same queue that will be called before this one."""
-        earlier = "(queue_at < :q OR (queue_at = :q AND id < :id))"
-        if row["priority"]:
-            ahead = f"priority IS NOT NULL AND {earlier}"  # only earlier priority tickets
-        elif self.config.rules.priority_policy == "strict":
-            ahead = f"({earlier} OR priority IS NOT NULL)"  # priority tickets jump ahead
-        else:
-            ahead = earlier
+    @property
+    def order(self) -> CallingOrder:
+        return CallingOrder.from_rules(self.config.rules)
+
+    def _counter_rows(self, conn: sqlite3.Connection, site: Site) -> tuple[tuple[Any, ...], ...]:
+        """Each counter's status and service override now: what decides who can call whom."""
+        return tuple(tuple(r) for r in conn.execute(
+            "SELECT s.counter_id, s.status, o.value FROM counter_state s LEFT JOIN settings o "
+            "ON o.key = 'counter_services:' || s.counter_id WHERE s.site = ? ORDER BY s.counter_id", (site.code,)))
+
+    def _seats(self, site: Site, me: Me, rows: tuple[tuple[Any, ...], ...]) -> list[Seat]:
+        """The counters whose order decides who is ahead of `me` (center/policy.py), from `_counter_rows`."""
+        states = {r[0]: r[1:] for r in rows}
+        counters = []
+        for c in site.counters:
+            status, value = states.get(c.id, ("closed", None))
+            override = json.loads(value) if value else None
+            services = (tuple(s for s in override if s in site.services)
+                        if isinstance(override, list) and override else c.services)
+            counters.append((c.id, services, status, 0))
+        return self.order.able(me, counters)
+
+    def _ahead(self, conn: sqlite3.Connection, row: sqlite3.Row) -> int:
+        """People ahead of a waiting ticket, as center/policy.py defines them."""
+        site = self.config.sites[row["site"]]
+        me = Me(row["id"], row["service"], row["priority"] is not None, row["target_counter"], row["queue_at"])
+        aged_before = to_iso(self.clock() - timedelta(minutes=self.config.rules.aging_min))
+        where, params = self.order.ahead_sql(me, self._seats(site, me, self._counter_rows(conn, site)), aged_before)
         return conn.execute(
-            "SELECT count(*) FROM tickets WHERE site = :site AND service_day = :day AND status = 'waiting' "
-            f"AND service = :service AND target_counter IS NULL AND id != :id AND {ahead}",
-            {"site": row["site"], "day": row["service_day"], "service": row["service"], "id": row["id"],
-             "q": row["queue_at"]}).fetchone()[0]
+            "SELECT count(*) FROM tickets WHERE site = ? AND service_day = ? AND status = 'waiting' AND " + where,
+            [site.code, row["service_day"], *params]).fetchone()[0]
+
+    def _ahead_of_newcomer(self, conn: sqlite3.Connection, site: Site, day: str, me: Me, now: datetime) -> int:
+        """People ahead of a ticket joining now, last in every line: the `queue_counts` lines wholly ahead of it,
+        plus the long waiters (aging) of the other lines it competes with, each line's read from the waiting
+        index up to the aging limit. The cost does not grow with the queue (only with those long waiters)."""
+        aged_before = to_iso(now - timedelta(minutes=self.config.rules.aging_min))
+        rows = self._counter_rows(conn, site)
+        key = (id(self.config), site.code, me.service, me.priority, rows)
+        if key not in self._ahead_sql:  # the same few while no counter opens, closes or changes services
+            if len(self._ahead_sql) > 256:
+                self._ahead_sql.clear()
+            self._ahead_sql[key] = self.order.ahead_of_newcomer_sql(me, self._seats(site, me, rows))
+        (ahead, ap), (others, op) = self._ahead_sql[key]
+        return conn.execute(
+            "SELECT (SELECT coalesce(sum(waiting), 0) FROM queue_counts q WHERE site = ? AND service_day = ? "
+            f"AND {ahead}) + (SELECT count(*) FROM queue_counts q JOIN tickets t INDEXED BY tickets_waiting_now "
+            "ON t.site = q.site AND t.service_day = q.service_day AND t.status = 'waiting' AND t.service = q.service "
+            "AND t.queue_at <= ? AND t.target_counter IS nullif(q.target, '') AND (t.priority IS NOT NULL) = q.prio "
+            f"WHERE q.site = ? AND q.service_day = ? AND q.waiting > 0 AND {others})",
+            [site.code, day, *ap, aged_before, site.code, day, *op]).fetchone()[0]
 
     def _snapshot(self, conn: sqlite3.Connection, site: Site, day: str) -> _Snapshot:
         """What the wait estimate replays: the waiting queue, each counter's load and recent handling times."""
@@ -313,19 +352,19 @@ class Engine:
             counters.append(CounterLoad(services=services, status=st["status"] if st else "closed",
                                         busy_remaining_s=busy, streak=st["normal_since_priority"] if st else 0,
                                         busy_mean_s=mean, busy_cv=cv, busy_elapsed_s=elapsed))
-        # At most MAX_REPLAY + 1 rows: a longer queue is estimated from counts (bounded work per ticket).
+        # A longer queue than MAX_REPLAY is estimated from counts (bounded work per ticket): the line counts say
+        # so without reading it (sorting it by arrival would cost in proportion to its length).
+        waiting = {r[0]: r[1] for r in conn.execute(
+            "SELECT service, sum(waiting) FROM queue_counts WHERE site = ? AND service_day = ? GROUP BY service",
+            (site.code, day)) if r[1]}
+        if sum(waiting.values()) > MAX_REPLAY:
+            return _Snapshot([], counters, handling, {}, waiting)
         queue = [Waiting(r["id"], r["service"], r["priority"] is not None,
                          index.get(r["target_counter"]) if r["target_counter"] else None,
                          waited_s=(now - from_iso(r["queue_at"])).total_seconds())
                  for r in conn.execute(
                      "SELECT id, service, priority, target_counter, queue_at FROM tickets WHERE site = ? "
-                     "AND service_day = ? AND status = 'waiting' ORDER BY queue_at, id LIMIT ?",
-                     (site.code, day, MAX_REPLAY + 1))]
-        if len(queue) > MAX_REPLAY:
-            waiting = dict(conn.execute(
-                "SELECT service, count(*) FROM tickets WHERE site = ? AND service_day = ? AND status = 'waiting' "
-                "GROUP BY service", (site.code, day)).fetchall())
-            return _Snapshot([], counters, handling, {}, waiting)
+                     "AND service_day = ? AND status = 'waiting' ORDER BY queue_at, id", (site.code, day))]
         return _Snapshot(queue, counters, handling, self._recent_arrivals(conn, site, day, now), None)
 
     def _recent_arrivals(self, conn: sqlite3.Connection, site: Site, day: str, now: datetime) -> Arrivals:
@@ -542,8 +581,8 @@ class Engine:
             # visit it starts (itself): every index of the table is written once, not twice.
             ticket_id = conn.execute("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'tickets'), 0) "
                                      "+ 1").fetchone()[0]
-            ahead = self._ahead(conn, {"id": ticket_id, "site": site.code, "service_day": day,
-                                       "service": service.code, "priority": priority, "queue_at": iso})
+            ahead = self._ahead_of_newcomer(conn, site, day, Me(ticket_id, service.code, priority is not None,
+                                                                 None, iso), now)
             row = dict(conn.execute(
                 "INSERT INTO tickets (id, visit_id, public_id, site, service, service_day, seq, number, priority, "
                 "source, device, status, issued_at, queue_at, ahead_at_issue, estimated_wait_s) "
@@ -692,24 +731,17 @@ class Engine:
             state = self._claim_counter(conn, counter, actor, iso)
             self._ensure_free(conn, counter, state)
             aged_before = to_iso(now - timedelta(minutes=rules.aging_min))
-            rank = " ".join(f"WHEN ? THEN {i}" for i in range(len(services)))
-            if rules.priority_policy == "strict" or state["normal_since_priority"] >= rules.interleave_every:
-                class_order = "(priority IS NOT NULL) DESC"
-            else:
-                class_order = "(priority IS NOT NULL) ASC"
-            sql = (
-                "SELECT *, queue_at <= ? AS aged FROM tickets "
-                "WHERE site = ? AND service_day = ? AND status = 'waiting' AND "
-                f"(target_counter = ? OR (target_counter IS NULL AND service IN ({','.join('?' * len(services))}))) "
-                "ORDER BY aged DESC, CASE WHEN queue_at <= ? THEN queue_at END ASC, "
-                f"{class_order}, CASE WHEN target_counter = ? THEN -1 ELSE CASE service {rank} END END, "
-                "queue_at ASC, id ASC LIMIT 1")
-            params = [aged_before, site.code, day, counter.id, *services, aged_before, counter.id, *services]
+            seat = self.order.seat(counter.id, services, state["normal_since_priority"])
+            where, wp = self.order.callable_sql(seat)
+            order, op = self.order.order_sql(seat, aged_before)
+            sql = ("SELECT * FROM tickets WHERE site = ? AND service_day = ? AND status = 'waiting' AND "
+                   f"{where} ORDER BY {order} LIMIT 1")
+            params = [site.code, day, *wp, *op]
             row = conn.execute(sql, params).fetchone()
             if row is None:
                 return None
             ticket = self._mark_called(conn, row, counter, actor, now, recall=False)
-            streak = 0 if row["priority"] else state["normal_since_priority"] + 1
+            streak = self.order.after_call(state["normal_since_priority"], row["priority"] is not None)
             conn.execute("UPDATE counter_state SET normal_since_priority = ? WHERE counter_id = ?",
                          (streak, counter.id))
         return self._called(counter, ticket, recall=False)

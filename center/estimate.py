@@ -28,6 +28,7 @@ from statistics import NormalDist
 from zoneinfo import ZoneInfo
 
 from .config import WEEKDAYS, Site
+from .policy import CallingOrder, Seat
 
 MAX_REPLAY = 300  # beyond this many waiting tickets, fall back to the simple formula (bounded work)
 MAX_NEWCOMERS = 100
@@ -156,11 +157,14 @@ def estimate_wait(*, queue: Sequence[Waiting], ticket_id: int, counters: Sequenc
 
 def _replay(queue: Sequence[Waiting], ticket_id: int, workers: list[tuple[int, CounterLoad]], busy: list[float],
             future: list, handling_s: dict[str, float], strict: bool, interleave_every: int,
-            aging_s: float) -> float | None:
-    """One replay: when `ticket_id` is called, the counters being free after `busy` seconds."""
+            aging_s: float, calls: list[tuple[float, int, int]] | None = None) -> float | None:
+    """One replay: when `ticket_id` is called, the counters being free after `busy` seconds. `calls`, when
+    given, receives every call (seconds from now, counter index, ticket id) in order."""
     lines = _Lines(queue)
     future = list(future)
+    order = CallingOrder(strict, interleave_every, aging_s)
     streak = {i: c.streak for i, c in workers}
+    seats = {(i, due): Seat(i, c.services, due) for i, c in workers for due in (False, True)}
     heap = [(b, i, c) for (i, c), b in zip(workers, busy, strict=True)]
     heapq.heapify(heap)
     idle: dict[int, CounterLoad] = {}  # counters with nothing to take, woken by a newcomer they serve
@@ -176,13 +180,15 @@ def _replay(queue: Sequence[Waiting], ticket_id: int, workers: list[tuple[int, C
         if not heap:
             break
         at, i, counter = heapq.heappop(heap)
-        pick = lines.next_for(counter, i, strict or streak[i] >= interleave_every, at, aging_s)
+        pick = lines.next_for(order, seats[(i, order.priority_due(streak[i]))], at)
         if pick is None:
             idle[i] = counter
             continue
+        if calls is not None:
+            calls.append((at, i, pick.id))
         if pick.id == ticket_id:
             return at
-        streak[i] = 0 if pick.priority else streak[i] + 1
+        streak[i] = order.after_call(streak[i], pick.priority)
         heapq.heappush(heap, (at + handling_s.get(pick.service, 300.0), i, counter))
     return None
 
@@ -202,24 +208,18 @@ class _Lines:
         self.lines.setdefault(key, deque()).append((self.n, w))
         self.n += 1
 
-    def next_for(self, counter: CounterLoad, index: int, priority_due: bool, at: float,
-                 aging_s: float) -> Waiting | None:
-        """The engine's order for one counter: long waiters first (aging), then its transferred tickets,
-        then class, preference and arrival."""
+    def next_for(self, order: CallingOrder, seat: Seat, at: float) -> Waiting | None:
+        """The engine's order (center/policy.py) for one counter at `at` seconds from now: the smallest key
+        among the heads of the lines it may call (each line is in that order already)."""
         best_key, best_line = None, None
-        sources = [(("counter", index), -1)] + [(s, rank) for rank, s in enumerate(counter.services)]
-        for source, rank in sources:
+        sources = [("counter", seat.ident), *seat.services]
+        for source in sources:
             for prio in (False, True):
                 line = self.lines.get((source, prio))
                 if not line:
                     continue
                 pos, w = line[0]
-                waited = w.waited_s + at
-                if waited >= aging_s:
-                    key = (0, -waited, 0, 0, pos)
-                else:
-                    klass = (0 if prio else 1) if priority_due else (1 if prio else 0)
-                    key = (1, 0, klass, rank, pos)
+                key = order.key(seat, w, w.waited_s + at, pos)
                 if best_key is None or key < best_key:
                     best_key, best_line = key, line
         return best_line.popleft()[1] if best_line is not None else None

@@ -484,3 +484,40 @@ CREATE TABLE IF NOT EXISTS issue_requests (
 """
 
 MIGRATIONS.append(V14_ISSUE_LIMITS)
+
+# How many wait in each line (site, day, service, target counter or '', class), kept by triggers on every change
+# of a ticket: the people ahead of a new ticket are a sum over a few of these rows (center/policy.py), so issuing
+# costs the same with 10 or 10,000 waiting (counting them in the index took 0.2 ms per ticket at 10,000).
+V15_QUEUE_COUNTS = """
+CREATE TABLE IF NOT EXISTS queue_counts (
+  site TEXT NOT NULL, service_day TEXT NOT NULL, service TEXT NOT NULL, target TEXT NOT NULL, prio INTEGER NOT NULL,
+  waiting INTEGER NOT NULL,
+  PRIMARY KEY (site, service_day, service, target, prio)
+) WITHOUT ROWID;
+DELETE FROM queue_counts;
+INSERT INTO queue_counts (site, service_day, service, target, prio, waiting)
+  SELECT site, service_day, service, coalesce(target_counter, ''), priority IS NOT NULL, count(*)
+  FROM tickets WHERE status = 'waiting' GROUP BY 1, 2, 3, 4, 5;
+CREATE TRIGGER IF NOT EXISTS queue_counts_issue AFTER INSERT ON tickets WHEN NEW.status = 'waiting' BEGIN
+  INSERT INTO queue_counts (site, service_day, service, target, prio, waiting)
+  VALUES (NEW.site, NEW.service_day, NEW.service, coalesce(NEW.target_counter, ''), NEW.priority IS NOT NULL, 1)
+  ON CONFLICT (site, service_day, service, target, prio) DO UPDATE SET waiting = waiting + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS queue_counts_leave AFTER UPDATE OF status, site, service_day, service, target_counter,
+  priority ON tickets WHEN OLD.status = 'waiting' BEGIN
+  UPDATE queue_counts SET waiting = waiting - 1 WHERE site = OLD.site AND service_day = OLD.service_day
+    AND service = OLD.service AND target = coalesce(OLD.target_counter, '') AND prio = (OLD.priority IS NOT NULL);
+END;
+CREATE TRIGGER IF NOT EXISTS queue_counts_join AFTER UPDATE OF status, site, service_day, service, target_counter,
+  priority ON tickets WHEN NEW.status = 'waiting' BEGIN
+  INSERT INTO queue_counts (site, service_day, service, target, prio, waiting)
+  VALUES (NEW.site, NEW.service_day, NEW.service, coalesce(NEW.target_counter, ''), NEW.priority IS NOT NULL, 1)
+  ON CONFLICT (site, service_day, service, target, prio) DO UPDATE SET waiting = waiting + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS queue_counts_delete AFTER DELETE ON tickets WHEN OLD.status = 'waiting' BEGIN
+  UPDATE queue_counts SET waiting = waiting - 1 WHERE site = OLD.site AND service_day = OLD.service_day
+    AND service = OLD.service AND target = coalesce(OLD.target_counter, '') AND prio = (OLD.priority IS NOT NULL);
+END;
+"""
+
+MIGRATIONS.append(V15_QUEUE_COUNTS)
