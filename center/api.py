@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from . import availability
 from .actors import PAUSE_REASONS
 from .clock import to_iso
 from .errors import Invalid, NotFound
@@ -134,7 +135,13 @@ def public_ticket(public_id: str) -> Any:
     """For the citizen's phone: the link printed as a QR code is the only key."""
     if len(public_id) > 64:
         raise NotFound("Không tìm thấy số thứ tự", "Ticket not found", code="unknown_ticket")
-    return jsonify(center().engine.get_ticket_by_public_id(public_id))
+    c = center()
+    ticket = c.engine.get_ticket_by_public_id(public_id)
+    if ticket["status"] == "waiting":  # no estimate while no counter serves it: say why, as the kiosk does
+        note = availability.for_service(c.engine, ticket["site"], ticket["service"])
+        ticket["counter_note"] = note.get("counter_note", "")
+        ticket["counter_note_en"] = note.get("counter_note_en", "")
+    return jsonify(ticket)
 
 
 @bp.get("/counters/<counter_id>")

@@ -96,6 +96,8 @@ def document() -> dict[str, Any]:
                                "public_id": {"type": "string"}, "public_url": {"type": "string"},
                                "procedures": {"type": "array", "items": {"type": "object", "properties": {
                                    "code": {"type": "string"}, "seconds": {"type": "number"}}}},
+                               # the public view of a waiting ticket: why there is no estimate (no counter open)
+                               "counter_note": {"type": "string"}, "counter_note_en": {"type": "string"},
                            }},
                 "Counter": {"type": "object", "properties": {
                     "id": {"type": "string"}, "number": {"type": "integer"}, "name": {"type": "string"},

@@ -125,3 +125,15 @@ def test_spoken_guidance_is_off_unless_the_kiosk_asks_for_it(page, server):
     expect(page.locator("#k-listen")).to_have_count(0)
     r = server.get("/kiosk/branch-kiosk-1/speech.wav?say=guide", who=None)
     assert r.status_code == 404 and r.json()["error"] == "no_voice"
+
+
+def test_phone_page_says_no_counter_is_open_instead_of_a_dash(page, server):
+    assert server.post("/api/counters/main-1/take", who="staff1").status_code == 200  # CT and TKQ only
+    r = server.post("/api/tickets", who="staff1", json={"site": "main", "service": "HT"})
+    assert r.status_code == 201, r.text
+    page.goto(f"{server.url}/t/{r.json()['public_id']}")
+    expect(page.locator("#f-wait")).to_have_text("Chưa có quầy mở – vui lòng hỏi cán bộ")
+    # A counter serving HT opens: the phone page gives the estimate instead.
+    assert server.post("/api/counters/main-3/take", who="staff2").status_code == 200
+    expect(page.locator("#f-wait")).to_have_text(re.compile(r"^Chờ dự kiến: (dưới \d+ phút|khoảng \d+–\d+ phút)$"),
+                                                 timeout=15000)

@@ -30,7 +30,9 @@
     const waiting = t.status === "waiting";
     $("f-ahead").textContent = waiting && t.ahead !== null && t.ahead !== undefined
       ? T("Trước Ông/Bà: " + t.ahead + " người", "People ahead: " + t.ahead) : "";
-    $("f-wait").textContent = waiting ? T("Chờ dự kiến: ", "Estimated wait: ") + xephang.waitRange(t.estimated_wait_range_s, en ? "en" : "vi") : "";
+    const note = en ? t.counter_note_en : t.counter_note;  // no counter open for the service: why no estimate
+    $("f-wait").textContent = !waiting ? "" : note && !t.estimated_wait_range_s ? note
+      : T("Chờ dự kiến: ", "Estimated wait: ") + xephang.waitRange(t.estimated_wait_range_s, en ? "en" : "vi");
     if (called && !wasCalled && navigator.vibrate) navigator.vibrate([300, 150, 300]);
   }
 
