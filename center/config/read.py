@@ -162,7 +162,7 @@ ZERO_TENS = {"linh": False, "lẻ": True}
 
 @dataclass(frozen=True)
 class Security:
-    """[security]: what the server trusts about the network in front of it (center/clients.py)."""
+    """[security]: what the server trusts about the network in front of it (center/web/clients.py)."""
 
     allowed_origins: tuple[str, ...] = ()  # besides the app's own: origins whose pages may use a staff cookie
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")  # whose X-Real-IP / X-Forwarded-For is believed
@@ -196,7 +196,7 @@ class RatingReason:
 @dataclass(frozen=True)
 class Rating:
     """[rating]: the rating pad's answers, best first, and the reasons an unhappy answer may give
-    (center/ratings.py stores them; reports count the `satisfied` levels)."""
+    (center/queue/ratings.py stores them; reports count the `satisfied` levels)."""
 
     levels: tuple[RatingLevel, ...]
     reasons: tuple[RatingReason, ...]

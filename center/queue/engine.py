@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import settings
+from ..config.read import Config, Counter, Service, Site
+from ..errors import Conflict, Invalid, NotFound, QueueError, clean_text
+from ..storage import settings
+from ..storage.store import Store
 from .actors import PAUSE_REASONS, SYSTEM, Actor
 from .availability import availability
 from .clock import Clock, from_iso, opening_state, service_day, system_clock, to_iso
-from .config import Config, Counter, Service, Site
-from .errors import Conflict, Invalid, NotFound, QueueError, clean_text
 from .estimate import (
     DEFAULT_CV,
     MAX_REPLAY,
@@ -39,7 +40,6 @@ from .estimate import (
 )
 from .events import Event, Publisher
 from .policy import CallingOrder, Me, Seat
-from .store import Store
 
 ACTIVE = ("waiting", "called", "serving")
 ESTIMATE_TTL_S = 10.0  # seconds the per-service estimates shown on screens are reused
@@ -175,7 +175,7 @@ class Engine:
 
     def record_print(self, ticket: dict[str, Any], ok: bool, by: str, data: dict[str, Any]) -> str:
         """A print attempt's outcome on the ticket's history (`printed` / `print_failed`), in one short write
-        transaction; returns when (ISO). No event: center/printing.py tells staff when a printer changes."""
+        transaction; returns when (ISO). No event: center/output/printing.py tells staff when a printer changes."""
         now = to_iso(self.clock())
         with self.store.write() as conn:
             _log(conn, ticket["id"], now, "printed" if ok else "print_failed", ticket["site"], None, by, data)
@@ -274,7 +274,7 @@ class Engine:
             "ON o.key = 'counter_services:' || s.counter_id WHERE s.site = ? ORDER BY s.counter_id", (site.code,)))
 
     def _seats(self, site: Site, me: Me, rows: tuple[tuple[Any, ...], ...]) -> list[Seat]:
-        """The counters whose order decides who is ahead of `me` (center/policy.py), from `_counter_rows`."""
+        """The counters whose order decides who is ahead of `me` (center/queue/policy.py), from `_counter_rows`."""
         states = {r[0]: r[1:] for r in rows}
         counters = []
         for c in site.counters:
@@ -286,7 +286,7 @@ class Engine:
         return self.order.able(me, counters)
 
     def _ahead(self, conn: sqlite3.Connection, row: sqlite3.Row) -> int:
-        """People ahead of a waiting ticket, as center/policy.py defines them."""
+        """People ahead of a waiting ticket, as center/queue/policy.py defines them."""
         site = self.config.sites[row["site"]]
         me = Me(row["id"], row["service"], row["priority"] is not None, row["target_counter"], row["queue_at"])
         aged_before = to_iso(self.clock() - timedelta(minutes=self.config.rules.aging_min))
