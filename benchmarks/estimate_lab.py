@@ -55,7 +55,8 @@ def simulate(seed: int | str, tmp: Path | None = None, record: dict | None = Non
     state at each issue (queue, counters' phases), each citizen's realized times and the intended procedures."""
     from center.config.read import load_config
     from center.errors import QueueError
-    from center.queue.engine import Actor, Engine
+    from center.queue.actors import Actor
+    from center.queue.engine import Engine
     from center.storage.store import Store
 
     model = workload()

@@ -14,7 +14,8 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from . import housekeeping as housekeeping_loop
-from .config.read import Config, load_config
+from .config.model import Config
+from .config.read import load_config
 from .errors import QueueError
 from .output.fonts import FONT_DIR
 from .queue.clock import Clock, system_clock

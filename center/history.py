@@ -33,8 +33,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .config.read import Config, load_config
-from .queue.engine import append_events
+from .config.model import Config
+from .config.read import load_config
+from .queue.journal import append_events
 from .storage.store import Store
 
 WORKLOAD = Path(__file__).with_name("workload.toml")

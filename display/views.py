@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
-from center.config.read import Config, Display, Site
+from center.config.model import Config, Display, Site
 from center.errors import Invalid, NotFound, QueueError
 from center.output.voice import TICKET_RE, VoiceCache, announcement, chime_wav, espeak_available
 from center.queue.clock import to_iso

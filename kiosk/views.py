@@ -18,13 +18,13 @@ from typing import Any
 import segno
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
-from center.config.read import SERVICE_ICONS, Kiosk
+from center.config.model import SERVICE_ICONS, Kiosk
 from center.errors import Conflict, Forbidden, Invalid, NotFound, QueueError, Unauthorized
 from center.output import printing
 from center.queue import availability
 from center.queue.actors import Actor
-from center.queue.engine import remember_answer, request_answer
 from center.queue.estimate import wait_text
+from center.queue.issuing import remember_answer, request_answer
 from center.web.pages import signed_in
 from center.web.request import center, current_actor, field, json_body, json_route, require, text_field
 

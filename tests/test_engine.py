@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from center.errors import Conflict, Invalid, NotFound
-from center.queue.engine import Actor
+from center.queue.actors import Actor
 
 STAFF = Actor("staff1", "staff")
 OTHER = Actor("staff2", "staff")

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from center.queue.engine import Actor
+from center.queue.actors import Actor
 from center.queue.estimate import (
     Arrivals,
     CounterLoad,

@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 from center.housekeeping import Housekeeping
-from center.queue.engine import Actor
+from center.queue.actors import Actor
 
 STAFF = Actor("staff1", "staff")
 ENGINE_SOURCE = Path(__file__).resolve().parent.parent / "center" / "queue" / "engine.py"

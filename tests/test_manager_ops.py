@@ -81,7 +81,7 @@ def test_durations_round_the_total_seconds_before_splitting(seconds, shown):
 
 def test_an_elderly_citizen_waiting_for_a_service_no_open_counter_serves_raises_an_alert(engine, clock):
     from center import reports as st
-    from center.queue.engine import Actor
+    from center.queue.actors import Actor
 
     staff = Actor("staff1", "staff")
     engine.take_counter("main-1", staff)  # Chứng thực only: nobody serves civil status (HT)

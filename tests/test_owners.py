@@ -60,7 +60,7 @@ def test_only_the_socket_layer_emits():
 
 WRITES = re.compile(r"\b(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE|DELETE\s+FROM)\s+(\w+)", re.I)
 OWNED = {"audit_log": "center.storage.audit", "settings": "center.storage.settings",
-         "ticket_events": "center.queue.engine"}
+         "ticket_events": "center.queue.journal"}
 
 
 def writers(table: str) -> set[str]:
@@ -75,9 +75,9 @@ def writers(table: str) -> set[str]:
 
 
 def test_each_table_has_one_writer():
-    """audit_log through center.storage.audit.record, settings through center/storage/settings.py's typed accessors,
-    ticket_events through the engine (its operations, `Engine.record_print`, `append_events`): one column
-    set and one meaning per table, whoever records."""
+    """audit_log through center.storage.audit.record, settings through center/storage/settings.py's typed
+    accessors, ticket_events through center/queue/journal.py (the engine's operations, `Engine.record_print`,
+    `append_events`): one column set and one meaning per table, whoever records."""
     found = {table: writers(table) for table in OWNED}
     assert found == {table: {owner} for table, owner in OWNED.items()}
 
@@ -88,9 +88,9 @@ def test_the_accounts_do_not_import_the_engine():
     tree = ast.parse((ROOT / "center" / "web" / "auth.py").read_text(encoding="utf-8"))
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert not [m for m in imported if m and m.split(".")[-1] == "engine"], imported
-    from center.queue import actors, engine
+    from center.queue import actors, engine, seats
 
-    assert engine.Actor is actors.Actor and tuple(actors.PAUSE_LABELS) == engine.PAUSE_REASONS
+    assert engine.Actor is actors.Actor and tuple(actors.PAUSE_LABELS) == seats.PAUSE_REASONS
 
 
 def test_every_staff_page_sends_nobody_to_sign_in_and_back(web):
@@ -143,7 +143,7 @@ def test_each_config_section_is_parsed_once():
     different parse elsewhere (the rating pad's section was read again on every counter request)."""
     import dataclasses
 
-    from center.config.read import Config, Rating
+    from center.config.model import Config, Rating
 
     names = {f.name for f in dataclasses.fields(Config)}
     assert "raw" not in names and "rating" in names

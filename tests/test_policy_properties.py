@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from center.config.read import load_config
+from center.queue.actors import Actor
 from center.queue.clock import to_iso
-from center.queue.engine import Actor, Engine
+from center.queue.engine import Engine
 from center.queue.estimate import _replay
 from center.storage.store import Store
 from tests.conftest import DEMO_CONFIG, FakeClock

@@ -6,10 +6,10 @@ import tomllib
 
 import pytest
 
-from center.config.read import DEFAULT_RATING as DEFAULT
+from center.config.model import DEFAULT_RATING as DEFAULT
 from center.config.read import ConfigError, parse_config
 from center.errors import Conflict, Invalid
-from center.queue.engine import Actor
+from center.queue.actors import Actor
 from center.queue.ratings import get_rating, pending, record
 from tests.conftest import DEMO_CONFIG
 

@@ -100,7 +100,7 @@ def test_one_address_gets_10_failed_sign_ins_then_waits(server):
 
 
 def test_the_client_address_comes_from_a_trusted_proxy_only():
-    from center.config.read import Security
+    from center.config.model import Security
     from center.web.clients import client_address
 
     security = Security()

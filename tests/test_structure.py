@@ -102,3 +102,10 @@ def test_center_folders_import_only_the_folders_below_them():
                 wrong[f"center/{folder}/{path.name}"] = sorted(bad)
     assert not wrong, f"imports against the layers of docs/architecture.md: {wrong}"
 
+
+def test_no_server_module_is_over_600_lines():
+    """A module a newcomer opens fits in one sitting: the engine's operations, views and estimate glue are
+    separate modules, config.toml's model and its reader too (issue 14)."""
+    long = {str(p.relative_to(ROOT)): n for package in SERVER_PACKAGES for p in (ROOT / package).rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 600}
+    assert not long, long

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from center.config.read import Voice
+from center.config.model import Voice
 from center.output.voice import (
     VoiceCache,
     announcement,

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from center.config.read import ConfigError, load_config, parse_config
+from center.queue.actors import Actor
 from center.queue.availability import availability, note
-from center.queue.engine import Actor
 from center.queue.estimate import WAIT_RANGE, WAIT_RANGE_STEP_S, wait_range, wait_text
 from printer_drivers.ticket import TicketData, waiting_line
 from tests.conftest import DEMO_CONFIG

@@ -22,7 +22,7 @@ from printer_drivers.drivers import MESSAGES, PrintResult, print_ticket
 from printer_drivers.ticket import TicketData
 
 from .. import offload
-from ..config.read import Kiosk, Printer
+from ..config.model import Kiosk, Printer
 from ..queue import availability
 from ..queue.actors import Actor
 from ..queue.clock import from_iso, to_iso

@@ -16,7 +16,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..config.read import Config, Site
+from ..config.model import Config, Site
 from .clock import from_iso, to_iso
 
 HISTORY_DAYS = 28

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from statistics import NormalDist
 from zoneinfo import ZoneInfo
 
-from ..config.read import WEEKDAYS, Site
+from ..config.model import WEEKDAYS, Site
 from .policy import CallingOrder, Seat
 
 MAX_REPLAY = 300  # beyond this many waiting tickets, fall back to the simple formula (bounded work)

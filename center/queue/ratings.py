@@ -16,7 +16,7 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..config.read import Rating
+from ..config.model import Rating
 from ..errors import Conflict, Invalid
 from ..storage.store import Store
 from .clock import from_iso, to_iso

@@ -15,7 +15,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ..config.read import Config
+from ..config.model import Config
 from ..queue.clock import to_iso
 from .figures import _AGG, _SUMS
 from .filters import Filters, _base

@@ -9,7 +9,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..config.read import Config
+from ..config.model import Config
 from ..errors import Invalid
 from ..queue.clock import from_iso, to_iso
 from . import erlang

@@ -465,7 +465,7 @@ CREATE INDEX login_limits_expiry ON login_limits (expires_at);
 MIGRATIONS.append(V13_SESSIONS_AND_LOGIN_LIMITS)
 
 # One issuing limit per kiosk device and idempotent request ids, where every server process sees them: both are
-# read and written inside the issue's own transaction (center/queue/engine.py: _take_issue_token, _prior_request).
+# read and written inside the issue's own transaction (center/queue/issuing.py: take_issue_token, prior_request).
 # IF NOT EXISTS: a file set back to an older version (tests/test_migrations.py) runs this again harmlessly.
 V14_ISSUE_LIMITS = """
 CREATE TABLE IF NOT EXISTS issue_limits (

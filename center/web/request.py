@@ -18,7 +18,7 @@ from typing import Any
 from flask import current_app, g, request, session
 from flask_socketio import SocketIO
 
-from ..config.read import Config
+from ..config.model import Config
 from ..errors import MAX_TEXT, BadRequest, Forbidden, Invalid, QueueError, Unauthorized, clean_text
 from ..queue.actors import Actor
 from ..queue.engine import Engine
