@@ -126,7 +126,7 @@ def run() -> dict:
     model = workload()
     tmp = Path(tempfile.mkdtemp(prefix="xephang-day-"))
     config_path = sim_config(tmp)
-    from center.config import load_config
+    from center.config.read import load_config
 
     cfg = load_config(config_path)
     procedures = model["procedure"]
@@ -141,8 +141,8 @@ def run() -> dict:
     server_at = datetime.fromisoformat(requests.get(server.url + "/api/queue?site=main", timeout=10).json()["at"]
                                        .replace("Z", "+00:00"))
     _real_start.append(datetime.now(TZ) - (server_at - START) / SCALE)
-    from center.auth import Accounts
-    from center.store import Store
+    from center.storage.store import Store
+    from center.web.auth import Accounts
 
     counters = [c for s in cfg.sites.values() for c in s.counters]
     store = Store(server.db)

@@ -52,9 +52,9 @@ def in_process(levels: tuple[int, ...] = (0, 2_000, 5_000, 10_000, 13_500), batc
     from datetime import UTC, datetime, timedelta
     from pathlib import Path
 
-    from center.config import load_config
-    from center.engine import Engine
-    from center.store import Store
+    from center.config.read import load_config
+    from center.queue.engine import Engine
+    from center.storage.store import Store
 
     from .common import CONFIG
 

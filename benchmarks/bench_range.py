@@ -6,14 +6,14 @@ from __future__ import annotations
 import shutil
 import statistics
 
-from center.estimate import WAIT_RANGE_LEVEL
+from center.queue.estimate import WAIT_RANGE_LEVEL
 
 from .estimate_lab import range_figures, rows, simulate
 
 FIRST, DAYS = 20261123, 24
 ORACLE_FLOOR = "25.8–26.4 %"  # `--oracle 200` over the same 24 days (estimate_lab's note); the estimator is unchanged
 METHOD = (f"the lab's ward day (`python -m benchmarks.estimate_lab --seeds {DAYS}`, seeds {FIRST}–{FIRST + DAYS - 1}) "
-          "replayed in-process; each ticket's printed range (center.estimate.wait_range: per band of the point "
+          "replayed in-process; each ticket's printed range (center.queue.estimate.wait_range: per band of the point "
           "estimate, the narrowest [low × estimate, high × estimate] rounded to 5 minutes that held "
           f"{WAIT_RANGE_LEVEL:.0%} of the waits over 150 other days, `python -m benchmarks.estimate_lab "
           "--calibrate 150`) against its actual wait. The shortest range, \"dưới 5 phút\", is counted apart: it is "

@@ -41,8 +41,8 @@ def _database(name: str, extra: list[str]) -> tuple[Path, dict]:
     """The cached database (generated and rolled up on first use) and what that took."""
     from center import history
     from center import reports as st
-    from center.config import load_config
-    from center.store import Store
+    from center.config.read import load_config
+    from center.storage.store import Store
 
     CACHE.mkdir(parents=True, exist_ok=True)
     db, meta_path = CACHE / f"{name}.sqlite3", CACHE / f"{name}.json"
@@ -75,8 +75,8 @@ def _load() -> str:
 
 def run() -> dict:
     from center import reports as st
-    from center.config import load_config
-    from center.store import Store
+    from center.config.read import load_config
+    from center.storage.store import Store
 
     config = load_config(CONFIG)
     out: dict = {"machine_load_at_start": _load()}
@@ -142,8 +142,8 @@ def _http(db: Path) -> float:
 
     import requests
 
-    from center.auth import Accounts
-    from center.store import Store
+    from center.storage.store import Store
+    from center.web.auth import Accounts
 
     from .common import free_port
 

@@ -109,8 +109,8 @@ def _bench_config(directory: Path, port: int) -> Path:
 def tap_to_ticket() -> dict:
     import tempfile
 
-    from center.auth import Accounts
-    from center.store import Store
+    from center.storage.store import Store
+    from center.web.auth import Accounts
 
     sink = _PrinterSink()
     config = _bench_config(Path(tempfile.mkdtemp(prefix="xephang-bench-kiosk-")), sink.port)

@@ -28,8 +28,8 @@ class BenchServer:
     """Starts the production server command; tokens for an admin, staff and the demo kiosk and display."""
 
     def __init__(self, config: Path = CONFIG, workers: int = 1, extra: tuple[str, ...] = ()):
-        from center.auth import Accounts
-        from center.store import Store
+        from center.storage.store import Store
+        from center.web.auth import Accounts
 
         self.dir = Path(tempfile.mkdtemp(prefix="xephang-bench-"))
         self.db = self.dir / "bench.sqlite3"

@@ -8,7 +8,7 @@ the breakdowns used to find where the error comes from.
 
     .venv/bin/python -m benchmarks.estimate_lab [--seeds 6] [--detail]
 
-It also measures the printed range (center.estimate.wait_range): the share of actual waits inside it, per
+It also measures the printed range (center.queue.estimate.wait_range): the share of actual waits inside it, per
 day and overall, and its median width. `--calibrate 150` derives the range's factors (WAIT_RANGE) from 150
 other days (seeds 20270001–150), never from the evaluation days.
 """
@@ -27,7 +27,7 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from center.estimate import (
+from center.queue.estimate import (
     _NORMAL,
     WAIT_RANGE,
     WAIT_RANGE_LEVEL,
@@ -53,10 +53,11 @@ class _Clock:
 def simulate(seed: int | str, tmp: Path | None = None, record: dict | None = None) -> Path:
     """Run one ward day; returns the SQLite file. With `record`, also keeps what the oracle needs: the
     state at each issue (queue, counters' phases), each citizen's realized times and the intended procedures."""
-    from center.config import load_config
-    from center.engine import Actor, Engine
+    from center.config.read import load_config
     from center.errors import QueueError
-    from center.store import Store
+    from center.queue.actors import Actor
+    from center.queue.engine import Engine
+    from center.storage.store import Store
 
     model = workload()
     tmp = tmp or Path(tempfile.mkdtemp(prefix="xephang-lab-"))
@@ -183,7 +184,7 @@ def simulate(seed: int | str, tmp: Path | None = None, record: dict | None = Non
 # product 31.4 % / 28.4 %; the oracle's median 26.4 % / 25.3 %, its metric-optimal point 25.8 % / 25.7 %;
 # blind, 27.4 % / 26.7 % and 26.9 % / 26.8 %. The 25 % target is at or below the floor of this workload.
 #
-# Since no point can be kept to 25 %, tickets print a range (center.estimate.wait_range, level 70 %):
+# Since no point can be kept to 25 %, tickets print a range (center.queue.estimate.wait_range, level 70 %):
 #     .venv/bin/python -m benchmarks.estimate_lab --calibrate 150   # seeds 20270001–150: the WAIT_RANGE table
 #     .venv/bin/python -m benchmarks.estimate_lab --seeds 24        # seeds 20261123–46: how it does
 # measured 2026-11-30: calibration days 71.8 % inside; evaluation days 74.6 % inside (65.2–83.0 % per day),
@@ -192,7 +193,7 @@ def simulate(seed: int | str, tmp: Path | None = None, record: dict | None = Non
 
 def _capture(engine, site: str, ticket_id: int, now: datetime, cstate: dict) -> dict:
     """What is knowable when `ticket_id` is issued: the queue, each counter's phase and priority streak."""
-    from center.clock import from_iso
+    from center.queue.clock import from_iso
 
     s = engine.config.sites[site]
     day = engine.today(s, now)
@@ -400,7 +401,7 @@ def metric_point(draws: list[float], floor_s: float = 0.0) -> float:
 def oracle_day(args: tuple) -> dict:
     """One day: the product's estimates, the truth replay and the oracle's, against the actual waits."""
     seed, n, blind = args
-    from center.config import load_config
+    from center.config.read import load_config
 
     record: dict = {}
     tmp = Path(tempfile.mkdtemp(prefix="xephang-oracle-"))

@@ -30,7 +30,7 @@ def _demo_only(args: argparse.Namespace) -> str | None:
 
 
 def _store(args: argparse.Namespace):
-    from .store import Store
+    from .storage.store import Store
 
     return Store(args.db)
 
@@ -45,7 +45,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from .config import ConfigError, load_config
+    from .config.read import ConfigError, load_config
 
     try:
         cfg = load_config(args.file)
@@ -59,9 +59,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def _cli_audit(store, action: str, target: str, detail: dict | None = None) -> None:
     """Account changes made on the command line appear in the audit log like those made on the web."""
-    from . import audit
-    from .actors import SYSTEM
-    from .clock import system_clock, to_iso
+    from .queue.actors import SYSTEM
+    from .queue.clock import system_clock, to_iso
+    from .storage import audit
 
     with store.write() as conn:
         audit.record(conn, to_iso(system_clock()), SYSTEM.name, SYSTEM.role, action, target, detail)
@@ -72,7 +72,7 @@ def _stdin_password() -> str:
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
-    from .auth import Accounts
+    from .web.auth import Accounts
 
     if not args.password_stdin:
         print("give the password on standard input with --password-stdin", file=sys.stderr)
@@ -87,7 +87,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 def cmd_user_lock(args: argparse.Namespace) -> int:
     """lock: the account can no longer sign in (kept, with its history); unlock: it can again, and a sign-in
     lockout after wrong passwords is lifted too."""
-    from .auth import Accounts
+    from .web.auth import Accounts
 
     store = _store(args)
     lock = args.user_command == "lock"
@@ -100,7 +100,7 @@ def cmd_user_lock(args: argparse.Namespace) -> int:
 def cmd_user_reset_password(args: argparse.Namespace) -> int:
     """The new password is read from standard input (never from the command line: it would stay in the shell
     history and be visible to every user in the process list)."""
-    from .auth import Accounts
+    from .web.auth import Accounts
 
     store = _store(args)
     password = _stdin_password()
@@ -115,7 +115,7 @@ def cmd_user_reset_password(args: argparse.Namespace) -> int:
 
 
 def cmd_user_list(args: argparse.Namespace) -> int:
-    from .auth import Accounts
+    from .web.auth import Accounts
 
     users = Accounts(_store(args)).users()
     print(f"{'username':20} {'role':8} {'status':8} name")
@@ -126,7 +126,7 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    from .auth import Accounts
+    from .web.auth import Accounts
 
     accounts = Accounts(_store(args))
     if args.user:
@@ -151,7 +151,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 def _device(args: argparse.Namespace) -> tuple[str, str] | str:
     """(role, site) of --device from the config file, or why the token is refused: a token for a device the
     center does not have opens no screen, and one for the wrong site issues tickets at the wrong place."""
-    from .config import load_config
+    from .config.read import load_config
 
     cfg = load_config(args.config)
     if args.site and args.site not in cfg.sites:
@@ -171,8 +171,8 @@ def _device(args: argparse.Namespace) -> tuple[str, str] | str:
 
 def cmd_demo_init(args: argparse.Namespace) -> int:
     """Fresh demo accounts with generated passwords and a token per kiosk and display."""
-    from .auth import Accounts, generate_password
-    from .config import load_config
+    from .config.read import load_config
+    from .web.auth import Accounts, generate_password
 
     cfg = load_config(args.config)
     accounts = Accounts(_store(args))
@@ -192,9 +192,9 @@ def cmd_demo_init(args: argparse.Namespace) -> int:
 
 
 def cmd_close_day(args: argparse.Namespace) -> int:
-    from .actors import SYSTEM
-    from .config import load_config
-    from .engine import Engine
+    from .config.read import load_config
+    from .queue.actors import SYSTEM
+    from .queue.engine import Engine
 
     engine = Engine(_store(args), load_config(args.config))
     print(f"{engine.close_day(args.site, SYSTEM)} ticket(s) closed at {args.site}")
@@ -206,7 +206,7 @@ def _timezone(config_path: str):
     read, since a backup must never fail over the configuration."""
     from zoneinfo import ZoneInfo
 
-    from .config import ConfigError, load_config
+    from .config.read import ConfigError, load_config
 
     try:
         return load_config(config_path).tz
@@ -218,7 +218,7 @@ def _timezone(config_path: str):
 def cmd_backup(args: argparse.Namespace) -> int:
     import time
 
-    from .backup import BackupError, backup
+    from .storage.backup import BackupError, backup
 
     t0 = time.monotonic()
     try:
@@ -232,7 +232,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from .backup import BackupError, restore
+    from .storage.backup import BackupError, restore
 
     try:
         aside = restore(args.file, args.db, tz=_timezone(args.config))
@@ -334,7 +334,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .config import ConfigError
+    from .config.read import ConfigError
     from .errors import QueueError
 
     p = parser()

@@ -14,15 +14,16 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from . import housekeeping as housekeeping_loop
-from .auth import Accounts
-from .clock import Clock, system_clock
-from .config import Config, load_config
-from .engine import Engine
+from .config.model import Config
+from .config.read import load_config
 from .errors import QueueError
-from .fonts import FONT_DIR
-from .realtime import attach, make_socketio, publisher
-from .store import Store, StoreError
-from .web import MAX_TEXT, Center, bearer_token, is_json_route, json_body, wants_json
+from .output.fonts import FONT_DIR
+from .queue.clock import Clock, system_clock
+from .queue.engine import Engine
+from .storage.store import Store, StoreError
+from .web.auth import Accounts
+from .web.realtime import attach, make_socketio, publisher
+from .web.request import MAX_TEXT, Center, bearer_token, is_json_route, json_body, wants_json
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
@@ -74,8 +75,8 @@ def create_app(config: Config | str, db_path: str, *, clock: Clock = system_cloc
     from kiosk.views import bp as kiosk_bp
     from manager.views import bp as manager_bp
 
-    from .api import bp as api_bp
-    from .pages import bp as pages_bp
+    from .web.api import bp as api_bp
+    from .web.pages import bp as pages_bp
 
     for bp in (api_bp, pages_bp, kiosk_bp, display_bp, counter_bp, manager_bp):
         app.register_blueprint(bp)
@@ -175,8 +176,8 @@ def create_app(config: Config | str, db_path: str, *, clock: Clock = system_cloc
     def fonts(name: str) -> Any:
         return send_from_directory(FONT_DIR, name, max_age=86400)
 
-    from .fonts import FONT_URL
-    from .i18n import current_lang, tr
+    from .output.fonts import FONT_URL
+    from .web.i18n import current_lang, tr
 
     @app.context_processor
     def template_helpers() -> dict[str, Any]:

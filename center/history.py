@@ -33,9 +33,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .config import Config, load_config
-from .engine import append_events
-from .store import Store
+from .config.model import Config
+from .config.read import load_config
+from .queue.journal import append_events
+from .storage.store import Store
 
 WORKLOAD = Path(__file__).with_name("workload.toml")
 BULK_SITE_DAYS = 2000  # from this many (site, day)s on, indexes are rebuilt after the inserts
@@ -491,7 +492,8 @@ def _bar(n: int, total: int, tickets: int, t0: float, day: date) -> None:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m center generate-history",
-                                description="Fill the database with a synthetic history from center/workload.toml")
+                                description="Fill the database with a synthetic history from "
+                                "center/workload.toml")
     p.add_argument("--db", default="xephang.sqlite3", help="database file")
     p.add_argument("--config", default="config.toml", help="config file (sites, counters, services)")
     p.add_argument("--days", type=int, default=365, help="number of days, ending at --end")
@@ -511,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.days < 1:
         raise SystemExit("--days must be at least 1")
     store = Store(args.db)
-    from .engine import Engine
+    from .queue.engine import Engine
 
     Engine(store, config)  # sites, services, counters rows in line with the config
     result = generate(store, config, days=args.days, end=end, province=args.province, seed=args.seed,

@@ -13,7 +13,7 @@ import threading
 from datetime import date, timedelta
 
 from . import offload
-from .engine import Engine
+from .queue.engine import Engine
 from .reports import ensure_rollups
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ def check_database(db_path: str) -> None:
     is not a database stops the server with one clear line instead of a worker boot loop."""
     import sqlite3
 
-    from .store import Store, StoreError
+    from .storage.store import Store, StoreError
 
     try:
         store = Store(db_path)
@@ -57,7 +57,7 @@ class _Gunicorn(BaseApplication):
 def serve(*, config_path: str, db_path: str, host: str, port: int, workers: int = 1, connections: int = 1000,
           redis_url: str | None = None, access_log: bool = False, simulate_from: str | None = None,
           time_scale: float = 1.0) -> None:
-    from .config import load_config
+    from .config.read import load_config
 
     cfg = load_config(config_path)  # fail before forking, with the key named
     check_database(db_path)
@@ -73,7 +73,7 @@ def serve(*, config_path: str, db_path: str, host: str, port: int, workers: int 
     if simulate_from:
         from datetime import datetime
 
-        from .clock import scaled_clock
+        from .queue.clock import scaled_clock
 
         clock = scaled_clock(datetime.fromisoformat(simulate_from), time_scale)
 

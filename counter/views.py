@@ -4,7 +4,7 @@
 - /counter/<id>/me       JSON: the signed-in staff member's figures for today, priority tickets waiting,
                          kiosk printers that fail (so staff know why a citizen has no paper ticket)
 - /counter/<id>/top      public read-only: counter number, number being served, "Mời số ..." on a call
-- /counter/<id>/rating   public rating pad; GET .../rating/pending and POST .../rating (see center/ratings.py)
+- /counter/<id>/rating   public rating pad; GET .../rating/pending and POST .../rating (see center/queue/ratings.py)
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from typing import Any
 
 from flask import Blueprint, jsonify, render_template
 
-from center.actors import PAUSE_LABELS, PAUSE_REASONS
-from center.auth import allowed
-from center.clock import from_iso
 from center.errors import Forbidden
-from center.events import Event
-from center.pages import signed_in
-from center.printing import printer_problems
-from center.ratings import pending, record, staff_summary
-from center.web import center, field, json_body, json_route, require
+from center.output.printing import printer_problems
+from center.queue.actors import PAUSE_LABELS, PAUSE_REASONS
+from center.queue.clock import from_iso
+from center.queue.events import Event
+from center.queue.ratings import pending, record, staff_summary
+from center.web.auth import allowed
+from center.web.pages import signed_in
+from center.web.request import center, field, json_body, json_route, require
 
 bp = Blueprint("counter", __name__, template_folder="templates", static_folder="static",
                static_url_path="/counter/static")

@@ -16,14 +16,14 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
-from center import audit, settings
-from center.clock import to_iso
-from center.config import Config, Display, Site
+from center.config.model import Config, Display, Site
 from center.errors import Invalid, NotFound, QueueError
-from center.events import Event
-from center.pages import signed_in
-from center.voice import TICKET_RE, VoiceCache, announcement, chime_wav, espeak_available
-from center.web import center, field, json_body, json_route, require, text_field
+from center.output.voice import TICKET_RE, VoiceCache, announcement, chime_wav, espeak_available
+from center.queue.clock import to_iso
+from center.queue.events import Event
+from center.storage import audit, settings
+from center.web.pages import signed_in
+from center.web.request import center, field, json_body, json_route, require, text_field
 
 bp = Blueprint("display", __name__, template_folder="templates", static_folder="static",
                static_url_path="/display/static")
@@ -57,7 +57,7 @@ def voice_cache() -> VoiceCache:
 
 
 # ------------------------------------------------------------------------------------------------
-# Notice line (center/settings.py keeps it, per site)
+# Notice line (center/storage/settings.py keeps it, per site)
 
 
 def read_notice(site: str) -> str:

@@ -18,14 +18,15 @@ from typing import Any
 import segno
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
-from center import availability, printing
-from center.actors import Actor
-from center.config import SERVICE_ICONS, Kiosk
-from center.engine import remember_answer, request_answer
+from center.config.model import SERVICE_ICONS, Kiosk
 from center.errors import Conflict, Forbidden, Invalid, NotFound, QueueError, Unauthorized
-from center.estimate import wait_text
-from center.pages import signed_in
-from center.web import center, current_actor, field, json_body, json_route, require, text_field
+from center.output import printing
+from center.queue import availability
+from center.queue.actors import Actor
+from center.queue.estimate import wait_text
+from center.queue.issuing import remember_answer, request_answer
+from center.web.pages import signed_in
+from center.web.request import center, current_actor, field, json_body, json_route, require, text_field
 
 bp = Blueprint("kiosk", __name__, template_folder="templates", static_folder="static",
                static_url_path="/kiosk/static")
@@ -181,7 +182,7 @@ def _speech(kiosk: Kiosk, say: str, lang: str, ticket: dict[str, Any] | None = N
     if say == "groups":
         return ("Choose the priority group: " if en else "Mời chọn đối tượng ưu tiên: ") + "; ".join(groups) + "."
     if say == "ticket" and ticket is not None:
-        from center.voice import ticket_words
+        from center.output.voice import ticket_words
 
         number = ticket_words(ticket["number"], read_digits=c.config.voice.read_digits)
         counters = printing.counters_for(c, ticket["site"], ticket["service"])
@@ -211,7 +212,7 @@ def _speech(kiosk: Kiosk, say: str, lang: str, ticket: dict[str, Any] | None = N
 def kiosk_speech(kiosk_id: str) -> Any:
     """The kiosk's spoken guidance rendered by espeak-ng (`say` = guide, groups, or ticket with its public
     id), for a kiosk whose browser has no Vietnamese voice. Only on kiosks with `voice = true`."""
-    from center.voice import espeak_available, speak_wav
+    from center.output.voice import espeak_available, speak_wav
     from display.views import voice_cache
 
     kiosk = _kiosk(kiosk_id)

@@ -11,15 +11,16 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from center import audit, offload, settings
+from center import offload
 from center import reports as st
-from center.actors import Actor
-from center.auth import DEVICE_ROLES, USER_ROLES, allowed, generate_password
-from center.clock import from_iso, to_iso
 from center.errors import MAX_NAME, Forbidden, Invalid, QueueError, clean_text
-from center.i18n import ROLE_NAMES, current_lang, role_name, tr
-from center.pages import signed_in
-from center.web import center, current_actor, require, wants_json
+from center.queue.actors import Actor
+from center.queue.clock import from_iso, to_iso
+from center.storage import audit, settings
+from center.web.auth import DEVICE_ROLES, USER_ROLES, allowed, generate_password
+from center.web.i18n import ROLE_NAMES, current_lang, role_name, tr
+from center.web.pages import signed_in
+from center.web.request import center, current_actor, require, wants_json
 from printer_drivers.drivers import MESSAGES as PRINT_MESSAGES
 
 bp = Blueprint("manager", __name__, template_folder="templates", static_folder="static",

@@ -208,7 +208,7 @@ def _thread_with_deadline(fn: Callable[[], None], timeout: float) -> None:
 
 # How a blocking device write runs with its deadline. The print agent keeps the plain thread above; the
 # server, whose gevent worker would be frozen by a write blocked in C, hands it center.offload.run
-# (center/printing.py), so this package never imports the server.
+# (center/output/printing.py), so this package never imports the server.
 _run_blocking: Callable[..., Any] = _thread_with_deadline
 
 

@@ -1,6 +1,6 @@
 """Where the Vietnamese-capable font lives: Noto Sans, installed from PyPI (fontpkg-noto-sans).
 
-Tickets are drawn with it here; the server serves the same file to browsers (center.fonts), so no
+Tickets are drawn with it here; the server serves the same file to browsers (center.output.fonts), so no
 screen or ticket depends on a font from the internet or on what the kiosk PC happens to have.
 """
 

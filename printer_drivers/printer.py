@@ -1,4 +1,4 @@
-"""How a kiosk prints, as plain values: read from `config.toml` by the server (center.config) and from
+"""How a kiosk prints, as plain values: read from `config.toml` by the server (center.config.read) and from
 the `--printer` option by the print agent (drivers.parse_spec). It lives here, not in the server, so that
 the agent on a kiosk PC installs without the server (agent-package/)."""
 

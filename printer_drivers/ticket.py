@@ -34,8 +34,8 @@ class TicketData:
     counters: tuple[int, ...] = ()
     ahead: int | None = None
     estimated_wait_s: int | None = None
-    wait_text: str = ""  # the range as worded by the server ("khoảng 10–20 phút": center.estimate.wait_text)
-    wait_note: str = ""  # e.g. "Chưa có quầy mở – thường mở lúc 13:30" (center.availability.note)
+    wait_text: str = ""  # the range as worded by the server ("khoảng 10–20 phút": center.queue.estimate.wait_text)
+    wait_note: str = ""  # e.g. "Chưa có quầy mở – thường mở lúc 13:30" (center.queue.availability.note)
     issued_at: str = ""  # ISO 8601 with offset (UTC in the database)
     timezone: str = "Asia/Ho_Chi_Minh"
     priority_name: str | None = None

@@ -42,15 +42,15 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def demo_config():
-    from center.config import load_config
+    from center.config.read import load_config
 
     return load_config(DEMO_CONFIG)
 
 
 @pytest.fixture
 def engine(tmp_path, demo_config, clock):
-    from center.engine import Engine
-    from center.store import Store
+    from center.queue.engine import Engine
+    from center.storage.store import Store
 
     events: list = []
     store = Store(tmp_path / "queue.sqlite3")
@@ -142,8 +142,8 @@ class Server:
 
 def prepare_accounts(db: Path) -> dict[str, str]:
     """Users admin/manager/staff1/staff2 (password PASSWORD) and tokens for them and the demo devices."""
-    from center.auth import Accounts
-    from center.store import Store
+    from center.storage.store import Store
+    from center.web.auth import Accounts
 
     store = Store(db)
     accounts = Accounts(store)

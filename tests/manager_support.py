@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 
-from center.engine import Actor
+from center.queue.actors import Actor
 
 DAY = "2026-11-23"
 STAFF1 = Actor("staff1", "staff")

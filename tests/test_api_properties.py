@@ -13,7 +13,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from center.openapi import document
+from center.web.openapi import document
 
 from .conftest import server_with_accounts
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from center.backup import BackupError, backup, integrity, list_backups, restore
+from center.storage.backup import BackupError, backup, integrity, list_backups, restore
 
 from .conftest import ROOT
 
@@ -96,7 +96,7 @@ def test_backup_while_server_issues_tickets_is_consistent_and_complete(make_serv
 
 
 def test_retention_keeps_the_newest_n(tmp_path):
-    from center.store import Store
+    from center.storage.store import Store
 
     db = tmp_path / "center.sqlite3"
     Store(db).close()
@@ -156,7 +156,8 @@ def test_restore_refuses_a_damaged_backup_and_changes_nothing(make_server, tmp_p
     assert t["id"] in ticket_ids(server.db)
 
 
-@pytest.mark.skipif(not (ROOT / "center" / "history.py").exists(), reason="center/history.py not present")
+@pytest.mark.skipif(not (ROOT / "center" / "history.py").exists(),
+                    reason="center/history.py not present")
 def test_generate_history_command_is_wired(tmp_path):
     db = tmp_path / "h.sqlite3"
     out = run_cli(db, "generate-history", "--days", "3", "--end", "2026-01-09", "--quiet")

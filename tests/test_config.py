@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from center.clock import opening_state
-from center.config import ConfigError, load_config, parse_config
-from center.engine import Engine
+from center.config.read import ConfigError, load_config, parse_config
 from center.errors import Conflict
-from center.store import Store
+from center.queue.clock import opening_state
+from center.queue.engine import Engine
+from center.storage.store import Store
 
 from .conftest import DEMO_CONFIG, ROOT
 

@@ -10,7 +10,7 @@ import requests
 import socketio
 from playwright.sync_api import expect
 
-from center.voice import wav_stats
+from center.output.voice import wav_stats
 from tests.display_support import (
     BRANCH_COUNTER_1_DISPLAY,
     fast_voice_config,

@@ -146,7 +146,7 @@ def test_a_recall_is_announced_again_but_a_waiting_call_only_once(vserver, page)
 def test_announce_wav_serves_each_reading_alone(server):
     import requests
 
-    from center.voice import wav_stats
+    from center.output.voice import wav_stats
 
     def get(**params):
         return requests.get(server.url + "/display/announce.wav", params={"number": "A023", "counter": "3", **params},

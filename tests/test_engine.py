@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from center.engine import Actor
 from center.errors import Conflict, Invalid, NotFound
+from center.queue.actors import Actor
 
 STAFF = Actor("staff1", "staff")
 OTHER = Actor("staff2", "staff")

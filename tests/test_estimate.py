@@ -6,8 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from center.engine import Actor
-from center.estimate import (
+from center.queue.actors import Actor
+from center.queue.estimate import (
     Arrivals,
     CounterLoad,
     Waiting,
@@ -142,7 +142,7 @@ def test_newcomers_stop_when_the_site_stops_issuing():
 
 
 def test_session_start_is_the_start_of_the_current_opening_interval(tmp_path):
-    from center.config import load_config
+    from center.config.read import load_config
 
     text = DEMO_CONFIG.read_text(encoding="utf-8").replace(
         'hours = { default = ["00:00-24:00"] }', 'hours = { default = ["07:30-11:30", "13:30-17:00"] }')

@@ -1,6 +1,6 @@
 """The publisher's batching: what a burst of events becomes on the wire, and when."""
 
-from center.events import Batcher, Event, PublicFanout
+from center.queue.events import Batcher, Event, PublicFanout
 
 
 def q(site: str, n: int) -> Event:

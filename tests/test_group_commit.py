@@ -1,4 +1,4 @@
-"""Group commit in the gevent server (center/store.py): the writes of one event-loop turn share one COMMIT,
+"""Group commit in the gevent server (center/storage/store.py): the writes of one event-loop turn share one COMMIT,
 a failing write leaves the others intact, and no write returns before the COMMIT.
 
 Runs in a child process monkey-patched by gevent, as the production worker is."""
@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent(r"""
 
     import json, sqlite3, sys
     import gevent
-    import center.store as store_module
+    import center.storage.store as store_module
 
     statements = []
     plain_connect = store_module.connect
@@ -74,7 +74,7 @@ WAIT_SCRIPT = textwrap.dedent(r"""
 
     import json, sqlite3, sys, time
     import gevent
-    from center.store import Store
+    from center.storage.store import Store
 
     store = Store(sys.argv[1])
     holder = sqlite3.connect(sys.argv[1], isolation_level=None)  # another process's writer, in effect

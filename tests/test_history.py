@@ -8,9 +8,9 @@ import pytest
 
 from center import history
 from center import reports as st
-from center.config import load_config
+from center.config.read import load_config
 from center.reports import raw
-from center.store import Store
+from center.storage.store import Store
 from tests.conftest import DEMO_CONFIG
 
 END = "2026-11-20"  # a Friday: Wednesday, Thursday, Friday

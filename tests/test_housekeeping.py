@@ -6,11 +6,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from center.engine import Actor
 from center.housekeeping import Housekeeping
+from center.queue.actors import Actor
 
 STAFF = Actor("staff1", "staff")
-ENGINE_SOURCE = Path(__file__).resolve().parent.parent / "center" / "engine.py"
+ENGINE_SOURCE = Path(__file__).resolve().parent.parent / "center" / "queue" / "engine.py"
 
 
 def _rolled_up(engine, day: str) -> tuple | None:

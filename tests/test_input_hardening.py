@@ -167,7 +167,7 @@ def test_every_route_that_reads_json_refuses_hostile_bodies_with_a_json_400(shar
 
 
 def test_a_body_at_the_depth_limit_is_read_and_one_level_more_is_not(shared):
-    from center.web import MAX_JSON_DEPTH
+    from center.web.request import MAX_JSON_DEPTH
 
     def nested(depth):  # the object itself is level 1
         return '{"site": "main", "service": "CT", "x": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
@@ -203,7 +203,7 @@ def test_the_server_log_has_no_traceback_after_the_attacks(shared):
 def json_routes():
     """Every JSON route (under a JSON prefix or marked @json_route), with the methods it takes."""
     from center.app import create_app
-    from center.web import JSON_PREFIXES
+    from center.web.request import JSON_PREFIXES
 
     app = create_app(str(DEMO_CONFIG), str(Path(tempfile.mkdtemp()) / "routes.sqlite3"), housekeeping=False)
     out = []
@@ -380,7 +380,7 @@ def test_audit_takes_dates_and_date_times(server):
 def test_bodies_the_server_refuses_do_not_fit_the_document(path, body):
     import jsonschema_rs
 
-    from center.openapi import document
+    from center.web.openapi import document
 
     schema = document()["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
     if path == "/api/tickets" and "source" in body:

@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from center.estimate import wait_text
+from center.queue.estimate import wait_text
 
 pytestmark = pytest.mark.browser
 

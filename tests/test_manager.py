@@ -20,9 +20,9 @@ Q = f"from={DAY}&to={DAY}&site=main"
 def srv(tmp_path_factory):
     db = tmp_path_factory.mktemp("manager") / "center.sqlite3"
     tokens = prepare_accounts(db)
-    from center.config import load_config
-    from center.engine import Engine
-    from center.store import Store
+    from center.config.read import load_config
+    from center.queue.engine import Engine
+    from center.storage.store import Store
 
     clock = FakeClock()
     store = Store(db)

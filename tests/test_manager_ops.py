@@ -37,9 +37,9 @@ def srv(tmp_path_factory):
     """The hand-worked day of tests/manager_support.py on a real server."""
     db = tmp_path_factory.mktemp("manager-ops") / "center.sqlite3"
     tokens = prepare_accounts(db)
-    from center.config import load_config
-    from center.engine import Engine
-    from center.store import Store
+    from center.config.read import load_config
+    from center.queue.engine import Engine
+    from center.storage.store import Store
 
     clock = FakeClock()
     store = Store(db)
@@ -81,7 +81,7 @@ def test_durations_round_the_total_seconds_before_splitting(seconds, shown):
 
 def test_an_elderly_citizen_waiting_for_a_service_no_open_counter_serves_raises_an_alert(engine, clock):
     from center import reports as st
-    from center.engine import Actor
+    from center.queue.actors import Actor
 
     staff = Actor("staff1", "staff")
     engine.take_counter("main-1", staff)  # Chứng thực only: nobody serves civil status (HT)
@@ -201,7 +201,7 @@ def test_staffing_page_shows_the_reason_on_a_friendly_page(srv):
 @pytest.fixture
 def db(tmp_path) -> Path:
     path = tmp_path / "center.sqlite3"
-    from center.store import Store
+    from center.storage.store import Store
 
     Store(path).close()
     return path
@@ -224,9 +224,9 @@ def test_token_create_refuses_an_unknown_device_or_site(db):
 
 
 def test_user_lock_unlock_reset_password_and_list(db):
-    from center.auth import Accounts
     from center.errors import QueueError
-    from center.store import Store
+    from center.storage.store import Store
+    from center.web.auth import Accounts
 
     assert run_cli(db, "user", "add", "lan", "--role", "staff", "--password-stdin",
                    stdin="first-long-password\n").returncode == 0
@@ -290,8 +290,8 @@ def test_the_demo_names_its_database_and_the_backup_command_it_prints_works(tmp_
 
 
 def test_voice_zero_tens_chooses_the_southern_reading(tmp_path):
-    from center.config import ConfigError, load_config
-    from center.voice import announcement
+    from center.config.read import ConfigError, load_config
+    from center.output.voice import announcement
 
     text = DEMO_CONFIG.read_text()
     assert 'zero_tens = "linh"' in text
@@ -311,10 +311,10 @@ def test_voice_zero_tens_chooses_the_southern_reading(tmp_path):
 
 
 def test_counter_doc_no_longer_says_config_rejects_rating(tmp_path):
-    from center.config import load_config
+    from center.config.read import load_config
 
     doc = (ROOT / "docs" / "counter.md").read_text()
-    assert "cannot be set in config.toml" not in doc and "once center/config.py accepts it" not in doc
+    assert "cannot be set in config.toml" not in doc and "once center/config/read.py accepts it" not in doc
     rated = tmp_path / "rated.toml"
     rated.write_text(DEMO_CONFIG.read_text() + '\n[rating]\nwindow_min = 3\nlevels = [\n'
                      '  { code = "good", name = "Tốt", face = "happy" },\n'
@@ -331,7 +331,7 @@ def test_commands_on_the_default_database_during_the_demo_point_to_the_demos(tmp
     """Beside make run's var/demo.sqlite3, a command without --db would make an empty var/xephang.sqlite3
     (and a backup of nothing): it is refused with the --db to use."""
     (tmp_path / "var").mkdir()
-    from center.store import Store
+    from center.storage.store import Store
 
     Store(tmp_path / "var" / "demo.sqlite3").close()
 

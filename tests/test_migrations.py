@@ -6,9 +6,9 @@ from __future__ import annotations
 import sqlite3
 
 from center import reports as st
-from center.engine import Engine
-from center.migrations import MIGRATIONS
-from center.store import Store
+from center.queue.engine import Engine
+from center.storage.migrations import MIGRATIONS
+from center.storage.store import Store
 from tests.manager_support import DAY, build_fixed_day
 
 # The indexes that only hold tickets having the value they order (migration 12): a ticket just issued writes

@@ -38,16 +38,16 @@ def emits(text: str) -> list[tuple[int, str]]:
 
 def test_only_the_socket_layer_emits():
     """Every event to screens goes through the publisher (`Engine.publish`, wired to
-    `center.realtime.publisher`): after the commit, in commit order, batched, off the request. The rule:
-    `emit` is called in center/realtime.py only, and there only by the publisher's sender and by the
+    `center.web.realtime.publisher`): after the commit, in commit order, batched, off the request. The rule:
+    `emit` is called in center/web/realtime.py only, and there only by the publisher's sender and by the
     socket handlers' answers to the one client that asked (its `state` on connect and `resync`, the
     followed ticket on connect), which are the socket layer's replies and not events. No other module
     (blueprints, printing, the engine) calls `emit`, `socketio.emit` or any `.emit(`."""
-    outside = {name: found for name, text in sources().items() if name != "center.realtime"
+    outside = {name: found for name, text in sources().items() if name != "center.web.realtime"
                and (found := emits(text))}
     assert not outside, f"emit outside the publisher: {outside}"
-    # In center/realtime.py: the publisher's sender and loop, and the handlers' replies to one client.
-    realtime = ast.parse((ROOT / "center" / "realtime.py").read_text(encoding="utf-8"))
+    # In center/web/realtime.py: the publisher's sender and loop, and the handlers' replies to one client.
+    realtime = ast.parse((ROOT / "center" / "web" / "realtime.py").read_text(encoding="utf-8"))
     where = {}
     for fn in ast.walk(realtime):
         if isinstance(fn, ast.FunctionDef):
@@ -59,7 +59,8 @@ def test_only_the_socket_layer_emits():
 
 
 WRITES = re.compile(r"\b(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE|DELETE\s+FROM)\s+(\w+)", re.I)
-OWNED = {"audit_log": "center.audit", "settings": "center.settings", "ticket_events": "center.engine"}
+OWNED = {"audit_log": "center.storage.audit", "settings": "center.storage.settings",
+         "ticket_events": "center.queue.journal"}
 
 
 def writers(table: str) -> set[str]:
@@ -74,26 +75,26 @@ def writers(table: str) -> set[str]:
 
 
 def test_each_table_has_one_writer():
-    """audit_log through center.audit.record, settings through center/settings.py's typed accessors,
-    ticket_events through the engine (its operations, `Engine.record_print`, `append_events`): one column
-    set and one meaning per table, whoever records."""
+    """audit_log through center.storage.audit.record, settings through center/storage/settings.py's typed
+    accessors, ticket_events through center/queue/journal.py (the engine's operations, `Engine.record_print`,
+    `append_events`): one column set and one meaning per table, whoever records."""
     found = {table: writers(table) for table in OWNED}
     assert found == {table: {owner} for table, owner in OWNED.items()}
 
 
 def test_the_accounts_do_not_import_the_engine():
-    """Who acts (`Actor`, `SYSTEM`) and why a counter pauses live in center/actors.py: the accounts and the
+    """Who acts (`Actor`, `SYSTEM`) and why a counter pauses live in center/queue/actors.py: the accounts and the
     socket layer name a caller without loading the queue engine for one dataclass."""
-    tree = ast.parse((ROOT / "center" / "auth.py").read_text(encoding="utf-8"))
+    tree = ast.parse((ROOT / "center" / "web" / "auth.py").read_text(encoding="utf-8"))
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-    assert "engine" not in imported and "center.engine" not in imported
-    from center import actors, engine
+    assert not [m for m in imported if m and m.split(".")[-1] == "engine"], imported
+    from center.queue import actors, engine, seats
 
-    assert engine.Actor is actors.Actor and tuple(actors.PAUSE_LABELS) == engine.PAUSE_REASONS
+    assert engine.Actor is actors.Actor and tuple(actors.PAUSE_LABELS) == seats.PAUSE_REASONS
 
 
 def test_every_staff_page_sends_nobody_to_sign_in_and_back(web):
-    """One way (`center.pages.signed_in`): the sign-in page, then back to the page asked, query included."""
+    """One way (`center.web.pages.signed_in`): the sign-in page, then back to the page asked, query included."""
     from urllib.parse import parse_qs, urlsplit
 
     for path in ("/counter/main-1?lang=en&tab=2", "/display/main-hall/settings?lang=en", "/desk/main?lang=en",
@@ -102,9 +103,9 @@ def test_every_staff_page_sends_nobody_to_sign_in_and_back(web):
         where = urlsplit(r.headers.get("Location", ""))
         assert r.status_code == 302 and where.path == "/login", (path, r.status_code, r.headers.get("Location"))
         assert parse_qs(where.query)["next"] == [path]
-    outside = [name for name, text in sources().items() if name != "center.pages"
+    outside = [name for name, text in sources().items() if name != "center.web.pages"
                and re.search(r"redirect\([^)]*login", text)]
-    assert not outside, f"sign-in redirects outside center/pages.py: {outside}"
+    assert not outside, f"sign-in redirects outside center/web/pages.py: {outside}"
 
 
 def test_two_apps_in_one_process_keep_their_own_printer_state(web_app, tmp_path, accounts_template, clock):
@@ -112,9 +113,9 @@ def test_two_apps_in_one_process_keep_their_own_printer_state(web_app, tmp_path,
     failure in one app (another center's database in the same process) makes no `recovered` alert in another."""
     import shutil
 
-    from center.actors import SYSTEM
     from center.app import create_app
-    from center.printing import record_outcome
+    from center.output.printing import record_outcome
+    from center.queue.actors import SYSTEM
     from tests.conftest import DEMO_CONFIG
 
     db = tmp_path / "other" / "center.sqlite3"
@@ -142,7 +143,7 @@ def test_each_config_section_is_parsed_once():
     different parse elsewhere (the rating pad's section was read again on every counter request)."""
     import dataclasses
 
-    from center.config import Config, Rating
+    from center.config.model import Config, Rating
 
     names = {f.name for f in dataclasses.fields(Config)}
     assert "raw" not in names and "rating" in names

@@ -1,4 +1,4 @@
-"""The one calling order (center/policy.py), checked against the engine on real SQLite files: for random
+"""The one calling order (center/queue/policy.py), checked against the engine on real SQLite files: for random
 queues, counters with their own preferences, strict or interleaved priority, aging and transfers that keep
 their place,
 
@@ -20,11 +20,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from center.clock import to_iso
-from center.config import load_config
-from center.engine import Actor, Engine
-from center.estimate import _replay
-from center.store import Store
+from center.config.read import load_config
+from center.queue.actors import Actor
+from center.queue.clock import to_iso
+from center.queue.engine import Engine
+from center.queue.estimate import _replay
+from center.storage.store import Store
 from tests.conftest import DEMO_CONFIG, FakeClock
 
 SERVICES = ("CT", "HT", "HD", "TKQ")

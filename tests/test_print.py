@@ -9,7 +9,7 @@ import pytest
 import zxingcpp
 from PIL import Image, ImageChops
 
-from center.config import Printer
+from center.config.model import Printer
 from printer_drivers.drivers import encode_image, parse_spec, parse_status, print_ticket, status
 from printer_drivers.ticket import TicketData, font, paper_width, render_ticket, wrap
 from tests.kiosk_support import FakePrinter, decode_raster, has_cut

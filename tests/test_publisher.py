@@ -19,8 +19,8 @@ SCRIPT = textwrap.dedent(r"""
 
     import json, time
     import gevent
-    from center.events import Event, screens_room, site_room
-    from center.realtime import publisher
+    from center.queue.events import Event, screens_room, site_room
+    from center.web.realtime import publisher
 
     PHONES = [f"phone{i}" for i in range(100)]
     sent = []

@@ -1,4 +1,4 @@
-"""Rating storage and validation (center/ratings.py) on a real SQLite file with a fake clock."""
+"""Rating storage and validation (center/queue/ratings.py) on a real SQLite file with a fake clock."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import tomllib
 
 import pytest
 
-from center.config import DEFAULT_RATING as DEFAULT
-from center.config import ConfigError, parse_config
-from center.engine import Actor
+from center.config.model import DEFAULT_RATING as DEFAULT
+from center.config.read import ConfigError, parse_config
 from center.errors import Conflict, Invalid
-from center.ratings import get_rating, pending, record
+from center.queue.actors import Actor
+from center.queue.ratings import get_rating, pending, record
 from tests.conftest import DEMO_CONFIG
 
 STAFF = Actor("staff1", "staff")

@@ -10,9 +10,9 @@ import pytest
 
 from center import history
 from center import reports as st
-from center.config import load_config
+from center.config.read import load_config
 from center.reports import percentiles, rollup_build, rollup_plan
-from center.store import Store
+from center.storage.store import Store
 from tests.conftest import DEMO_CONFIG
 from tests.manager_support import DAY, build_fixed_day
 

@@ -100,8 +100,8 @@ def test_one_address_gets_10_failed_sign_ins_then_waits(server):
 
 
 def test_the_client_address_comes_from_a_trusted_proxy_only():
-    from center.clients import client_address
-    from center.config import Security
+    from center.config.model import Security
+    from center.web.clients import client_address
 
     security = Security()
     assert client_address({"REMOTE_ADDR": "127.0.0.1", "HTTP_X_REAL_IP": "192.168.1.20"}, security) == "192.168.1.20"

@@ -10,7 +10,7 @@ import pytest
 import requests
 import socketio
 
-from center import realtime
+from center.web import realtime
 
 # (read this way so that the tests run, and fail, on code without these limits)
 RESYNC_EVERY_S = getattr(realtime, "RESYNC_EVERY_S", 2.0)

@@ -171,7 +171,7 @@ def test_the_staff_cookie_counts_only_from_the_apps_own_origin(server, origin, f
 def test_the_security_section_is_validated_like_the_rest(section, key):
     import tempfile
 
-    from center.config import ConfigError, load_config
+    from center.config.read import ConfigError, load_config
 
     with tempfile.TemporaryDirectory() as d:
         config = Path(d) / "c.toml"
@@ -182,7 +182,7 @@ def test_the_security_section_is_validated_like_the_rest(section, key):
 
 
 def test_the_security_section_has_safe_defaults_and_takes_a_proxy_network(tmp_path):
-    from center.config import load_config
+    from center.config.read import load_config
 
     assert load_config(DEMO_CONFIG).security.allowed_origins == ()
     config = tmp_path / "c.toml"

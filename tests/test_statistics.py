@@ -159,8 +159,8 @@ def test_share_satisfied_uses_the_configured_levels(day):
 
 
 def test_live_overview_alerts(engine, clock):
-    from center.clock import to_iso
-    from center.engine import Actor
+    from center.queue.actors import Actor
+    from center.queue.clock import to_iso
 
     staff = Actor("staff1", "staff")
     assert st.live_overview(engine, "main")["alerts"] == []

@@ -58,7 +58,54 @@ def test_the_agent_module_loads_without_loading_the_server():
 def test_the_server_runs_device_writes_on_its_native_thread_pool():
     """In the gevent worker a USB/serial write blocked in C would freeze every screen: the server hands the
     drivers center.offload.run, the agent (no server) keeps a plain thread."""
-    from center import offload, printing  # noqa: F401 - importing the server's printing wires the runner
+    from center import offload
+    from center.output import printing  # noqa: F401 - importing the server's printing wires the runner
     from printer_drivers import drivers
 
     assert drivers._run_blocking is offload.run
+
+
+SERVER_PACKAGES = ("center", "kiosk", "counter", "display", "manager", "printer_drivers")
+# center/'s folders, bottom up (docs/architecture.md, "The parts"): each imports only the folders it lists.
+LAYERS = {"config": set(), "storage": {"config"}, "queue": {"config", "storage"},
+          "output": {"config", "storage", "queue"}, "reports": {"config", "storage", "queue"},
+          "web": {"config", "storage", "queue", "output", "reports"}}
+
+
+def absolute_imports(path) -> set[str]:
+    """Every module a file imports (at the top or inside a function), relative imports made absolute."""
+    package = path.relative_to(ROOT).parent.parts
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(package[:len(package) - node.level + 1]) if node.level else ""
+            module = ".".join(p for p in (base, node.module or "") if p)
+            if node.module:
+                found.add(module)
+            else:
+                found.update(f"{module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_center_folders_import_only_the_folders_below_them():
+    """The core reads bottom up: config ← storage ← queue ← output, reports ← web (app.py, server.py and the
+    command line on top wire them). A storage module reaching for the engine, or the engine for the web
+    layer, would make a circle the folders no longer show."""
+    wrong = {}
+    for folder, allowed in LAYERS.items():
+        for path in sorted((ROOT / "center" / folder).glob("*.py")):
+            used = {m.split(".")[1] for m in absolute_imports(path) if m.startswith("center.")
+                    and len(m.split(".")) > 1} & set(LAYERS)
+            if bad := used - allowed - {folder}:
+                wrong[f"center/{folder}/{path.name}"] = sorted(bad)
+    assert not wrong, f"imports against the layers of docs/architecture.md: {wrong}"
+
+
+def test_no_server_module_is_over_600_lines():
+    """A module a newcomer opens fits in one sitting: the engine's operations, views and estimate glue are
+    separate modules, config.toml's model and its reader too (issue 14)."""
+    long = {str(p.relative_to(ROOT)): n for package in SERVER_PACKAGES for p in (ROOT / package).rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 600}
+    assert not long, long

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from center.config import Voice
-from center.voice import (
+from center.config.model import Voice
+from center.output.voice import (
     VoiceCache,
     announcement,
     chime_wav,

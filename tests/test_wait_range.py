@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from center.availability import availability, note
-from center.config import ConfigError, load_config, parse_config
-from center.engine import Actor
-from center.estimate import WAIT_RANGE, WAIT_RANGE_STEP_S, wait_range, wait_text
+from center.config.read import ConfigError, load_config, parse_config
+from center.queue.actors import Actor
+from center.queue.availability import availability, note
+from center.queue.estimate import WAIT_RANGE, WAIT_RANGE_STEP_S, wait_range, wait_text
 from printer_drivers.ticket import TicketData, waiting_line
 from tests.conftest import DEMO_CONFIG
 
@@ -128,7 +128,7 @@ def test_priority_groups_have_pictograms_and_kiosks_a_voice_switch():
 def test_the_printed_ticket_of_a_service_without_a_counter_says_so(engine):
     from types import SimpleNamespace
 
-    from center import printing
+    from center.output import printing
 
     engine.take_counter("main-1", STAFF)  # CT and TKQ: nobody serves HT
     ticket = engine.issue("main", "HT")

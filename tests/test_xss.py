@@ -24,8 +24,8 @@ def hostile_server(make_server, tmp_path):
     path = tmp_path / "hostile.toml"
     path.write_text(text, encoding="utf-8")
     server = make_server(config=path)
-    from center.auth import Accounts
-    from center.store import Store
+    from center.storage.store import Store
+    from center.web.auth import Accounts
 
     Accounts(Store(server.db)).update_user("staff2", display_name=f"Lan {PAYLOAD}")
     r = server.post("/display/notice", who="manager", json={"site": "main", "text": f"Thông báo {SCRIPT}{PAYLOAD}"})

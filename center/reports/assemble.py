@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from ..clock import to_iso
-from ..config import Config
+from ..config.model import Config
+from ..queue.clock import to_iso
 from .figures import _finish, _order_key, _r, _share
 from .filters import Filters
 from .labels import Labels

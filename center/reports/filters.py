@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ..config import Config
+from ..config.model import Config
 from ..errors import Invalid
 
 GROUPS = ("none", "site", "service", "procedure", "counter", "staff", "hour", "weekday", "day")

@@ -7,8 +7,8 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..clock import from_iso, to_iso
-from ..config import Config
+from ..config.model import Config
+from ..queue.clock import from_iso, to_iso
 from .figures import _r, _share
 from .filters import Filters, _base
 

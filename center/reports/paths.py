@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from ..config import Config
+from ..config.model import Config
 from .filters import Filters, _counter_site
 from .raw import _report_raw
 from .rollup_fresh import _yesterday, rollups_ready, uses_rollups

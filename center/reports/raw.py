@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from ..config import Config
+from ..config.model import Config
 from . import assemble
 from .figures import _AGG, _VEC, _merge, fold_day_hours
 from .filters import _KEYS, Filters, _base, _Query

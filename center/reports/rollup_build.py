@@ -15,8 +15,8 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ..clock import to_iso
-from ..config import Config
+from ..config.model import Config
+from ..queue.clock import to_iso
 from .figures import _AGG, _SUMS
 from .filters import Filters, _base
 from .percentiles import BUCKETS, NB, _pack_dense, _pack_sparse

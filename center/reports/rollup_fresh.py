@@ -9,7 +9,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ..config import Config
+from ..config.model import Config
 from .filters import Filters
 from .rollup_build import _all_sites, _build_all_sites_days, _build_site_days, _config_key, _fingerprint
 

@@ -9,7 +9,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
-from ..config import Config
+from ..config.model import Config
 from .filters import Filters
 from .rollup_build import _all_sites, _month_end, _period_of
 

@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
-from ..config import Config
+from ..config.model import Config
 from . import assemble
 from .figures import _AGG, _SUMS, _VEC, _merge, _order_key, fold_day_hours
 from .filters import _KEYS, Filters, _base, _Query

@@ -9,9 +9,9 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..clock import from_iso, to_iso
-from ..config import Config
+from ..config.model import Config
 from ..errors import Invalid
+from ..queue.clock import from_iso, to_iso
 from . import erlang
 from .figures import _r, _share
 from .filters import Filters, _base, utc_offset_minutes

@@ -91,7 +91,7 @@
   }
 
   // The estimated wait as printed everywhere: a calibrated range [low, high] in seconds from the API
-  // (`estimated_wait_range_s`), "dưới 5 phút" / "khoảng 10–20 phút". The same rule as center.estimate.wait_text.
+  // (`estimated_wait_range_s`), "dưới 5 phút" / "khoảng 10–20 phút". The same rule as center.queue.estimate.wait_text.
   function waitRange(bounds, lang) {
     if (!bounds || bounds.length !== 2) return "—";
     const lo = Math.round(bounds[0] / 60), hi = Math.round(bounds[1] / 60);

@@ -44,7 +44,7 @@
   const REASONS = { break: ["nghỉ giải lao", "break"], meeting: ["họp", "meeting"],
     kiosk_help: ["hỗ trợ tại kiosk", "helping at the kiosk"], paperwork: ["xử lý hồ sơ", "paperwork"],
     other: ["lý do khác", "other"], closed: ["hết giờ làm việc, đóng ngày", "end of the day"] };
-  // Notes the server writes on counter events (center/engine.py).
+  // Notes the server writes on counter events (center/queue/seats.py).
   const NOTES = { "day closed": ["hết giờ làm việc, đóng ngày", "end of the day"] };
 
   const ACTIONS = {

@@ -16,8 +16,8 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..config.model import Config, Site
 from .clock import from_iso, to_iso
-from .config import Config, Site
 
 HISTORY_DAYS = 28
 CACHE_S = 300.0  # the history part changes at most a few times a day; a site's state is read every time

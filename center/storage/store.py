@@ -26,8 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..offload import gevent_active, on_native_thread
 from .migrations import MIGRATIONS
-from .offload import gevent_active, on_native_thread
 
 BUSY_TIMEOUT_MS = 10_000
 # Page cache per connection. SQLite's default (2 MB) no longer held the pages a burst of tickets touches

@@ -8,11 +8,11 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from . import availability
-from .actors import PAUSE_REASONS
-from .clock import to_iso
-from .errors import Invalid, NotFound
-from .web import center, current_actor, field, json_body, require, text_field
+from ..errors import Invalid, NotFound
+from ..queue import availability
+from ..queue.actors import PAUSE_REASONS
+from ..queue.clock import to_iso
+from .request import center, current_actor, field, json_body, require, text_field
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -108,7 +108,7 @@ def issue_ticket() -> Any:
                           code="provenance_from_caller", field=name)
     ticket = center().engine.issue(site, service, priority=priority or None, source=source, actor=actor,
                                    kiosk=kiosk, request_id=field(data, "request_id", str))
-    from .printing import public_url
+    from ..output.printing import public_url
 
     ticket["public_url"] = public_url(center(), ticket["public_id"], request.host_url)
     return jsonify(ticket), 201

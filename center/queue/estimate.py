@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from statistics import NormalDist
 from zoneinfo import ZoneInfo
 
-from .config import WEEKDAYS, Site
+from ..config.model import WEEKDAYS, Site
 from .policy import CallingOrder, Seat
 
 MAX_REPLAY = 300  # beyond this many waiting tickets, fall back to the simple formula (bounded work)
@@ -209,7 +209,7 @@ class _Lines:
         self.n += 1
 
     def next_for(self, order: CallingOrder, seat: Seat, at: float) -> Waiting | None:
-        """The engine's order (center/policy.py) for one counter at `at` seconds from now: the smallest key
+        """The engine's order (center/queue/policy.py) for one counter at `at` seconds from now: the smallest key
         among the heads of the lines it may call (each line is in that order already)."""
         best_key, best_line = None, None
         sources = [("counter", seat.ident), *seat.services]

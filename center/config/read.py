@@ -2,14 +2,13 @@
 
 The file is the starting point for everything the queue knows about the center. It is validated as
 a whole on start so that a typo stops the server with the key and the problem named, instead of
-surfacing as a wrong queue at 8 o'clock on a Monday.
+surfacing as a wrong queue at 8 o'clock on a Monday. What it builds is in center/config/model.py.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,29 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from printer_drivers.printer import Printer  # one definition, shared with the print agent
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+from .model import (
+    DEFAULT_RATING,
+    GROUP_ICONS,
+    RATING_FACES,
+    WEEKDAYS,
+    ZERO_TENS,
+    Config,
+    Counter,
+    Display,
+    Kiosk,
+    NumberFormat,
+    PriorityGroup,
+    Procedure,
+    QueueRules,
+    Rating,
+    RatingLevel,
+    RatingReason,
+    Security,
+    Service,
+    Site,
+    Voice,
+)
+
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 INTERVAL_RE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 HHMM_RE = re.compile(r"^(\d{1,2}):(\d{2})$")
@@ -30,250 +51,6 @@ class ConfigError(ValueError):
         super().__init__(f"{key}: {problem}")
         self.key = key
         self.problem = problem
-
-
-@dataclass(frozen=True)
-class Procedure:
-    code: str
-    name: str
-    name_en: str
-    field: str
-    mean_min: float
-
-
-@dataclass(frozen=True)
-class NumberFormat:
-    """Either a letter prefix with zero-padded digits (A001) or a numeric series (1001–1999).
-
-    Both wrap around when the range is used up; the stored sequence keeps growing, so a wrapped
-    number is a new ticket, never a re-issued one.
-    """
-
-    prefix: str = ""
-    digits: int = 3
-    first: int = 1
-    last: int = 999
-
-    def size(self) -> int:
-        return self.last - self.first + 1
-
-    def format(self, seq: int) -> str:
-        """The printed number for the `seq`-th ticket of a service day (seq starts at 1)."""
-        value = self.first + (seq - 1) % self.size()
-        return f"{self.prefix}{value:0{self.digits}d}"
-
-
-@dataclass(frozen=True)
-class Service:
-    code: str
-    name: str
-    name_en: str
-    icon: str
-    number: NumberFormat
-    target_wait_min: float
-    daily_cap: int | None
-    allow_priority: bool
-    default_service_min: float
-    procedures: tuple[Procedure, ...]
-
-    def procedure(self, code: str) -> Procedure | None:
-        return next((p for p in self.procedures if p.code == code), None)
-
-
-@dataclass(frozen=True)
-class Counter:
-    id: str
-    site: str
-    number: int
-    name: str
-    services: tuple[str, ...]  # in order of preference
-
-
-@dataclass(frozen=True)
-class Kiosk:
-    id: str
-    site: str
-    name: str
-    printer: Printer
-    voice: bool = False  # spoken guidance on this kiosk (see docs/kiosk.md: off unless the center asks)
-
-
-@dataclass(frozen=True)
-class Display:
-    id: str
-    site: str
-    name: str
-    counters: tuple[str, ...]  # empty: all counters of the site
-    services: tuple[str, ...]  # empty: all services of the site
-
-
-@dataclass(frozen=True)
-class Site:
-    code: str
-    name: str
-    name_en: str
-    address: str
-    services: tuple[str, ...]
-    numbering: dict[str, NumberFormat]
-    hours: dict[str, tuple[tuple[time, time | None], ...]]  # weekday -> intervals; None end = 24:00
-    closed_dates: tuple[str, ...]
-    numbering_starts_at: time
-    stop_issuing_before_close_min: int
-    counters: tuple[Counter, ...]
-    kiosks: tuple[Kiosk, ...]
-    displays: tuple[Display, ...]
-
-
-# Pictograms shipped with the kiosk (kiosk/static/kiosk/icons/<name>.svg), so that a citizen who cannot
-# read finds the service and the priority group by picture.
-SERVICE_ICONS = ("certify", "civil", "residence", "land", "business", "social", "results", "online", "generic")
-GROUP_ICONS = ("elderly", "pregnant", "disabled", "children", "merit", "priority")
-
-
-@dataclass(frozen=True)
-class PriorityGroup:
-    code: str
-    name: str
-    name_en: str
-    icon: str = "priority"  # one of GROUP_ICONS; by default the group's code when it names one
-
-
-@dataclass(frozen=True)
-class QueueRules:
-    priority_policy: str  # "strict" or "interleaved"
-    interleave_every: int  # interleaved: one priority call after every N normal calls
-    aging_min: float  # a ticket waiting longer than this counts as priority (no one waits forever)
-    transfer_keeps_place: bool
-
-
-@dataclass(frozen=True)
-class Voice:
-    template: str
-    template_en: str
-    read_digits: bool
-    repeat: int
-    rate: float
-    english: bool
-    southern: bool = False  # zero_tens = "lẻ": 105 "một trăm lẻ năm" (the southern reading) instead of "linh"
-
-
-ZERO_TENS = {"linh": False, "lẻ": True}
-
-
-@dataclass(frozen=True)
-class Security:
-    """[security]: what the server trusts about the network in front of it (center/clients.py)."""
-
-    allowed_origins: tuple[str, ...] = ()  # besides the app's own: origins whose pages may use a staff cookie
-    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")  # whose X-Real-IP / X-Forwarded-For is believed
-    anonymous_sockets_per_address: int = 50  # open anonymous Socket.IO connections per client address
-
-
-RATING_FACES = ("very_happy", "happy", "neutral", "unhappy", "very_unhappy")
-SATISFIED_FACES = ("very_happy", "happy")
-
-
-@dataclass(frozen=True)
-class RatingLevel:
-    code: str
-    name: str
-    name_en: str
-    face: str
-    ask_reasons: bool
-
-    @property
-    def satisfied(self) -> bool:
-        return self.face in SATISFIED_FACES
-
-
-@dataclass(frozen=True)
-class RatingReason:
-    code: str
-    name: str
-    name_en: str
-
-
-@dataclass(frozen=True)
-class Rating:
-    """[rating]: the rating pad's answers, best first, and the reasons an unhappy answer may give
-    (center/ratings.py stores them; reports count the `satisfied` levels)."""
-
-    levels: tuple[RatingLevel, ...]
-    reasons: tuple[RatingReason, ...]
-    window_min: float  # how long after a finish the pad may ask
-    timeout_s: int  # the pad goes back to idle after this long without an answer
-
-    def level(self, code: Any) -> RatingLevel | None:
-        return next((lv for lv in self.levels if lv.code == code), None)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "levels": [{"code": lv.code, "name": lv.name, "name_en": lv.name_en, "face": lv.face,
-                        "ask_reasons": lv.ask_reasons, "satisfied": lv.satisfied} for lv in self.levels],
-            "reasons": [{"code": r.code, "name": r.name, "name_en": r.name_en} for r in self.reasons],
-            "window_min": self.window_min,
-            "timeout_s": self.timeout_s,
-        }
-
-
-DEFAULT_RATING = Rating(
-    levels=(RatingLevel("very_satisfied", "Rất hài lòng", "Very satisfied", "very_happy", False),
-            RatingLevel("satisfied", "Hài lòng", "Satisfied", "happy", False),
-            RatingLevel("unsatisfied", "Không hài lòng", "Not satisfied", "unhappy", True)),
-    reasons=(RatingReason("wait_long", "Thời gian chờ lâu", "Long wait"),
-             RatingReason("slow", "Giải quyết chậm", "Slow processing"),
-             RatingReason("unclear", "Hướng dẫn chưa rõ ràng", "Unclear guidance"),
-             RatingReason("attitude", "Thái độ phục vụ chưa tốt", "Unfriendly service"),
-             RatingReason("extra_papers", "Yêu cầu thêm giấy tờ", "Asked for extra papers"),
-             RatingReason("facilities", "Cơ sở vật chất chưa tốt", "Poor facilities")),
-    window_min=5.0, timeout_s=60)
-
-
-@dataclass(frozen=True)
-class Config:
-    center_name: str
-    center_name_en: str
-    timezone: str
-    ticket_footer: str
-    rules: QueueRules
-    voice: Voice
-    priority_groups: tuple[PriorityGroup, ...]
-    services: dict[str, Service]
-    sites: dict[str, Site]
-    source_path: str = ""
-    security: Security = Security()
-    rating: Rating = DEFAULT_RATING
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-    def counter(self, counter_id: str) -> Counter | None:
-        for site in self.sites.values():
-            for c in site.counters:
-                if c.id == counter_id:
-                    return c
-        return None
-
-    def kiosk(self, kiosk_id: str) -> Kiosk | None:
-        for site in self.sites.values():
-            for k in site.kiosks:
-                if k.id == kiosk_id:
-                    return k
-        return None
-
-    def display(self, display_id: str) -> Display | None:
-        for site in self.sites.values():
-            for d in site.displays:
-                if d.id == display_id:
-                    return d
-        return None
-
-    def priority_group(self, code: str) -> PriorityGroup | None:
-        return next((g for g in self.priority_groups if g.code == code), None)
-
-    def number_format(self, site: str, service: str) -> NumberFormat:
-        return self.sites[site].numbering.get(service) or self.services[service].number
 
 
 # --------------------------------------------------------------------------------------------

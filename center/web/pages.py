@@ -7,10 +7,10 @@ from urllib.parse import urlparse
 
 from flask import Blueprint, make_response, redirect, render_template, request, session, url_for
 
-from .actors import Actor
+from ..errors import QueueError
+from ..queue.actors import Actor
 from .clients import client_address
-from .errors import QueueError
-from .web import center, current_actor
+from .request import center, current_actor
 
 bp = Blueprint("pages", __name__)
 
@@ -21,7 +21,7 @@ class SignInFirst(Exception):
 
 def signed_in() -> Actor:
     """The signed-in caller of a staff page. Nobody: a redirect to the sign-in page that returns to this
-    page with its query (every page the same way; JSON routes answer 401 instead, `center.web.require`)."""
+    page with its query (every page the same way; JSON routes answer 401 instead, `center.web.request.require`)."""
     actor = current_actor()
     if actor is None:
         raise SignInFirst()

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from .config import Security
+from ..config.model import Security
 
 
 @lru_cache(maxsize=64)

@@ -20,20 +20,20 @@ from flask import request, session
 from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room  # noqa: A004
 from socketio import PubSubManager
 
-from .actors import Actor
+from ..offload import gevent_active
+from ..queue.actors import Actor
+from ..queue.engine import Engine
+from ..queue.events import Batcher, Event, PublicFanout, screens_room, site_room, ticket_room
 from .auth import Credential, allowed
 from .clients import client_address, cookie_allowed
-from .engine import Engine
-from .events import Batcher, Event, PublicFanout, screens_room, site_room, ticket_room
-from .offload import gevent_active
-from .web import Center
+from .request import Center
 
 log = logging.getLogger(__name__)
 
 
 # cors_allowed_origins=[]: engine.io sends no CORS headers (a page elsewhere cannot read long-polling answers) and
 # leaves the origin to `connect`, which lets a token in from anywhere but the staff cookie only from the app's own
-# origin or one named in [security] allowed_origins (center/clients.py).
+# origin or one named in [security] allowed_origins (center/web/clients.py).
 # async_handlers=False: a client's events are handled in order inside its own read loop, not each in a new greenlet.
 # A socket that floods is then stopped at its EVENT_BURST-th event (`spend` closes it and the loop reads no more);
 # with a greenlet per event the loop read ~220,000 queued `resync` packets before the first handler ran, and a

@@ -35,7 +35,7 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Voice
+from ..config.model import Voice
 
 DIGITS = ("không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín")
 SCALES = ("", "nghìn", "triệu", "tỷ")

@@ -465,7 +465,7 @@ CREATE INDEX login_limits_expiry ON login_limits (expires_at);
 MIGRATIONS.append(V13_SESSIONS_AND_LOGIN_LIMITS)
 
 # One issuing limit per kiosk device and idempotent request ids, where every server process sees them: both are
-# read and written inside the issue's own transaction (center/engine.py: _take_issue_token, _prior_request).
+# read and written inside the issue's own transaction (center/queue/issuing.py: take_issue_token, prior_request).
 # IF NOT EXISTS: a file set back to an older version (tests/test_migrations.py) runs this again harmlessly.
 V14_ISSUE_LIMITS = """
 CREATE TABLE IF NOT EXISTS issue_limits (
@@ -486,7 +486,7 @@ CREATE TABLE IF NOT EXISTS issue_requests (
 MIGRATIONS.append(V14_ISSUE_LIMITS)
 
 # How many wait in each line (site, day, service, target counter or '', class), kept by triggers on every change
-# of a ticket: the people ahead of a new ticket are a sum over a few of these rows (center/policy.py), so issuing
+# of a ticket: the people ahead of a new ticket are a sum over a few of these rows (center/queue/policy.py), so issuing
 # costs the same with 10 or 10,000 waiting (counting them in the index took 0.2 ms per ticket at 10,000).
 V15_QUEUE_COUNTS = """
 CREATE TABLE IF NOT EXISTS queue_counts (

@@ -6,7 +6,7 @@ of that finish, and only once (ratings.ticket_id is the primary key). The staff 
 are taken from the ticket, never from the pad; the procedures are joined from ticket_procedures.
 
 What the pad offers (levels, reasons, how long it may ask) is the [rating] section of config.toml,
-parsed once with the rest of the file (`center.config.Rating`, `Config.rating`).
+parsed once with the rest of the file (`center.config.read.Rating`, `Config.rating`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..config.model import Rating
+from ..errors import Conflict, Invalid
+from ..storage.store import Store
 from .clock import from_iso, to_iso
-from .config import Rating
-from .errors import Conflict, Invalid
-from .store import Store
 
 MAX_REASONS = 10
 MAX_NOTE = 300

@@ -21,12 +21,14 @@ from printer_drivers import drivers
 from printer_drivers.drivers import MESSAGES, PrintResult, print_ticket
 from printer_drivers.ticket import TicketData
 
-from . import audit, availability, offload, settings
-from .actors import Actor
-from .clock import from_iso, to_iso
-from .config import Kiosk, Printer
-from .estimate import wait_range, wait_text
-from .events import Event
+from .. import offload
+from ..config.model import Kiosk, Printer
+from ..queue import availability
+from ..queue.actors import Actor
+from ..queue.clock import from_iso, to_iso
+from ..queue.estimate import wait_range, wait_text
+from ..queue.events import Event
+from ..storage import audit, settings
 
 DEADLINE_S = 2.5  # the printer's share of the kiosk's 3 s: the issue itself and the answer need the rest
 AGENT_JOB_TTL_S = 60  # a job the agent did not claim within a minute is stale: never print it later
@@ -213,7 +215,7 @@ def has_pending(c: Any, kiosk_id: str) -> bool:
 
 def report_job(c: Any, kiosk: Kiosk, job_id: int, ok: bool, error: str | None, health: dict[str, Any] | None,
                actor: Actor) -> dict[str, Any]:
-    from .errors import NotFound
+    from ..errors import NotFound
 
     now = to_iso(c.engine.clock())
     code = None if ok else (error if error in MESSAGES else "printer_error")
@@ -325,7 +327,7 @@ def claim_test(c: Any, kiosk_id: str) -> dict[str, Any] | None:
 
 def report_test(c: Any, kiosk: Kiosk, test_id: int, ok: bool, error: str | None,
                 health: dict[str, Any] | None) -> dict[str, Any]:
-    from .errors import NotFound
+    from ..errors import NotFound
 
     with c.store.write() as conn:
         current = settings.agent_test(conn, kiosk.id)

@@ -1,6 +1,6 @@
 """Who acts, and why a counter pauses: shared by the engine, accounts, sockets and pages.
 
-Kept apart from the engine so that the accounts (center/auth.py) and the web layer name a caller without
+Kept apart from the engine so that the accounts (center/web/auth.py) and the web layer name a caller without
 importing the queue engine.
 """
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from .config import WEEKDAYS, Site
+from ..config.model import WEEKDAYS, Site
 
 Clock = Callable[[], datetime]
 

@@ -18,12 +18,12 @@ from typing import Any
 from flask import current_app, g, request, session
 from flask_socketio import SocketIO
 
-from .actors import Actor
+from ..config.model import Config
+from ..errors import MAX_TEXT, BadRequest, Forbidden, Invalid, QueueError, Unauthorized, clean_text
+from ..queue.actors import Actor
+from ..queue.engine import Engine
+from ..storage.store import Store
 from .auth import Accounts, allowed
-from .config import Config
-from .engine import Engine
-from .errors import MAX_TEXT, BadRequest, Forbidden, Invalid, QueueError, Unauthorized, clean_text
-from .store import Store
 
 MAX_JSON_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 16  # the deepest body the API takes is 3 levels (finish: procedures: [{code}])

@@ -8,7 +8,7 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 TICKET = {"$ref": "#/components/schemas/Ticket"}
 WAIT_RANGE_SCHEMA = {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2, "nullable": True,
                      "description": "the printed wait range [low, high] in seconds, multiples of 300, calibrated "
-                                    "to hold 70 % of waits (center.estimate.wait_range)"}
+                                    "to hold 70 % of waits (center.queue.estimate.wait_range)"}
 
 
 def _err(*codes: int) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def _body(properties: dict[str, Any], required: list[str] | None = None,
     return {"required": bool(required or any_of), "content": {"application/json": {"schema": schema}}}
 
 
-# What the server takes (center/web.py): codes and ids 1–64 characters, free text at most 500 characters.
+# What the server takes (center/web/request.py): codes and ids 1–64 characters, free text at most 500 characters.
 CODE = {"type": "string", "minLength": 1, "maxLength": 64}
 TEXT = {"type": "string", "maxLength": 500, "pattern": "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$",
         "description": "free text: trimmed, no control characters but line breaks and tabs, at most 500 characters"}

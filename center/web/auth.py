@@ -11,7 +11,7 @@ attempts therefore gets at most 5 password checks, and spraying many names from 
 
 A cookie session and a socket hold the account's `session_gen` from sign-in; sign-out, a password reset, a
 role change and disabling the account bump it, which ends every session and socket of the account. A socket
-opened with a token ends when the token is revoked or its account disabled (center/realtime.py sweeps).
+opened with a token ends when the token is revoked or its account disabled (center/web/realtime.py sweeps).
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ from typing import Any
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import audit, offload
-from .actors import Actor
-from .clock import Clock, from_iso, system_clock, to_iso
-from .errors import Conflict, Invalid, NotFound, QueueError, Unauthorized
-from .store import Store
+from .. import offload
+from ..errors import Conflict, Invalid, NotFound, QueueError, Unauthorized
+from ..queue.actors import Actor
+from ..queue.clock import Clock, from_iso, system_clock, to_iso
+from ..storage import audit
+from ..storage.store import Store
 
 USER_ROLES = ("admin", "manager", "staff")
 DEVICE_ROLES = ("kiosk", "display")

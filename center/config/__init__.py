@@ -1,0 +1,1 @@
+"""config.toml: what a center is (model: frozen dataclasses) and how the file is read and validated (read)."""
