@@ -156,8 +156,7 @@ def _device(args: argparse.Namespace) -> tuple[str, str] | str:
     cfg = load_config(args.config)
     if args.site and args.site not in cfg.sites:
         return f"unknown site {args.site!r}: {args.config} has {', '.join(cfg.sites)}"
-    devices = {d.id: ("kiosk", s.code) for s in cfg.sites.values() for d in s.kiosks}
-    devices.update({d.id: ("display", s.code) for s in cfg.sites.values() for d in s.displays})
+    devices = cfg.devices()
     if args.device not in devices:
         return (f"unknown device {args.device!r}: {args.config} has kiosks and displays "
                 f"{', '.join(sorted(devices)) or '(none)'}")

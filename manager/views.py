@@ -307,8 +307,15 @@ def admin_devices() -> Any:
                 if site not in c.config.sites:
                     raise Invalid("Hãy chọn điểm tiếp nhận", "Choose a site", code="unknown_site")
                 name = _form("name")
-                if not name or len(name) > 64:
-                    raise Invalid("Tên thiết bị 1–64 ký tự", "Device name: 1–64 characters", code="bad_device")
+                known = c.config.devices()
+                if name not in known:
+                    raise Invalid(f"Không có thiết bị «{name[:64]}» trong config.toml (kiosk hoặc màn hình)",
+                                  f"No kiosk or display {name[:64]!r} in config.toml", code="unknown_device")
+                if known[name] != (_form("role"), site):
+                    role, at = known[name]
+                    kind = "kiosk" if role == "kiosk" else "màn hình chờ"
+                    raise Invalid(f"{name} là {kind} của {c.config.sites[at].name}", f"{name} is a {role} at site {at}",
+                                  code="wrong_device_role_or_site")
                 new_token = c.accounts.create_token(device=name, role=_form("role"), site=site)
                 message = tr(f"Đã tạo mã cho thiết bị {name}", f"Token created for device {name}")
                 _audit(actor, "token.create", name, {"role": _form("role"), "site": site})
@@ -324,9 +331,7 @@ def admin_devices() -> Any:
                 raise Invalid("Thao tác không hợp lệ", "Unknown action", code="bad_action")
         except QueueError as e:
             error = e
-    devices = []
-    for k in c.config.sites.values():
-        devices += [(kk.id, "kiosk", k.code) for kk in k.kiosks] + [(d.id, "display", k.code) for d in k.displays]
+    devices = [(name, role, site) for name, (role, site) in c.config.devices().items()]
     return render_template("manager/admin_devices.html", actor=actor, tokens=c.accounts.tokens(),
                            roles=DEVICE_ROLES, sites=c.config.sites, devices=devices, message=message, error=error,
                            new_token=new_token), (error.status if error else 200)

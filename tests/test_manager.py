@@ -179,7 +179,7 @@ def test_manager_cannot_open_account_admin(srv):
 def test_device_tokens_are_created_and_revoked(srv):
     s = login(srv, "manager")
     token = csrf(s, srv, "/manager/admin/devices")
-    form = {"csrf_token": token, "action": "create", "name": "main-kiosk-2", "role": "kiosk", "site": "main"}
+    form = {"csrf_token": token, "action": "create", "name": "main-kiosk-1", "role": "kiosk", "site": "main"}
     r = s.post(srv.url + "/manager/admin/devices", data=form, timeout=10)
     device = re.search(r'id="new-token">([^<]+)<', r.text).group(1)
     hdr = {"Authorization": f"Bearer {device}"}
@@ -188,10 +188,28 @@ def test_device_tokens_are_created_and_revoked(srv):
     import sqlite3
 
     with sqlite3.connect(srv.db) as conn:
-        (tid,) = conn.execute("SELECT id FROM tokens WHERE name = 'main-kiosk-2'").fetchone()
+        (tid,) = conn.execute("SELECT max(id) FROM tokens WHERE name = 'main-kiosk-1'").fetchone()
     s.post(srv.url + "/manager/admin/devices", data={"csrf_token": token, "action": "revoke", "id": str(tid)},
            timeout=10)
     assert requests.get(srv.url + f"/manager/api/report?{Q}", headers=hdr, timeout=10).status_code == 401
+
+
+def test_a_device_token_is_made_only_for_a_kiosk_or_display_of_the_config(srv):
+    import sqlite3
+
+    s = login(srv, "manager")
+    token = csrf(s, srv, "/manager/admin/devices")
+    with sqlite3.connect(srv.db) as conn:
+        before = conn.execute("SELECT count(*) FROM tokens").fetchone()[0]
+    for name, role, site, says in (("main-kiosk-9", "kiosk", "main", "Không có thiết bị «main-kiosk-9»"),
+                                   ("main-kiosk-1", "display", "main", "main-kiosk-1 là kiosk của"),
+                                   ("main-kiosk-1", "kiosk", "branch", "main-kiosk-1 là kiosk của")):
+        form = {"csrf_token": token, "action": "create", "name": name, "role": role, "site": site}
+        r = s.post(srv.url + "/manager/admin/devices", data=form, timeout=10)
+        assert r.status_code == 422, (name, role, site, r.status_code)
+        assert says in r.text and 'id="new-token"' not in r.text
+    with sqlite3.connect(srv.db) as conn:
+        assert conn.execute("SELECT count(*) FROM tokens").fetchone()[0] == before
 
 
 def test_counter_services_today_survive_a_restart(srv):

@@ -243,6 +243,13 @@ class Config:
                     return k
         return None
 
+    def devices(self) -> dict[str, tuple[str, str]]:
+        """Every kiosk and display → (role, site): the only devices a token may be made for (one for a device the
+        center does not have opens no screen; one for the wrong site issues tickets at the wrong place)."""
+        out = {k.id: ("kiosk", s.code) for s in self.sites.values() for k in s.kiosks}
+        out.update({d.id: ("display", s.code) for s in self.sites.values() for d in s.displays})
+        return out
+
     def display(self, display_id: str) -> Display | None:
         for site in self.sites.values():
             for d in site.displays:
