@@ -15,6 +15,9 @@ Ratings: T1 very_satisfied (main-1, staff1), T2 satisfied (main-1, staff1), T4' 
 from __future__ import annotations
 
 import json
+import re
+
+import requests
 
 from center.queue.actors import Actor
 
@@ -77,3 +80,32 @@ def build_fixed_day(engine, clock) -> dict[str, int]:
     rate(engine, ids["T2"], "satisfied")
     rate(engine, ids["T4b"], "unsatisfied")
     return ids
+
+
+def fixed_day_server(directory):
+    """A real server on a database holding the fixed day above (module-scoped fixtures stop it)."""
+    from center.config.read import load_config
+    from center.queue.engine import Engine
+    from center.storage.store import Store
+    from tests.conftest import DEMO_CONFIG, FakeClock, Server, prepare_accounts
+
+    db = directory / "center.sqlite3"
+    tokens = prepare_accounts(db)
+    clock = FakeClock()
+    store = Store(db)
+    build_fixed_day(Engine(store, load_config(DEMO_CONFIG), clock=clock), clock)
+    store.close()
+    return Server(db=db, config=DEMO_CONFIG, tokens=tokens).start()
+
+
+def login(srv, user: str) -> requests.Session:
+    """A signed-in staff session (cookie and CSRF token) as `user`."""
+    from tests.conftest import PASSWORD
+
+    s = requests.Session()
+    page = s.get(srv.url + "/login", timeout=10).text
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    r = s.post(srv.url + "/login", data={"username": user, "password": PASSWORD, "csrf_token": token}, timeout=10,
+               allow_redirects=False)
+    assert r.status_code == 302
+    return s

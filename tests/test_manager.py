@@ -10,37 +10,19 @@ import pytest
 import requests
 from openpyxl import load_workbook
 
-from tests.conftest import DEMO_CONFIG, PASSWORD, FakeClock, Server, prepare_accounts
-from tests.manager_support import DAY, build_fixed_day
+from tests.conftest import PASSWORD
+from tests.manager_support import DAY, fixed_day_server, login
 
 Q = f"from={DAY}&to={DAY}&site=main"
 
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    db = tmp_path_factory.mktemp("manager") / "center.sqlite3"
-    tokens = prepare_accounts(db)
-    from center.config.read import load_config
-    from center.queue.engine import Engine
-    from center.storage.store import Store
-
-    clock = FakeClock()
-    store = Store(db)
-    build_fixed_day(Engine(store, load_config(DEMO_CONFIG), clock=clock), clock)
-    store.close()
-    server = Server(db=db, config=DEMO_CONFIG, tokens=tokens).start()
+    """The hand-worked day of tests/manager_support.py on a real server."""
+    server = fixed_day_server(tmp_path_factory.mktemp("manager"))
     yield server
     server.stop()
 
-
-def login(srv, user: str) -> requests.Session:
-    s = requests.Session()
-    page = s.get(srv.url + "/login", timeout=10).text
-    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-    r = s.post(srv.url + "/login", data={"username": user, "password": PASSWORD, "csrf_token": token}, timeout=10,
-               allow_redirects=False)
-    assert r.status_code == 302
-    return s
 
 
 def csrf(s: requests.Session, srv, path: str) -> str:

@@ -17,11 +17,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import requests
 from openpyxl import load_workbook
 
-from tests.conftest import DEMO_CONFIG, PASSWORD, ROOT, FakeClock, Server, prepare_accounts
-from tests.manager_support import DAY, build_fixed_day
+from tests.conftest import DEMO_CONFIG, ROOT
+from tests.manager_support import DAY, build_fixed_day, fixed_day_server, login
 
 Q = f"from={DAY}&to={DAY}&site=main"
 
@@ -35,28 +34,10 @@ def run_cli(db: Path, *args: str, stdin: str | None = None, env: dict[str, str] 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
     """The hand-worked day of tests/manager_support.py on a real server."""
-    db = tmp_path_factory.mktemp("manager-ops") / "center.sqlite3"
-    tokens = prepare_accounts(db)
-    from center.config.read import load_config
-    from center.queue.engine import Engine
-    from center.storage.store import Store
-
-    clock = FakeClock()
-    store = Store(db)
-    build_fixed_day(Engine(store, load_config(DEMO_CONFIG), clock=clock), clock)
-    store.close()
-    server = Server(db=db, config=DEMO_CONFIG, tokens=tokens).start()
+    server = fixed_day_server(tmp_path_factory.mktemp("manager-ops"))
     yield server
     server.stop()
 
-
-def login(srv, user: str) -> requests.Session:
-    s = requests.Session()
-    token = re.search(r'name="csrf-token" content="([^"]+)"', s.get(srv.url + "/login", timeout=10).text).group(1)
-    r = s.post(srv.url + "/login", data={"username": user, "password": PASSWORD, "csrf_token": token}, timeout=10,
-               allow_redirects=False)
-    assert r.status_code == 302
-    return s
 
 
 def text_of(html: str) -> str:
