@@ -17,7 +17,7 @@ from datetime import datetime
 
 import requests
 
-from .common import BenchServer, Crowd, percentile
+from .common import BenchServer, Crowd, open_display_page, percentile
 
 
 def _ms(iso: str) -> float:
@@ -52,16 +52,7 @@ def display_latency(server: BenchServer, crowd: int = 200, calls: int = 100, voi
     commit_to_dom, api_to_dom = [], []
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-                "--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"])
-            page = browser.new_page(viewport={"width": 1920, "height": 1080})
-            page.goto(f"{server.url}/display/main-hall?voice={voice}#token={server.tokens['display']}")
-            deadline = time.monotonic() + 30
-            while not page.evaluate("!!(window.xephangSocket && window.xephangSocket.connected)"):
-                if time.monotonic() > deadline:
-                    raise RuntimeError("display did not connect")
-                time.sleep(0.05)
-            time.sleep(1)
+            browser, page = open_display_page(p, server, voice)
             for i in range(calls + 3):
                 s.post(server.url + "/api/tickets", json={"site": "main", "service": "CT"}, headers=admin, timeout=30)
                 t0 = time.time() * 1000

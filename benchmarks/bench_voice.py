@@ -18,7 +18,7 @@ from datetime import datetime
 
 import requests
 
-from .common import BenchServer
+from .common import BenchServer, open_display_page
 
 METHOD = ("six counters (main-1…main-6) call a fresh ticket each, 0.3 s apart (1.5 s in all), through the API of "
           "the production server; the display page in chromium plays the espeak-ng audio at real speed; delay = "
@@ -71,16 +71,7 @@ def run(bursts: int = 2) -> dict:
     results = []
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-                "--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"])
-            page = browser.new_page(viewport={"width": 1920, "height": 1080})
-            page.goto(f"{server.url}/display/main-hall?voice=server#token={server.tokens['display']}")
-            deadline = time.monotonic() + 30
-            while not page.evaluate("!!(window.xephangSocket && window.xephangSocket.connected)"):
-                if time.monotonic() > deadline:
-                    raise RuntimeError("display did not connect")
-                time.sleep(0.05)
-            time.sleep(1)
+            browser, page = open_display_page(p, server, "server")
             s = requests.Session()
             for _ in range(bursts):
                 results.append(burst(server, page, s))

@@ -139,3 +139,19 @@ class Crowd:
     def stop(self) -> list[tuple[int, bool, float]]:
         out, _ = self.proc.communicate("\n", timeout=120)
         return [tuple(x) for x in json.loads(out)] if out.strip() else []
+
+
+def open_display_page(p, server, voice: str = "auto"):
+    """Debian's chromium showing the main hall display with its device token, once its socket is connected:
+    (browser, page). `voice` is the page's ?voice= mode."""
+    browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+        "--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"])
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(f"{server.url}/display/main-hall?voice={voice}#token={server.tokens['display']}")
+    deadline = time.monotonic() + 30
+    while not page.evaluate("!!(window.xephangSocket && window.xephangSocket.connected)"):
+        if time.monotonic() > deadline:
+            raise RuntimeError("display did not connect")
+        time.sleep(0.05)
+    time.sleep(1)
+    return browser, page
