@@ -135,15 +135,7 @@ class SourceTerm:
         mine = [s.rank[me.service] for s in seats]
         higher = [sv for sv in common_services(seats)
                   if all(s.rank[sv] < r for s, r in zip(seats, mine, strict=True))]
-        parts, params = [], []
-        if higher:
-            parts.append(f"({c.untargeted} AND {c.service} IN ({','.join('?' * len(higher))}))")
-            params += higher
-        target = sole_counter(seats)
-        if target is not None:
-            parts.append(f"{c.target} IS ?")
-            params.append(target)
-        return (f"({' OR '.join(parts)})" if parts else "0"), params
+        return services_or_sole_target(higher, seats, c)
 
     def tie_sql(self, me: Me, seats: Sequence[Seat], c: Cols) -> Sql:
         if me.target_counter is not None:
@@ -163,6 +155,19 @@ def sole_counter(seats: Sequence[Seat]) -> Any:
     """The counter, when every seat is the same counter (then its transferred tickets are callable by all)."""
     idents = {s.ident for s in seats}
     return idents.pop() if len(idents) == 1 else None
+
+
+def services_or_sole_target(services: Sequence[str], seats: Sequence[Seat], c: Cols) -> Sql:
+    """SQL true for an untargeted ticket of one of `services`, or one transferred to the only able counter."""
+    parts, params = [], []
+    if services:
+        parts.append(f"({c.untargeted} AND {c.service} IN ({','.join('?' * len(services))}))")
+        params += list(services)
+    target = sole_counter(seats)
+    if target is not None:
+        parts.append(f"{c.target} IS ?")
+        params.append(target)
+    return (f"({' OR '.join(parts)})" if parts else "0"), params
 
 
 @dataclass(frozen=True)
@@ -235,16 +240,7 @@ class CallingOrder:
         return sql, params
 
     def _callable_by_all(self, seats: Sequence[Seat], c: Cols) -> Sql:
-        common = common_services(seats)
-        parts, params = [], []
-        if common:
-            parts.append(f"({c.untargeted} AND {c.service} IN ({','.join('?' * len(common))}))")
-            params += common
-        target = sole_counter(seats)
-        if target is not None:
-            parts.append(f"{c.target} IS ?")
-            params.append(target)
-        return (f"({' OR '.join(parts)})" if parts else "0"), params
+        return services_or_sole_target(common_services(seats), seats, c)
 
     def ahead_sql(self, me: Me, seats: Sequence[Seat], aged_before: str) -> Sql:
         """WHERE clause (over waiting `tickets` of the site and day) of the people ahead of `me`."""
