@@ -35,6 +35,13 @@ def _store(args: argparse.Namespace):
     return Store(args.db)
 
 
+def _config(args: argparse.Namespace):
+    """The config a command works with: the file at a center; at a node, its [upstream] over the manifest."""
+    from .sync.manifest import effective_config
+
+    return effective_config(args.config, args.db)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
@@ -151,9 +158,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 def _device(args: argparse.Namespace) -> tuple[str, str] | str:
     """(role, site) of --device from the config file, or why the token is refused: a token for a device the
     center does not have opens no screen, and one for the wrong site issues tickets at the wrong place."""
-    from .config.read import load_config
-
-    cfg = load_config(args.config)
+    cfg = _config(args)
     if args.site and args.site not in cfg.sites:
         return f"unknown site {args.site!r}: {args.config} has {', '.join(cfg.sites)}"
     devices = cfg.devices()
@@ -170,10 +175,9 @@ def _device(args: argparse.Namespace) -> tuple[str, str] | str:
 
 def cmd_demo_init(args: argparse.Namespace) -> int:
     """Fresh demo accounts with generated passwords and a token per kiosk and display."""
-    from .config.read import load_config
     from .web.auth import Accounts, generate_password
 
-    cfg = load_config(args.config)
+    cfg = _config(args)
     accounts = Accounts(_store(args))
     print("Demo credentials (generated now, shown once):")
     for name, role in (("admin", "admin"), ("quanly", "manager"), ("canbo1", "staff"), ("canbo2", "staff")):
@@ -191,11 +195,10 @@ def cmd_demo_init(args: argparse.Namespace) -> int:
 
 
 def cmd_close_day(args: argparse.Namespace) -> int:
-    from .config.read import load_config
     from .queue.actors import SYSTEM
     from .queue.engine import Engine
 
-    engine = Engine(_store(args), load_config(args.config))
+    engine = Engine(_store(args), _config(args))
     print(f"{engine.close_day(args.site, SYSTEM)} ticket(s) closed at {args.site}")
     return 0
 
@@ -329,12 +332,17 @@ def parser() -> argparse.ArgumentParser:
     g = with_db(sub.add_parser("generate-history", add_help=False,
                                help="fill the database with a synthetic history (see --help after it)"))
     g.set_defaults(func=cmd_generate_history)
+
+    from .sync.cli import add_commands
+
+    add_commands(sub, with_db)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     from .config.read import ConfigError
     from .errors import QueueError
+    from .storage.outbox import SyncRefused
 
     p = parser()
     args, rest = p.parse_known_args(argv)
@@ -354,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except QueueError as e:
         print(f"error: {e.message_en}", file=sys.stderr)
+        return 2
+    except SyncRefused as e:
+        print(f"sync error: {e}", file=sys.stderr)
         return 2
 
 

@@ -15,12 +15,12 @@ from werkzeug.exceptions import HTTPException
 
 from . import housekeeping as housekeeping_loop
 from .config.model import Config
-from .config.read import load_config
 from .errors import QueueError
 from .output.fonts import FONT_DIR
 from .queue.clock import Clock, system_clock
 from .queue.engine import Engine
 from .storage.store import Store, StoreError
+from .sync.protocol import CONTENT_TYPE as SYNC_BATCH
 from .web.auth import Accounts
 from .web.realtime import attach, make_socketio, publisher
 from .web.request import MAX_TEXT, Center, bearer_token, is_json_route, json_body, wants_json
@@ -45,7 +45,12 @@ def secret_key(db_path: str) -> str:
 def create_app(config: Config | str, db_path: str, *, clock: Clock = system_clock,
                message_queue: str | None = None, housekeeping: bool = True,
                secure_cookies: bool | None = None) -> Flask:
-    cfg = load_config(config) if isinstance(config, str) else config
+    if isinstance(config, str):
+        from .sync.manifest import effective_config
+
+        cfg = effective_config(config, db_path)  # a node's file names its center; the rest is its manifest
+    else:
+        cfg = config
     app = Flask(__name__, template_folder="templates", static_folder="static")
     app.config.update(
         SECRET_KEY=secret_key(db_path),
@@ -75,10 +80,11 @@ def create_app(config: Config | str, db_path: str, *, clock: Clock = system_cloc
     from kiosk.views import bp as kiosk_bp
     from manager.views import bp as manager_bp
 
+    from .sync.receive import bp as sync_bp
     from .web.api import bp as api_bp
     from .web.pages import bp as pages_bp
 
-    for bp in (api_bp, pages_bp, kiosk_bp, display_bp, counter_bp, manager_bp):
+    for bp in (api_bp, pages_bp, kiosk_bp, display_bp, counter_bp, manager_bp, sync_bp):
         app.register_blueprint(bp)
 
     @app.before_request
@@ -106,8 +112,8 @@ def create_app(config: Config | str, db_path: str, *, clock: Clock = system_cloc
     def parse_json_bodies() -> None:
         """Every body sent to a JSON route goes through the one bounded parser, even where the route reads
         nothing from it: garbage is a 400 everywhere, never silently ignored."""
-        if request.method in ("POST", "PUT", "PATCH", "DELETE") and is_json_route():
-            json_body()
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and is_json_route() and request.mimetype != SYNC_BATCH:
+            json_body()  # a sync batch is compressed, and read by its own bounded decoder (center/sync/protocol.py)
 
     @app.errorhandler(QueueError)
     def queue_error(e: QueueError) -> Any:
@@ -197,6 +203,10 @@ def create_app(config: Config | str, db_path: str, *, clock: Clock = system_cloc
     attach(socketio, app, c, message_queue)
     if housekeeping:
         housekeeping_loop.start(engine)
+        if cfg.upstream is not None:
+            from .sync import link
+
+            c.link = link.start(store, cfg, db_path, clock)
     return app
 
 

@@ -57,10 +57,13 @@ class _Gunicorn(BaseApplication):
 def serve(*, config_path: str, db_path: str, host: str, port: int, workers: int = 1, connections: int = 1000,
           redis_url: str | None = None, access_log: bool = False, simulate_from: str | None = None,
           time_scale: float = 1.0) -> None:
-    from .config.read import load_config
+    import os
 
-    cfg = load_config(config_path)  # fail before forking, with the key named
+    from .sync.manifest import effective_config
+
     check_database(db_path)
+    cfg = effective_config(config_path, db_path)  # fail before forking, with the key named
+    os.environ["XEPHANG_MASTER_PID"] = str(os.getpid())  # a node's new manifest reloads the workers (sync/link.py)
     if workers > 1 and not redis_url:
         raise SystemExit("--workers > 1 needs --redis URL: Socket.IO events must reach every process")
     if redis_url:
@@ -81,7 +84,9 @@ def serve(*, config_path: str, db_path: str, host: str, port: int, workers: int 
         # Imported in the worker only: the master process stays small (it only watches its workers).
         from .app import create_app
 
-        app = create_app(cfg, db_path, message_queue=redis_url, **({} if clock is None else {"clock": clock}))
+        # Read again in each new worker: a node reloads its workers when its center's manifest changed.
+        fresh = effective_config(config_path, db_path) if cfg.upstream is not None else cfg
+        app = create_app(fresh, db_path, message_queue=redis_url, **({} if clock is None else {"clock": clock}))
         # Everything built so far lives as long as the worker. Frozen, the cyclic garbage collector stops
         # walking it on every full collection: those took 40–56 ms with 200 screens connected, during which
         # the worker answered nobody (a call's p99); 17 ms after (BENCHMARKS.md).

@@ -210,6 +210,34 @@ DEFAULT_RATING = Rating(
     window_min=5.0, timeout_s=60)
 
 
+# A node's records have ids in [block * BLOCK_SIZE, (block + 1) * BLOCK_SIZE); the center's own are below it.
+BLOCK_SIZE = 10**12
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """[upstream]: this server is a node (a second reception point, a mobile team's laptop) of the center at
+    `url`, known there as `node`. Everything else (its sites, services, accounts, its id block) comes from the
+    center's manifest (center/sync/manifest.py)."""
+
+    url: str
+    node: str
+    token_file: str = ""  # where the node token is kept (default: beside the database)
+
+
+@dataclass(frozen=True)
+class Node:
+    """[[nodes]] at a center: a place that runs on its own and pushes the records of `sites` here."""
+
+    id: str
+    name: str
+    block: int
+    sites: tuple[str, ...]
+
+    def owns_id(self, value: object) -> bool:
+        return isinstance(value, int) and self.block * BLOCK_SIZE <= value < (self.block + 1) * BLOCK_SIZE
+
+
 @dataclass(frozen=True)
 class Config:
     center_name: str
@@ -224,6 +252,15 @@ class Config:
     source_path: str = ""
     security: Security = Security()
     rating: Rating = DEFAULT_RATING
+    upstream: Upstream | None = None
+    nodes: tuple[Node, ...] = ()
+
+    def node(self, node_id: str) -> Node | None:
+        return next((n for n in self.nodes if n.id == node_id), None)
+
+    def node_of_site(self, site: str) -> Node | None:
+        """The node that serves `site` (its records arrive by sync), or None for a site served here."""
+        return next((n for n in self.nodes if site in n.sites), None)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from printer_drivers.printer import Printer  # one definition, shared with the print agent
 
+from .federation import parse_nodes, parse_upstream
 from .model import (
     DEFAULT_RATING,
     GROUP_ICONS,
@@ -419,10 +420,15 @@ def parse_config(data: dict[str, Any], source_path: str = "") -> Config:
                                       f"services {sv!r} and {other!r} would print the same numbers at this site")
     rating = _parse_rating(top.table("rating"))
     security = _parse_security(top.table("security"))
+    upstream = parse_upstream(top.table("upstream"))
+    nodes = parse_nodes(top.tables("nodes"), sites)
+    if upstream and nodes:
+        raise ConfigError("nodes", "a node ([upstream]) cannot have nodes of its own")
     top.finish()
     return Config(center_name=center_name, center_name_en=center_name_en, timezone=timezone,
                   ticket_footer=footer, rules=rules, voice=voice, priority_groups=tuple(groups),
-                  services=services, sites=sites, source_path=source_path, security=security, rating=rating)
+                  services=services, sites=sites, source_path=source_path, security=security, rating=rating,
+                  upstream=upstream, nodes=nodes)
 
 
 ORIGIN_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
@@ -499,6 +505,11 @@ def _unique(values: list[Any], key: str, what: str) -> None:
 
 def load_config(path: str | Path) -> Config:
     """Read and validate a config file; raises ConfigError naming the key and the problem."""
+    return parse_config(read_toml(path), str(Path(path).resolve()))
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A config file's TOML as data (a node's local file, or a center's for its manifest)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -510,4 +521,4 @@ def load_config(path: str | Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(str(p), f"is not valid TOML: {e}") from None
-    return parse_config(data, str(p.resolve()))
+    return data

@@ -66,7 +66,7 @@ class Engine(Seats):
         second one. Both live in the database, inside the issue's own transaction, so every server process
         sees them and a refused issue costs nothing.
         """
-        site = self.site(site_code)
+        site = self.served_here(self.site(site_code))
         service = self.service(site, service_code)
         if priority is not None:
             if not isinstance(priority, str) or self.config.priority_group(priority) is None:
@@ -449,7 +449,7 @@ class Engine(Seats):
 
         With `before_day`, only tickets of earlier service days (the day rolled over). History stays.
         """
-        site = self.site(site_code)
+        site = self.served_here(self.site(site_code))
         now = self.clock()
         iso = to_iso(now)
         day = before_day or self.today(site, now)
@@ -482,6 +482,8 @@ class Engine(Seats):
         """Run every few seconds by the server: roll the day over and close it after the last session."""
         now = self.clock()
         for site in self.config.sites.values():
+            if self.config.node_of_site(site.code):
+                continue  # its own server closes its day; the result arrives by sync
             day = self.today(site, now)
             with self.store.connection() as conn:
                 stale = conn.execute("SELECT 1 FROM tickets WHERE site = ? AND service_day < ? AND status IN "

@@ -44,6 +44,7 @@ class Seats(Views):
     def take_counter(self, counter_id: str, actor: Actor) -> dict[str, Any]:
         """A staff member sits down at a counter (sign-in on the counter page)."""
         counter = self.counter(counter_id)
+        self.served_here(self.config.sites[counter.site])
         iso = to_iso(self.clock())
         with self.store.write() as conn:
             self._claim_counter(conn, counter, actor, iso)

@@ -9,7 +9,7 @@ import sqlite3
 from datetime import datetime
 
 from ..config.model import Config, Counter, Service, Site
-from ..errors import Invalid, NotFound
+from ..errors import Conflict, Invalid, NotFound
 from ..storage import settings
 from ..storage.store import Store
 from .clock import Clock, service_day, to_iso
@@ -68,6 +68,16 @@ class Sites:
         site = self.config.sites.get(code) if isinstance(code, str) else None
         if site is None:
             raise NotFound(f"Không có điểm tiếp nhận '{code}'", f"Unknown site '{code}'", code="unknown_site")
+        return site
+
+    def served_here(self, site: Site) -> Site:
+        """The site, if this server serves it: a site of a node ([[nodes]]) runs on the node's own server, and
+        its records arrive here by sync; operating it here too would make two histories of one queue."""
+        node = self.config.node_of_site(site.code)
+        if node is not None:
+            raise Conflict(f"{site.name} do máy tại chỗ '{node.name}' phục vụ: thao tác trên máy đó",
+                           f"{site.name_en} is served by node '{node.id}': act on its own server",
+                           code="served_by_node")
         return site
 
     def counter(self, counter_id: str) -> Counter:

@@ -188,6 +188,12 @@ class Views(Waits):
         self._after([], set(), counters=[counter])
         return self._counter_view_now(counter)
 
+    def records_arrived(self, sites: set[str]) -> None:
+        """Records of these sites came in from the place that serves them (center/sync/): their screens get
+        the queue and counters as they now are."""
+        counters = [c for code in sites if code in self.config.sites for c in self.config.sites[code].counters]
+        self._after([], set(sites), counters=counters)
+
     def _after(self, events: list[Event], sites: set[str], counters: list[Counter] | None = None) -> None:
         """After a commit: add the queue and counter state (read when sent: `Event.payload`), then hand
         everything to the publisher."""

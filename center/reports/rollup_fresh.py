@@ -9,7 +9,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ..config.model import Config
+from ..config.model import BLOCK_SIZE, Config
 from .filters import Filters
 from .rollup_build import _all_sites, _build_all_sites_days, _build_site_days, _config_key, _fingerprint
 
@@ -36,14 +36,18 @@ def _stale_days(conn: sqlite3.Connection, config: Config, d0: str, d1: str, site
         day += timedelta(days=1)
     meta = dict(conn.execute("SELECT key, value FROM rollup_meta").fetchall())
     changed: list[tuple[str, str]] = []
-    top = conn.execute("SELECT max(id) FROM ticket_events").fetchone()[0] or 0
+    # The watermark follows this center's own events; records of its nodes (ids from BLOCK_SIZE up) arrive
+    # late and out of id order, so the sync notes the (site, day)s they touch in rollup_dirty instead.
+    top = conn.execute("SELECT max(id) FROM ticket_events WHERE id < ?", (BLOCK_SIZE,)).fetchone()[0] or 0
     seen = int(meta.get("event_watermark", "0"))
+    dirty = conn.execute("SELECT site, service_day FROM rollup_dirty").fetchall()
     if meta.get("config") not in (None, _config_key(config)):
         changed = sorted(have)
-    elif top > seen:  # any rolled-up day (in the range or not) whose raw rows got events since the last check
-        for s, d in conn.execute(
-                "SELECT DISTINCT t.site, t.service_day FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id "
-                "WHERE e.id > ?", (seen,)).fetchall():
+    elif top > seen or dirty:  # any rolled-up day (in the range or not) whose raw rows changed since the last check
+        touched = set() if top <= seen else {tuple(r) for r in conn.execute(
+            "SELECT DISTINCT t.site, t.service_day FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id "
+            "WHERE e.id > ? AND e.id < ?", (seen, BLOCK_SIZE)).fetchall()}
+        for s, d in sorted(touched | {tuple(r) for r in dirty}):
             old = conn.execute("SELECT tickets, max_ticket_id, max_event_id, ratings, procedures FROM rollup_days "
                                "WHERE site = ? AND service_day = ?", (s, d)).fetchone()
             if old is not None and tuple(old) != _fingerprint(conn, s, d):
@@ -62,6 +66,7 @@ def ensure_rollups(store: Any, config: Config, d0: str, d1: str, *, today: str |
     with store.read() as conn:
         sites = [site] if site else _all_sites(conn, config)
         missing, changed, top = _stale_days(conn, config, d0, d1, sites)
+        dirty = conn.execute("SELECT site, service_day FROM rollup_dirty").fetchall()
     todo: dict[str, list[str]] = defaultdict(list)
     for s, d in {*missing, *changed}:
         todo[s].append(d)
@@ -74,6 +79,7 @@ def ensure_rollups(store: Any, config: Config, d0: str, d1: str, *, today: str |
         _build_all_sites_days(conn, config, d0, d1)
         conn.execute("INSERT INTO rollup_meta VALUES ('config', ?) ON CONFLICT(key) DO UPDATE SET value = "
                      "excluded.value", (_config_key(config),))
+        conn.executemany("DELETE FROM rollup_dirty WHERE site = ? AND service_day = ?", [tuple(r) for r in dirty])
         current = conn.execute("SELECT value FROM rollup_meta WHERE key = 'event_watermark'").fetchone()
         if top is not None and (current is None or int(current[0]) < top):
             conn.execute("INSERT INTO rollup_meta VALUES ('event_watermark', ?) ON CONFLICT(key) DO UPDATE SET "

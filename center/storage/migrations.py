@@ -521,3 +521,79 @@ END;
 """
 
 MIGRATIONS.append(V15_QUEUE_COUNTS)
+
+# Places that run on their own (issue 15, docs/federation.md). Every change of a record that flows upstream is
+# noted in sync_outbox by a trigger, in commit order, while this database has an upstream (a row in sync_link):
+# the node sends the rows named after the upstream's high-water mark, and keeps the notes until they are far
+# behind it (a center restored from a backup asks again). At the center, sync_nodes holds each node's token
+# (hashed), its high-water mark and last contact; sync_batches what came in. `sync_ver` (the sender's outbox
+# position when the row was read) keeps an older copy from overwriting a newer one.
+SYNCED_KEYS = {"tickets": "id", "ticket_events": "id", "ticket_procedures": "id", "ratings": "ticket_id",
+               "counter_events": "id", "print_jobs": "id", "audit_log": "id", "counter_state": "counter_id"}
+MUTABLE = ("tickets", "ratings", "print_jobs", "counter_state")
+
+
+def _outbox_triggers() -> str:
+    out = []
+    for table, key in SYNCED_KEYS.items():
+        for op in ("INSERT", "UPDATE") if table in MUTABLE else ("INSERT",):
+            out.append(f"CREATE TRIGGER IF NOT EXISTS sync_{table}_{op.lower()} AFTER {op} ON {table} "
+                       f"WHEN EXISTS (SELECT 1 FROM sync_link) BEGIN "
+                       f"INSERT INTO sync_outbox (tbl, key) VALUES ('{table}', NEW.{key}); END;")
+    return "\n".join(out)
+
+
+V16_SYNC = """
+CREATE TABLE sync_outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  tbl TEXT NOT NULL,
+  key NOT NULL                          -- the row's id (counter_state: its counter id)
+);
+CREATE TABLE sync_link (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  node TEXT NOT NULL,
+  acked INTEGER NOT NULL DEFAULT 0,     -- the upstream's high-water mark, as last heard
+  last_ok_at TEXT,
+  last_try_at TEXT,
+  last_error TEXT,
+  clock_offset_s REAL,                  -- this clock minus the upstream's, at the last contact
+  manifest TEXT,                        -- what the center manages, as last received (JSON)
+  manifest_hash TEXT,
+  manifest_at TEXT
+);
+CREATE TABLE sync_nodes (
+  node TEXT PRIMARY KEY,
+  token_hash TEXT UNIQUE,
+  token_created_at TEXT,
+  hwm INTEGER NOT NULL DEFAULT 0,       -- every change up to this outbox position of the node is here
+  last_contact_at TEXT,
+  last_records_at TEXT,
+  clock_offset_s REAL,
+  version TEXT,
+  records INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE sync_batches (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  node TEXT NOT NULL,
+  at TEXT NOT NULL,
+  via TEXT NOT NULL CHECK (via IN ('link', 'bundle')),
+  from_seq INTEGER NOT NULL,
+  to_seq INTEGER NOT NULL,
+  records INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  clock_offset_s REAL
+);
+CREATE INDEX sync_batches_node ON sync_batches (node, at);
+CREATE TABLE rollup_dirty (             -- (site, day)s whose raw rows came in by sync: their roll-ups are checked
+  site TEXT NOT NULL,
+  service_day TEXT NOT NULL,
+  PRIMARY KEY (site, service_day)
+) WITHOUT ROWID;
+ALTER TABLE tickets ADD COLUMN sync_ver INTEGER;
+ALTER TABLE tickets ADD COLUMN clock_offset_s REAL;  -- at the center: the node's clock was this far off
+ALTER TABLE ratings ADD COLUMN sync_ver INTEGER;
+ALTER TABLE print_jobs ADD COLUMN sync_ver INTEGER;
+ALTER TABLE counter_state ADD COLUMN sync_ver INTEGER;
+""" + _outbox_triggers()
+
+MIGRATIONS.append(V16_SYNC)

@@ -45,6 +45,7 @@ class Center:
     # (tests, the command line) must not see each other's printers or files. Guarded by `lock`.
     printers_ok: dict[str, bool] = dataclasses.field(default_factory=dict)  # kiosk → its last print worked
     voice_cache: Any = None  # display/views.py: the spoken calls rendered to files next to the database
+    link: Any = None  # at a node, in the one process that sends: its sync loop (center/sync/link.py)
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
 

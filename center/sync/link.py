@@ -1,0 +1,239 @@
+"""The node's side of the link: a loop in the server that sends its records to the center as soon as they are
+committed (a pass a second while there is news, a heartbeat every HEARTBEAT_S otherwise), fetches the
+manifest when the center says it changed, and measures its clock against the center's at every contact.
+
+Exactly once: the node moves its mark (`sync_link.acked`) only to what the center answered, after the
+center committed. A cut link, a stalled one (timeouts), a node killed mid-batch: the next pass sends again
+from the mark and the center's upsert makes the repeat harmless. A center that lost records (restored from
+a backup) answers with its older mark, and the node sends again from there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..config.model import Config
+from ..queue.clock import Clock, from_iso, system_clock, to_iso
+from ..storage import outbox
+from ..storage.store import Store
+from . import manifest
+from .protocol import CONTENT_TYPE, encode
+
+log = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+PASS_S = float(os.environ.get("XEPHANG_SYNC_PASS_S", "1"))
+HEARTBEAT_S = float(os.environ.get("XEPHANG_SYNC_HEARTBEAT_S", "10"))
+BACKOFF_MAX_S = float(os.environ.get("XEPHANG_SYNC_BACKOFF_MAX_S", "30"))
+CONNECT_TIMEOUT_S, READ_TIMEOUT_S = 5.0, 20.0
+BATCH_POSITIONS = 1000
+MAX_BODY = 240 * 1024  # the center takes requests of up to 256 KiB
+
+
+class LinkError(RuntimeError):
+    """The upstream could not be reached or refused (the message says which)."""
+
+
+def token_path(db_path: str, config: Config) -> Path:
+    assert config.upstream is not None
+    return Path(config.upstream.token_file) if config.upstream.token_file else Path(db_path).with_suffix(".node-token")
+
+
+def save_token(path: Path, token: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token.strip() + "\n")
+
+
+def _session() -> Any:
+    import requests
+
+    s = requests.Session()
+    s.trust_env = False  # the center is on the LAN or behind the recipe's nginx: no system proxy in between
+    return s
+
+
+def request(url: str, token: str, *, method: str = "GET", body: bytes | None = None,
+            session: Any = None) -> tuple[dict[str, Any], float, float]:
+    """One call to the upstream: (JSON answer, time sent, time answered) by this machine's clock in seconds.
+    LinkError on a cut, a stall past the timeouts, or a refusal (with the center's message)."""
+    import requests
+
+    s = session or _session()
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = CONTENT_TYPE
+    t0 = time.time()
+    try:
+        resp = s.request(method, url, data=body, headers=headers, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S))
+    except requests.RequestException as e:
+        raise LinkError(f"link down: {type(e).__name__}: {e}") from None
+    t1 = time.time()
+    try:
+        answer = resp.json()
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise LinkError(f"the center answered HTTP {resp.status_code} without JSON")
+    if resp.status_code >= 400:
+        err = LinkError(f"refused ({resp.status_code} {answer.get('code')}): {answer.get('message_en') or answer}")
+        err.status = resp.status_code  # type: ignore[attr-defined]
+        raise err
+    return answer, t0, t1
+
+
+class Link:
+    """The node's sync loop and its state (`sync_link`)."""
+
+    def __init__(self, store: Store, config: Config, db_path: str, *, clock: Clock = system_clock,
+                 on_reload: Any = None):
+        assert config.upstream is not None
+        self.store, self.config, self.db_path, self.clock = store, config, db_path, clock
+        self.url = config.upstream.url
+        self.node = config.upstream.node
+        self.on_reload = on_reload
+        self._session = _session()
+        self._stop = threading.Event()
+
+    def token(self) -> str:
+        path = token_path(self.db_path, self.config)
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            raise LinkError(f"no node token at {path}: run `sync join`") from None
+
+    def state(self) -> dict[str, Any]:
+        with self.store.read() as conn:
+            row = conn.execute("SELECT node, acked, last_ok_at, last_try_at, last_error, clock_offset_s, "
+                               "manifest_hash, manifest_at FROM sync_link").fetchone()
+            state = dict(row) if row else {}
+            state["pending"] = outbox.pending(conn, state.get("acked", 0)) if row else 0
+        return state
+
+    def _offset(self, t0: float, t1: float, server_time: str) -> float:
+        """This clock minus the center's, the request's travel time split in two."""
+        mid = self.clock().timestamp() - (time.time() - (t0 + t1) / 2)
+        return round(mid - from_iso(server_time).timestamp(), 1)
+
+    def push_once(self) -> dict[str, Any]:
+        """Send one batch (possibly empty: a heartbeat) and record the answer. Returns the answer."""
+        token = self.token()
+        with self.store.read() as conn:
+            link = conn.execute("SELECT acked, clock_offset_s FROM sync_link").fetchone()
+        acked, offset = int(link[0]), link[1]
+        limit = BATCH_POSITIONS
+        while True:
+            with self.store.connection() as conn:
+                batch = outbox.collect(conn, self.node, acked, limit)
+            body = encode(batch, {"sent_at": to_iso(self.clock()), "version": VERSION, "clock_offset_s": offset})
+            if len(body) <= MAX_BODY or limit <= 1:
+                break
+            limit = max(1, limit // 2)
+        now = self.clock()
+        try:
+            answer, t0, t1 = request(f"{self.url}/sync/push", token, method="POST", body=body,
+                                     session=self._session)
+        except LinkError as e:
+            with self.store.write() as conn:
+                conn.execute("UPDATE sync_link SET last_try_at = ?, last_error = ?", (to_iso(now), str(e)[:500]))
+            raise
+        offset = self._offset(t0, t1, answer["server_time"])
+        with self.store.write() as conn:
+            conn.execute("UPDATE sync_link SET acked = ?, last_ok_at = ?, last_try_at = ?, last_error = NULL, "
+                         "clock_offset_s = ?", (int(answer["hwm"]), to_iso(self.clock()), to_iso(now), offset))
+            outbox.prune(conn, int(answer["hwm"]))
+        answer["records"] = batch.records()
+        answer["bytes"] = len(body)
+        answer["clock_offset_s"] = offset
+        with self.store.read() as conn:
+            have = conn.execute("SELECT manifest_hash FROM sync_link").fetchone()[0]
+        if answer.get("manifest_hash") and answer["manifest_hash"] != have:
+            self.pull_manifest()
+        return answer
+
+    def pull_manifest(self) -> bool:
+        """Fetch and keep the center's manifest; reload the server if its configuration changed."""
+        body, _, _ = request(f"{self.url}/sync/manifest", self.token(), session=self._session)
+        changed = receive_manifest(self.store, body, self.clock())
+        if changed and self.on_reload is not None:
+            self.on_reload()
+        return changed
+
+    def sync(self, max_passes: int = 10_000) -> int:
+        """Push until nothing is pending (or `max_passes`). Returns the records sent."""
+        sent = 0
+        for _ in range(max_passes):
+            answer = self.push_once()
+            sent += answer["records"]
+            if not answer.get("gap") and self.state()["pending"] == 0:
+                break
+        return sent
+
+    def run(self) -> None:
+        """The loop: a pass whenever there is news (checked every PASS_S), a heartbeat every HEARTBEAT_S,
+        backing off on errors up to BACKOFF_MAX_S. Never raises."""
+        delay = PASS_S
+        last = 0.0
+        while not self._stop.is_set():
+            try:
+                if self.state()["pending"] or time.monotonic() - last >= HEARTBEAT_S:
+                    last = time.monotonic()
+                    self.sync(max_passes=50)
+                delay = PASS_S
+            except LinkError as e:
+                log.warning("sync: %s", e)
+                delay = min(BACKOFF_MAX_S, max(2 * delay, 2.0))
+                last = 0.0
+            except Exception:  # noqa: BLE001 - keep the loop alive; the next pass retries
+                log.exception("sync pass failed")
+                delay = min(BACKOFF_MAX_S, max(2 * delay, 2.0))
+            self._stop.wait(delay)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def receive_manifest(store: Store, body: dict[str, Any], now: datetime) -> bool:
+    """Keep a manifest that came by the link or in a file (inside one write). Returns whether the
+    configuration changed."""
+    for key in ("config", "node", "sites", "block", "users", "hash"):
+        if key not in body:
+            raise LinkError(f"the manifest lacks {key!r}")
+    body = {k: body[k] for k in ("config", "node", "name", "sites", "block", "users", "hash") if k in body}
+    with store.write() as conn:
+        outbox.link(conn, body["node"], int(body["block"]))
+        return manifest.apply(conn, body, now)
+
+
+def start(store: Store, config: Config, db_path: str, clock: Clock = system_clock) -> Link | None:
+    """Run the link on a daemon thread in the one process of this server that holds the node's lock file
+    (with several workers, only one sends)."""
+    lock_path = Path(db_path).with_suffix(".sync.lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    link = Link(store, config, db_path, clock=clock, on_reload=reload_server)
+    threading.Thread(target=link.run, name="sync-link", daemon=True).start()
+    return link
+
+
+def reload_server() -> None:
+    """Ask gunicorn's master to start fresh workers, which read the new manifest (a graceful restart:
+    screens reconnect by themselves). Outside gunicorn the change applies at the next start."""
+    master = os.environ.get("XEPHANG_MASTER_PID")
+    if master:
+        with contextlib.suppress(OSError):
+            os.kill(int(master), signal.SIGHUP)
