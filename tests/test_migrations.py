@@ -31,6 +31,18 @@ def _report(store: Store, config) -> dict:
     return report
 
 
+def _undo_sync(conn) -> None:
+    """Take away what migration 16 added (the sync outbox, its triggers and tables, the receiver's columns)."""
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'sync_%'"
+                                ).fetchall():
+        conn.execute(f"DROP TRIGGER {name}")
+    for table in ("sync_outbox", "sync_link", "sync_nodes", "sync_batches", "rollup_dirty"):
+        conn.execute(f"DROP TABLE {table}")
+    for table, column in (("tickets", "sync_ver"), ("tickets", "clock_offset_s"), ("ratings", "sync_ver"),
+                          ("print_jobs", "sync_ver"), ("counter_state", "sync_ver")):
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+
+
 def test_a_new_database_has_every_migration(tmp_path):
     Store(tmp_path / "new.sqlite3").close()
     with sqlite3.connect(tmp_path / "new.sqlite3") as conn:
@@ -55,6 +67,7 @@ def test_a_version_11_database_moves_to_partial_indexes_with_its_history_and_rep
         # ...and without what later migrations added (13: session generations, sign-in limits).
         conn.execute("DROP TABLE login_limits")
         conn.execute("ALTER TABLE users DROP COLUMN session_gen")
+        _undo_sync(conn)
         conn.execute("PRAGMA user_version = 11")
         tickets = conn.execute("SELECT count(*), count(wait_s), count(service_s) FROM tickets").fetchone()
     assert not _partial_indexes(path) & set(PARTIAL)
@@ -78,6 +91,7 @@ def test_a_version_12_database_gets_session_generations_and_sign_in_limits(tmp_p
                      "VALUES ('a', 'A', 'staff', 'x', '2026-01-01T00:00:00Z')")
         conn.execute("DROP TABLE login_limits")
         conn.execute("ALTER TABLE users DROP COLUMN session_gen")
+        _undo_sync(conn)
         conn.execute("PRAGMA user_version = 12")
     Store(path).close()
     with sqlite3.connect(path) as conn:

@@ -69,7 +69,8 @@ SERVER_PACKAGES = ("center", "kiosk", "counter", "display", "manager", "printer_
 # center/'s folders, bottom up (docs/architecture.md, "The parts"): each imports only the folders it lists.
 LAYERS = {"config": set(), "storage": {"config"}, "queue": {"config", "storage"},
           "output": {"config", "storage", "queue"}, "reports": {"config", "storage", "queue"},
-          "web": {"config", "storage", "queue", "output", "reports"}}
+          "web": {"config", "storage", "queue", "output", "reports"},
+          "sync": {"config", "storage", "queue", "web"}}
 
 
 def absolute_imports(path) -> set[str]:
