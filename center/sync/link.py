@@ -86,7 +86,7 @@ def request(url: str, token: str, *, method: str = "GET", body: bytes | None = N
     if not isinstance(answer, dict):
         raise LinkError(f"the center answered HTTP {resp.status_code} without JSON")
     if resp.status_code >= 400:
-        err = LinkError(f"refused ({resp.status_code} {answer.get('code')}): {answer.get('message_en') or answer}")
+        err = LinkError(f"refused ({resp.status_code} {answer.get('error')}): {answer.get('message_en') or answer}")
         err.status = resp.status_code  # type: ignore[attr-defined]
         raise err
     return answer, t0, t1
