@@ -78,7 +78,12 @@ def serve(*, config_path: str, db_path: str, host: str, port: int, workers: int 
 
         from .queue.clock import scaled_clock
 
-        clock = scaled_clock(datetime.fromisoformat(simulate_from), time_scale)
+        start = datetime.fromisoformat(simulate_from)
+        if start.tzinfo is None:  # stored times are UTC: a time given without an offset is read as UTC
+            from datetime import UTC
+
+            start = start.replace(tzinfo=UTC)
+        clock = scaled_clock(start, time_scale)
 
     def factory() -> Any:
         # Imported in the worker only: the master process stays small (it only watches its workers).

@@ -153,6 +153,28 @@ def cmd_sync_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sync_fix_clock(args: argparse.Namespace) -> int:
+    from ..storage.audit import record
+    from .clock_fix import fix, flagged
+
+    cfg, store = _center(args)
+    node = cfg.node(args.node)
+    if node is None:
+        raise SyncRefused(f"no node {args.node!r} in {args.config}")
+    if args.dry_run:
+        with store.read() as conn:
+            found = flagged(conn, node)
+        print(f"{node.id}: {len(found)} ticket(s) made while its clock was off "
+              f"(offsets {sorted({round(o) for _, o in found})} s); run without --dry-run to correct them")
+        return 0
+    with store.write() as conn:
+        result = fix(conn, node)
+        record(conn, at=to_iso(_now()), actor="cli", role="admin", action="sync.fix_clock", target=node.id,
+               detail=result)
+    print(f"{node.id}: {result['tickets']} ticket(s) corrected by {result['offsets_s']} s")
+    return 0
+
+
 def cmd_sync_manifest(args: argparse.Namespace) -> int:
     from .manifest import build
 
@@ -202,6 +224,12 @@ def add_commands(sub: Any, with_db: Any) -> None:
     p.add_argument("file")
     p.add_argument("--config", default=DEFAULT_CONFIG)
     p.set_defaults(func=cmd_sync_import)
+    p = with_db(ssub.add_parser("fix-clock", help="at the center: move a node's records made while its clock was "
+                                                 "off by the offset measured then"))
+    p.add_argument("node")
+    p.add_argument("--dry-run", action="store_true", help="only count them")
+    p.add_argument("--config", default=DEFAULT_CONFIG)
+    p.set_defaults(func=cmd_sync_fix_clock)
     p = with_db(ssub.add_parser("manifest", help="at the center: a node's manifest as a file (set-up with no link)"))
     p.add_argument("node")
     p.add_argument("--dest", required=True)
