@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .. import offload
 from ..config.model import Config
 from ..queue.clock import Clock, from_iso, system_clock, to_iso
 from ..storage import outbox
@@ -131,14 +132,18 @@ class Link:
         with self.store.read() as conn:
             link = conn.execute("SELECT acked, clock_offset_s FROM sync_link").fetchone()
         acked, offset = int(link[0]), link[1]
-        limit = BATCH_POSITIONS
-        while True:
-            with self.store.connection() as conn:
-                batch = outbox.collect(conn, self.node, acked, limit)
-            body = encode(batch, {"sent_at": to_iso(self.clock()), "version": VERSION, "clock_offset_s": offset})
-            if len(body) <= MAX_BODY or limit <= 1:
-                break
-            limit = max(1, limit // 2)
+
+        def build() -> tuple[outbox.Batch, bytes]:
+            limit = BATCH_POSITIONS
+            while True:
+                with self.store.connection() as conn:
+                    batch = outbox.collect(conn, self.node, acked, limit)
+                body = encode(batch, {"sent_at": to_iso(self.clock()), "version": VERSION, "clock_offset_s": offset})
+                if len(body) <= MAX_BODY or limit <= 1:
+                    return batch, body
+                limit = max(1, limit // 2)
+
+        batch, body = offload.run(build)  # compressing a catch-up batch takes tens of ms: not on the event loop
         now = self.clock()
         try:
             answer, t0, t1 = request(f"{self.url}/sync/push", token, method="POST", body=body,

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
+from .. import offload
 from ..errors import Forbidden, Invalid, QueueError, Unauthorized
 from ..queue.clock import from_iso, to_iso
 from ..storage.outbox import SyncRefused
@@ -46,7 +47,7 @@ def push() -> Any:
         raise Forbidden("Máy này là điểm tại chỗ, không nhận dữ liệu", "This server is a node", code="not_a_center")
     data = request.get_data(cache=False)
     try:
-        batch, fields = decode(data)
+        batch, fields = offload.run(decode, data)  # inflating and parsing a catch-up batch: off the event loop
     except SyncRefused as e:
         raise Invalid("Gói dữ liệu không đọc được", str(e), code="bad_batch") from None
     now = c.engine.clock()
