@@ -52,10 +52,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from .config.read import ConfigError, load_config
+    from .config.read import ConfigError
+    from .sync.manifest import effective_config
 
     try:
-        cfg = load_config(args.file)
+        cfg = effective_config(args.file, args.db)  # a node's file is checked with its center's manifest
     except ConfigError as e:
         print(f"config error: {e}", file=sys.stderr)
         return 2

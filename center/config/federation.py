@@ -22,7 +22,8 @@ def parse_upstream(r: Any) -> Upstream | None:
         from .read import ConfigError
 
         raise ConfigError(r.path("url"), f"{url!r} is not a URL like \"https://trungtam.example.vn\"")
-    up = Upstream(url=url.rstrip("/"), node=r.str("node", code=True), token_file=r.str("token_file", ""))
+    up = Upstream(url=url.rstrip("/"), node=r.str("node", code=True), token_file=r.str("token_file", ""),
+                  ca_file=r.str("ca_file", ""))
     r.finish()
     return up
 

@@ -223,6 +223,7 @@ class Upstream:
     url: str
     node: str
     token_file: str = ""  # where the node token is kept (default: beside the database)
+    ca_file: str = ""  # the certificate authority of the center's https address, if not a public one
 
 
 @dataclass(frozen=True)

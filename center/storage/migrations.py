@@ -552,6 +552,7 @@ CREATE TABLE sync_outbox (
 CREATE TABLE sync_link (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   node TEXT NOT NULL,
+  db_id TEXT NOT NULL,                  -- this database's identity: a center refuses another file under the same node
   acked INTEGER NOT NULL DEFAULT 0,     -- the upstream's high-water mark, as last heard
   last_ok_at TEXT,
   last_try_at TEXT,
@@ -565,6 +566,7 @@ CREATE TABLE sync_nodes (
   node TEXT PRIMARY KEY,
   token_hash TEXT UNIQUE,
   token_created_at TEXT,
+  db_id TEXT,                           -- the node's database, as first seen
   hwm INTEGER NOT NULL DEFAULT 0,       -- every change up to this outbox position of the node is here
   last_contact_at TEXT,
   last_records_at TEXT,

@@ -46,19 +46,21 @@ class Batch:
     after: int
     to: int
     ver: int
+    db_id: str = ""
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)  # table -> {"cols": [...], "rows": [[...]]}
 
     def records(self) -> int:
         return sum(len(t["rows"]) for t in self.tables.values())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"node": self.node, "after": self.after, "to": self.to, "ver": self.ver, "tables": self.tables}
+        return {"node": self.node, "db_id": self.db_id, "after": self.after, "to": self.to, "ver": self.ver,
+                "tables": self.tables}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Batch:
         try:
             b = cls(node=str(d["node"]), after=int(d["after"]), to=int(d["to"]), ver=int(d["ver"]),
-                    tables=dict(d.get("tables") or {}))
+                    db_id=str(d.get("db_id") or ""), tables=dict(d.get("tables") or {}))
         except (KeyError, TypeError, ValueError) as e:
             raise SyncRefused(f"malformed batch: {e}") from None
         if not (0 <= b.after <= b.to <= b.ver):
@@ -92,7 +94,9 @@ def link(conn: sqlite3.Connection, node: str, block: int) -> None:
                               " a node starts on a new database")
         conn.execute("DELETE FROM sqlite_sequence WHERE name = ?", (table,))
         conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (table, first - 1))
-    conn.execute("INSERT INTO sync_link (id, node) VALUES (1, ?)", (node,))
+    import secrets
+
+    conn.execute("INSERT INTO sync_link (id, node, db_id) VALUES (1, ?, ?)", (node, secrets.token_hex(16)))
     # What exists already and belongs to the node's places (its counters' states) is sent too.
     conn.execute("INSERT INTO sync_outbox (tbl, key) SELECT 'counter_state', counter_id FROM counter_state")
 
@@ -109,6 +113,7 @@ def collect(conn: sqlite3.Connection, node: str, after: int, limit: int = 2000) 
     conn.execute("BEGIN")
     try:
         ver = conn.execute("SELECT coalesce(max(seq), 0) FROM sync_outbox").fetchone()[0]
+        db_id = conn.execute("SELECT db_id FROM sync_link").fetchone()[0]
         notes = conn.execute("SELECT seq, tbl, key FROM sync_outbox WHERE seq > ? ORDER BY seq LIMIT ?",
                              (after, limit)).fetchall()
         to = notes[-1][0] if notes else after
@@ -118,7 +123,7 @@ def collect(conn: sqlite3.Connection, node: str, after: int, limit: int = 2000) 
             if (tbl, key) not in seen:
                 seen.add((tbl, key))
                 keys.setdefault(tbl, []).append(key)
-        batch = Batch(node=node, after=after, to=to, ver=max(ver, to))
+        batch = Batch(node=node, after=after, to=to, ver=max(ver, to), db_id=db_id)
         for tbl in ORDER:
             if tbl not in keys:
                 continue
@@ -197,14 +202,13 @@ def apply(conn: sqlite3.Connection, batch: Batch, clock_flag_s: float | None = N
             sets = ", ".join(f"{c} = excluded.{c}" for c in cols if c != key)
             sql = (f"INSERT INTO {tbl} ({', '.join(cols)}, sync_ver) VALUES ({','.join('?' * (len(cols) + 1))}) "
                    f"ON CONFLICT({key}) DO UPDATE SET {sets}, sync_ver = excluded.sync_ver "
-                   f"WHERE {tbl}.sync_ver IS NULL OR {tbl}.sync_ver <= excluded.sync_ver")
+                   f"WHERE {tbl}.sync_ver IS NULL OR {tbl}.sync_ver < excluded.sync_ver")
             params = [[*r, batch.ver] for r in t["rows"]]
         else:
             sql = f"INSERT OR IGNORE INTO {tbl} ({', '.join(cols)}) VALUES ({','.join('?' * len(cols))})"
             params = t["rows"]
-        before = conn.total_changes
-        conn.executemany(sql, params)  # noqa: S608 - table and column names checked against the schema
-        written[tbl] = conn.total_changes - before
+        # rowcount: the rows this statement wrote, not what triggers wrote with them (queue_counts)
+        written[tbl] = conn.executemany(sql, params).rowcount  # noqa: S608 - names checked against the schema
     _mark_days(conn, batch)
     if clock_flag_s is not None and "tickets" in batch.tables:
         t = batch.tables["tickets"]

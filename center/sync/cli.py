@@ -79,7 +79,7 @@ def cmd_node_list(args: argparse.Namespace) -> int:
 def cmd_sync_join(args: argparse.Namespace) -> int:
     from ..config.read import read_toml
     from ..storage.store import Store
-    from .link import LinkError, receive_manifest, request, save_token
+    from .link import LinkError, receive_manifest, request, save_token, session_for
 
     local = read_toml(args.config)
     up = local.get("upstream")
@@ -94,7 +94,8 @@ def cmd_sync_join(args: argparse.Namespace) -> int:
         if not token.startswith("xn_"):
             raise SyncRefused("give the node token made at the center (`node token NODE`) on standard input")
         try:
-            body, _, _ = request(f"{str(up['url']).rstrip('/')}/sync/manifest", token)
+            body, _, _ = request(f"{str(up['url']).rstrip('/')}/sync/manifest", token,
+                                 session=session_for(str(up.get("ca_file") or "")))
         except LinkError as e:
             raise SyncRefused(str(e)) from None
         save_token(token_file, token)

@@ -83,7 +83,8 @@ def effective_config(path: str | Path, db_path: str) -> Config:
     if manifest is None:
         raise ConfigError("upstream", f"this node has no configuration from its center yet: run "
                                       f"`xephang --db {db_path} sync join --config {path}` while the link is up, "
-                                      f"or `sync import` a manifest file made at the center")
+                                      f"or `sync join --manifest FILE` with a file made by `sync manifest` at the "
+                                      f"center")
     if manifest.get("node") != local["upstream"].get("node"):
         raise ConfigError("upstream.node", f"the database holds node {manifest.get('node')!r}'s configuration, "
                                            f"not {local['upstream'].get('node')!r}'s")

@@ -3,6 +3,7 @@ each node last sent, and how that is received: checked, applied in one short wri
 
 from __future__ import annotations
 
+import os
 import secrets
 import sqlite3
 from datetime import datetime
@@ -14,7 +15,8 @@ from ..storage.outbox import Batch, SyncRefused, apply, check
 from ..web.auth import hash_token
 from .protocol import CLOCK_TOLERANCE_S
 
-SILENT_AFTER_S = 120  # a node not heard from for this long is shown as such
+# A node not heard from for this long is shown as silent (its link sends a heartbeat every 10 s); tests set less.
+SILENT_AFTER_S = float(os.environ.get("XEPHANG_SYNC_SILENT_S", "120"))
 
 
 def create_token(conn: sqlite3.Connection, config: Config, node_id: str, now: datetime) -> str:
@@ -57,6 +59,17 @@ def receive(conn: sqlite3.Connection, config: Config, node: Node, batch: Batch, 
     mark = hwm(conn, node.id)
     seen = {"last_contact_at": to_iso(now) if via == "link" else None, "clock_offset_s": clock_offset_s,
             "version": version or None}
+    known = conn.execute("SELECT db_id FROM sync_nodes WHERE node = ?", (node.id,)).fetchone()[0]
+    if known and batch.db_id != known:
+        raise SyncRefused(f"node {node.id!r} sends from another database than before: its records would reuse ids "
+                          f"the center has. Give the new database a new node id and block in [[nodes]] "
+                          f"(docs/federation.md, limits)")
+    if via == "link" and batch.ver < mark:
+        raise SyncRefused(f"node {node.id!r} has fewer changes ({batch.ver}) than the center already holds ({mark}): "
+                          f"its database was put back from a backup, and its new records would reuse ids. Give it a "
+                          f"new node id and block in [[nodes]] (docs/federation.md, limits)")
+    if not known and batch.db_id:
+        conn.execute("UPDATE sync_nodes SET db_id = ? WHERE node = ?", (batch.db_id, node.id))
     if batch.after > mark:
         _touch(conn, node.id, seen)
         return {"hwm": mark, "written": 0, "gap": True}
