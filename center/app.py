@@ -81,10 +81,11 @@ def create_app(config: Config | str, db_path: str, *, clock: Clock = system_cloc
     from manager.views import bp as manager_bp
 
     from .sync.receive import bp as sync_bp
+    from .sync.status import bp as sync_status_bp
     from .web.api import bp as api_bp
     from .web.pages import bp as pages_bp
 
-    for bp in (api_bp, pages_bp, kiosk_bp, display_bp, counter_bp, manager_bp, sync_bp):
+    for bp in (api_bp, pages_bp, kiosk_bp, display_bp, counter_bp, manager_bp, sync_bp, sync_status_bp):
         app.register_blueprint(bp)
 
     @app.before_request
@@ -192,7 +193,7 @@ def create_app(config: Config | str, db_path: str, *, clock: Clock = system_cloc
         return {"tr": tr, "lang": current_lang(), "csrf_token": generate_csrf, "font_url": FONT_URL,
                 "max_text": MAX_TEXT,
                 "center_name": cfg.center_name, "center_name_en": cfg.center_name_en,
-                "center_timezone": cfg.timezone}
+                "center_timezone": cfg.timezone, "is_node": cfg.upstream is not None}
 
     @app.after_request
     def remember_lang(resp: Any) -> Any:

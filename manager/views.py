@@ -17,6 +17,8 @@ from center.errors import MAX_NAME, Forbidden, Invalid, QueueError, clean_text
 from center.queue.actors import Actor
 from center.queue.clock import from_iso, to_iso
 from center.storage import audit, settings
+from center.sync import status as sync_status
+from center.sync.protocol import CLOCK_TOLERANCE_S
 from center.web.auth import DEVICE_ROLES, USER_ROLES, allowed, generate_password
 from center.web.i18n import ROLE_NAMES, current_lang, role_name, tr
 from center.web.pages import signed_in
@@ -87,18 +89,37 @@ def _audit(actor: Actor, action: str, target: str, detail: dict[str, Any] | None
 # ---------------------------------------------------------------------- live overview
 
 
+def _overview(site: str) -> dict[str, Any]:
+    """The live overview, with the node that serves the site (if any) and every node's alerts."""
+    c = center()
+    state = st.live_overview(c.engine, site)
+    with c.store.read() as conn:
+        state["node"], alerts = sync_status.overview_extras(conn, c.config, site, c.engine.clock())
+    state["alerts"] += alerts
+    return state
+
+
 @bp.get("/manager/")
 def overview() -> Any:
     actor = page("reports.read")
     site = _site_arg()
     return render_template("manager/overview.html", actor=actor, config=center().config, site=site,
-                           state=st.live_overview(center().engine, site))
+                           state=_overview(site))
 
 
 @bp.get("/manager/api/overview")
 def overview_json() -> Any:
     require("reports.read")
-    return jsonify(st.live_overview(center().engine, _site_arg()))
+    return jsonify(_overview(_site_arg()))
+
+
+@bp.get("/manager/api/nodes")
+def nodes_json() -> Any:
+    """The "Places" panel of the overview: each node's last contact, records, bundles, clock and token."""
+    require("reports.read")
+    c = center()
+    with c.store.read() as conn:
+        return jsonify(sync_status.center_nodes(conn, c.config, c.engine.clock()))
 
 
 # ---------------------------------------------------------------------- reports
@@ -123,7 +144,11 @@ def _report(f: st.Filters) -> dict[str, Any]:
             st.ensure_rollups(store, config, f.date_from, f.date_to, site=f.site,
                               batch_days=offload.BATCH_DAYS)
         with store.read() as conn:
-            return st.report(conn, config, f, lang)
+            out = st.report(conn, config, f, lang)
+            flagged = st.clock_flag(conn, config, f, CLOCK_TOLERANCE_S)
+        if flagged:  # only then: a report without node records keeps exactly its figures
+            out["clock_flag"] = flagged
+        return out
 
     return offload.run(build)
 

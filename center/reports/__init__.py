@@ -18,11 +18,13 @@ The package's parts, each for one job: filters (what is asked, the filtered rows
 figures and a finished row), labels (names and durations), percentiles (exact and from histograms), raw
 (the raw path), rollup_build / rollup_fresh / rollup_plan / rollup_read (daily and period roll-ups: built,
 kept fresh, planned and read), assemble (the parts both paths share), paths (report(): which path answers),
-staffing and erlang (Erlang C staffing advice), live (the live overview), export (CSV and XLSX).
+staffing and erlang (Erlang C staffing advice), live (the live overview), export (CSV and XLSX), clock_flag
+(tickets that came from a node whose clock was off).
 """
 
 from __future__ import annotations
 
+from .clock_flag import clock_flag
 from .export import to_csv, to_xlsx
 from .filters import GROUPS, MAX_RANGE_DAYS, STATUSES, Filters, utc_offset_minutes
 from .labels import WEEKDAYS_EN, WEEKDAYS_VI, Labels, fmt_duration, whole_seconds
@@ -34,7 +36,7 @@ from .staffing import STAFFING_WAIT_MIN, check_staffing_targets, open_counter_se
 
 __all__ = [
     "BUCKETS", "GROUPS", "MAX_RANGE_DAYS", "NB", "ROLLUP_MIN_DAYS", "STAFFING_WAIT_MIN", "STATUSES", "WEEKDAYS_EN",
-    "WEEKDAYS_VI", "Filters", "Labels", "bucket_error_s", "check_staffing_targets", "ensure_rollups", "fmt_duration",
-    "live_alerts", "live_overview", "open_counter_seconds", "report", "rollups_ready", "staffing", "to_csv", "to_xlsx",
-    "today_figures", "uses_rollups", "utc_offset_minutes", "verify_rollups", "whole_seconds",
+    "WEEKDAYS_VI", "Filters", "Labels", "bucket_error_s", "check_staffing_targets", "clock_flag", "ensure_rollups",
+    "fmt_duration", "live_alerts", "live_overview", "open_counter_seconds", "report", "rollups_ready", "staffing",
+    "to_csv", "to_xlsx", "today_figures", "uses_rollups", "utc_offset_minutes", "verify_rollups", "whole_seconds",
 ]

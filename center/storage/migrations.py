@@ -522,12 +522,10 @@ END;
 
 MIGRATIONS.append(V15_QUEUE_COUNTS)
 
-# Places that run on their own (issue 15, docs/federation.md). Every change of a record that flows upstream is
-# noted in sync_outbox by a trigger, in commit order, while this database has an upstream (a row in sync_link):
-# the node sends the rows named after the upstream's high-water mark, and keeps the notes until they are far
-# behind it (a center restored from a backup asks again). At the center, sync_nodes holds each node's token
-# (hashed), its high-water mark and last contact; sync_batches what came in. `sync_ver` (the sender's outbox
-# position when the row was read) keeps an older copy from overwriting a newer one.
+# Places that run on their own (issue 15, docs/federation.md): while this database has an upstream (a row in
+# sync_link), triggers note every change of a synced record in sync_outbox, in commit order (center/storage/
+# outbox.py). At the center, sync_nodes holds each node's hashed token, high-water mark and last contact;
+# sync_batches what came in; `sync_ver` keeps an older copy of a row from overwriting a newer one.
 SYNCED_KEYS = {"tickets": "id", "ticket_events": "id", "ticket_procedures": "id", "ratings": "ticket_id",
                "counter_events": "id", "print_jobs": "id", "audit_log": "id", "counter_state": "counter_id"}
 MUTABLE = ("tickets", "ratings", "print_jobs", "counter_state")

@@ -208,6 +208,11 @@ def document() -> dict[str, Any]:
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
                                                                "maximum": 2000}}],
                 "responses": {**_ok({"type": "object"}), **_err(401, 403, 404, 422)}}},
+            "/api/sync/status": {"get": {
+                "summary": "At a node: its link to the center, its clock against the center's, its configuration's "
+                           "age, and the banners staff screens show (at a center: node null, no banners)",
+                "security": SECURED,
+                "responses": {**_ok({"type": "object"}), **_err(401, 403)}}},
             "/api/sites/{site}/close-day": {"post": {
                 "summary": "Close the service day: waiting tickets end as cancelled (not served – closed)",
                 "security": SECURED,

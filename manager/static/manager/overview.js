@@ -1,4 +1,6 @@
-// Live overview: rendered from /manager/api/overview, refreshed on every queue event and every 10 s.
+// Live overview: rendered from /manager/api/overview, refreshed on every queue event and every 10 s. At a center
+// with places (nodes), /manager/api/nodes every 5 s: the "Places" panel, the line "updated N s ago" of a site a
+// node serves, and the nodes' alerts (whichever of the two answers came last).
 (function () {
   "use strict";
   const root = document.getElementById("overview");
@@ -24,11 +26,92 @@
   }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
 
-  function render(s) {
+  const isNodeAlert = (a) => a.kind.indexOf("node_") === 0;
+  let queueAlerts = [], nodeAlerts = [];
+  function renderAlerts() {
     const alerts = document.getElementById("alerts");
     clear(alerts);
-    if (!s.alerts.length) alerts.appendChild(el("li", { class: "none" }, t("Không có cảnh báo", "No alerts")));
-    s.alerts.forEach((a) => alerts.appendChild(el("li", { "data-kind": a.kind }, en ? a.message_en : a.message)));
+    const all = nodeAlerts.concat(queueAlerts);
+    if (!all.length) alerts.appendChild(el("li", { class: "none" }, t("Không có cảnh báo", "No alerts")));
+    all.forEach((a) => alerts.appendChild(el("li", { "data-kind": a.kind, "data-node": a.node },
+      en ? a.message_en : a.message)));
+  }
+
+  // ---- places (nodes): ages tick every second from the last answer, so "N s ago" stays true between polls
+  let siteNode = null, places = null;
+  const stamp = (n) => { if (n) n.receivedAt = Date.now(); return n; };
+  function ago(n) {
+    if (n.age_s === null || n.age_s === undefined) return t("chưa kết nối lần nào", "never connected");
+    const s = Math.max(0, Math.round(n.age_s + (Date.now() - n.receivedAt) / 1000));
+    if (s < 120) return s + t(" giây trước", " s ago");
+    if (s < 7200) return Math.floor(s / 60) + t(" phút trước", " min ago");
+    return Math.floor(s / 3600) + t(" giờ trước", " h ago");
+  }
+  function renderNodeLine() {
+    const line = document.getElementById("node-line");
+    line.hidden = !siteNode;
+    if (!siteNode) return;
+    const n = siteNode;
+    line.className = "node-line" + (n.silent ? " silent" : "");
+    line.textContent = t("Phục vụ bởi máy chủ tại chỗ: ", "Served by its own server: ") + n.name + " · "
+      + (n.age_s === null ? t("chưa nhận được tin lần nào", "never heard from yet")
+        : (n.silent ? t("chưa có tin mới – lần cuối ", "no news – last ") : t("cập nhật ", "updated ")) + ago(n));
+  }
+  function offsetText(x) {
+    if (x === null || x === undefined) return "—";
+    const sign = x > 0 ? "+" : (x < 0 ? "−" : "");
+    return Math.abs(x) < 120 ? sign + Math.round(Math.abs(x)) + t(" giây", " s") : sign + Math.round(Math.abs(x) / 60) + t(" phút", " min");
+  }
+  function renderPlaces(data) {
+    const body = document.querySelector("#places-table tbody");
+    if (!body) return;
+    clear(body);
+    data.nodes.forEach((n) => {
+      const sites = el("td", {});
+      n.site_names.forEach((s, i) => {
+        if (i) sites.appendChild(document.createTextNode(", "));
+        sites.appendChild(el("a", { href: "?site=" + encodeURIComponent(s.code) }, en ? s.name_en : s.name));
+      });
+      const b = n.last_bundle;
+      body.appendChild(el("tr", { "data-node": n.node, class: n.has_token && (n.silent || n.clock_off) ? "node-problem" : "" },
+        el("td", {}, el("div", {}, n.name), el("div", { class: "muted" }, n.node)), sites,
+        el("td", { class: "contact" + (n.has_token && n.silent ? " late" : "") },
+          n.last_contact_local ? n.last_contact_local + " · " : "", el("span", { class: "ago" }, ago(n))),
+        el("td", { class: "num" }, String(n.records)),
+        el("td", {}, b ? b.at_local + " · " + b.records + t(" bản ghi", " records") : "—"),
+        el("td", { class: n.clock_off ? "late" : "" }, offsetText(n.clock_offset_s)),
+        el("td", {}, n.has_token ? t("Có", "Yes") : t("Chưa có / đã thu hồi", "None / revoked"))));
+    });
+  }
+  function tick() {
+    renderNodeLine();
+    document.querySelectorAll("#places-table tr[data-node]").forEach((tr) => {
+      const n = (places || { nodes: [] }).nodes.find((x) => x.node === tr.dataset.node);
+      const span = tr.querySelector(".ago");
+      if (n && span) span.textContent = ago(n);
+    });
+  }
+  const placesBox = document.getElementById("places");
+  async function refreshPlaces() {
+    try {
+      places = await xephang.api("GET", placesBox.dataset.api);
+    } catch (e) {
+      return;  // the overview's own status line says when the server cannot be reached
+    }
+    places.nodes.forEach(stamp);
+    siteNode = places.nodes.find((n) => n.sites.indexOf(site) >= 0) || null;
+    nodeAlerts = places.alerts;
+    renderPlaces(places);
+    renderNodeLine();
+    renderAlerts();
+  }
+
+  function render(s) {
+    queueAlerts = s.alerts.filter((a) => !isNodeAlert(a));
+    nodeAlerts = s.alerts.filter(isNodeAlert);
+    if (s.node !== undefined) siteNode = stamp(s.node);
+    renderAlerts();
+    renderNodeLine();
 
     const k = document.getElementById("kpis");
     clear(k);
@@ -91,4 +174,9 @@
     on: { "queue.updated": soon, "counter.updated": soon, "ticket.called": soon, "ticket.finished": soon, "day.closed": soon },
     onStatus: (ok) => { document.getElementById("live-status").textContent = ok ? t("Đang kết nối trực tiếp", "Live") : t("Mất kết nối, đang thử lại…", "Reconnecting…"); } });
   setInterval(refresh, 10000);
+  if (placesBox) {
+    refreshPlaces();
+    setInterval(refreshPlaces, 5000);
+    setInterval(tick, 1000);
+  }
 })();
