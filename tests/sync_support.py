@@ -4,13 +4,18 @@ and a TCP proxy between them that passes, cuts, stalls or throttles the link."""
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from tests.conftest import DEMO_CONFIG, Server, cli
+from tests.conftest import DEMO_CONFIG, ROOT, Server, cli
 
 # The demo center with its second reception point and a mobile team each running on their own server.
 NODES_TOML = """
@@ -92,13 +97,24 @@ def rows(db: Path, table: str, where: str = "", params: tuple = ()) -> list[tupl
         conn.close()
 
 
+def node_block(node_db: Path) -> int:
+    """The id block a node's manifest gave it (its records have ids in [block × 10^12, (block + 1) × 10^12))."""
+    conn = sqlite3.connect(node_db)
+    try:
+        return int(json.loads(conn.execute("SELECT manifest FROM sync_link").fetchone()[0])["block"])
+    finally:
+        conn.close()
+
+
 def node_rows(node_db: Path, center_db: Path, sites: tuple[str, ...]) -> dict[str, tuple[list, list]]:
-    """(node's rows, center's rows of the node's sites) per synced table."""
+    """(node's rows, center's rows of the node's sites) per synced table. Print jobs and the audit log have no
+    site: the node's id block tells its rows apart from the center's and the other nodes'."""
     out = {}
     marks = ",".join("?" * len(sites))
+    block = node_block(node_db)
     for table in SYNCED:
         if table in ("print_jobs", "audit_log"):
-            where, params = "WHERE id >= 1000000000000", ()
+            where, params = "WHERE id >= ? AND id < ?", (block * 10**12, (block + 1) * 10**12)
         else:
             where, params = f"WHERE site IN ({marks})", sites
         out[table] = (rows(node_db, table, where, params), rows(center_db, table, where, params))
@@ -120,12 +136,14 @@ def wait_synced(node: Server, center: Server, sites: tuple[str, ...], timeout: f
 
 class LinkProxy:
     """A TCP proxy on 127.0.0.1 in front of the center: `mode` is "pass", "cut" (refuse and drop every
-    connection), "stall" (accept, forward nothing, never answer) or "throttle" (at `rate` bytes/s each way)."""
+    connection), "stall" (accept, forward nothing, never answer) or "throttle" (at `rate` bytes/s each way, or
+    `rate_down` bytes/s for the center's answers: a slow answer holds a batch the center has already committed)."""
 
     def __init__(self, target_port: int):
         self.target = ("127.0.0.1", target_port)
         self.mode = "pass"
         self.rate = 0.0
+        self.rate_down: float | None = None
         self.bytes_up = 0
         self.bytes_down = 0
         self._sock = socket.socket()
@@ -142,8 +160,8 @@ class LinkProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def set(self, mode: str, rate: float = 0.0) -> None:
-        self.mode, self.rate = mode, rate
+    def set(self, mode: str, rate: float = 0.0, rate_down: float | None = None) -> None:
+        self.mode, self.rate, self.rate_down = mode, rate, rate_down
         if mode == "cut":
             self.drop_all()
 
@@ -195,8 +213,11 @@ class LinkProxy:
                     time.sleep(0.05)
                 if self.mode == "cut":
                     break
-                if self.mode == "throttle" and self.rate > 0:
-                    time.sleep(len(data) / self.rate)
+                rate = self.rate if up or self.rate_down is None else self.rate_down
+                if self.mode == "throttle" and rate > 0:
+                    time.sleep(len(data) / rate)
+                if self.mode == "cut":  # cut while this chunk was held back
+                    break
                 dst.sendall(data)
                 if up:
                     self.bytes_up += len(data)
@@ -239,3 +260,87 @@ def serve_citizens(server: Server, site: str, counter: str, kiosk: str, n: int, 
                               json={"ticket": tid, "level": "very_satisfied"}, timeout=10)
             assert r.status_code == 201, r.text
     return ids
+
+
+# ------------------------------------------------------------------------------------------------ faults
+
+
+def run_cli(db: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """A command that may fail: its exit code, stdout and stderr (`cli` raises on failure)."""
+    return subprocess.run([sys.executable, "-m", "center", "--db", str(db), *args], input=stdin, text=True,
+                          capture_output=True, cwd=ROOT, check=False)
+
+
+def db_value(db: Path, sql: str, params: tuple = ()) -> Any:
+    """One value read from a server's database file while it runs (WAL: readers never wait)."""
+    conn = sqlite3.connect(db, timeout=10)
+    try:
+        row = conn.execute(sql, params).fetchone()
+        return row[0] if row else None
+    finally:
+        conn.close()
+
+
+def center_mark(center: Server, node: str) -> int:
+    """The center's high-water mark of a node: every change up to this outbox position has arrived."""
+    return int(db_value(center.db, "SELECT coalesce(max(hwm), 0) FROM sync_nodes WHERE node = ?", (node,)) or 0)
+
+
+def node_acked(node: Server) -> int:
+    """The mark the node last heard from the center."""
+    return int(db_value(node.db, "SELECT acked FROM sync_link"))
+
+
+def outbox_top(node: Server) -> int:
+    """The node's last outbox position: the center has everything once its mark reaches it."""
+    return int(db_value(node.db, "SELECT coalesce(max(seq), 0) FROM sync_outbox"))
+
+
+def link_state(node: Server) -> dict[str, Any]:
+    """`sync status` at the node, as an operator reads it."""
+    return json.loads(cli(node.db, "sync", "status", "--config", str(node.config)))
+
+
+def wait_until(check: Callable[[], Any], what: str, timeout: float = 30, step: float = 0.05) -> Any:
+    """Poll until `check()` is truthy; its value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def wait_idle(node: Server, center: Server, timeout: float = 30) -> int:
+    """Wait until the node has heard that the center has all of its outbox; that position."""
+    return wait_until(lambda: (top := outbox_top(node)) and node_acked(node) == top == center_mark(
+        center, node_id(node)) and top, f"{node_id(node)} to be in sync", timeout)
+
+
+def node_id(node: Server) -> str:
+    return str(db_value(node.db, "SELECT node FROM sync_link"))
+
+
+def service_day(db: Path, site: str) -> str:
+    """The service day of a site's latest ticket (the day whose reports are compared)."""
+    return str(db_value(db, "SELECT service_day FROM tickets WHERE site = ? ORDER BY id DESC LIMIT 1", (site,)))
+
+
+def same_report(node: Server, center: Server, site: str) -> dict[str, Any]:
+    """The manager's JSON report of the node's site for its day, read at the node (with a manager token made
+    there: the account came down in the manifest) and at the center: they must be equal. Returns it."""
+    import requests
+
+    day = service_day(node.db, site)
+    token = cli(node.db, "token", "create", "--user", "manager", "--config", str(node.config)).strip().splitlines()[-1]
+    query = {"from": day, "to": day, "site": site, "group": "service", "lang": "en"}
+    reports = []
+    for server, tok in ((node, token), (center, center.tokens["manager"])):
+        r = requests.get(f"{server.url}/manager/api/report", params=query, headers={"Authorization": f"Bearer {tok}"},
+                         timeout=30)
+        assert r.status_code == 200, r.text
+        reports.append({k: v for k, v in r.json().items() if k != "generated_at"})
+    differ = sorted(k for k in reports[0].keys() | reports[1].keys() if reports[0].get(k) != reports[1].get(k))
+    assert not differ, f"the node's report differs from the center's in {differ}: {reports}"
+    return reports[1]

@@ -29,6 +29,7 @@ from ..queue.clock import from_iso, to_iso
 from ..queue.estimate import wait_range, wait_text
 from ..queue.events import Event
 from ..storage import audit, settings
+from ..storage.outbox import own_id
 
 DEADLINE_S = 2.5  # the printer's share of the kiosk's 3 s: the issue itself and the answer need the rest
 AGENT_JOB_TTL_S = 60  # a job the agent did not claim within a minute is stale: never print it later
@@ -94,7 +95,8 @@ def _insert_job(c: Any, ticket: dict[str, Any], kiosk: Kiosk, status: str, error
     now = to_iso(c.engine.clock())
     with c.store.write() as conn:
         return int(conn.execute(
-            "INSERT INTO print_jobs (ticket_id, kiosk, status, error, created_at, updated_at) VALUES (?,?,?,?,?,?)",
+            "INSERT INTO print_jobs (id, ticket_id, kiosk, status, error, created_at, updated_at) "
+            f"VALUES ({own_id('print_jobs')},?,?,?,?,?,?)",
             (ticket["id"], kiosk.id, status, error, now, now)).lastrowid)
 
 

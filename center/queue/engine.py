@@ -20,6 +20,7 @@ from typing import Any
 
 from ..config.model import Config, Counter
 from ..errors import Conflict, Invalid, NotFound, clean_text
+from ..storage.outbox import own_id
 from ..storage.store import Store
 from .actors import SYSTEM, Actor
 from .clock import Clock, from_iso, opening_state, service_day, system_clock, to_iso
@@ -332,8 +333,8 @@ class Engine(Seats):
             timed = time_procedures(items, marks, started, now)
             for code, t0, t1 in timed:
                 conn.execute(
-                    "INSERT INTO ticket_procedures (ticket_id, service, procedure, site, counter_id, staff, "
-                    "started_at, ended_at, seconds) VALUES (?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO ticket_procedures (id, ticket_id, service, procedure, site, counter_id, staff, "
+                    f"started_at, ended_at, seconds) VALUES ({own_id('ticket_procedures')},?,?,?,?,?,?,?,?,?)",
                     (row["id"], service.code, code, counter.site, counter.id, actor.name, to_iso(t0), to_iso(t1),
                      round((t1 - t0).total_seconds(), 3)))
             ticket = conn.execute(
@@ -405,9 +406,9 @@ class Engine(Seats):
             # The citizen's phone link follows them: the old row gives its public id to the new one.
             conn.execute("UPDATE tickets SET public_id = public_id || '.' || id WHERE id = ?", (row["id"],))
             new = conn.execute(
-                "INSERT INTO tickets (public_id, visit_id, site, service, service_day, seq, number, priority, source, "
-                "device, status, issued_at, queue_at, target_counter, transferred_from, note) "
-                "VALUES (?,?,?,?,?,NULL,?,?,?,?, 'waiting', ?, ?, ?, ?, ?) RETURNING *",
+                "INSERT INTO tickets (id, public_id, visit_id, site, service, service_day, seq, number, priority, "
+                "source, device, status, issued_at, queue_at, target_counter, transferred_from, note) "
+                f"VALUES ({own_id('tickets')},?,?,?,?,?,NULL,?,?,?,?, 'waiting', ?, ?, ?, ?, ?) RETURNING *",
                 (row["public_id"], row["visit_id"] or row["id"], site.code, new_service, row["service_day"],
                  row["number"], row["priority"], row["source"], row["device"], row["issued_at"], queue_at,
                  target.id if target else None, row["id"], note)).fetchone()
@@ -470,8 +471,9 @@ class Engine(Seats):
                     "updated_at = ? WHERE site = ? AND status != 'closed' AND ticket_id IS NULL RETURNING counter_id",
                     (iso, iso, site.code)).fetchall()
                 for r in closed:
-                    conn.execute("INSERT INTO counter_events (counter_id, site, at, kind, staff, reason) "
-                                 "VALUES (?,?,?,'close',?,'day closed')", (r[0], site.code, iso, actor.name))
+                    conn.execute("INSERT INTO counter_events (id, counter_id, site, at, kind, staff, reason) "
+                                 f"VALUES ({own_id('counter_events')},?,?,?,'close',?,'day closed')",
+                                 (r[0], site.code, iso, actor.name))
         if rows or not before_day or freed:
             self._after([Event("day.closed", site.code, {"site": site.code, "service_day": day,
                                                          "cancelled": len(rows)})],

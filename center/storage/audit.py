@@ -10,10 +10,13 @@ import json
 import sqlite3
 from typing import Any
 
+from .outbox import own_id
+
 
 def record(conn: sqlite3.Connection, at: str, actor: str, role: str, action: str, target: str | None = None,
            detail: dict[str, Any] | None = None) -> None:
     """One entry, inside the caller's write transaction: it commits with what it records, or not at all.
     An empty detail is stored as NULL."""
-    conn.execute("INSERT INTO audit_log (at, actor, role, action, target, detail) VALUES (?,?,?,?,?,?)",
+    conn.execute("INSERT INTO audit_log (id, at, actor, role, action, target, detail) "
+                 f"VALUES ({own_id('audit_log')},?,?,?,?,?,?)",
                  (at, actor, role, action, target, json.dumps(detail, ensure_ascii=False) if detail else None))

@@ -11,7 +11,8 @@ copy from a later snapshot. A batch that starts past the high-water mark is refu
 from the mark, so nothing is skipped.
 
 Why ids need no mapping: a node's ids start at `block × 10^12` (its `sqlite_sequence` is set when the link
-is made), so its records keep their ids at the center and the references between them hold.
+is made), so its records keep their ids at the center and the references between them hold. The center's own
+records take their ids from its own sequence (`own_id`), which `apply` keeps below the first block.
 """
 
 from __future__ import annotations
@@ -192,6 +193,7 @@ def apply(conn: sqlite3.Connection, batch: Batch, clock_flag_s: float | None = N
     new tickets when it is past the tolerance."""
     conn.execute("PRAGMA defer_foreign_keys = ON")
     written: dict[str, int] = {}
+    own = _own_sequences(conn, [t for t in ID_TABLES if t in batch.tables])
     for tbl in ORDER:
         t = batch.tables.get(tbl)
         if not t or not t["rows"]:
@@ -209,6 +211,8 @@ def apply(conn: sqlite3.Connection, batch: Batch, clock_flag_s: float | None = N
             params = t["rows"]
         # rowcount: the rows this statement wrote, not what triggers wrote with them (queue_counts)
         written[tbl] = conn.executemany(sql, params).rowcount  # noqa: S608 - names checked against the schema
+    for tbl, seq in own.items():  # the node's ids raised the sequence: back to this database's own
+        conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = ?", (seq, tbl))
     _mark_days(conn, batch)
     if clock_flag_s is not None and "tickets" in batch.tables:
         t = batch.tables["tickets"]
@@ -219,6 +223,29 @@ def apply(conn: sqlite3.Connection, batch: Batch, clock_flag_s: float | None = N
             conn.execute(f"UPDATE tickets SET clock_offset_s = ? WHERE clock_offset_s IS NULL AND id IN "  # noqa: S608
                          f"({','.join('?' * len(chunk))})", (clock_flag_s, *chunk))
     return written
+
+
+def own_id(table: str) -> str:
+    """SQL for the id of a record made here: one past this database's own sequence. AUTOINCREMENT alone takes
+    one past the largest id in the table, which at a center is a node's (its records keep their ids): the
+    center's new record would take that node's next id, and one of the two would be lost. `apply` keeps the
+    sequence on the center's own ids (below the first block); a node's starts in its block (`link`)."""
+    assert table in ID_TABLES
+    return f"(SELECT seq + 1 FROM sqlite_sequence WHERE name = '{table}')"
+
+
+def _own_sequences(conn: sqlite3.Connection, tables: list[str]) -> dict[str, int]:
+    """The sequence of each table as it stands before a node's rows come in (a row made when missing)."""
+    out = {}
+    for tbl in tables:
+        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (tbl,)).fetchone()
+        if row is None:
+            top = conn.execute(f"SELECT coalesce(max(id), 0) FROM {tbl} WHERE id < ?",  # noqa: S608
+                               (BLOCK_SIZE,)).fetchone()[0]
+            conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (tbl, top))
+            row = (top,)
+        out[tbl] = int(row[0])
+    return out
 
 
 def _mark_days(conn: sqlite3.Connection, batch: Batch) -> None:
