@@ -180,6 +180,8 @@ def test_a_node_tells_its_staff_when_the_link_is_down_and_its_clock_is_off(node_
     page = node_web.get("/counter/branch-1", who="staff1").get_data(as_text=True)
     assert 'id="sync-status"' in page and "js/sync_status.js" in page
     assert 'id="sync-status"' in node_web.get("/manager/", who="manager").get_data(as_text=True)
+    desk = node_web.get("/desk/branch", who="staff1").get_data(as_text=True)  # the reception desk too
+    assert 'id="sync-status"' in desk and "js/sync_status.js" in desk
 
 
 # ---------------------------------------------------------------------- the report's flag
@@ -206,3 +208,9 @@ def test_the_report_counts_tickets_from_a_node_whose_clock_was_off_and_is_unchan
     assert "2 lượt trong khoảng này đến từ điểm tại chỗ có đồng hồ máy lệch quá 2 phút (lệch tới 5 phút)" in page
     assert 'id="clock-flag"' not in web.get(f"/manager/reports?from={DAY}&to={DAY}&site=branch",
                                             who="manager").get_data(as_text=True)
+    csv = web.get(f"/manager/reports.csv?from={DAY}&to={DAY}&group=service", who="manager").get_data(as_text=True)
+    assert "# Ghi chú đồng hồ" in csv and "Số phiếu từ máy lệch đồng hồ" in csv  # the export says so too
+    assert "Ghi chú đồng hồ" not in web.get(f"/manager/reports.csv?from={DAY}&to={DAY}&site=branch",
+                                            who="manager").get_data(as_text=True)
+    printed = web.get(f"/manager/reports/print?period=day&date={DAY}", who="manager").get_data(as_text=True)
+    assert 'id="clock-flag"' in printed  # and the printed report

@@ -74,6 +74,14 @@ def export_tables(rep: dict[str, Any], lang: str = "vi") -> list[tuple[str, list
                    [[days[w], *heat[w]] for w in range(7)]))
     tables.append((name("trend"), [c[i] for c in TREND_COLUMNS],
                    [[t[c[0]] for c in TREND_COLUMNS] for t in rep["trend"]]))
+    if flag := rep.get("clock_flag"):  # tickets from a node whose clock was off (center/reports/clock_flag.py)
+        tables.append(("Clock note" if en else "Ghi chú đồng hồ",
+                       ["Tickets from a wrong clock" if en else "Số phiếu từ máy lệch đồng hồ",
+                        "Largest offset (s)" if en else "Độ lệch lớn nhất (giây)",
+                        "Note" if en else "Ghi chú"],
+                       [[flag["tickets"], flag["max_offset_s"],
+                         "waits and service times are right; hour and day may be shifted" if en else
+                         "thời gian chờ và phục vụ đúng; giờ và ngày có thể bị lệch"]]))
     return tables
 
 
