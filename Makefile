@@ -22,16 +22,17 @@ $(VENV)/.stamp: pyproject.toml requirements-dev.lock
 	touch $@
 
 # The lock files, from pyproject.toml (uv resolves for every platform and Python >= 3.11, with hashes):
-# requirements.lock is what a center runs (and what `make bundle` ships), requirements-dev.lock adds the tests.
+# requirements.lock is what a center or the province hub runs (and what `make bundle` ships; with psycopg, the hub's
+# PostgreSQL driver), requirements-dev.lock adds the tests.
 # Existing pins are kept; `make lock LOCK_ARGS=--upgrade` moves everything to the newest allowed versions.
 LOCK_ARGS ?=
 lock:
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q 'uv>=0.9'
-	$(BIN)/uv pip compile -q $(LOCK_ARGS) pyproject.toml --extra redis --generate-hashes --universal --python-version 3.11 \
-	    --custom-compile-command 'make lock' -o requirements.lock
-	$(BIN)/uv pip compile -q $(LOCK_ARGS) pyproject.toml --extra redis --extra test --generate-hashes --universal \
-	    --python-version 3.11 --custom-compile-command 'make lock' -o requirements-dev.lock
+	$(BIN)/uv pip compile -q $(LOCK_ARGS) pyproject.toml --extra redis --extra hub --generate-hashes --universal \
+	    --python-version 3.11 --custom-compile-command 'make lock' -o requirements.lock
+	$(BIN)/uv pip compile -q $(LOCK_ARGS) pyproject.toml --extra redis --extra hub --extra test --generate-hashes \
+	    --universal --python-version 3.11 --custom-compile-command 'make lock' -o requirements-dev.lock
 
 # Also axe-core (devDependency): tests/test_accessibility.py injects node_modules/axe-core/axe.min.js itself.
 node_modules/.stamp: package.json package-lock.json

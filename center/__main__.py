@@ -13,7 +13,7 @@ DEFAULT_DB = "var/xephang.sqlite3"
 DEMO_DB = "var/demo.sqlite3"  # make run's demo (Makefile DEMO_DB)
 DEFAULT_CONFIG = "config.toml"
 # Commands that work without a database, or make one on purpose.
-NO_DB_NEEDED = ("serve", "check-config", "demo-init", "restore")
+NO_DB_NEEDED = ("serve", "check-config", "demo-init", "restore", "hub")
 
 
 def _demo_only(args: argparse.Namespace) -> str | None:
@@ -334,9 +334,11 @@ def parser() -> argparse.ArgumentParser:
                                help="fill the database with a synthetic history (see --help after it)"))
     g.set_defaults(func=cmd_generate_history)
 
+    from .hub.cli import add_commands as add_hub_commands
     from .sync.cli import add_commands
 
     add_commands(sub, with_db)
+    add_hub_commands(sub)
     return p
 
 

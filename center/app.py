@@ -204,7 +204,7 @@ def create_app(config: Config | str, db_path: str, *, clock: Clock = system_cloc
     attach(socketio, app, c, message_queue)
     if housekeeping:
         housekeeping_loop.start(engine)
-        if cfg.upstream is not None:
+        if cfg.outbound is not None:  # a node sends to its center, a center with [hub] to the province
             from .sync import link
 
             c.link = link.start(store, cfg, db_path, clock)

@@ -70,7 +70,8 @@ SERVER_PACKAGES = ("center", "kiosk", "counter", "display", "manager", "printer_
 LAYERS = {"config": set(), "storage": {"config"}, "queue": {"config", "storage"},
           "output": {"config", "storage", "queue"}, "reports": {"config", "storage", "queue"},
           "web": {"config", "storage", "queue", "output", "reports"},
-          "sync": {"config", "storage", "queue", "web"}}
+          "sync": {"config", "storage", "queue", "web"},
+          "hub": {"config", "storage", "queue", "web", "sync"}}
 
 
 def absolute_imports(path) -> set[str]:

@@ -12,8 +12,9 @@ URL_RE = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~/-]*)?$")
 MAX_BLOCK = 9_000_000  # block * 10**12 stays inside SQLite's 64-bit integers
 
 
-def parse_upstream(r: Any) -> Upstream | None:
-    """[upstream] url, node (and token_file): absent on a center that pushes nowhere."""
+def parse_upstream(r: Any, name_key: str = "node") -> Upstream | None:
+    """[upstream] url, node (and token_file, ca_file): absent on a center that pushes nowhere. The same shape
+    is a center's [hub] (url, center): where its records and its nodes' go next (center/hub/)."""
     if not r.data:
         r.finish()
         return None
@@ -22,7 +23,7 @@ def parse_upstream(r: Any) -> Upstream | None:
         from .read import ConfigError
 
         raise ConfigError(r.path("url"), f"{url!r} is not a URL like \"https://trungtam.example.vn\"")
-    up = Upstream(url=url.rstrip("/"), node=r.str("node", code=True), token_file=r.str("token_file", ""),
+    up = Upstream(url=url.rstrip("/"), node=r.str(name_key, code=True), token_file=r.str("token_file", ""),
                   ca_file=r.str("ca_file", ""))
     r.finish()
     return up

@@ -254,6 +254,12 @@ class Config:
     security: Security = Security()
     rating: Rating = DEFAULT_RATING
     upstream: Upstream | None = None
+    hub: Upstream | None = None  # [hub] at a center: the province hub its records (and its nodes') go to
+
+    @property
+    def outbound(self) -> Upstream | None:
+        """Where this server's records go: its center (a node) or the province hub (a center), or nowhere."""
+        return self.upstream or self.hub
     nodes: tuple[Node, ...] = ()
 
     def node(self, node_id: str) -> Node | None:

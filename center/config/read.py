@@ -424,11 +424,14 @@ def parse_config(data: dict[str, Any], source_path: str = "") -> Config:
     nodes = parse_nodes(top.tables("nodes"), sites)
     if upstream and nodes:
         raise ConfigError("nodes", "a node ([upstream]) cannot have nodes of its own")
+    hub = parse_upstream(top.table("hub"), name_key="center")
+    if upstream and hub:
+        raise ConfigError("hub", "a node ([upstream]) sends to its center, which sends to the hub")
     top.finish()
     return Config(center_name=center_name, center_name_en=center_name_en, timezone=timezone,
                   ticket_footer=footer, rules=rules, voice=voice, priority_groups=tuple(groups),
                   services=services, sites=sites, source_path=source_path, security=security, rating=rating,
-                  upstream=upstream, nodes=nodes)
+                  upstream=upstream, nodes=nodes, hub=hub)
 
 
 ORIGIN_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")

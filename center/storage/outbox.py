@@ -17,6 +17,7 @@ records take their ids from its own sequence (`own_id`), which `apply` keeps bel
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -79,14 +80,29 @@ class Batch:
 # ---------------------------------------------------------------------------------------------- sender
 
 
-def link(conn: sqlite3.Connection, node: str, block: int) -> None:
+def link(conn: sqlite3.Connection, node: str, block: int | None) -> None:
     """Make this database a node's: note changes from now on and give its new records ids of its own block.
-    Refused if records exist with ids outside the block (they were made before it was a node)."""
+    Refused if records exist with ids outside the block (they were made before it was a node).
+
+    `block=None`: a center joining the province hub (center/hub/). Its ids stay as they are (the hub keys every
+    record by center), and everything it already holds is noted to be sent, oldest first."""
     row = conn.execute("SELECT node FROM sync_link").fetchone()
     if row is not None:
         if row[0] != node:
             raise SyncRefused(f"this database is already node {row[0]!r}'s, not {node!r}'s")
         return
+    if block is None:
+        for table in ORDER:  # a center's history, in the order the receiver applies it
+            conn.execute(f"INSERT INTO sync_outbox (tbl, key) SELECT '{table}', {SYNCED_KEYS[table]} "  # noqa: S608
+                         f"FROM {table} ORDER BY {SYNCED_KEYS[table]}")
+    else:
+        _start_block(conn, node, block)
+    conn.execute("INSERT INTO sync_link (id, node, db_id) VALUES (1, ?, ?)", (node, secrets.token_hex(16)))
+    if block is not None:  # what exists already and belongs to the node's places (its counters' states)
+        conn.execute("INSERT INTO sync_outbox (tbl, key) SELECT 'counter_state', counter_id FROM counter_state")
+
+
+def _start_block(conn: sqlite3.Connection, node: str, block: int) -> None:
     first = block * BLOCK_SIZE
     for table in ID_TABLES:
         low = conn.execute(f"SELECT count(*) FROM {table} WHERE id < ?", (first,)).fetchone()[0]  # noqa: S608
@@ -95,11 +111,6 @@ def link(conn: sqlite3.Connection, node: str, block: int) -> None:
                               " a node starts on a new database")
         conn.execute("DELETE FROM sqlite_sequence WHERE name = ?", (table,))
         conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (table, first - 1))
-    import secrets
-
-    conn.execute("INSERT INTO sync_link (id, node, db_id) VALUES (1, ?, ?)", (node, secrets.token_hex(16)))
-    # What exists already and belongs to the node's places (its counters' states) is sent too.
-    conn.execute("INSERT INTO sync_outbox (tbl, key) SELECT 'counter_state', counter_id FROM counter_state")
 
 
 def pending(conn: sqlite3.Connection, after: int) -> int:

@@ -32,8 +32,8 @@ def _node(args: argparse.Namespace) -> tuple[Any, Any]:
     from .manifest import effective_config
 
     cfg = effective_config(args.config, args.db)
-    if cfg.upstream is None:
-        raise SyncRefused(f"{args.config} has no [upstream]: this is a center's file, not a node's")
+    if cfg.outbound is None:
+        raise SyncRefused(f"{args.config} has no [upstream] (a node) nor [hub] (a center): it sends nowhere")
     return cfg, Store(args.db)
 
 
@@ -82,6 +82,8 @@ def cmd_sync_join(args: argparse.Namespace) -> int:
     from .link import LinkError, receive_manifest, request, save_token, session_for
 
     local = read_toml(args.config)
+    if "hub" in local and "upstream" not in local:
+        return _join_hub(args)
     up = local.get("upstream")
     if not isinstance(up, dict) or not up.get("url") or not up.get("node"):
         raise SyncRefused(f"{args.config} needs an [upstream] with url and node")
@@ -104,6 +106,32 @@ def cmd_sync_join(args: argparse.Namespace) -> int:
     receive_manifest(store, body, _now())
     print(f"{args.db}: node {up['node']} of {up['url']}, sites {', '.join(body['sites'])}, "
           f"{len(body['users'])} account(s). Start it with: xephang --db {args.db} serve --config {args.config}")
+    return 0
+
+
+def _join_hub(args: argparse.Namespace) -> int:
+    """A center joins its province hub: keep the token, note everything it holds to be sent (oldest first),
+    and send the first batch now (which checks the token)."""
+    from ..config.read import load_config
+    from ..storage import outbox
+    from ..storage.store import Store
+    from .link import Link, LinkError, save_token, token_path
+
+    cfg = load_config(args.config)
+    assert cfg.hub is not None
+    token = sys.stdin.readline().strip()
+    if not token.startswith("xc_"):
+        raise SyncRefused("give the center token made at the hub (`hub token CENTER`) on standard input")
+    save_token(token_path(args.db, cfg), token)
+    store = Store(args.db)
+    with store.write() as conn:
+        outbox.link(conn, cfg.hub.node, None)
+    try:
+        answer = Link(store, cfg, args.db).push_once()
+    except LinkError as e:
+        raise SyncRefused(str(e)) from None
+    print(f"{args.db}: center {cfg.hub.node} of the hub {cfg.hub.url}; first batch of {answer['records']} "
+          f"record(s) sent, {Link(store, cfg, args.db).state()['pending']} position(s) to go (the server sends them)")
     return 0
 
 

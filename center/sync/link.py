@@ -26,7 +26,7 @@ from ..config.model import Config
 from ..queue.clock import Clock, from_iso, system_clock, to_iso
 from ..storage import outbox
 from ..storage.store import Store
-from . import manifest
+from . import labels, manifest
 from .protocol import CONTENT_TYPE, encode
 
 log = logging.getLogger(__name__)
@@ -46,8 +46,12 @@ class LinkError(RuntimeError):
 
 
 def token_path(db_path: str, config: Config) -> Path:
-    assert config.upstream is not None
-    return Path(config.upstream.token_file) if config.upstream.token_file else Path(db_path).with_suffix(".node-token")
+    """Where this server keeps its token for where it sends: a node's for its center, a center's for the hub."""
+    target = config.outbound
+    assert target is not None
+    if target.token_file:
+        return Path(target.token_file)
+    return Path(db_path).with_suffix(".node-token" if config.upstream else ".hub-token")
 
 
 def save_token(path: Path, token: str) -> None:
@@ -101,12 +105,16 @@ class Link:
 
     def __init__(self, store: Store, config: Config, db_path: str, *, clock: Clock = system_clock,
                  on_reload: Any = None):
-        assert config.upstream is not None
+        target = config.outbound
+        assert target is not None
         self.store, self.config, self.db_path, self.clock = store, config, db_path, clock
-        self.url = config.upstream.url
-        self.node = config.upstream.node
+        self.url = target.url
+        self.node = target.node  # this place's name there: the node's id at its center, the center's at the hub
         self.on_reload = on_reload
-        self._session = session_for(config.upstream.ca_file)
+        self._session = session_for(target.ca_file)
+        # A center tells the hub its names and targets (center/sync/labels.py) until the hub has them.
+        self._labels = labels.build(config) if config.hub is not None else None
+        self._labels_wanted = True
         self._stop = threading.Event()
 
     def token(self) -> str:
@@ -134,6 +142,8 @@ class Link:
         token = self.token()
         with self.store.read() as conn:
             link = conn.execute("SELECT acked, clock_offset_s FROM sync_link").fetchone()
+        if link is None:
+            raise LinkError("this database has not joined yet: run `sync join` (the token on standard input)")
         acked, offset = int(link[0]), link[1]
 
         def build() -> tuple[outbox.Batch, bytes]:
@@ -141,7 +151,10 @@ class Link:
             while True:
                 with self.store.connection() as conn:
                     batch = outbox.collect(conn, self.node, acked, limit)
-                body = encode(batch, {"sent_at": to_iso(self.clock()), "version": VERSION, "clock_offset_s": offset})
+                extra = {"sent_at": to_iso(self.clock()), "version": VERSION, "clock_offset_s": offset}
+                if self._labels is not None and self._labels_wanted:
+                    extra["labels"] = self._labels
+                body = encode(batch, extra)
                 if len(body) <= MAX_BODY or limit <= 1:
                     return batch, body
                 limit = max(1, limit // 2)
@@ -156,6 +169,8 @@ class Link:
                 conn.execute("UPDATE sync_link SET last_try_at = ?, last_error = ?", (to_iso(now), str(e)[:500]))
             raise
         offset = self._offset(t0, t1, answer["server_time"])
+        if self._labels is not None:
+            self._labels_wanted = answer.get("labels_hash") != self._labels["hash"]
         with self.store.write() as conn:
             conn.execute("UPDATE sync_link SET acked = ?, last_ok_at = ?, last_try_at = ?, last_error = NULL, "
                          "clock_offset_s = ?", (int(answer["hwm"]), to_iso(self.clock()), to_iso(now), offset))

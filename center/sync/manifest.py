@@ -39,7 +39,7 @@ def digest(body: dict[str, Any]) -> str:
 
 def node_data(local: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
     """config.toml data for the node: the center's, its sites only, with the node's own sections."""
-    data = {k: v for k, v in manifest["config"].items() if k not in ("nodes", *LOCAL_SECTIONS)}
+    data = {k: v for k, v in manifest["config"].items() if k not in ("nodes", "hub", *LOCAL_SECTIONS)}
     if "security" in manifest["config"] and "security" not in local:
         data["security"] = manifest["config"]["security"]
     data["sites"] = [s for s in manifest["config"].get("sites", []) if s.get("code") in manifest["sites"]]

@@ -38,7 +38,8 @@ def decode(data: bytes) -> tuple[Batch, dict[str, Any]]:
         raise SyncRefused(f"unreadable batch: {e}") from None
     if not isinstance(body, dict) or body.get("protocol") != PROTOCOL:
         raise SyncRefused(f"unknown protocol version {body.get('protocol') if isinstance(body, dict) else None!r}")
-    return Batch.from_dict(body), {k: body[k] for k in ("sent_at", "version", "exported_at") if k in body}
+    fields = ("sent_at", "version", "exported_at", "clock_offset_s", "labels")
+    return Batch.from_dict(body), {k: body[k] for k in fields if k in body}
 
 
 def write_bundle(path: str, batch: Batch, extra: dict[str, Any]) -> dict[str, Any]:

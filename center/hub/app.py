@@ -1,0 +1,137 @@
+"""The hub's web app: centers push their batches (the same protocol as a node to its center), province staff
+read the panel and the reports. A plain threaded server (no Socket.IO: the pages poll), one PostgreSQL
+connection per request."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from ..errors import Invalid, QueueError, Unauthorized
+from ..queue.clock import from_iso, to_iso
+from ..storage.outbox import SyncRefused
+from ..sync.protocol import decode
+from . import ingest, summary
+from .config import HubConfig
+
+log = logging.getLogger(__name__)
+bp = Blueprint("hub_sync", __name__)
+
+
+def hub_config() -> HubConfig:
+    return current_app.extensions["xephang_hub"]
+
+
+def connection() -> contextlib.AbstractContextManager[Any]:
+    """A connection for this request (autocommit; each write opens its own transaction)."""
+    return connection_for(hub_config())
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header[:7].lower() == "bearer " else None
+
+
+def _store_labels(conn: Any, center: str, labels: Any, now: datetime) -> None:
+    """Keep what the center said of itself; when its targets or levels changed, its summary is rebuilt."""
+    if not isinstance(labels, dict) or not isinstance(labels.get("hash"), str):
+        raise Invalid("Nhãn không hợp lệ", "malformed labels", code="bad_batch")
+    with conn.transaction():
+        old = conn.execute("SELECT hash FROM hub_labels WHERE center = %s FOR UPDATE", (center,)).fetchone()
+        if old and old[0] == labels["hash"]:
+            return
+        conn.execute("INSERT INTO hub_labels (center, hash, labels, at) VALUES (%s, %s, %s, %s) ON CONFLICT (center) "
+                     "DO UPDATE SET hash = excluded.hash, labels = excluded.labels, at = excluded.at",
+                     (center, labels["hash"], json.dumps(labels, ensure_ascii=False), now))
+        days = [r[0] for r in conn.execute("SELECT DISTINCT service_day FROM tickets WHERE center = %s", (center,))]
+        summary.rebuild(conn, center, days)
+
+
+@bp.post("/sync/push")
+def push() -> Any:
+    cfg = hub_config()
+    data = request.get_data(cache=False)
+    now = datetime.now(UTC)
+    with connection() as conn:
+        center = ingest.center_for_token(conn, cfg, _bearer())
+        if center is None:
+            raise Unauthorized("Mã của trung tâm không hợp lệ hoặc đã bị thu hồi", "Invalid or revoked center token",
+                               code="bad_center_token")
+        try:
+            batch, fields = decode(data)
+        except SyncRefused as e:
+            raise Invalid("Gói dữ liệu không đọc được", str(e), code="bad_batch") from None
+        offset = fields.get("clock_offset_s")
+        if not isinstance(offset, int | float):
+            try:
+                offset = round((from_iso(str(fields.get("sent_at"))) - now).total_seconds(), 1)
+            except (TypeError, ValueError):
+                offset = None
+        try:
+            if "labels" in fields:
+                _store_labels(conn, center.id, fields["labels"], now)
+            result = ingest.receive(conn, cfg, center, batch, size=len(data), now=now, clock_offset_s=offset,
+                                    version=str(fields.get("version") or ""))
+        except SyncRefused as e:
+            log.warning("refused a batch of center %s: %s", center.id, e)
+            raise QueueError("Trung tâm gửi dữ liệu không thuộc về mình", str(e), code="sync_refused",
+                             status=403) from None
+        have = conn.execute("SELECT hash FROM hub_labels WHERE center = %s", (center.id,)).fetchone()
+    return jsonify({**result, "server_time": to_iso(datetime.now(UTC)), "labels_hash": have[0] if have else None})
+
+
+@bp.get("/api/health")
+def health() -> Any:
+    with connection() as conn:
+        conn.execute("SELECT 1")
+    return jsonify({"ok": True, "hub": hub_config().name})
+
+
+def create_hub_app(cfg: HubConfig) -> Flask:
+    app = Flask(__name__, template_folder="templates", static_folder="static", static_url_path="/hub-static")
+    app.config.update(MAX_CONTENT_LENGTH=256 * 1024, JSON_SORT_KEYS=False)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["xephang_hub"] = cfg
+    with connection_for(cfg) as conn:
+        ingest.ensure_schema(conn)
+    app.register_blueprint(bp)
+    from .pages import register
+
+    register(app)
+
+    @app.errorhandler(QueueError)
+    def queue_error(e: QueueError) -> Any:
+        resp = jsonify(e.to_dict())
+        resp.status_code = e.status
+        return resp
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException) -> Any:
+        return queue_error(QueueError(e.name, e.description or e.name,
+                                      code=(e.name or "error").lower().replace(" ", "_"), status=e.code or 500))
+
+    @app.errorhandler(Exception)
+    def unexpected(e: Exception) -> Any:
+        log.exception("unexpected error")
+        return queue_error(QueueError("Có lỗi hệ thống; vui lòng thử lại", "Internal error; try again",
+                                      code="internal", status=503 if "psycopg" in type(e).__module__ else 500))
+
+    return app
+
+
+@contextlib.contextmanager
+def connection_for(cfg: HubConfig) -> Iterator[Any]:
+    import psycopg
+
+    conn = psycopg.connect(cfg.dsn, autocommit=True, connect_timeout=10)
+    try:
+        yield conn
+    finally:
+        conn.close()

@@ -1,0 +1,110 @@
+"""`xephang hub …`: the province hub's commands (init the database, centers' tokens, serve)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+DEFAULT_HUB_CONFIG = "hub.toml"
+
+
+def _conn(cfg: Any) -> Any:
+    from .app import connection_for
+
+    return connection_for(cfg)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from .config import load_hub_config
+    from .ingest import ensure_schema
+
+    cfg = load_hub_config(args.config)
+    with _conn(cfg) as conn:
+        ensure_schema(conn)
+    print(f"hub {cfg.name}: schema ready, {len(cfg.centers)} center(s) in {args.config}")
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from .config import load_hub_config
+    from .ingest import create_token, ensure_schema
+
+    cfg = load_hub_config(args.config)
+    with _conn(cfg) as conn:
+        ensure_schema(conn)
+        token = create_token(conn, cfg, args.center, datetime.now(UTC))
+    print(f"Token for center {args.center} (shown once; give it to `sync join` at the center):", file=sys.stderr)
+    print(token)
+    return 0
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    from .config import load_hub_config
+    from .ingest import revoke
+
+    cfg = load_hub_config(args.config)
+    with _conn(cfg) as conn:
+        done = revoke(conn, args.center)
+    print(f"{args.center}: {'token revoked' if done else 'had no token'}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .config import load_hub_config
+
+    cfg = load_hub_config(args.config)
+    with _conn(cfg) as conn:
+        rows = {r[0]: r for r in conn.execute("SELECT center, token_hash IS NOT NULL, last_contact_at, records, hwm, "
+                                               "clock_offset_s FROM hub_centers")}
+    for c in cfg.centers:
+        r = rows.get(c.id)
+        print(f"{c.id:<16} sites {','.join(c.sites):<24} token {'yes' if r and r[1] else 'no ':<4} "
+              f"last contact {r[2] if r and r[2] else 'never'}, {r[3] if r else 0} records")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    from .app import create_hub_app
+    from .config import load_hub_config
+
+    cfg = load_hub_config(args.config)
+
+    class Hub(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in {"bind": f"{args.host}:{args.port}", "workers": args.workers, "threads": 8,
+                               "worker_class": "gthread", "timeout": 60, "graceful_timeout": 10,
+                               "errorlog": "-", "loglevel": "info", "proc_name": "xephang-hub",
+                               "control_socket_disable": True}.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return create_hub_app(cfg)
+
+    Hub().run()
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    h = sub.add_parser("hub", help="the province hub (PostgreSQL): every center's records")
+    hsub = h.add_subparsers(dest="hub_command", required=True)
+    for name, fn, text in (("init", cmd_init, "create the hub's tables (idempotent)"),
+                           ("list", cmd_list, "each center's last contact and records")):
+        p = hsub.add_parser(name, help=text)
+        p.add_argument("--config", default=DEFAULT_HUB_CONFIG)
+        p.set_defaults(func=fn)
+    for name, fn, text in (("token", cmd_token, "make a center's token (the old one stops working)"),
+                           ("revoke", cmd_revoke, "revoke a center's token: refused at once")):
+        p = hsub.add_parser(name, help=text)
+        p.add_argument("center")
+        p.add_argument("--config", default=DEFAULT_HUB_CONFIG)
+        p.set_defaults(func=fn)
+    p = hsub.add_parser("serve", help="run the hub's web server")
+    p.add_argument("--config", default=DEFAULT_HUB_CONFIG)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8090)
+    p.add_argument("--workers", type=int, default=2)
+    p.set_defaults(func=cmd_serve)

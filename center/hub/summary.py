@@ -1,0 +1,74 @@
+"""The hub's summary (`hub_daily`): per center, site, service, day and hour, the additive figures of the
+center's own reports (center/reports/figures.py: issued = first entries, service level = called within the
+service's target among those called, left or cancelled, satisfied = ratings of a `satisfied` level).
+
+Rebuilt inside the ingest transaction for the (center, day)s a batch touches: a batch of a busy day touches
+one or two days, each a few hundred tickets, so the cost follows the batch, not the history. Targets and
+satisfied levels come from the center's labels (what it sends of its config.toml); when they change, every
+day of that center is rebuilt once.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from ..storage.outbox import Batch
+
+SUMMARY_SQL = """
+INSERT INTO hub_daily
+SELECT t.center, t.site, t.service, t.service_day,
+       extract(hour FROM t.issued_at AT TIME ZONE %(tz)s)::smallint AS hour,
+       count(*) FILTER (WHERE t.transferred_from IS NULL),
+       count(*) FILTER (WHERE t.status = 'served'),
+       count(*) FILTER (WHERE t.status = 'no_show'),
+       count(*) FILTER (WHERE t.status = 'left'),
+       count(*) FILTER (WHERE t.status = 'cancelled'),
+       count(*) FILTER (WHERE t.status = 'transferred'),
+       count(t.wait_s), coalesce(sum(t.wait_s), 0),
+       count(*) FILTER (WHERE t.wait_s IS NOT NULL AND t.wait_s <= coalesce(
+           (%(targets)s::jsonb ->> t.service)::float8, 15) * 60),
+       count(*) FILTER (WHERE t.status = 'served' AND t.service_s IS NOT NULL),
+       coalesce(sum(t.service_s) FILTER (WHERE t.status = 'served'), 0),
+       count(r.level), count(r.level) FILTER (WHERE r.level = ANY(%(satisfied)s))
+FROM tickets t LEFT JOIN ratings r ON r.center = t.center AND r.ticket_id = t.id
+WHERE t.center = %(center)s AND t.service_day = ANY(%(days)s)
+GROUP BY 1, 2, 3, 4, 5
+"""
+
+
+def labels(conn: Any, center: str) -> dict[str, Any]:
+    row = conn.execute("SELECT labels FROM hub_labels WHERE center = %s", (center,)).fetchone()
+    return row[0] if row else {}
+
+
+def rebuild(conn: Any, center: str, days: list[date], tz: str = "Asia/Ho_Chi_Minh") -> None:
+    """hub_daily of these days of one center, from its tickets and ratings (inside the caller's transaction)."""
+    if not days:
+        return
+    lab = labels(conn, center)
+    targets = {code: s.get("target_wait_min", 15) for code, s in (lab.get("services") or {}).items()}
+    satisfied = [lv["code"] for lv in (lab.get("rating_levels") or []) if lv.get("satisfied")]
+    conn.execute("DELETE FROM hub_daily WHERE center = %s AND service_day = ANY(%s)", (center, days))
+    conn.execute(SUMMARY_SQL, {"tz": lab.get("timezone") or tz, "targets": json.dumps(targets),
+                               "satisfied": satisfied, "center": center, "days": days})
+
+
+def refresh_days(conn: Any, center: str, batch: Batch) -> None:
+    """Rebuild the days the batch touched: its tickets' days and those of the tickets its ratings belong to."""
+    days: set[date] = set()
+    t = batch.tables.get("tickets")
+    if t:
+        i = t["cols"].index("service_day")
+        days.update(date.fromisoformat(str(r[i])) for r in t["rows"])
+    ids: list[int] = []
+    for tbl in ("ratings",):
+        t = batch.tables.get(tbl)
+        if t:
+            i = t["cols"].index("ticket_id")
+            ids.extend(r[i] for r in t["rows"])
+    if ids:
+        days.update(r[0] for r in conn.execute(
+            "SELECT DISTINCT service_day FROM tickets WHERE center = %s AND id = ANY(%s)", (center, ids)))
+    rebuild(conn, center, sorted(days))

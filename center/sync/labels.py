@@ -1,0 +1,27 @@
+"""What a center tells the province hub about itself with its records: names of its sites, services and
+procedures, each service's target wait and which rating levels count as satisfied. The hub's figures use the
+center's own definitions, so a center's report at the hub equals its own (center/hub/summary.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from ..config.model import Config
+
+
+def build(config: Config) -> dict[str, Any]:
+    body = {
+        "center_name": config.center_name, "center_name_en": config.center_name_en, "timezone": config.timezone,
+        "sites": {s.code: {"name": s.name, "name_en": s.name_en} for s in config.sites.values()},
+        "services": {sv.code: {"name": sv.name, "name_en": sv.name_en, "target_wait_min": sv.target_wait_min,
+                               "procedures": {p.code: {"name": p.name, "name_en": p.name_en}
+                                              for p in sv.procedures}}
+                     for sv in config.services.values()},
+        "rating_levels": [{"code": lv.code, "name": lv.name, "name_en": lv.name_en, "satisfied": lv.satisfied}
+                          for lv in config.rating.levels],
+        "counters": {c.id: {"name": c.name, "site": c.site} for s in config.sites.values() for c in s.counters},
+    }
+    return {**body, "hash": hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()
+                                           ).hexdigest()[:32]}
