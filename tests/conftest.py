@@ -72,6 +72,18 @@ def cli(db: Path, *args: str, stdin: str | None = None) -> str:
     return out.stdout
 
 
+STARTED: list[Server] = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_started_servers() -> Iterator[None]:
+    """Servers a test's helpers started without a fixture of their own (tests/sync_support.py's nodes) end with
+    the test: one left running keeps its sync loop going for the rest of the session."""
+    yield
+    while STARTED:
+        STARTED.pop().stop()
+
+
 @dataclass
 class Server:
     """A real `python -m center serve` process."""

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import DEMO_CONFIG, ROOT, Server, cli
+from tests.conftest import DEMO_CONFIG, ROOT, STARTED, Server, cli
 
 # The demo center with its second reception point and a mobile team each running on their own server.
 NODES_TOML = """
@@ -80,6 +80,7 @@ def make_node(directory: Path, center: Server, node: str, *, via: str | None = N
     kiosk = {"branch": "branch-kiosk-1", "mobile1": "ld1-kiosk"}[node]
     server.tokens[kiosk] = cli(db, "token", "create", "--device", kiosk, "--config", str(cfg)).strip().splitlines()[-1]
     server.node_token = token  # type: ignore[attr-defined]
+    STARTED.append(server)  # stopped after the test (tests/conftest.py), started here or later by the test
     return server.start() if start else server
 
 
