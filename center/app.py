@@ -99,6 +99,8 @@ def create_app(config: Config | str, db_path: str, *, clock: Clock = system_cloc
 
     @app.after_request
     def security_headers(resp: Any) -> Any:
+        if request.path.startswith("/sync/"):  # a node's link, not a browser: every byte counts on a mobile line
+            return resp
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
         resp.headers.setdefault("X-Frame-Options", "SAMEORIGIN")

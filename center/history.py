@@ -365,7 +365,9 @@ def generate(store: Store, config: Config, *, days: int, end: date, province: in
     all_days = [start + timedelta(days=i) for i in range(days)]
     t0 = time.monotonic()
     with store.write() as conn:
-        next_id = (conn.execute("SELECT max(id) FROM tickets").fetchone()[0] or 0) + 1
+        # A node's database numbers from its block (sqlite_sequence, center/storage/outbox.py), not from max(id).
+        next_id = max(conn.execute("SELECT max(id) FROM tickets").fetchone()[0] or 0, conn.execute(
+            "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'tickets'").fetchone()[0]) + 1
         marks = ",".join("?" * len(models))
         if conn.execute(f"SELECT 1 FROM tickets WHERE service_day BETWEEN ? AND ? AND site IN ({marks}) LIMIT 1",
                         (start.isoformat(), end.isoformat(), *[m.code for m in models])).fetchone():

@@ -66,3 +66,26 @@ def test_late_records_of_a_rolled_up_day_are_in_the_centers_long_report(tmp_path
         rolled = {r[0] for r in conn.execute("SELECT service_day FROM rollup_days WHERE site = 'luudong1' "
                                              "AND tickets > 0")}
     assert rolled == {day}
+
+
+def test_a_synthetic_history_made_on_a_node_takes_ids_of_its_block(tmp_path):
+    """Benchmarks and demos fill a node's database with generate-history: its tickets must be in the node's
+    block like its events, or the center refuses every batch."""
+    from datetime import date
+
+    from center import history
+    from center.config.model import BLOCK_SIZE
+
+    center_cfg = parse_config(read_toml(center_config(tmp_path)), str(tmp_path / "center.toml"))
+    node = center_cfg.node("branch")
+    data = manifest.node_data({"upstream": {"url": "http://127.0.0.1:9", "node": "branch"}},
+                              {"config": read_toml(center_cfg.source_path), "sites": list(node.sites)})
+    store = Store(tmp_path / "node.sqlite3")
+    with store.write() as conn:
+        outbox.link(conn, "branch", node.block)
+    history.generate(store, parse_config(data), days=2, end=date(2026, 11, 20), progress=False)
+    with store.read() as conn:
+        low = {t: conn.execute(f"SELECT count(*) FROM {t} WHERE id < ?", (BLOCK_SIZE,)).fetchone()[0]
+               for t in ("tickets", "ticket_events", "ticket_procedures")}
+        made = conn.execute("SELECT count(*) FROM tickets").fetchone()[0]
+    assert made > 0 and low == {"tickets": 0, "ticket_events": 0, "ticket_procedures": 0}, (made, low)

@@ -33,11 +33,15 @@ log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
 PASS_S = float(os.environ.get("XEPHANG_SYNC_PASS_S", "1"))
-HEARTBEAT_S = float(os.environ.get("XEPHANG_SYNC_HEARTBEAT_S", "10"))
+# Idle, a node says it is alive every 30 s: the center calls it silent after 120 s, and a mobile line pays for
+# each contact (~0.9 KB with headers: 2.6 MB a day at 30 s, against 9.4 MB at 10 s; BENCHMARKS.md, "Sync").
+HEARTBEAT_S = float(os.environ.get("XEPHANG_SYNC_HEARTBEAT_S", "30"))
 BACKOFF_MAX_S = float(os.environ.get("XEPHANG_SYNC_BACKOFF_MAX_S", "30"))
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = float(os.environ.get("XEPHANG_SYNC_READ_TIMEOUT_S", "20"))  # a stalled link: tests set less
-BATCH_POSITIONS = 1000
+# Outbox positions per batch: the center applies a batch in one write, during which its own calls wait. 1,000
+# positions took ~23 ms there and a call's p99 rose from 8 to 33 ms during a LAN catch-up (BENCHMARKS.md).
+BATCH_POSITIONS = int(os.environ.get("XEPHANG_SYNC_BATCH_POSITIONS", "250"))
 MAX_BODY = 240 * 1024  # the center takes requests of up to 256 KiB
 
 
