@@ -65,6 +65,28 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_add(args: argparse.Namespace) -> int:
+    """A province or center account; the password is read from stdin so it never shows in `ps` or history."""
+    from ..errors import QueueError
+    from .accounts import add_user, ensure_users
+    from .config import load_hub_config
+
+    cfg = load_hub_config(args.config)
+    if not args.password_stdin:
+        print("--password-stdin is required (the password is read from standard input)", file=sys.stderr)
+        return 2
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        with _conn(cfg) as conn:
+            ensure_users(conn)
+            add_user(conn, cfg, args.name, args.role, password, center=args.center, display_name=args.display_name)
+    except QueueError as e:
+        print(f"error: {e.message_en or e.message}", file=sys.stderr)
+        return 1
+    print(f"user {args.name} ({args.role}{' ' + args.center if args.role == 'center' else ''}) added")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from gunicorn.app.base import BaseApplication
 
@@ -102,6 +124,16 @@ def add_commands(sub: Any) -> None:
         p.add_argument("center")
         p.add_argument("--config", default=DEFAULT_HUB_CONFIG)
         p.set_defaults(func=fn)
+    u = hsub.add_parser("user", help="the hub's accounts (province staff, center managers)")
+    usub = u.add_subparsers(dest="user_command", required=True)
+    p = usub.add_parser("add", help="add an account; the password comes on stdin")
+    p.add_argument("name")
+    p.add_argument("--role", choices=("province", "center"), required=True)
+    p.add_argument("--center", help="the center a `center` account sees (an id of hub.toml)")
+    p.add_argument("--display-name")
+    p.add_argument("--password-stdin", action="store_true")
+    p.add_argument("--config", default=DEFAULT_HUB_CONFIG)
+    p.set_defaults(func=cmd_user_add)
     p = hsub.add_parser("serve", help="run the hub's web server")
     p.add_argument("--config", default=DEFAULT_HUB_CONFIG)
     p.add_argument("--host", default="127.0.0.1")
