@@ -71,7 +71,7 @@ LAYERS = {"config": set(), "storage": {"config"}, "queue": {"config", "storage"}
           "output": {"config", "storage", "queue"}, "reports": {"config", "storage", "queue"},
           "web": {"config", "storage", "queue", "output", "reports"},
           "sync": {"config", "storage", "queue", "web"},
-          "hub": {"config", "storage", "queue", "web", "sync"}}
+          "hub": {"config", "storage", "queue", "reports", "web", "sync"}}
 
 
 def absolute_imports(path) -> set[str]:

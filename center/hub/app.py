@@ -15,9 +15,9 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import Invalid, QueueError, Unauthorized
-from ..queue.clock import from_iso, to_iso
+from ..queue.clock import to_iso
 from ..storage.outbox import SyncRefused
-from ..sync.protocol import decode
+from ..sync.protocol import decode, sender_offset
 from . import ingest, summary
 from .config import HubConfig
 
@@ -68,12 +68,7 @@ def push() -> Any:
             batch, fields = decode(data)
         except SyncRefused as e:
             raise Invalid("Gói dữ liệu không đọc được", str(e), code="bad_batch") from None
-        offset = fields.get("clock_offset_s")
-        if not isinstance(offset, int | float):
-            try:
-                offset = round((from_iso(str(fields.get("sent_at"))) - now).total_seconds(), 1)
-            except (TypeError, ValueError):
-                offset = None
+        offset = sender_offset(fields, now)
         try:
             if "labels" in fields:
                 _store_labels(conn, center.id, fields["labels"], now)

@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 from ..errors import Invalid
+from ..reports.export import tables_csv, tables_xlsx
 from .config import HubCenter, HubConfig
 
 GROUPS = ("center", "service", "procedure", "hour", "day")
@@ -224,31 +225,8 @@ def export_tables(rep: dict[str, Any], lang: str = "vi") -> list[tuple[str, list
 
 
 def to_csv(rep: dict[str, Any], lang: str = "vi") -> str:
-    import csv
-    import io
-
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    for name, header, rows in export_tables(rep, lang):
-        w.writerow([f"# {name}"])
-        w.writerow(header)
-        w.writerows(rows)
-        w.writerow([])
-    return "\ufeff" + buf.getvalue()  # BOM: Excel opens UTF-8 Vietnamese correctly
+    return tables_csv(export_tables(rep, lang))
 
 
 def to_xlsx(rep: dict[str, Any], lang: str = "vi") -> bytes:
-    import io
-
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    wb.remove(wb.active)
-    for name, header, rows in export_tables(rep, lang):
-        ws = wb.create_sheet(name[:31])
-        ws.append(header)
-        for row in rows:
-            ws.append(row)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return tables_xlsx(export_tables(rep, lang))

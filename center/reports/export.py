@@ -85,13 +85,25 @@ def export_tables(rep: dict[str, Any], lang: str = "vi") -> list[tuple[str, list
     return tables
 
 
+Tables = list[tuple[str, list[str], list[list[Any]]]]
+
+
 def to_csv(rep: dict[str, Any], lang: str = "vi") -> str:
+    return tables_csv(export_tables(rep, lang))
+
+
+def to_xlsx(rep: dict[str, Any], lang: str = "vi") -> bytes:
+    return tables_xlsx(export_tables(rep, lang))
+
+
+def tables_csv(tables: Tables) -> str:
+    """Named tables as one CSV (a `# name` line before each): the center's reports and the hub's."""
     import csv
     import io
 
     buf = io.StringIO()
     w = csv.writer(buf)
-    for name, header, rows in export_tables(rep, lang):
+    for name, header, rows in tables:
         w.writerow([f"# {name}"])
         w.writerow(header)
         w.writerows(rows)
@@ -99,14 +111,15 @@ def to_csv(rep: dict[str, Any], lang: str = "vi") -> str:
     return "\ufeff" + buf.getvalue()  # BOM: Excel opens UTF-8 Vietnamese correctly
 
 
-def to_xlsx(rep: dict[str, Any], lang: str = "vi") -> bytes:
+def tables_xlsx(tables: Tables) -> bytes:
+    """Named tables as one workbook, a sheet each."""
     import io
 
     from openpyxl import Workbook
 
     wb = Workbook()
     wb.remove(wb.active)
-    for name, header, rows in export_tables(rep, lang):
+    for name, header, rows in tables:
         ws = wb.create_sheet(name[:31])
         ws.append(header)
         for row in rows:

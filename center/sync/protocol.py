@@ -42,6 +42,20 @@ def decode(data: bytes) -> tuple[Batch, dict[str, Any]]:
     return Batch.from_dict(body), {k: body[k] for k in fields if k in body}
 
 
+def sender_offset(fields: dict[str, Any], now: Any) -> float | None:
+    """The sender's clock minus ours: as it measured it at its last contact (travel time halved), else from
+    the time it says it sent the batch (off by the travel time; enough to see minutes)."""
+    offset = fields.get("clock_offset_s")
+    if isinstance(offset, int | float) and not isinstance(offset, bool):
+        return float(offset)
+    try:
+        from ..queue.clock import from_iso
+
+        return round((from_iso(str(fields.get("sent_at"))) - now).total_seconds(), 1)
+    except (TypeError, ValueError):
+        return None
+
+
 def write_bundle(path: str, batch: Batch, extra: dict[str, Any]) -> dict[str, Any]:
     payload = encode(batch, extra)
     header = {"magic": BUNDLE_MAGIC, "protocol": PROTOCOL, "node": batch.node, "after": batch.after,

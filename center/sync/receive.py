@@ -12,11 +12,11 @@ from flask import Blueprint, jsonify, request
 
 from .. import offload
 from ..errors import Forbidden, Invalid, QueueError, Unauthorized
-from ..queue.clock import from_iso, to_iso
+from ..queue.clock import to_iso
 from ..storage.outbox import SyncRefused
 from ..web.request import bearer_token, center, json_route
 from . import manifest, nodes
-from .protocol import decode
+from .protocol import decode, sender_offset
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sync", __name__, url_prefix="/sync")
@@ -51,12 +51,7 @@ def push() -> Any:
     except SyncRefused as e:
         raise Invalid("Gói dữ liệu không đọc được", str(e), code="bad_batch") from None
     now = c.engine.clock()
-    offset = fields.get("clock_offset_s")
-    if not isinstance(offset, int | float):
-        try:
-            offset = round((from_iso(str(fields.get("sent_at"))) - now).total_seconds(), 1)
-        except (TypeError, ValueError):
-            offset = None
+    offset = sender_offset(fields, now)
     try:
         with c.store.write() as conn:
             result = nodes.receive(conn, c.config, node, batch, via="link", size=len(data), now=now,
