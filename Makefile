@@ -1,6 +1,7 @@
 # xephang: the two commands are `make run` and `make test`. Both set everything up first.
 # Also: `make test-fast` (the in-process tier, under a minute), `make bundle` (offline install archive in dist/),
-# `make lock` (regenerate the Python lock files after changing pyproject.toml), `make bench`, `make lint`.
+# `make lock` (regenerate the Python lock files after changing pyproject.toml), `make bench`, `make lint`,
+# `make hub-demo` (the province hub with two demo centers, on PostgreSQL).
 SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
@@ -9,7 +10,7 @@ PORT ?= 8080
 DEMO_DB := var/demo.sqlite3
 VENDOR := center/static/vendor
 
-.PHONY: setup system run test test-fast lint bench bundle lock clean
+.PHONY: setup system run test test-fast lint bench bundle lock clean hub-demo
 
 setup: $(VENV)/.stamp $(VENDOR)/.stamp
 
@@ -57,6 +58,11 @@ run: setup
 	$(BIN)/python -m center --db $(DEMO_DB) demo-init --config config.toml --base-url http://127.0.0.1:$(PORT)
 	@echo "Open http://127.0.0.1:$(PORT)/  (Ctrl+C stops the server)"
 	$(BIN)/python -m center --db $(DEMO_DB) serve --config config.toml --host 127.0.0.1 --port $(PORT)
+
+# The province hub on this machine, for IT: PostgreSQL in var/hub-pg, the hub on :8090, two demo centers with
+# a few weeks of history pushing to it (scripts/hub_demo.py; README "Province hub demo"). Ctrl+C stops it all.
+hub-demo: setup
+	$(BIN)/python scripts/hub_demo.py
 
 test: setup system
 	$(BIN)/ruff check .

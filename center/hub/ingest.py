@@ -84,15 +84,17 @@ def _months(batch: Batch) -> set[tuple[str, date]]:
     return out
 
 
-def _ensure_partitions(conn: Any, months: set[tuple[str, date]]) -> None:
+def _ensure_partitions(conn: Any, months: set[tuple[str, date]]) -> set[str]:
+    """Create the months' partitions this process has not seen; their names, to be remembered by the caller only
+    once its transaction has committed (a rolled-back CREATE, e.g. PostgreSQL killed mid-batch, leaves none)."""
     wanted = {(tbl, d.replace(day=1)) for tbl, d in months}
     missing = [(tbl, d) for tbl, d in wanted if f"{tbl}_{d:%Y_%m}" not in _partitions]
     if not missing:
-        return
+        return set()
     conn.execute("SELECT pg_advisory_xact_lock(7310002)")  # CREATE … IF NOT EXISTS still races on the catalog
     for tbl, d in sorted(missing):
         conn.execute(partition_ddl(tbl, d))
-    _partitions.update(f"{tbl}_{d:%Y_%m}" for tbl, d in missing)
+    return {f"{tbl}_{d:%Y_%m}" for tbl, d in missing}
 
 
 def _upsert(conn: Any, center: str, tbl: str, t: dict[str, Any], ver: int) -> int:
@@ -132,7 +134,7 @@ def receive(conn: Any, cfg: HubConfig, center: HubCenter, batch: Batch, *, size:
         if batch.after > mark:
             return {"hwm": mark, "written": 0, "gap": True}
         _check(center, batch)
-        _ensure_partitions(conn, _months(batch))
+        created = _ensure_partitions(conn, _months(batch))
         written = 0
         for tbl in ORDER:
             t = batch.tables.get(tbl)
@@ -146,4 +148,5 @@ def receive(conn: Any, cfg: HubConfig, center: HubCenter, batch: Batch, *, size:
             conn.execute("UPDATE hub_centers SET last_records_at = %s WHERE center = %s", (now, center.id))
             conn.execute("INSERT INTO hub_batches (center, at, from_seq, to_seq, records, bytes) VALUES "
                          "(%s, %s, %s, %s, %s, %s)", (center.id, now, batch.after, batch.to, written, size))
+    _partitions.update(created)  # committed: from now on they exist
     return {"hwm": new_mark, "written": written, "gap": False}
