@@ -87,6 +87,8 @@ def test_anonymous_is_sent_to_sign_in_or_refused(world):
     for path in ("/hub/", "/hub/reports"):
         r = requests.get(hub.url + path, timeout=10, allow_redirects=False)
         assert r.status_code == 302 and "/hub/login" in r.headers["Location"], path
+    r = requests.get(hub.url + "/", timeout=10)  # the address IT types leads to the panel, by way of sign-in
+    assert r.status_code == 200 and "/hub/login" in r.url
     bad = requests.Session()
     bad.get(hub.url + "/hub/login", timeout=10)
     r = bad.post(hub.url + "/hub/login", data={"username": "tinh", "password": PASSWORD}, timeout=10)

@@ -169,6 +169,7 @@ def register(app: Flask) -> None:
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
                       PERMANENT_SESSION_LIFETIME=timedelta(hours=12))
     app.register_blueprint(bp)
+    app.add_url_rule("/", "hub_root", lambda: redirect(url_for("hub_pages.panel")))  # the address IT types
 
     @app.after_request
     def headers(resp: Response) -> Response:
