@@ -38,6 +38,10 @@ MODULES = [
      "≤ 400 B on the wire per ticket with its events, procedures and rating; a busy point's week (2,000 tickets) "
      "caught up through a 256 kbit/s link in ≤ 60 s; an event at the node in the center's database ≤ 5 s p95 "
      "while the link is up; no visible cost to the center's own calls while a node catches up (issue 15)"),
+    ("bench_hub", "Province hub on PostgreSQL",
+     "100 centers pushing at once through the real protocol; the province's yearly report (~10 M tickets) ≤ 1 s "
+     "for each grouping over all centers and ≤ 150 ms for one center; hub memory, a center's catch-up after 30 "
+     "days offline, disk per ticket (issue 16)"),
 ]
 
 
