@@ -37,6 +37,8 @@ from typing import Any
 
 import requests
 
+from center.sync import link as _link  # the production defaults, read from their one place
+
 from .common import percentile
 
 NODE, SITE, BLOCK = "branch", "branch", 1
@@ -49,9 +51,9 @@ LADDER = (500, 1_000, 2_000)  # catch-ups in turn, on one node and one center (2
 BACKLOG = 10_000  # the node's backlog while the center's own counters are timed
 LAG_EVENTS = 100
 CYCLES = 200  # the center's own issue → call-next → finish cycles without a node pushing
-PASS_S = 1.0  # XEPHANG_SYNC_PASS_S: the production default
-HEARTBEAT_S = 10.0  # XEPHANG_SYNC_HEARTBEAT_S: the production default
-BACKOFF_MAX_S = 30.0  # XEPHANG_SYNC_BACKOFF_MAX_S: the production default
+PASS_S = _link.PASS_S  # XEPHANG_SYNC_PASS_S
+HEARTBEAT_S = _link.HEARTBEAT_S  # XEPHANG_SYNC_HEARTBEAT_S
+BACKOFF_MAX_S = _link.BACKOFF_MAX_S  # XEPHANG_SYNC_BACKOFF_MAX_S
 METHOD = (
     f"records made by playing the node's working days (site `{SITE}`, 2 counters, ~75 tickets a day) through the "
     "engine on a simulated clock with center/workload.toml: kiosk tickets each printed (print job + `printed` "
