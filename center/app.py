@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request, send_from_directory, session
@@ -19,6 +17,7 @@ from .errors import QueueError
 from .output.fonts import FONT_DIR
 from .queue.clock import Clock, system_clock
 from .queue.engine import Engine
+from .storage.secret import installation_secret
 from .storage.store import Store, StoreError
 from .sync.protocol import CONTENT_TYPE as SYNC_BATCH
 from .web.auth import Accounts
@@ -31,15 +30,7 @@ csrf = CSRFProtect()
 
 def secret_key(db_path: str) -> str:
     """A per-installation random key kept beside the database (created once, mode 0600)."""
-    if os.environ.get("XEPHANG_SECRET_KEY"):
-        return os.environ["XEPHANG_SECRET_KEY"]
-    path = Path(db_path).with_suffix(".secret")
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-    return path.read_text().strip()
+    return installation_secret(db_path)
 
 
 def create_app(config: Config | str, db_path: str, *, clock: Clock = system_clock,

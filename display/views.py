@@ -5,12 +5,15 @@
   from the display's entry in config.toml.
 * `/display/announce.wav?number=A023&counter=3`: the call rendered by espeak-ng and cached on disk.
   Only a ticket number and a configured counter number are accepted: it is not an open TTS endpoint.
-* `/display/<id>/settings`: for managers: voice check, test announcement, notice line.
+* `/display/<id>/announce.wav`: the call joined from the voice packs chosen for that display (issue 18),
+  one language after the other; `/display/<id>/chime.wav` the first pack's recorded chime.
+* `/display/<id>/settings`: for managers: voice check, voice packs, test announcement, notice line.
 * `/status/<site>`: for citizens' phones and a screen at the gate.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +21,11 @@ from flask import Blueprint, Response, jsonify, render_template, request, url_fo
 
 from center.config.model import Config, Display, Site
 from center.errors import Invalid, NotFound, QueueError
-from center.output.voice import TICKET_RE, VoiceCache, announcement, chime_wav, espeak_available
+from center.output import voicepack
+from center.output.voice import TICKET_RE, VoiceCache, announcement, chime_wav, espeak_available, speak_wav
 from center.queue.clock import to_iso
 from center.queue.events import Event
-from center.storage import audit, settings
+from center.storage import audit, settings, voicepacks
 from center.web.pages import signed_in
 from center.web.request import center, field, json_body, json_route, require, text_field
 
@@ -100,6 +104,7 @@ def get_notice(site: str) -> Any:
 
 
 def _page_config(display: Display | None, site: Site, cfg: Config) -> dict[str, Any]:
+    packs = display_packs(display.id) if display else []
     counters = [c for c in site.counters if display is None or not display.counters or c.id in display.counters]
     services = [s for s in site.services if display is None or not display.services or s in display.services]
     return {
@@ -109,9 +114,11 @@ def _page_config(display: Display | None, site: Site, cfg: Config) -> dict[str, 
         "counters": [c.id for c in counters],
         "services": services,
         "voice": {"repeat": cfg.voice.repeat, "rate": cfg.voice.rate, "english": cfg.voice.english,
-                  "read_digits": cfg.voice.read_digits},
-        "announce_url": url_for("display.announce_wav"),
-        "chime_url": url_for("display.chime"),
+                  "read_digits": cfg.voice.read_digits, "pack": bool(packs),
+                  "languages": [p["lang"] for p in packs]},
+        "announce_url": url_for("display.pack_announce_wav", display_id=display.id) if packs
+        else url_for("display.announce_wav"),
+        "chime_url": url_for("display.pack_chime", display_id=display.id) if packs else url_for("display.chime"),
         "text_url": url_for("display.announce_text"),
     }
 
@@ -130,9 +137,13 @@ def settings_page(display_id: str) -> Any:
     actor = signed_in()
     require("admin.settings", site=site.code)
     cfg = center().config
+    with center().store.read() as conn:
+        packs = voicepacks.packs(conn)
+    chosen = {p["id"]: p for p in display_packs(d.id)}
+    gaps = {pid: voicepack.missing(cfg, p["lang"], p["clips"]) for pid, p in chosen.items()}
     return render_template("display/settings.html", display=d, site=site, actor=actor, voice=cfg.voice,
                            page=_page_config(d, site, cfg), notice=read_notice(site.code),
-                           espeak=espeak_available())
+                           espeak=espeak_available(), packs=packs, chosen=list(chosen), gaps=gaps)
 
 
 @bp.post("/display/<display_id>/test")
@@ -235,3 +246,90 @@ def chime() -> Any:
 @json_route
 def voice_status() -> Any:
     return jsonify({"espeak": espeak_available(), "voice": "vi"})
+
+
+# ------------------------------------------------------------------------------------------------
+# Voice packs (center/output/voicepack.py): recorded clips joined per call, per display
+
+
+def display_packs(display_id: str) -> list[dict[str, Any]]:
+    """The packs chosen for a display that still exist, in order, each with its clips' keys."""
+    with center().store.read() as conn:
+        ids = settings.display_voice_packs(conn, display_id)
+        known = {p["id"]: p for p in voicepacks.packs(conn)} if ids else {}
+    return [known[i] for i in ids if i in known]
+
+
+@bp.post("/display/<display_id>/voice")
+@json_route
+def set_voice_packs(display_id: str) -> Any:
+    """Choose the packs a display announces with: [] back to espeak-ng / the browser's voice."""
+    d, site = _display(display_id)
+    actor = require("admin.settings", site=site.code)
+    packs = field(json_body(), "packs", list, required=True)
+    c = center()
+    with c.store.write() as conn:
+        if len(packs) > 3 or len(set(packs)) != len(packs) or any(
+                isinstance(p, bool) or not isinstance(p, int) or voicepacks.pack(conn, p) is None for p in packs):
+            raise Invalid("Bộ giọng không hợp lệ", "packs must be up to 3 distinct existing pack ids",
+                          code="bad_packs", field="packs")
+        now = to_iso(c.engine.clock())
+        settings.set_display_voice_packs(conn, d.id, packs, now, actor.name)
+        audit.record(conn, now, actor.name, actor.role, "display_voice", d.id, {"packs": packs})
+    return jsonify({"display": d.id, "packs": packs})
+
+
+def _fallback(rate: float) -> Any:
+    def speak(text: str) -> bytes:
+        if not espeak_available():
+            raise QueueError("Máy chủ chưa cài espeak-ng", "espeak-ng is not installed", code="no_tts", status=503)
+        return voice_cache().cached("\n".join(["w1", str(rate), text]), lambda: speak_wav(text, rate=rate))
+    return speak
+
+
+@bp.get("/display/<display_id>/announce.wav")
+@json_route
+def pack_announce_wav(display_id: str) -> Any:
+    """The call from the display's packs, one language after the other (`form` once or short): one file, so
+    that the display's queue (drop what is no longer current, short sentences at peaks) treats it whole."""
+    d, _site_ = _display(display_id)
+    number, counter, digits = _announcement_args()
+    form = request.args.get("form") or "once"
+    if form not in ("once", "full", "short"):
+        raise Invalid("Dạng đọc không hợp lệ", "form must be once or short", code="bad_form", field="form")
+    packs = display_packs(d.id)
+    if not packs:
+        raise NotFound("Màn hình chưa chọn bộ giọng", "No voice pack is chosen for this display", code="no_pack")
+    voice = center().config.voice
+    if digits is not None:
+        voice = dataclasses.replace(voice, read_digits=digits)
+    kind = "short" if form == "short" else "full"
+    key = "\n".join(["p1", kind, number, str(counter), str(voice), *(f"{p['id']}:{p['version']}" for p in packs)])
+
+    def make() -> bytes:
+        with center().store.read() as conn:
+            languages = [(p["lang"], voicepacks.clips(conn, p["id"])) for p in packs]
+        data, _ = voicepack.call_wav(voice, languages, number, counter, form=kind, fallback=_fallback(voice.rate))
+        return data
+
+    resp = Response(voice_cache().cached(key, make), mimetype="audio/wav")
+    resp.headers["Cache-Control"] = "no-cache"  # a new recording changes it
+    return resp
+
+
+@bp.get("/display/<display_id>/chime.wav")
+def pack_chime(display_id: str) -> Any:
+    """The chime recorded in the display's first pack that has one, else the synthesised one."""
+    d, _site_ = _display(display_id)
+    data = None
+    packs = display_packs(d.id)
+    with center().store.read() as conn:
+        for p in packs:
+            data = voicepacks.clip(conn, p["id"], voicepack.CHIME.key)
+            if data:
+                break
+    if data is None:
+        return chime()
+    resp = Response(data, mimetype="audio/wav")
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp

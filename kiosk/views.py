@@ -1,6 +1,7 @@
 """Kiosk screens, the reception desk, ticket printing routes, the print agent's job queue and the phone page.
 
-- /kiosk/<kiosk_id>: the touch screen (device token in the URL fragment); POST .../issue issues and prints.
+- /kiosk/<kiosk_id>: the touch screen (device token in the URL fragment); POST .../issue issues and prints,
+  POST .../check-in makes and prints the ticket of a booking (its code typed on the keypad or scanned).
 - /desk/<site>: staff issue on behalf of a citizen, choosing the priority group and the printer.
 - /kiosk/<kiosk_id>/test-print: admins and managers print a test page on a kiosk's printer.
 - /kiosk/tickets/<id>/reprint, /tickets/<id>/ticket.png: staff reprint and the ticket's image.
@@ -23,6 +24,7 @@ from center.errors import Conflict, Forbidden, Invalid, NotFound, QueueError, Un
 from center.output import printing
 from center.queue import availability
 from center.queue.actors import Actor
+from center.queue.bookings import ALPHABET
 from center.queue.estimate import wait_text
 from center.queue.issuing import remember_answer, request_answer
 from center.web.pages import signed_in
@@ -150,7 +152,8 @@ def kiosk_page(kiosk_id: str) -> Any:
     lang = "en" if request.args.get("lang") == "en" else "vi"
     return render_template("kiosk/kiosk.html", kiosk=kiosk, site=site, services=services,
                            groups=c.config.priority_groups, service_icons=SERVICE_ICONS,
-                           guide_text=_speech(kiosk, "guide", lang), groups_text=_speech(kiosk, "groups", lang))
+                           guide_text=_speech(kiosk, "guide", lang), groups_text=_speech(kiosk, "groups", lang),
+                           booking=c.config.booking.enabled, code_keys=ALPHABET)
 
 
 # ------------------------------------------------------------------------------ spoken guidance
@@ -261,6 +264,24 @@ def kiosk_issue(kiosk_id: str) -> Any:
     return jsonify(answer), 201
 
 
+@bp.post("/kiosk/<kiosk_id>/check-in")
+@json_route
+def kiosk_check_in(kiosk_id: str) -> Any:
+    """A citizen who booked types (or scans) their code: the ticket, printed as any other and marked booked."""
+    kiosk = _kiosk(kiosk_id)
+    actor = _kiosk_actor(kiosk)
+    code = field(json_body(), "code", str, required=True)
+    c = center()
+    with _gate(kiosk.id).lock:
+        ticket = c.engine.check_in(code, actor, site_code=kiosk.site, source="kiosk", kiosk=kiosk.id)
+        out: dict[str, Any] = {"ticket": {**_ticket_json(ticket, kiosk),
+                                          **{k: ticket[k] for k in ("booking", "booking_note", "booking_note_en")}}}
+        out["print"] = printing.print_for(c, kiosk, ticket, actor, request.host_url)
+    out["message"] = printing.kiosk_message(out["print"], ticket["number"], "vi")
+    out["message_en"] = printing.kiosk_message(out["print"], ticket["number"], "en")
+    return jsonify(out), 201
+
+
 @bp.get("/kiosk/<kiosk_id>/printer")
 @json_route
 def kiosk_printer(kiosk_id: str) -> Any:
@@ -311,7 +332,8 @@ def desk_page(site: str) -> Any:
     s = c.engine.site(site)
     printers = [k for k in s.kiosks if k.printer.driver != "none"]
     return render_template("kiosk/desk.html", site=s, services=[c.config.services[x] for x in s.services],
-                           groups=c.config.priority_groups, printers=printers, actor=actor)
+                           groups=c.config.priority_groups, printers=printers, actor=actor,
+                           booking=c.config.booking, today=c.engine.today(s))
 
 
 @bp.get("/desk/<site>/printers")

@@ -442,3 +442,6 @@ def audit_page() -> Any:
                            since=to_iso(start), until=to_iso(start + timedelta(days=1) - timedelta(milliseconds=1)),
                            sites=[(s.code, tr(s.name, s.name_en)) for s in c.config.sites.values()], users=users,
                            names=names, timezone=c.config.timezone)
+
+
+from . import voice as _voice  # noqa: E402, F401 - registers the voice pack pages on bp (manager/voice.py)

@@ -24,7 +24,9 @@ ROLES = ["admin", "manager", "staff1", "main-kiosk-1", None]
 # again, another site's counter). Any other 400/422 for a valid request means the document says less than
 # the server checks: the holes of issue 12 (`site: ""`, `call {}`, `transfer {}`) were of that kind.
 SEMANTIC_422 = {"unknown_service", "unknown_priority", "priority_not_allowed", "unknown_procedure", "bad_procedure",
-                "procedures_required", "same_service", "same_counter", "other_site", "other_day"}
+                "procedures_required", "same_service", "same_counter", "other_site", "other_day",
+                # bookings: which slots exist, are open and still to come; a phone number's digits
+                "slot_past", "slot_closed", "too_far_ahead", "bad_phone"}
 
 
 def valid_form_is_accepted(ctx, response, case):

@@ -32,7 +32,13 @@ def _report(store: Store, config) -> dict:
 
 
 def _undo_sync(conn) -> None:
-    """Take away what migration 16 added (the sync outbox, its triggers and tables, the receiver's columns)."""
+    """Take away what migration 16 added (the sync outbox, its triggers and tables, the receiver's columns), and
+    what came after it (17: voice packs; 18: bookings, the booking of a ticket and its indexes)."""
+    for table in ("voice_clips", "voice_packs", "bookings"):
+        conn.execute(f"DROP TABLE {table}")
+    for index in ("tickets_booked_waiting", "ticket_events_counter_calls"):
+        conn.execute(f"DROP INDEX {index}")
+    conn.execute("ALTER TABLE tickets DROP COLUMN booking")
     for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'sync_%'"
                                 ).fetchall():
         conn.execute(f"DROP TRIGGER {name}")

@@ -51,7 +51,7 @@ def test_every_route_lets_in_only_the_roles_it_lists(server):
     t = server.post("/api/tickets", json={"site": "main", "service": "CT"}).json()
     ids = {"counter_id": "main-4", "kiosk_id": "main-kiosk-1", "display_id": "main-hall", "site": "main",
            "ticket_id": str(t["id"]), "public_id": t["public_id"], "job_id": "1", "filename": "missing.css",
-           "name": "missing.ttf"}
+           "name": "missing.ttf", "code": "ABCDEF"}
     problems = []
     for (method, route), allowed in sorted(documented_routes().items()):
         url = server.url + fill(route, ids)

@@ -3,7 +3,7 @@ dataclasses (read and validated by center/config/read.py; nothing else builds th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -240,6 +240,30 @@ class Node:
 
 
 @dataclass(frozen=True)
+class Booking:
+    """[booking] (center/config/booking.py): time slots citizens may book, and how bookings share the counters
+    with walk-ins (center/queue/bookings.py, the fair merge of center/queue/policy.py)."""
+
+    enabled: bool = False
+    slot_min: int = 30  # length of a slot
+    share: float = 0.3  # share of a slot's capacity open to bookings
+    per_person_per_day: int = 2  # bookings per phone number and day
+    grace_min: int = 15  # later than this after the slot start: the citizen joins as a walk-in
+    early_min: int = 120  # check-in accepted from this long before the slot start
+    days_ahead: int = 14  # how far ahead a slot may be booked
+    max_booked_share: float = 0.5  # bookings take at most this share of a counter's recent calls…
+    walkin_wait_min: float = 20  # …while a walk-in it serves has waited longer than this
+    capacity: dict[str, int] = field(default_factory=dict)  # service -> people per slot, overriding the formula
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "slot_min": self.slot_min, "share": self.share,
+                "per_person_per_day": self.per_person_per_day, "grace_min": self.grace_min,
+                "early_min": self.early_min, "days_ahead": self.days_ahead,
+                "max_booked_share": self.max_booked_share, "walkin_wait_min": self.walkin_wait_min,
+                "capacity": dict(self.capacity)}
+
+
+@dataclass(frozen=True)
 class Config:
     center_name: str
     center_name_en: str
@@ -255,6 +279,7 @@ class Config:
     rating: Rating = DEFAULT_RATING
     upstream: Upstream | None = None
     hub: Upstream | None = None  # [hub] at a center: the province hub its records (and its nodes') go to
+    booking: Booking = Booking()
 
     @property
     def outbound(self) -> Upstream | None:

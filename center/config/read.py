@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from printer_drivers.printer import Printer  # one definition, shared with the print agent
 
+from .booking import parse_booking
 from .federation import parse_nodes, parse_upstream
 from .model import (
     DEFAULT_RATING,
@@ -425,13 +426,14 @@ def parse_config(data: dict[str, Any], source_path: str = "") -> Config:
     if upstream and nodes:
         raise ConfigError("nodes", "a node ([upstream]) cannot have nodes of its own")
     hub = parse_upstream(top.table("hub"), name_key="center")
+    booking = parse_booking(top.table("booking"), services)
     if upstream and hub:
         raise ConfigError("hub", "a node ([upstream]) sends to its center, which sends to the hub")
     top.finish()
     return Config(center_name=center_name, center_name_en=center_name_en, timezone=timezone,
                   ticket_footer=footer, rules=rules, voice=voice, priority_groups=tuple(groups),
                   services=services, sites=sites, source_path=source_path, security=security, rating=rating,
-                  upstream=upstream, nodes=nodes, hub=hub)
+                  upstream=upstream, nodes=nodes, hub=hub, booking=booking)
 
 
 ORIGIN_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")

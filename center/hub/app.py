@@ -18,7 +18,7 @@ from ..errors import Invalid, QueueError, Unauthorized
 from ..queue.clock import to_iso
 from ..storage.outbox import SyncRefused
 from ..sync.protocol import decode, sender_offset
-from . import ingest, summary
+from . import booking, ingest, summary
 from .config import HubConfig
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,19 @@ def push() -> Any:
             raise QueueError("Trung tâm gửi dữ liệu không thuộc về mình", str(e), code="sync_refused",
                              status=403) from None
         have = conn.execute("SELECT hash FROM hub_labels WHERE center = %s", (center.id,)).fetchone()
-    return jsonify({**result, "server_time": to_iso(datetime.now(UTC)), "labels_hash": have[0] if have else None})
+        down = _bookings_down(conn, center.id, fields.get("bookings_mark"))
+    return jsonify({**result, **down, "server_time": to_iso(datetime.now(UTC)),
+                    "labels_hash": have[0] if have else None})
+
+
+def _bookings_down(conn: Any, center: str, mark: Any) -> dict[str, Any]:
+    """Bookings made at the hub flow down in the push's answer: those changed past the center's mark (a center
+    that sends no mark is one that keeps no bookings, and gets none)."""
+    if not isinstance(mark, int) or isinstance(mark, bool) or mark < 0:
+        return {}
+    booking.purge_if_due(conn, datetime.now(UTC))
+    rows, new_mark = booking.down(conn, center, mark)
+    return {"bookings": rows, "bookings_mark": new_mark}
 
 
 @bp.get("/api/health")
@@ -97,9 +109,11 @@ def create_hub_app(cfg: HubConfig) -> Flask:
     with connection_for(cfg) as conn:
         ingest.ensure_schema(conn)
     app.register_blueprint(bp)
+    from . import booking_pages
     from .pages import register
 
     register(app)
+    booking_pages.register(app)
 
     @app.errorhandler(QueueError)
     def queue_error(e: QueueError) -> Any:

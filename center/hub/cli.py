@@ -40,6 +40,26 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_api_token(args: argparse.Namespace) -> int:
+    """A token for one of the province's other systems (the booking API); only its SHA-256 is kept."""
+    from ..errors import QueueError
+    from .booking_pages import create_api_token
+    from .config import load_hub_config
+    from .ingest import ensure_schema
+
+    cfg = load_hub_config(args.config)
+    try:
+        with _conn(cfg) as conn:
+            ensure_schema(conn)
+            token = create_api_token(conn, args.name, datetime.now(UTC))
+    except QueueError as e:
+        print(f"error: {e.message_en or e.message}", file=sys.stderr)
+        return 1
+    print(f"API token for system {args.name} (shown once; send it as `Authorization: Bearer …`):", file=sys.stderr)
+    print(token)
+    return 0
+
+
 def cmd_revoke(args: argparse.Namespace) -> int:
     from .config import load_hub_config
     from .ingest import revoke
@@ -124,6 +144,10 @@ def add_commands(sub: Any) -> None:
         p.add_argument("center")
         p.add_argument("--config", default=DEFAULT_HUB_CONFIG)
         p.set_defaults(func=fn)
+    p = hsub.add_parser("api-token", help="make a token for another system of the province (the booking API)")
+    p.add_argument("name")
+    p.add_argument("--config", default=DEFAULT_HUB_CONFIG)
+    p.set_defaults(func=cmd_api_token)
     u = hsub.add_parser("user", help="the hub's accounts (province staff, center managers)")
     usub = u.add_subparsers(dest="user_command", required=True)
     p = usub.add_parser("add", help="add an account; the password comes on stdin")

@@ -14,14 +14,18 @@ import secrets
 from datetime import date, datetime
 from typing import Any
 
-from ..storage.migrations import MUTABLE, SYNCED_KEYS
+from ..storage.migrations_booking import MUTABLE_ALL as MUTABLE
+from ..storage.migrations_booking import SYNCED as SYNCED_KEYS
 from ..storage.outbox import ORDER, Batch, SyncRefused
 from ..web.auth import hash_token
+from . import booking_schema
 from .config import HubCenter, HubConfig
-from .schema import TABLES, ddl, partition_ddl
+from .schema import TABLES as RECORD_TABLES
+from .schema import ddl, partition_ddl
 from .summary import refresh_days
 
 _partitions: set[str] = set()  # month partitions known to exist (per process)
+TABLES = {**RECORD_TABLES, **booking_schema.TABLES}  # every table a center's batch may carry
 
 
 def ensure_schema(conn: Any) -> None:
@@ -29,6 +33,7 @@ def ensure_schema(conn: Any) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(7310001)")  # two hub processes starting at once
         for statement in ddl():
             conn.execute(statement)
+    booking_schema.ensure_schema(conn)
 
 
 def create_token(conn: Any, cfg: HubConfig, center_id: str, now: datetime) -> str:

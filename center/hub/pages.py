@@ -72,7 +72,7 @@ def login() -> Any:
 def logout() -> Any:
     accounts.check_csrf()
     session.clear()
-    return redirect(url_for("hub_pages.login"))
+    return redirect(url_for("hub_pages.panel"))  # whose guard (accounts.signed_in) sends the anonymous to sign in
 
 
 def _page(template: str, user: HubUser, **kw: Any) -> str:

@@ -183,6 +183,38 @@ def _rows(conn: Any, f: HubFilters, params: dict[str, Any], group: str, label: _
     return [_finish(k, label(group, k), got[k]) for k in sorted(got, key=lambda k: (k is None, str(k).zfill(2)))]
 
 
+_BOOKED = ("made", "kept", "cancelled", "no_show", "late", "booked_n", "booked_wait_sum", "walkin_n",
+           "walkin_wait_sum")
+
+
+def _bookings(conn: Any, f: HubFilters, params: dict[str, Any], label: _Labels) -> dict[str, Any]:
+    """Per center, from the bookings the centers synced up (the truth of what happened to each): made, kept
+    (checked in), cancelled, no-show, late; and the wait of booked tickets against walk-ins'."""
+    got: dict[str, dict[str, Any]] = {}
+    sql = (f"SELECT b.center, count(*), count(*) FILTER (WHERE b.status = 'checked_in'), count(*) FILTER (WHERE "
+           f"b.status = 'cancelled'), count(*) FILTER (WHERE b.status = 'no_show'), count(*) FILTER (WHERE b.late = 1) "
+           f"FROM bookings b WHERE {_where(f, 'b', params)} GROUP BY 1")
+    for r in conn.execute(sql, params):
+        got.setdefault(r[0], {}).update(zip(_BOOKED[:5], r[1:], strict=True))
+    sql = (f"SELECT t.center, count(t.wait_s) FILTER (WHERE t.booking IS NOT NULL), coalesce(sum(t.wait_s) FILTER "
+           f"(WHERE t.booking IS NOT NULL), 0), count(t.wait_s) FILTER (WHERE t.booking IS NULL), "
+           f"coalesce(sum(t.wait_s) FILTER (WHERE t.booking IS NULL), 0) FROM tickets t WHERE {_where(f, 't', params)} "
+           f"AND t.transferred_from IS NULL GROUP BY 1")
+    for r in conn.execute(sql, params):
+        got.setdefault(r[0], {}).update(zip(_BOOKED[5:], r[1:], strict=True))
+
+    def row(key: str, a: dict[str, Any]) -> dict[str, Any]:
+        out = {"key": key, "label": label("center", key), **{k: a.get(k, 0) for k in _BOOKED[:5]}}
+        for kind in ("booked", "walkin"):
+            n = a.get(f"{kind}_n", 0)
+            out.update({f"{kind}_n": n, f"{kind}_wait_mean_s": _r(a[f"{kind}_wait_sum"] / n) if n else None})
+        return out
+
+    total = {k: sum(a.get(k, 0) for a in got.values()) for k in _BOOKED}
+    return {"rows": [row(k, got[k]) for k in sorted(got)],
+            "summary": row("all", total) | {"label": label("all", "all")}}
+
+
 def report(conn: Any, cfg: HubConfig, centers: list[HubCenter], f: HubFilters, lang: str = "vi") -> dict[str, Any]:
     """The report over `centers` (already narrowed to what the caller may see)."""
     params: dict[str, Any] = {"centers": [c.id for c in centers], "d0": f.date_from, "d1": f.date_to,
@@ -196,7 +228,8 @@ def report(conn: Any, cfg: HubConfig, centers: list[HubCenter], f: HubFilters, l
             "summary": summary[0] if summary else _finish("all", label("all", "all"), {}),
             "rows": by_center if f.group == "center" else _rows(conn, f, params, f.group, label),
             "ranking": [{"rank": i + 1, **r} for i, r in enumerate(ranking)],
-            "trend": _rows(conn, f, params, "day", label) if f.group != "day" else None}
+            "trend": _rows(conn, f, params, "day", label) if f.group != "day" else None,
+            "bookings": _bookings(conn, f, params, label)}
 
 
 COLUMNS = [("label", "Nhóm", "Group"), ("issued", "Số cấp", "Issued"), ("served", "Đã phục vụ", "Served"),
@@ -211,9 +244,22 @@ PROC_EXTRA = [("proc_n", "Số lượt thủ tục", "Procedure count"),
               ("proc_p90_s", "Phục vụ P90 (giây)", "Service p90 (s)")]
 
 
+BOOKING_COLUMNS = [("label", "Trung tâm", "Center"), ("made", "Lịch đã đặt", "Bookings made"),
+                   ("kept", "Đã đến", "Kept"), ("cancelled", "Đã hủy", "Cancelled"),
+                   ("no_show", "Không đến", "No-show"), ("late", "Đến muộn", "Late"),
+                   ("booked_wait_mean_s", "Chờ TB có hẹn (giây)", "Booked wait mean (s)"),
+                   ("walkin_wait_mean_s", "Chờ TB không hẹn (giây)", "Walk-in wait mean (s)")]
+
+
 def export_tables(rep: dict[str, Any], lang: str = "vi") -> list[tuple[str, list[str], list[list[Any]]]]:
     """(section, header, rows) for CSV and XLSX: Vietnamese names unless lang=en; durations stay seconds."""
     i = 2 if lang == "en" else 1
+    booked = rep.get("bookings") or {"rows": []}
+    return _export_main(rep, i) + [("Bookings" if i == 2 else "Đặt lịch", [c[i] for c in BOOKING_COLUMNS],
+                                    [[r.get(c[0]) for c in BOOKING_COLUMNS] for r in booked["rows"]])]
+
+
+def _export_main(rep: dict[str, Any], i: int) -> list[tuple[str, list[str], list[list[Any]]]]:
     cols = COLUMNS + (PROC_EXTRA if rep["filters"]["group"] == "procedure" else [])
     rank_cols = [("rank", "Hạng", "Rank"), *COLUMNS]
     return [("Summary" if i == 2 else "Tổng hợp", [c[i] for c in COLUMNS],

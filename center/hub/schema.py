@@ -20,7 +20,7 @@ TABLES: dict[str, tuple[tuple[str, ...], str | None, str]] = {
   issued_at timestamptz, queue_at timestamptz, target_counter text, counter_id text, staff text,
   called_at timestamptz, last_called_at timestamptz, call_count integer, started_at timestamptz,
   ended_at timestamptz, wait_s double precision, service_s double precision, transferred_from bigint,
-  transferred_to bigint, ahead_at_issue integer, estimated_wait_s integer, note text"""),
+  transferred_to bigint, ahead_at_issue integer, estimated_wait_s integer, note text, booking text"""),
     "ticket_events": (("id", "at"), "at", """
   id bigint NOT NULL, ticket_id bigint NOT NULL, at timestamptz NOT NULL, kind text NOT NULL, site text NOT NULL,
   counter_id text, staff text, data text"""),

@@ -58,7 +58,9 @@ def ticket_data(c: Any, ticket: dict[str, Any], host_url: str) -> TicketData:
         wait_text=wait_text(bounds) if (bounds := wait_range(ticket.get("estimated_wait_s"))) else "",
         wait_note=availability.for_service(c.engine, ticket["site"], ticket["service"])["counter_note"]
         if ticket.get("status", "waiting") == "waiting" else "",
-        issued_at=ticket["issued_at"], timezone=cfg.timezone, priority_name=ticket.get("priority_name"),
+        issued_at=ticket["issued_at"], timezone=cfg.timezone,
+        # A booked ticket says so on the line of the priority mark (the print agent's format is unchanged).
+        priority_name=" · ".join(x for x in (ticket.get("booking_note"), ticket.get("priority_name")) if x) or None,
         url=public_url(c, ticket["public_id"], host_url) if ticket.get("public_id") else "",
         footer=cfg.ticket_footer)
 

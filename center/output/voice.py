@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,12 +90,12 @@ def _group(n: int, *, full: bool, southern: bool, four_as_tu: bool) -> list[str]
     return words
 
 
-def number_words(n: int, *, southern: bool = False, four_as_tu: bool = True) -> str:
-    """A whole number in Vietnamese words: 1023 -> "một nghìn không trăm hai mươi ba"."""
+def number_list(n: int, *, southern: bool = False, four_as_tu: bool = True) -> list[str]:
+    """A whole number as its list of Vietnamese words: 1023 -> ["một", "nghìn", "không", "trăm", ...]."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 0 or n > MAX_NUMBER:
         raise ValueError(f"number_words takes a whole number from 0 to {MAX_NUMBER}")
     if n == 0:
-        return DIGITS[0]
+        return [DIGITS[0]]
     groups = []
     while n:
         groups.append(n % 1000)
@@ -107,7 +108,90 @@ def number_words(n: int, *, southern: bool = False, four_as_tu: bool = True) -> 
         words += _group(g, full=bool(words), southern=southern, four_as_tu=four_as_tu)
         if SCALES[i]:
             words.append(SCALES[i])
-    return " ".join(words)
+    return words
+
+
+def number_words(n: int, *, southern: bool = False, four_as_tu: bool = True) -> str:
+    """A whole number in Vietnamese words: 1023 -> "một nghìn không trăm hai mươi ba"."""
+    return " ".join(number_list(n, southern=southern, four_as_tu=four_as_tu))
+
+
+@dataclass(frozen=True)
+class Token:
+    """One recorded clip of a voice pack (center/output/voicepack.py) and what it says.
+
+    `key` names the clip: in a Vietnamese pack the word or phrase itself ("mươi", "đến quầy số"), so that a
+    new template or number range asks for exactly the new words; in a pack of another language, which reads
+    digit by digit, a slot ("lead", "to_counter", "digit:3", "letter:A") that the speaker says in that
+    language. `text` is the Vietnamese, shown as the prompt and spoken by espeak-ng when the clip is missing.
+    `pause`: a comma follows (a longer gap when clips are joined)."""
+
+    key: str
+    text: str
+    pause: bool = False
+
+
+def tokens_text(tokens: list[Token]) -> str:
+    return "".join(t.text + (", " if t.pause else " ") for t in tokens).strip(" ,")
+
+
+def ticket_tokens(number: str, *, read_digits: bool = False, southern: bool = False, lang: str = "vi"
+                  ) -> list[Token]:
+    """The words of a ticket number: letters by name, then the number (digit by digit outside Vietnamese)."""
+    m = TICKET_RE.match((number or "").strip().upper())
+    if not m:
+        raise ValueError(f"{number!r} is not a ticket number")
+    letters, digits = m.groups()
+    out = [Token(LETTERS.get(ch, ch.lower()) if lang == "vi" else f"letter:{ch}", LETTERS.get(ch, ch.lower()), True)
+           for ch in letters]
+    if lang != "vi":
+        out += [Token(f"digit:{d}", DIGITS[int(d)]) for d in digits]
+    elif read_digits:
+        out += [Token(DIGITS[int(d)], DIGITS[int(d)], True) for d in digits]
+    else:
+        out += [Token(w, w) for w in number_list(int(digits), southern=southern)]
+    if out:
+        out[-1] = Token(out[-1].key, out[-1].text, False)
+    return out
+
+
+def counter_tokens(counter: int, *, southern: bool = False, lang: str = "vi") -> list[Token]:
+    if lang != "vi":
+        return [Token(f"digit:{d}", DIGITS[int(d)]) for d in str(int(counter))]
+    return [Token(w, w) for w in number_list(int(counter), southern=southern)]
+
+
+PHRASE_SLOTS = {"full": ("lead", "to_counter", "tail"), "short": ("short_lead", "short_to_counter", "short_tail")}
+
+
+def template_tokens(template: str, number: list[Token], counter: list[Token], *, form: str = "full",
+                    lang: str = "vi") -> list[Token]:
+    """The template's phrases around the number and the counter; a phrase is one clip."""
+    out: list[Token] = []
+    slots = iter(PHRASE_SLOTS[form])
+    for part in re.split(r"(\{number\}|\{counter\})", template):
+        if part == "{number}":
+            out += number
+        elif part == "{counter}":
+            out += counter
+        else:
+            slot = next(slots, "tail")
+            phrase = " ".join(part.replace(",", " ").split()).strip(" .:;!")
+            if phrase:
+                if out:  # a breath before the phrase too
+                    out[-1] = Token(out[-1].key, out[-1].text, True)
+                out.append(Token(phrase.lower() if lang == "vi" else slot, phrase, True))
+    return out
+
+
+def call_tokens(voice: Voice, number: str, counter: int, *, form: str = "full", lang: str = "vi",
+                read_digits: bool | None = None) -> list[Token]:
+    """The call as clips: `form` "full" the configured template, "short" SHORT_TEMPLATE."""
+    digits_mode = voice.read_digits if read_digits is None else read_digits
+    num = ticket_tokens(number, read_digits=digits_mode, southern=voice.southern, lang=lang)
+    cnt = counter_tokens(counter, southern=voice.southern, lang=lang)
+    template = voice.template if form == "full" else SHORT_TEMPLATE
+    return template_tokens(template, num, cnt, form=form, lang=lang)
 
 
 def digit_words(digits: str) -> str:
@@ -121,12 +205,7 @@ def letter_words(letters: str) -> str:
 
 def ticket_words(number: str, *, read_digits: bool = False, southern: bool = False) -> str:
     """How a ticket number is spoken: "A023" -> "a, hai mươi ba"; "1023" -> "một nghìn không trăm hai mươi ba"."""
-    m = TICKET_RE.match((number or "").strip().upper())
-    if not m:
-        raise ValueError(f"{number!r} is not a ticket number")
-    letters, digits = m.groups()
-    spoken = digit_words(digits) if read_digits else number_words(int(digits), southern=southern)
-    return f"{letter_words(letters)}, {spoken}" if letters else spoken
+    return tokens_text(ticket_tokens(number, read_digits=read_digits, southern=southern))
 
 
 @dataclass(frozen=True)
@@ -240,7 +319,7 @@ class VoiceCache:
     def __init__(self, directory: str | Path, max_files: int = 2000):
         self.dir = Path(directory)
         self.max_files = max_files
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # reentrant: a joined call renders its missing words through the cache
 
     def path_for(self, key: str) -> Path:
         return self.dir / (hashlib.sha256(key.encode("utf-8")).hexdigest()[:32] + ".wav")
@@ -272,6 +351,18 @@ class VoiceCache:
             if path.exists():
                 return path.read_bytes()
             data = trim_silence(speak_wav(text, voice=lang, rate=rate))
+            self._store(path, data)
+            return data
+
+    def cached(self, key: str, make: Callable[[], bytes]) -> bytes:
+        """Any audio keyed by `key` (a voice pack's joined call: its packs' versions are in the key)."""
+        path = self.path_for(key)
+        if path.exists():
+            return path.read_bytes()
+        with self._lock:
+            if path.exists():
+                return path.read_bytes()
+            data = make()
             self._store(path, data)
             return data
 

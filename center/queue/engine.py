@@ -5,8 +5,8 @@ so numbering and calling are atomic across threads and processes; the events it 
 to `publish` only after the commit, so no screen ever shows something the database does not hold.
 
 Here are the ticket's operations; `Engine` inherits the rest, each part in its own module: the counter's
-operations (seats.py), the read models and the events built from them (views.py), people ahead and the
-estimate's inputs (waits.py), lookups and `sync_config` (sites.py).
+operations (seats.py), bookings and their check-in (bookings.py), the read models and the events built from
+them (views.py), people ahead and the estimate's inputs (waits.py), lookups and `sync_config` (sites.py).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from ..errors import Conflict, Invalid, NotFound, clean_text
 from ..storage.outbox import own_id
 from ..storage.store import Store
 from .actors import SYSTEM, Actor
+from .bookings import Bookings
 from .clock import Clock, from_iso, opening_state, service_day, system_clock, to_iso
 from .estimate import with_range
 from .events import Event, Publisher
@@ -34,7 +35,7 @@ from .seats import Seats
 from .waits import _Newcomers
 
 
-class Engine(Seats):
+class Engine(Bookings, Seats):
     def __init__(self, store: Store, config: Config, *, clock: Clock = system_clock,
                  publish: Publisher | None = None):
         self.store = store
@@ -165,6 +166,8 @@ class Engine(Seats):
             self._ensure_free(conn, counter, state)
             aged_before = to_iso(now - timedelta(minutes=rules.aging_min))
             seat = self.order.seat(counter.id, services, state["normal_since_priority"])
+            seat = self.order.seat(counter.id, services, state["normal_since_priority"],
+                                   self._walkin_due(conn, site, day, seat, now))
             where, wp = self.order.callable_sql(seat)
             order, op = self.order.order_sql(seat, aged_before)
             sql = ("SELECT * FROM tickets WHERE site = ? AND service_day = ? AND status = 'waiting' AND "
@@ -407,11 +410,11 @@ class Engine(Seats):
             conn.execute("UPDATE tickets SET public_id = public_id || '.' || id WHERE id = ?", (row["id"],))
             new = conn.execute(
                 "INSERT INTO tickets (id, public_id, visit_id, site, service, service_day, seq, number, priority, "
-                "source, device, status, issued_at, queue_at, target_counter, transferred_from, note) "
-                f"VALUES ({own_id('tickets')},?,?,?,?,?,NULL,?,?,?,?, 'waiting', ?, ?, ?, ?, ?) RETURNING *",
+                "source, device, status, issued_at, queue_at, target_counter, transferred_from, note, booking) "
+                f"VALUES ({own_id('tickets')},?,?,?,?,?,NULL,?,?,?,?, 'waiting', ?, ?, ?, ?, ?, ?) RETURNING *",
                 (row["public_id"], row["visit_id"] or row["id"], site.code, new_service, row["service_day"],
                  row["number"], row["priority"], row["source"], row["device"], row["issued_at"], queue_at,
-                 target.id if target else None, row["id"], note)).fetchone()
+                 target.id if target else None, row["id"], note, row["booking"])).fetchone()
             old = conn.execute(
                 "UPDATE tickets SET status = 'transferred', ended_at = ?, transferred_to = ?, "
                 "started_at = coalesce(started_at, last_called_at), "
@@ -495,6 +498,7 @@ class Engine(Seats):
                     "LIMIT 1", (site.code, day)).fetchone()
             if stale:
                 self.close_day(site.code, before_day=day)
+            self.expire_bookings(site, now)
             state = opening_state(now, site, self.config.tz)
             if waiting_today and not state.open:
                 reopens_today = state.next_open is not None and service_day(state.next_open, site,

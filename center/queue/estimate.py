@@ -28,7 +28,7 @@ from statistics import NormalDist
 from zoneinfo import ZoneInfo
 
 from ..config.model import WEEKDAYS, Site
-from .policy import CallingOrder, Seat
+from .policy import RECENT_CALLS, CallingOrder, Seat
 
 MAX_REPLAY = 300  # beyond this many waiting tickets, fall back to the simple formula (bounded work)
 MAX_NEWCOMERS = 100
@@ -89,6 +89,7 @@ class CounterLoad:
     busy_mean_s: float = 0.0
     busy_cv: float = 0.0
     busy_elapsed_s: float = 0.0
+    recent: tuple[bool, ...] = ()  # whether each of its last calls was a booking, newest last (the fair merge)
 
 
 @dataclass(frozen=True)
@@ -97,12 +98,14 @@ class Waiting:
     service: str
     priority: bool
     target_counter: int | None  # index into the counters list, for tickets transferred to a counter
-    waited_s: float = 0.0  # already waited now (aging makes long waiters go first)
+    waited_s: float = 0.0  # already waited now (aging makes long waiters go first); < 0: a booked slot to come
+    booked: bool = False  # checked in with a booking (queue_at is its slot time)
 
 
 def estimate_wait(*, queue: Sequence[Waiting], ticket_id: int, counters: Sequence[CounterLoad],
                   handling_s: dict[str, float], strict: bool, interleave_every: int, aging_s: float = 1e12,
-                  arrivals_per_s: dict[str, float] | None = None, draws: int = DRAWS) -> int | None:
+                  arrivals_per_s: dict[str, float] | None = None, draws: int = DRAWS,
+                  order: CallingOrder | None = None) -> int | None:
     """Seconds until `ticket_id` (one of `queue`, which is in first-come order) is called, or None
     when no counter serves its service.
 
@@ -113,6 +116,8 @@ def estimate_wait(*, queue: Sequence[Waiting], ticket_id: int, counters: Sequenc
     and the queue is short, the replay runs `draws` times with those remaining times at evenly spread
     quantiles of their distribution, and the median is the estimate: with several busy counters the
     first one to be free comes sooner than the shortest of their expected remaining times.
+
+    `order`: the calling order with the fair merge of bookings (the rules' order without it when None).
     """
     mine = next((w for w in queue if w.id == ticket_id), None)
     if mine is None:
@@ -135,7 +140,7 @@ def estimate_wait(*, queue: Sequence[Waiting], ticket_id: int, counters: Sequenc
     uncertain = [k for k, (_, c) in enumerate(workers) if c.busy_mean_s > 0]
     if draws <= 1 or not uncertain or len(queue) > MAX_DRAWN_QUEUE:
         at = _replay(queue, ticket_id, workers, [c.busy_remaining_s for _, c in workers], future, handling_s,
-                     strict, interleave_every, aging_s)
+                     strict, interleave_every, aging_s, order=order)
         return None if at is None else int(round(at))
     results = []
     for j in range(draws):
@@ -146,7 +151,8 @@ def estimate_wait(*, queue: Sequence[Waiting], ticket_id: int, counters: Sequenc
             # counter, in a different order for each (draws is prime), so the draws are spread jointly.
             q = (((1 + n % (draws - 1)) * j + n) % draws + 0.5) / draws
             busy[k] = remaining_quantile(c.busy_mean_s, c.busy_cv, c.busy_elapsed_s, q)
-        at = _replay(queue, ticket_id, workers, busy, future, handling_s, strict, interleave_every, aging_s)
+        at = _replay(queue, ticket_id, workers, busy, future, handling_s, strict, interleave_every, aging_s,
+                     order=order)
         if at is not None:
             results.append(at)
     if not results:
@@ -157,14 +163,18 @@ def estimate_wait(*, queue: Sequence[Waiting], ticket_id: int, counters: Sequenc
 
 def _replay(queue: Sequence[Waiting], ticket_id: int, workers: list[tuple[int, CounterLoad]], busy: list[float],
             future: list, handling_s: dict[str, float], strict: bool, interleave_every: int,
-            aging_s: float, calls: list[tuple[float, int, int]] | None = None) -> float | None:
+            aging_s: float, calls: list[tuple[float, int, int]] | None = None,
+            order: CallingOrder | None = None) -> float | None:
     """One replay: when `ticket_id` is called, the counters being free after `busy` seconds. `calls`, when
-    given, receives every call (seconds from now, counter index, ticket id) in order."""
+    given, receives every call (seconds from now, counter index, ticket id) in order. `order` (with the fair
+    merge of bookings) replaces the one made of strict, interleave_every and aging_s."""
     lines = _Lines(queue)
     future = list(future)
-    order = CallingOrder(strict, interleave_every, aging_s)
+    order = order or CallingOrder(strict, interleave_every, aging_s)
     streak = {i: c.streak for i, c in workers}
-    seats = {(i, due): Seat(i, c.services, due) for i, c in workers for due in (False, True)}
+    recent = {i: c.recent for i, c in workers}
+    seats = {(i, due, w): Seat(i, c.services, due, w) for i, c in workers for due in (False, True)
+             for w in (False, True)}
     heap = [(b, i, c) for (i, c), b in zip(workers, busy, strict=True)]
     heapq.heapify(heap)
     idle: dict[int, CounterLoad] = {}  # counters with nothing to take, woken by a newcomer they serve
@@ -180,7 +190,8 @@ def _replay(queue: Sequence[Waiting], ticket_id: int, workers: list[tuple[int, C
         if not heap:
             break
         at, i, counter = heapq.heappop(heap)
-        pick = lines.next_for(order, seats[(i, order.priority_due(streak[i]))], at)
+        walkin = order.fair and order.walkin_due(recent[i], lines.longest_walkin(seats[(i, False, False)], at))
+        pick = lines.next_for(order, seats[(i, order.priority_due(streak[i]), walkin)], at)
         if pick is None:
             idle[i] = counter
             continue
@@ -189,24 +200,32 @@ def _replay(queue: Sequence[Waiting], ticket_id: int, workers: list[tuple[int, C
         if pick.id == ticket_id:
             return at
         streak[i] = order.after_call(streak[i], pick.priority)
+        recent[i] = (*recent[i], pick.booked)[-(RECENT_CALLS - 1):]
         heapq.heappush(heap, (at + handling_s.get(pick.service, 300.0), i, counter))
     return None
 
 
 class _Lines:
-    """The waiting tickets as first-come lines per (service or target counter, class): the best ticket
+    """The waiting tickets as first-come lines per (service or target counter, class, booked): the best ticket
     for a counter is always at the head of one of its lines, so a pick costs a few comparisons."""
 
     def __init__(self, queue: Sequence[Waiting]):
-        self.lines: dict[tuple[object, bool], deque[tuple[int, Waiting]]] = {}
+        self.lines: dict[tuple[object, bool, bool], deque[tuple[tuple[float, int], Waiting]]] = {}
         self.n = 0
         for w in queue:
             self.add(w)
 
     def add(self, w: Waiting) -> None:
-        key = (("counter", w.target_counter) if w.target_counter is not None else w.service, w.priority)
-        self.lines.setdefault(key, deque()).append((self.n, w))
+        key = (("counter", w.target_counter) if w.target_counter is not None else w.service, w.priority, w.booked)
+        # Arrival: queue_at (as seconds from now), then order of joining: a booking's slot may lie ahead.
+        self.lines.setdefault(key, deque()).append(((-w.waited_s, self.n), w))
         self.n += 1
+
+    def longest_walkin(self, seat: Seat, at: float) -> float | None:
+        """How long the longest-waiting walk-in the seat may call has waited at `at`, or None."""
+        waits = [line[0][1].waited_s + at for source in [("counter", seat.ident), *seat.services]
+                 for prio in (False, True) if (line := self.lines.get((source, prio, False)))]
+        return max(waits, default=None)
 
     def next_for(self, order: CallingOrder, seat: Seat, at: float) -> Waiting | None:
         """The engine's order (center/queue/policy.py) for one counter at `at` seconds from now: the smallest key
@@ -215,13 +234,14 @@ class _Lines:
         sources = [("counter", seat.ident), *seat.services]
         for source in sources:
             for prio in (False, True):
-                line = self.lines.get((source, prio))
-                if not line:
-                    continue
-                pos, w = line[0]
-                key = order.key(seat, w, w.waited_s + at, pos)
-                if best_key is None or key < best_key:
-                    best_key, best_line = key, line
+                for booked in (False, True):
+                    line = self.lines.get((source, prio, booked))
+                    if not line:
+                        continue
+                    pos, w = line[0]
+                    key = order.key(seat, w, w.waited_s + at, pos)
+                    if best_key is None or key < best_key:
+                        best_key, best_line = key, line
         return best_line.popleft()[1] if best_line is not None else None
 
 

@@ -29,9 +29,16 @@ priority tickets.
 
 The SQL count is exact because each term ties two tickets at every seat or at none (a tie never depends on
 the counter), so "U < T at every seat" is the lexicographic order of "before at every seat" and "tied".
-A new term (bookings) adds one class to `TERMS` with the four renderings, keeping that property; if it
-looks at a new column, that column also joins the lines the replay keeps (`estimate._Lines`: one per
-source and class, each already in this order) and the key of `queue_counts`.
+**Bookings** (the fair merge, issue 17) are the last term, *booked*: a booked ticket's `queue_at` is its slot
+time, so it is called as if it had arrived then; but at a seat where a *walk-in call is due* (bookings had
+more than `max_booked_share` of the counter's last `RECENT_CALLS` calls, counting the one to come, while a
+walk-in it may call has waited longer than `walkin_wait_min`), walk-ins go first. Its ties depend on the seat
+(at a seat with no walk-in call due every ticket ties), which is why it comes last: for the last term, "U
+before T at every seat" is "strictly before at every seat, or not after at any seat and earlier"
+(`tie_sql` renders "not after at any seat"), exact because the arrival after it is the same at every seat.
+People ahead are counted over both turns, like the priority turn. The replay's lines are also kept per
+booked-ness (`estimate._Lines`), so each stays in this order; `queue_counts` does not know bookings: a
+newcomer's count removes the booked tickets of its lines that are not ahead of it (center/queue/waits.py).
 
 Issuing counts people ahead of a ticket that is last in every line, from `queue_counts` (waiting per
 service, target and class, kept by triggers): the cost does not grow with the queue.
@@ -44,6 +51,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 STAFFED = ("open", "paused")
+RECENT_CALLS = 10  # the fair merge's window: bookings' share of a counter's last calls
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,7 @@ class Seat:
     ident: Any  # counter id (engine) or index (replay): compared with a ticket's target_counter
     services: tuple[str, ...]
     priority_due: bool
+    walkin_due: bool = False  # the fair merge: walk-ins before bookings at this counter now
     rank: dict[str, int] = field(init=False, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -67,6 +76,7 @@ class Ticketlike(Protocol):
     service: str
     priority: bool
     target_counter: Any
+    booked: bool
 
 
 @dataclass(frozen=True)
@@ -77,10 +87,12 @@ class Cols:
     target: str = "target_counter"  # counter id, or the untargeted value below (compared with IS: never NULL)
     untargeted: str = "target_counter IS NULL"
     prio: str = "(priority IS NOT NULL)"  # 1 for a priority ticket, else 0
+    booked: str | None = "(booking IS NOT NULL)"  # None: the table does not tell (queue_counts)
 
 
 TICKETS = Cols()
-COUNTS = Cols(service="q.service", target="q.target", untargeted="q.target = ''", prio="q.prio")  # queue_counts q
+COUNTS = Cols(service="q.service", target="q.target", untargeted="q.target = ''", prio="q.prio",
+              booked=None)  # queue_counts q
 
 
 @dataclass(frozen=True)
@@ -92,6 +104,7 @@ class Me:
     priority: bool
     target_counter: Any
     queue_at: str
+    booked: bool = False
 
 
 Sql = tuple[str, list[Any]]
@@ -143,7 +156,28 @@ class SourceTerm:
         return f"({c.untargeted} AND {c.service} = ?)", [me.service]
 
 
-TERMS: tuple[ClassTerm | SourceTerm, ...] = (ClassTerm(), SourceTerm())
+class BookedTerm:
+    """Walk-ins before bookings at a seat where a walk-in call is due; elsewhere a tie (arrival decides). Its
+    ties depend on the seat, so it is the last term and `tie_sql` renders "not after U at any seat"."""
+
+    def key(self, seat: Seat, t: Ticketlike) -> int:
+        return int(t.booked) if seat.walkin_due else 0
+
+    def order_sql(self, seat: Seat, c: Cols) -> Sql:
+        return (c.booked or "0", []) if seat.walkin_due else ("0", [])
+
+    def before_sql(self, me: Me, seats: Sequence[Seat], c: Cols) -> Sql:
+        if me.booked and c.booked and all(s.walkin_due for s in seats):
+            return f"NOT {c.booked}", []
+        return "0", []
+
+    def tie_sql(self, me: Me, seats: Sequence[Seat], c: Cols) -> Sql:
+        if not me.booked and any(s.walkin_due for s in seats) and c.booked:
+            return f"NOT {c.booked}", []
+        return "1", []  # (queue_counts: the caller removes the booked tickets of these lines)
+
+
+TERMS: tuple[ClassTerm | SourceTerm | BookedTerm, ...] = (ClassTerm(), SourceTerm(), BookedTerm())
 
 
 def common_services(seats: Sequence[Seat]) -> list[str]:
@@ -175,10 +209,15 @@ class CallingOrder:
     strict: bool
     interleave_every: int
     aging_s: float
+    fair: bool = False  # bookings are merged fairly (config [booking] enabled, a share below 1)
+    booked_share: float = 1.0  # max_booked_share
+    walkin_wait_s: float = 1e12  # walkin_wait_min
 
     @classmethod
-    def from_rules(cls, rules: Any) -> CallingOrder:
-        return cls(rules.priority_policy == "strict", rules.interleave_every, rules.aging_min * 60)
+    def from_rules(cls, rules: Any, booking: Any = None) -> CallingOrder:
+        fair = booking is not None and booking.enabled and booking.max_booked_share < 1
+        return cls(rules.priority_policy == "strict", rules.interleave_every, rules.aging_min * 60, fair,
+                   booking.max_booked_share if fair else 1.0, booking.walkin_wait_min * 60 if fair else 1e12)
 
     # ------------------------------------------------------------ one counter
 
@@ -189,8 +228,17 @@ class CallingOrder:
         """A counter's count of normal calls since its last priority call, after one more call."""
         return 0 if priority else normal_since_priority + 1
 
-    def seat(self, ident: Any, services: Sequence[str], normal_since_priority: int) -> Seat:
-        return Seat(ident, tuple(services), self.priority_due(normal_since_priority))
+    def seat(self, ident: Any, services: Sequence[str], normal_since_priority: int, walkin_due: bool = False) -> Seat:
+        return Seat(ident, tuple(services), self.priority_due(normal_since_priority), walkin_due)
+
+    def walkin_due(self, recent_booked: Sequence[bool], longest_walkin_wait_s: float | None) -> bool:
+        """Whether walk-ins go first at a counter now: one more booked call would give bookings more than
+        `booked_share` of its last RECENT_CALLS calls (`recent_booked`: its last calls, newest last), while a
+        walk-in it may call has waited longer than `walkin_wait_s`."""
+        if not self.fair or longest_walkin_wait_s is None or longest_walkin_wait_s <= self.walkin_wait_s:
+            return False
+        last = list(recent_booked)[-(RECENT_CALLS - 1):]
+        return sum(last) + 1 > self.booked_share * RECENT_CALLS
 
     def key(self, seat: Seat, t: Ticketlike, waited_s: float, arrival: Any) -> tuple:
         """The Python key (the replay): `arrival` orders like (queue_at, id)."""
@@ -228,7 +276,8 @@ class CallingOrder:
         if not chosen:  # nobody serves it: only its own line is ahead
             chosen = [(None, (me.service,))]
         turns = (True,) if self.strict else (True, False)
-        return [Seat(i, tuple(sv), due) for i, sv in chosen for due in turns]
+        walkins = (True, False) if self.fair else (False,)
+        return [Seat(i, tuple(sv), due, w) for i, sv in chosen for due in turns for w in walkins]
 
     def _lex(self, me: Me, seats: Sequence[Seat], c: Cols, last: Sql) -> Sql:
         """U before `me` at every seat, the terms compared in order, `last` deciding full ties."""
@@ -251,10 +300,13 @@ class CallingOrder:
         lex, lp = self._lex(me, seats, TICKETS, earlier)
         return (f"id != ? AND {callable_} AND (queue_at <= ? OR {lex})", [me.id, *cp, aged_before, *lp])
 
-    def ahead_of_newcomer_sql(self, me: Me, seats: Sequence[Seat]) -> tuple[Sql, Sql]:
-        """People ahead of a ticket joining now (last of every line, not aged), as two WHERE clauses over
-        `queue_counts` lines: those wholly ahead, and the other lines callable by every seat, whose long
-        waiters (aging) are ahead too."""
+    def ahead_of_newcomer_sql(self, me: Me, seats: Sequence[Seat]) -> tuple[Sql, Sql, Sql]:
+        """People ahead of a walk-in joining now (last of every line, not aged), as three WHERE clauses over
+        `queue_counts` lines: those wholly ahead, the other lines callable by every seat, whose long waiters
+        (aging) are ahead too, and the lines ahead only by arrival (tied on every term), whose booked tickets
+        may not be (a walk-in call due somewhere, or a slot still to come: queue_counts does not tell)."""
         callable_, cp = self._callable_by_all(seats, COUNTS)
         lex, lp = self._lex(me, seats, COUNTS, ("1", []))
-        return (f"{callable_} AND {lex}", [*cp, *lp]), (f"{callable_} AND NOT {lex}", [*cp, *lp])
+        strict, sp = self._lex(me, seats, COUNTS, ("0", []))
+        return ((f"{callable_} AND {lex}", [*cp, *lp]), (f"{callable_} AND NOT {lex}", [*cp, *lp]),
+                (f"{callable_} AND {lex} AND NOT {strict}", [*cp, *lp, *sp]))

@@ -56,6 +56,7 @@ class Views(Waits):
             view["source"] = r.get("source")
             view["staff"] = r.get("staff")
             view["note"] = r.get("note")
+            view["booking"] = r.get("booking")
         return view
 
     def get_ticket(self, ticket_id: int, *, private: bool = False) -> dict[str, Any]:

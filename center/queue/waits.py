@@ -27,7 +27,7 @@ from .estimate import (
     remaining_s,
     session_start,
 )
-from .policy import CallingOrder, Me, Seat
+from .policy import RECENT_CALLS, CallingOrder, Me, Seat
 from .sites import Sites
 
 ACTIVE = ("waiting", "called", "serving")
@@ -82,13 +82,36 @@ class Waits(Sites):
         ahead = self._ahead(conn, row)
         snap = self._snapshot(conn, site, row["service_day"])
         if snap.waiting is not None:  # too long to replay: counted from the people ahead
-            me = Waiting(row["id"], row["service"], row["priority"] is not None, None)
+            me = Waiting(row["id"], row["service"], row["priority"] is not None, None, booked=bool(row["booking"]))
             return {"ahead": ahead, "estimated_wait_s": self._estimate(snap, row["id"], me, ahead=ahead)}
         return {"ahead": ahead, "estimated_wait_s": self._estimate(snap, row["id"])}
 
     @property
     def order(self) -> CallingOrder:
-        return CallingOrder.from_rules(self.config.rules)
+        return CallingOrder.from_rules(self.config.rules, self.config.booking)
+
+    def _recent_booked(self, conn: sqlite3.Connection, counter_id: str) -> tuple[bool, ...]:
+        """Whether each of a counter's last calls (first calls of a waiting ticket) was a booking, newest last."""
+        rows = conn.execute(
+            "SELECT t.booking IS NOT NULL FROM ticket_events e INDEXED BY ticket_events_counter_calls "
+            "JOIN tickets t ON t.id = e.ticket_id WHERE e.counter_id = ? AND e.kind = 'called' "
+            "ORDER BY e.id DESC LIMIT ?", (counter_id, RECENT_CALLS - 1)).fetchall()
+        return tuple(bool(r[0]) for r in reversed(rows))
+
+    def _walkin_due(self, conn: sqlite3.Connection, site: Site, day: str, seat: Seat, now: datetime) -> bool:
+        """The fair merge at a counter about to call (center/queue/policy.py): only read while a booked ticket
+        waits at the site (the flag changes nothing otherwise)."""
+        order = self.order
+        if not order.fair or conn.execute(
+                "SELECT 1 FROM tickets INDEXED BY tickets_booked_waiting WHERE site = ? AND service_day = ? "
+                "AND booking IS NOT NULL AND status = 'waiting' LIMIT 1", (site.code, day)).fetchone() is None:
+            return False
+        where, params = order.callable_sql(seat)
+        oldest = conn.execute(
+            "SELECT min(queue_at) FROM tickets WHERE site = ? AND service_day = ? AND status = 'waiting' "
+            f"AND booking IS NULL AND {where}", [site.code, day, *params]).fetchone()[0]
+        waited = (now - from_iso(oldest)).total_seconds() if oldest else None
+        return order.walkin_due(self._recent_booked(conn, seat.ident), waited)
 
     def _counter_rows(self, conn: sqlite3.Connection, site: Site) -> tuple[tuple[Any, ...], ...]:
         """Each counter's status and service override now: what decides who can call whom."""
@@ -111,7 +134,8 @@ class Waits(Sites):
     def _ahead(self, conn: sqlite3.Connection, row: sqlite3.Row) -> int:
         """People ahead of a waiting ticket, as center/queue/policy.py defines them."""
         site = self.config.sites[row["site"]]
-        me = Me(row["id"], row["service"], row["priority"] is not None, row["target_counter"], row["queue_at"])
+        me = Me(row["id"], row["service"], row["priority"] is not None, row["target_counter"], row["queue_at"],
+                bool(row["booking"]))
         aged_before = to_iso(self.clock() - timedelta(minutes=self.config.rules.aging_min))
         where, params = self.order.ahead_sql(me, self._seats(site, me, self._counter_rows(conn, site)), aged_before)
         return conn.execute(
@@ -129,14 +153,23 @@ class Waits(Sites):
             if len(self._ahead_sql) > 256:
                 self._ahead_sql.clear()
             self._ahead_sql[key] = self.order.ahead_of_newcomer_sql(me, self._seats(site, me, rows))
-        (ahead, ap), (others, op) = self._ahead_sql[key]
+        (ahead, ap), (others, op), (tied, tp) = self._ahead_sql[key]
+        # queue_counts does not tell booked tickets apart: those of the lines ahead by arrival only that are not
+        # ahead of a walk-in joining now are taken off (with the fair merge every booking not aged, since a
+        # walk-in call may be due at each counter; without it those whose slot, their queue_at, is to come).
+        not_before = aged_before if self.order.fair else to_iso(now)
         return conn.execute(
             "SELECT (SELECT coalesce(sum(waiting), 0) FROM queue_counts q WHERE site = ? AND service_day = ? "
             f"AND {ahead}) + (SELECT count(*) FROM queue_counts q JOIN tickets t INDEXED BY tickets_waiting_now "
             "ON t.site = q.site AND t.service_day = q.service_day AND t.status = 'waiting' AND t.service = q.service "
             "AND t.queue_at <= ? AND t.target_counter IS nullif(q.target, '') AND (t.priority IS NOT NULL) = q.prio "
-            f"WHERE q.site = ? AND q.service_day = ? AND q.waiting > 0 AND {others})",
-            [site.code, day, *ap, aged_before, site.code, day, *op]).fetchone()[0]
+            f"WHERE q.site = ? AND q.service_day = ? AND q.waiting > 0 AND {others}) - (SELECT count(*) "
+            "FROM queue_counts q JOIN tickets t INDEXED BY tickets_booked_waiting ON t.site = q.site "
+            "AND t.service_day = q.service_day AND t.booking IS NOT NULL AND t.status = 'waiting' "
+            "AND t.service = q.service AND t.queue_at > ? AND t.target_counter IS nullif(q.target, '') "
+            "AND (t.priority IS NOT NULL) = q.prio WHERE q.site = ? AND q.service_day = ? AND q.waiting > 0 "
+            f"AND {tied})",
+            [site.code, day, *ap, aged_before, site.code, day, *op, not_before, site.code, day, *tp]).fetchone()[0]
 
     def _snapshot(self, conn: sqlite3.Connection, site: Site, day: str) -> _Snapshot:
         """What the wait estimate replays: the waiting queue, each counter's load and recent handling times."""
@@ -172,9 +205,10 @@ class Waits(Sites):
                 elapsed = (now - from_iso(st["last_called_at"])).total_seconds()
                 mean, cv = handling.get(st["service"], 300.0), spread.get(st["service"], DEFAULT_CV)
                 busy = remaining_s(mean, cv, elapsed)
+            recent = self._recent_booked(conn, c.id) if self.order.fair else ()
             counters.append(CounterLoad(services=services, status=st["status"] if st else "closed",
                                         busy_remaining_s=busy, streak=st["normal_since_priority"] if st else 0,
-                                        busy_mean_s=mean, busy_cv=cv, busy_elapsed_s=elapsed))
+                                        busy_mean_s=mean, busy_cv=cv, busy_elapsed_s=elapsed, recent=recent))
         # A longer queue than MAX_REPLAY is estimated from counts (bounded work per ticket): the line counts say
         # so without reading it (sorting it by arrival would cost in proportion to its length).
         waiting = {r[0]: r[1] for r in conn.execute(
@@ -184,9 +218,9 @@ class Waits(Sites):
             return _Snapshot([], counters, handling, {}, waiting)
         queue = [Waiting(r["id"], r["service"], r["priority"] is not None,
                          index.get(r["target_counter"]) if r["target_counter"] else None,
-                         waited_s=(now - from_iso(r["queue_at"])).total_seconds())
+                         waited_s=(now - from_iso(r["queue_at"])).total_seconds(), booked=bool(r["booking"]))
                  for r in conn.execute(
-                     "SELECT id, service, priority, target_counter, queue_at FROM tickets WHERE site = ? "
+                     "SELECT id, service, priority, target_counter, queue_at, booking FROM tickets WHERE site = ? "
                      "AND service_day = ? AND status = 'waiting' ORDER BY queue_at, id", (site.code, day))]
         return _Snapshot(queue, counters, handling, self._recent_arrivals(conn, site, day, now), None)
 
@@ -224,7 +258,7 @@ class Waits(Sites):
         rules = self.config.rules
         return estimate_wait(queue=queue, ticket_id=ticket_id, counters=snap.counters, handling_s=snap.handling,
                              strict=rules.priority_policy == "strict", interleave_every=rules.interleave_every,
-                             aging_s=rules.aging_min * 60, arrivals_per_s=snap.arrivals)
+                             aging_s=rules.aging_min * 60, arrivals_per_s=snap.arrivals, order=self.order)
 
     def _newcomer_estimate(self, site: Site, day: str, service: str, priority: bool, now: datetime) -> int | None:
         """The wait printed on a new ticket. The replay costs milliseconds with a few hundred waiting and,

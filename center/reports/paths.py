@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from ..config.model import Config
+from .bookings import booking_section
 from .filters import Filters, _counter_site
 from .raw import _report_raw
 from .rollup_fresh import _yesterday, rollups_ready, uses_rollups
@@ -35,5 +36,8 @@ def report(conn: sqlite3.Connection, config: Config, f: Filters, lang: str = "vi
             scope = _only_site(conn, config, f, last)
         out = _report_rollup(conn, config, replace(f, site=scope), lang, today_s, raw_site=f.site)
         out["filters"] = f.as_dict()
-        return out
-    return _report_raw(conn, config, f, lang)
+    else:
+        out = _report_raw(conn, config, f, lang)
+    if (section := booking_section(conn, f)) is not None:  # absent without bookings: reports stay as they were
+        out["bookings"] = section
+    return out

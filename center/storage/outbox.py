@@ -24,15 +24,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config.model import BLOCK_SIZE, Node
-from .migrations import MUTABLE, SYNCED_KEYS
+from .migrations_booking import MUTABLE_ALL as MUTABLE
+from .migrations_booking import SYNCED as SYNCED_KEYS
 
 # Applied in this order: tickets before what refers to them (the foreign keys are also deferred to the
 # commit, since a ticket refers to the ticket it was transferred to).
-ORDER = ("tickets", "ticket_events", "ticket_procedures", "ratings", "counter_events", "counter_state",
+ORDER = ("tickets", "bookings", "ticket_events", "ticket_procedures", "ratings", "counter_events", "counter_state",
          "print_jobs", "audit_log")
 ID_TABLES = ("tickets", "ticket_events", "ticket_procedures", "counter_events", "print_jobs", "audit_log")
 LOCAL_COLUMNS = {"sync_ver", "clock_offset_s"}  # the receiver's own bookkeeping, never sent
-SITE_TABLES = ("tickets", "ticket_events", "ticket_procedures", "ratings", "counter_events", "counter_state")
+SITE_TABLES = ("tickets", "ticket_events", "ticket_procedures", "ratings", "counter_events", "counter_state",
+               "bookings")
 
 
 class SyncRefused(ValueError):
@@ -190,8 +192,8 @@ def check(conn: sqlite3.Connection, node: Node, batch: Batch, kiosks: Iterable[s
         for row in t["rows"]:
             if site_i is not None and row[site_i] not in sites:
                 raise SyncRefused(f"{tbl}: a record of site {row[site_i]!r}, which is not node {node.id!r}'s")
-            if tbl == "counter_state":
-                continue  # keyed by the counter, whose site was just checked
+            if tbl in ("counter_state", "bookings"):
+                continue  # keyed by the counter or the booking code, whose site was just checked
             if not (isinstance(row[k], int) and lo <= row[k] < hi):
                 raise SyncRefused(f"{tbl}: id {row[k]!r} is outside node {node.id!r}'s block {node.block}")
             if tbl == "print_jobs" and row[cols.index("kiosk")] not in kiosk_ids:

@@ -5,6 +5,8 @@ Keys:
 - `counter_services:<counter>`: the services a counter serves today, in preference order (manager page).
 - `display_notice`: the notice line of the hall displays, per site (display settings page).
 - `agent_test_print:<kiosk>`: a test page for a kiosk PC's print agent, pending → printing → printed/failed.
+- `display_voice:<display>`: the voice packs a display announces with, in order (Vietnamese, then a local
+  language); none: espeak-ng or the browser's voice, as before (display settings page).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 COUNTER_SERVICES = "counter_services:"
 NOTICE = "display_notice"
 AGENT_TEST = "agent_test_print:"
+DISPLAY_VOICE = "display_voice:"
 
 
 def _get(conn: sqlite3.Connection, key: str) -> Any:
@@ -117,3 +120,20 @@ def set_agent_test(conn: sqlite3.Connection, kiosk_id: str, job: dict[str, Any],
 
 def drop_agent_test(conn: sqlite3.Connection, kiosk_id: str) -> None:
     _delete(conn, AGENT_TEST + kiosk_id)
+
+
+# ------------------------------------------------------------------ a display's voice packs
+
+
+def display_voice_packs(conn: sqlite3.Connection, display_id: str) -> list[int]:
+    """The pack ids a display announces with, in order ([] when none is set)."""
+    value = _get(conn, DISPLAY_VOICE + display_id)
+    packs = value.get("packs") if isinstance(value, dict) else None
+    return [p for p in packs if isinstance(p, int) and not isinstance(p, bool)] if isinstance(packs, list) else []
+
+
+def set_display_voice_packs(conn: sqlite3.Connection, display_id: str, packs: list[int], at: str, by: str) -> None:
+    if packs:
+        _put(conn, DISPLAY_VOICE + display_id, {"packs": packs}, at, by)
+    else:
+        _delete(conn, DISPLAY_VOICE + display_id)

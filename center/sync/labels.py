@@ -22,6 +22,26 @@ def build(config: Config) -> dict[str, Any]:
         "rating_levels": [{"code": lv.code, "name": lv.name, "name_en": lv.name_en, "satisfied": lv.satisfied}
                           for lv in config.rating.levels],
         "counters": {c.id: {"name": c.name, "site": c.site} for s in config.sites.values() for c in s.counters},
+        "booking": _booking(config),
     }
     return {**body, "hash": hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()
                                            ).hexdigest()[:32]}
+
+
+def _hours(intervals: tuple) -> list[str]:
+    return [f"{a:%H:%M}-{'24:00' if b is None else format(b, '%H:%M')}" for a, b in intervals]
+
+
+def _booking(config: Config) -> dict[str, Any]:
+    """[booking] and what the hub needs to work out a center's slots as the center does
+    (center/queue/bookings.py `slot_capacity`): each site's hours, and per service the counters serving it at
+    each site and its default handling time (the hub has no measured one: the center's own `slots()` uses it)."""
+    return {**config.booking.as_dict(),
+            "sites": {s.code: {"hours": {day: _hours(iv) for day, iv in s.hours.items()},
+                               "closed_dates": list(s.closed_dates), "services": list(s.services),
+                               "stop_issuing_before_close_min": s.stop_issuing_before_close_min}
+                      for s in config.sites.values()},
+            "services": {sv.code: {"default_service_min": sv.default_service_min,
+                                   "counters": {s.code: sum(1 for c in s.counters if sv.code in c.services)
+                                                for s in config.sites.values() if sv.code in s.services}}
+                         for sv in config.services.values()}}

@@ -146,6 +146,8 @@ class Link:
         token = self.token()
         with self.store.read() as conn:
             link = conn.execute("SELECT acked, clock_offset_s FROM sync_link").fetchone()
+            # A center gets the bookings made at the hub past its mark in the answer (issue 17).
+            mark = conn.execute("SELECT bookings_mark FROM sync_link").fetchone() if self.config.hub else None
         if link is None:
             raise LinkError("this database has not joined yet: run `sync join` (the token on standard input)")
         acked, offset = int(link[0]), link[1]
@@ -158,6 +160,8 @@ class Link:
                 extra = {"sent_at": to_iso(self.clock()), "version": VERSION, "clock_offset_s": offset}
                 if self._labels is not None and self._labels_wanted:
                     extra["labels"] = self._labels
+                if mark is not None:
+                    extra["bookings_mark"] = int(mark[0] or 0)
                 body = encode(batch, extra)
                 if len(body) <= MAX_BODY or limit <= 1:
                     return batch, body
@@ -179,6 +183,8 @@ class Link:
             conn.execute("UPDATE sync_link SET acked = ?, last_ok_at = ?, last_try_at = ?, last_error = NULL, "
                          "clock_offset_s = ?", (int(answer["hwm"]), to_iso(self.clock()), to_iso(now), offset))
             outbox.prune(conn, int(answer["hwm"]))
+            if mark is not None and isinstance(answer.get("bookings"), list):
+                self._bookings_down(conn, answer)
         answer["records"] = batch.records()
         answer["bytes"] = len(body)
         answer["clock_offset_s"] = offset
@@ -187,6 +193,18 @@ class Link:
         if answer.get("manifest_hash") and answer["manifest_hash"] != have:
             self.pull_manifest()
         return answer
+
+    @staticmethod
+    def _bookings_down(conn: Any, answer: dict[str, Any]) -> None:
+        """Bookings made (or cancelled) at the hub, kept with the hub's new mark in the caller's one write: a
+        crash between the two cannot lose one, and one taken twice is upserted (center/queue/bookings.py)."""
+        if answer["bookings"]:
+            from ..queue.bookings import receive_from_hub
+
+            receive_from_hub(conn, answer["bookings"])
+        conn.execute("UPDATE sync_link SET bookings_mark = ?", (int(answer.get("bookings_mark") or 0),))
+        answer["bookings_received"] = len(answer["bookings"])
+        del answer["bookings"]
 
     def pull_manifest(self) -> bool:
         """Fetch and keep the center's manifest; reload the server if its configuration changed."""

@@ -12,7 +12,7 @@ from ..errors import Invalid, NotFound
 from ..queue import availability
 from ..queue.actors import PAUSE_REASONS
 from ..queue.clock import to_iso
-from .request import center, current_actor, field, json_body, require, text_field
+from .request import bearer_token, center, current_actor, field, json_body, require, text_field
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -293,6 +293,55 @@ def audit() -> Any:
 
 
 MOMENT_RE = re.compile(r"\d{4}-\d{2}-\d{2}([Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?")
+
+
+@bp.get("/bookings/slots")
+def booking_slots() -> Any:
+    """A day's slots of a service with their capacity and places taken (the desk's booking form)."""
+    require("booking.manage")
+    site, service, day = request.args.get("site"), request.args.get("service"), request.args.get("day")
+    for name, value in (("site", site), ("service", service), ("day", day)):
+        if not value:
+            raise Invalid(f"Thiếu tham số {name}", f"Query parameter '{name}' is required", code="missing_field",
+                          field=name)
+    return jsonify({"site": site, "service": service, "day": day,
+                    "slots": center().engine.slots(str(site), str(service), str(day))})
+
+
+@bp.post("/bookings")
+def booking_create() -> Any:
+    """Book a slot for a citizen (the desk, or the province's other systems with a staff token)."""
+    actor = require("booking.manage")
+    data = json_body()
+    booking = center().engine.book(
+        field(data, "site", str, required=True), field(data, "service", str, required=True),
+        field(data, "slot_at", str, required=True), name=text_field(data, "name", limit=100),
+        phone=field(data, "phone", str), origin="api" if bearer_token() else "desk", actor=actor)
+    return jsonify(booking), 201
+
+
+@bp.get("/bookings/<code>")
+def booking_get(code: str) -> Any:
+    require("booking.manage")
+    return jsonify(center().engine.lookup(code))
+
+
+@bp.post("/bookings/<code>/cancel")
+def booking_cancel(code: str) -> Any:
+    return jsonify(center().engine.cancel(code, require("booking.manage")))
+
+
+@bp.post("/bookings/<code>/check-in")
+def booking_check_in(code: str) -> Any:
+    """The citizen arrived: their ticket (a kiosk device only at its own site; it prints through its own route)."""
+    actor = require("booking.check_in")
+    source = "kiosk" if actor.role == "kiosk" else "api"
+    ticket = center().engine.check_in(code, actor, site_code=actor.site, source=source,
+                                      kiosk=actor.name if actor.role == "kiosk" else None)
+    from ..output.printing import public_url
+
+    ticket["public_url"] = public_url(center(), ticket["public_id"], request.host_url)
+    return jsonify(ticket), 201
 
 
 def _moment_arg(name: str) -> str | None:

@@ -55,6 +55,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "admin.devices": ("admin", "manager"),
     "admin.settings": ("admin", "manager"),
     "display.read": ("admin", "manager", "staff", "display"),
+    "booking.manage": ("admin", "manager", "staff"),
+    "booking.check_in": ("admin", "manager", "staff", "kiosk"),
 }
 
 

@@ -6,6 +6,9 @@ from typing import Any
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 TICKET = {"$ref": "#/components/schemas/Ticket"}
+BOOKING = {"$ref": "#/components/schemas/Booking"}
+BOOKING_CODE = {"name": "code", "in": "path", "required": True, "schema": {"type": "string"},
+                "description": "6 characters of ABCDEFGHJKMNPQRSTUVWXYZ23456789 (case and dashes ignored)"}
 WAIT_RANGE_SCHEMA = {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2, "nullable": True,
                      "description": "the printed wait range [low, high] in seconds, multiples of 300, calibrated "
                                     "to hold 70 % of waits (center.queue.estimate.wait_range)"}
@@ -99,6 +102,18 @@ def document() -> dict[str, Any]:
                                # the public view of a waiting ticket: why there is no estimate (no counter open)
                                "counter_note": {"type": "string"}, "counter_note_en": {"type": "string"},
                            }},
+                "Booking": {"type": "object", "required": ["code", "site", "service", "slot_at", "status"],
+                            "properties": {
+                                "code": {"type": "string"}, "site": {"type": "string"},
+                                "service": {"type": "string"}, "service_day": {"type": "string"},
+                                "slot_at": {"type": "string", "format": "date-time"},
+                                "slot_min": {"type": "integer"},
+                                "origin": {"type": "string", "enum": ["hub", "desk", "api"]},
+                                "status": {"type": "string", "enum": ["booked", "cancelled", "checked_in",
+                                                                     "no_show"]},
+                                "late": {"type": "boolean"}, "name": {"type": "string", "nullable": True},
+                                "ticket_id": {"type": "integer", "nullable": True},
+                                "ticket": {"type": "object", "nullable": True}}},
                 "Counter": {"type": "object", "properties": {
                     "id": {"type": "string"}, "number": {"type": "integer"}, "name": {"type": "string"},
                     "status": {"type": "string", "enum": ["closed", "open", "paused"]},
@@ -213,6 +228,43 @@ def document() -> dict[str, Any]:
                            "age, and the banners staff screens show (at a center: node null, no banners)",
                 "security": SECURED,
                 "responses": {**_ok({"type": "object"}), **_err(401, 403)}}},
+            "/api/bookings/slots": {"get": {
+                "summary": "A day's booking slots of a service: capacity (counters serving it × slot ÷ measured "
+                           "handling time × the share open to bookings, or set by hand) and places taken",
+                "security": SECURED,
+                "parameters": [SITE_QUERY, {"name": "service", "in": "query", "required": True, "schema": CODE},
+                               {"name": "day", "in": "query", "required": True,
+                                "schema": {"type": "string", "format": "date"}}],
+                "responses": {**_ok({"type": "object"}), **_err(401, 403, 404, 422)}}},
+            "/api/bookings": {"post": {
+                "summary": "Book a slot for a citizen (the desk, or the province's other systems)",
+                "security": SECURED,
+                "description": "`slot_at` is the start of a slot of `GET /api/bookings/slots`. Refused: a past "
+                               "or closed slot (422 slot_past, slot_closed, too_far_ahead), a full one (409 "
+                               "slot_full), more than the per-person cap per day for the phone (409 "
+                               "per_person_cap), bookings not enabled (409 booking_disabled). The phone is "
+                               "kept only as a keyed hash; name and hash are erased 7 days after the slot.",
+                "requestBody": _body({"site": CODE, "service": CODE,
+                                      "slot_at": {"type": "string", "format": "date-time"},
+                                      "name": {**TEXT, "maxLength": 100, "nullable": True},
+                                      "phone": {**CODE, "nullable": True,
+                                                "description": "9–11 digits (+84 allowed); 422 bad_phone"}},
+                                     ["site", "service", "slot_at"]),
+                "responses": {**_ok(BOOKING, "Booked", 201), **_err(400, 401, 403, 404, 409, 413, 422, 503)}}},
+            "/api/bookings/{code}": {"get": {
+                "summary": "A booking by its code (with its ticket once checked in)", "security": SECURED,
+                "parameters": [BOOKING_CODE],
+                "responses": {**_ok(BOOKING), **_err(401, 403, 404)}}},
+            "/api/bookings/{code}/cancel": {"post": {
+                "summary": "Cancel a booking not used yet (409 wrong_status otherwise)", "security": SECURED,
+                "parameters": [BOOKING_CODE], "requestBody": _body({}),
+                "responses": {**_ok(BOOKING), **_err(400, 401, 403, 404, 409)}}},
+            "/api/bookings/{code}/check-in": {"post": {
+                "summary": "The citizen arrived: a ticket called as if they had come at their slot (from up to "
+                           "`early_min` before it: 409 too_early before that), or after the grace an ordinary "
+                           "walk-in ticket (`booking.late`). A kiosk device only at its own site",
+                "security": SECURED, "parameters": [BOOKING_CODE], "requestBody": _body({}),
+                "responses": {**_ok(TICKET, "Checked in", 201), **_err(400, 401, 403, 404, 409, 429)}}},
             "/api/sites/{site}/close-day": {"post": {
                 "summary": "Close the service day: waiting tickets end as cancelled (not served – closed)",
                 "security": SECURED,

@@ -22,6 +22,11 @@
       chime: t("Không có giọng đọc: chỉ phát chuông.", "No voice available: chime only."),
     }[mode];
     $("chime-only").hidden = mode !== "chime";
+    if (cfg.voice.pack) {
+      $("voice-status").dataset.mode = "pack";
+      $("voice-status").textContent = t("Đọc bằng bộ giọng thu âm (" + cfg.voice.languages.join(", ") + ").",
+                                        "Calls use the recorded voice packs (" + cfg.voice.languages.join(", ") + ").");
+    }
   });
 
   $("play-here").addEventListener("click", () => {
@@ -36,6 +41,16 @@
       await X.api("POST", "/display/" + encodeURIComponent(cfg.display) + "/test", {});
       $("test-result").textContent = t("Đã gửi lệnh phát thử tới màn hình.", "Test sent to the display.");
     } catch (e) { $("test-result").textContent = en ? e.message_en || e.message : e.message; }
+  });
+
+  $("save-packs").addEventListener("click", async () => {
+    const packs = [$("pack-0").value, $("pack-1").value].filter((v) => v).map(Number)
+      .filter((v, i, all) => all.indexOf(v) === i);
+    try {
+      await X.api("POST", "/display/" + encodeURIComponent(cfg.display) + "/voice", { packs });
+      $("packs-result").textContent = t("Đã lưu.", "Saved.");
+      location.reload();
+    } catch (e) { $("packs-result").textContent = en ? e.message_en || e.message : e.message; }
   });
 
   $("notice-form").addEventListener("submit", async (ev) => {

@@ -11,8 +11,9 @@
 //   second time (`repeat`) at once only if no other call waits; otherwise it is read again after every
 //   waiting call has had its turn, if it is still current then;
 // - a reading is never cut off by a new call.
-// Voice: the browser's speech synthesis when it has a Vietnamese voice; otherwise the WAV the server
-// renders with espeak-ng; otherwise the chime alone. Every announcement is recorded in
+// Voice: the display's voice packs when it has some (`voice.pack`: one WAV per reading, every language of the
+// display in it, so the rules above apply to the whole; mode "pack"); else the browser's speech synthesis
+// when it has a Vietnamese voice; otherwise the WAV the server renders with espeak-ng; otherwise the chime alone. Every announcement is recorded in
 // window.xephangAnnouncements ({number, counter, ticket, call_count, text, form, readings, again, mode,
 // queued_at, started_at, ended_at}; started_at is when its first sound starts playing) and in a DOM log.
 (function () {
@@ -99,8 +100,9 @@
     }
     const audioUrl = (item, form) => opts.announceUrl + "?" + q(item) + "&form=" + form;
     // The server renders each reading once and keeps it: asking early hides espeak-ng's time.
+    const pack = () => !!(opts.voice && opts.voice.pack) && opts.mode !== "chime" && opts.mode !== "browser";
     function warm(item, form) {
-      if (opts.mode === "chime" || opts.mode === "browser" || (opts.mode !== "server" && viVoice())) return;
+      if (!pack() && (opts.mode === "chime" || opts.mode === "browser" || (opts.mode !== "server" && viVoice()))) return;
       fetch(audioUrl(item, form)).then((r) => r.arrayBuffer()).catch(() => {});
     }
 
@@ -124,6 +126,16 @@
     // One reading in the voice this browser has; resolves the mode used.
     async function reading(item, t, form, onStart) {
       const mode = opts.mode || "auto";
+      if (pack() && form !== "en") {
+        try {
+          await playUrl(audioUrl(item, form === "full" ? "once" : form), null, onStart);
+          return "pack";
+        } catch (e) {
+          if (e && e.name === "NotAllowedError" && opts.onBlocked) opts.onBlocked();
+          else if (opts.onWarning) opts.onWarning("pack_voice_failed");
+          return "chime";
+        }
+      }
       const browserVoice = mode === "browser" || mode === "auto" ? viVoice() : null;
       const rate = opts.voice && opts.voice.rate;
       if (browserVoice) {
@@ -173,7 +185,7 @@
         item.readings = (item.readings || 0) + 1;
         if (mode === "chime") break;
       }
-      if (t.text_en && !isAgain && !queue.length && current(item) && rec.mode !== "chime") {
+      if (t.text_en && !pack() && !isAgain && !queue.length && current(item) && rec.mode !== "chime") {
         await reading(item, t, "en", started);
       }
       if (rec.started_at === null) rec.started_at = Date.now();

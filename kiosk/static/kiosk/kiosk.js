@@ -8,7 +8,7 @@
   const T = (vi, en) => (lang === "en" ? en : vi);
   const $ = (id) => document.getElementById(id);
   const token = xephang.deviceToken(kioskId);
-  const screens = ["k-start", "k-groups", "k-busy", "k-ticket", "k-error", "k-notoken"];
+  const screens = ["k-start", "k-groups", "k-busy", "k-ticket", "k-error", "k-notoken", "k-code"].filter((s) => $(s));
   const offServices = {};   // service -> {vi, en, day}: daily cap reached today
   let opening = { open: true, issuing: true };
   let serviceDay = null;
@@ -54,7 +54,9 @@
     screens.forEach((s) => { $(s).hidden = s !== id; });
     if (id !== "k-ticket" && countdown) { clearInterval(countdown); countdown = null; }
     if (backTimer) { clearTimeout(backTimer); backTimer = null; }
-    if (id === "k-groups" || id === "k-error") backTimer = setTimeout(() => show("k-start"), id === "k-groups" ? 30000 : 8000);
+    if (id === "k-groups" || id === "k-error" || id === "k-code") {
+      backTimer = setTimeout(() => show("k-start"), id === "k-error" ? 8000 : (id === "k-code" ? 60000 : 30000));
+    }
   }
 
   function requestId() {
@@ -138,6 +140,9 @@
     $("t-priority").hidden = !t.priority;
     $("t-priority").textContent = t.priority ? T("ƯU TIÊN – ", "PRIORITY – ") + (t.priority_name || "") : "";
     $("t-service").textContent = lang === "en" ? t.service_name_en : t.service_name;
+    const booked = T(t.booking_note || "", t.booking_note_en || "");
+    $("t-booking").textContent = booked;
+    $("t-booking").hidden = !booked;
     const counters = t.counters || [];
     $("t-counters").textContent = counters.length
       ? T((counters.length === 1 ? "Quầy " : "Các quầy ") + counters.join(", "),
@@ -209,9 +214,50 @@
     }
   }
 
+  // "Tôi đã đặt lịch": the code on a big keypad, or typed by a USB barcode/QR scanner (it types like a keyboard
+  // and ends with Enter, which submits the field). Scanning on the start screen opens this screen by itself.
+  async function checkIn(code) {
+    if (inFlight || !code) return;
+    inFlight = true;
+    setButtons();
+    show("k-busy");
+    try {
+      const answer = await xephang.api("POST", "/kiosk/" + encodeURIComponent(kioskId) + "/check-in", { code }, token);
+      showTicket(answer);
+    } catch (e) {
+      showError((lang === "en" ? e.message_en : e.message) || e.message);
+    } finally {
+      inFlight = false;
+      $("k-code-input").value = "";
+      setButtons();
+    }
+  }
+  function openCode(first) {
+    $("k-code-input").value = first || "";
+    show("k-code");
+    $("k-code-input").focus();
+  }
+  if ($("k-code")) {
+    $("k-booked").addEventListener("click", () => openCode(""));
+    $("k-code-form").addEventListener("submit", (ev) => { ev.preventDefault(); checkIn($("k-code-input").value.trim()); });
+    document.querySelectorAll(".k-key").forEach((b) => b.addEventListener("click", () => {
+      const input = $("k-code-input");
+      input.value = b.dataset.key === "del" ? input.value.slice(0, -1) : (input.value + b.dataset.key).slice(0, 64);
+      if (backTimer) { clearTimeout(backTimer); backTimer = setTimeout(() => show("k-start"), 60000); }
+    }));
+    $("k-code-back").addEventListener("click", () => show("k-start"));
+    document.addEventListener("keydown", (ev) => {
+      if (!$("k-start").hidden && !inFlight && ev.key && ev.key.length === 1 && /[A-Za-z0-9]/.test(ev.key) &&
+          !ev.ctrlKey && !ev.altKey && !ev.metaKey) {
+        ev.preventDefault();
+        openCode(ev.key.toUpperCase());
+      }
+    });
+  }
+
   if (!token) { show("k-notoken"); return; }
 
-  document.querySelectorAll(".k-service").forEach((b) => b.addEventListener("click", () => issue(b.dataset.service, null)));
+  document.querySelectorAll(".k-service[data-service]").forEach((b) => b.addEventListener("click", () => issue(b.dataset.service, null)));
   document.querySelectorAll(".k-prio").forEach((b) => b.addEventListener("click", () => {
     if (inFlight) return;
     prioService = b.dataset.priorityFor;
