@@ -253,6 +253,9 @@ class Booking:
     days_ahead: int = 14  # how far ahead a slot may be booked
     max_booked_share: float = 0.5  # bookings take at most this share of a counter's recent calls…
     walkin_wait_min: float = 20  # …while a walk-in it serves has waited longer than this
+    # A checked-in booking queues this long before its slot's start: on a busy service it is then called soon after
+    # its slot instead of waiting like a walk-in who came at that time (BENCHMARKS.md, "Bookings in a busy day").
+    lead_min: int = 15
     capacity: dict[str, int] = field(default_factory=dict)  # service -> people per slot, overriding the formula
 
     def as_dict(self) -> dict[str, Any]:
@@ -260,7 +263,7 @@ class Booking:
                 "per_person_per_day": self.per_person_per_day, "grace_min": self.grace_min,
                 "early_min": self.early_min, "days_ahead": self.days_ahead,
                 "max_booked_share": self.max_booked_share, "walkin_wait_min": self.walkin_wait_min,
-                "capacity": dict(self.capacity)}
+                "lead_min": self.lead_min, "capacity": dict(self.capacity)}
 
 
 @dataclass(frozen=True)

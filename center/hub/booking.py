@@ -12,7 +12,6 @@ and `ver` (the down flow's position) is taken in commit order, so a center's mar
 from __future__ import annotations
 
 import hmac
-import math
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..errors import Conflict, Invalid, NotFound, QueueError, clean_text
+from ..queue.bookings import places_in_slot
 from ..queue.clock import to_iso
 from .config import HubConfig
 
@@ -103,8 +103,12 @@ class Place:
     def slot_min(self) -> int:
         return max(5, int(self.setting("slot_min", 30)))
 
-    def capacity(self, service: str) -> int:
-        """Places per slot: the center's own figure if it set one, else measured from its counters."""
+    def capacity(self, service: str, index: int = 0) -> int:
+        """Places in the day's slot number `index`, as the center counts them (its `places_in_slot`)."""
+        return places_in_slot(self.rate(service), index)
+
+    def rate(self, service: str) -> float:
+        """Places per slot on average: the center's own figure if it set one, else measured from its counters."""
         over = self.settings.get("capacity") or {}
         for key in (f"{self.site}/{service}", f"{self.site}:{service}", service):
             if isinstance(over, dict) and isinstance(over.get(key), int):
@@ -115,7 +119,7 @@ class Place:
         sv = self.services.get(service)
         if not sv or not sv["counters"] or not sv["minutes"]:
             return 0
-        return math.floor(sv["counters"] * self.slot_min / sv["minutes"] * self.setting("share", 0.5) + 1e-9)
+        return sv["counters"] * self.slot_min / sv["minutes"] * self.setting("share", 0.3)
 
     def days(self, now: datetime) -> list[date]:
         """Today and the next `days_ahead` days the site is open (with a slot still ahead)."""
@@ -125,6 +129,10 @@ class Place:
 
     def slot_times(self, day: date, now: datetime) -> list[datetime]:
         """The slots' starts (UTC) on `day`, those still ahead of `now`."""
+        return [t for t in self.day_slots(day) if t > now]
+
+    def day_slots(self, day: date) -> list[datetime]:
+        """Every slot start (UTC) of `day`, in order: a slot's places depend on its number in the day."""
         if day.isoformat() in self.closed:
             return []
         step = timedelta(minutes=self.slot_min)
@@ -133,8 +141,7 @@ class Place:
             t = datetime.combine(day, a, self.tz)
             end = datetime.combine(day, b, self.tz)
             while t + step <= end + timedelta(seconds=1):
-                if t > now:
-                    out.append(t.astimezone(UTC))
+                out.append(t.astimezone(UTC))
                 t += step
         return out
 
@@ -177,9 +184,9 @@ def places(conn: Any, cfg: HubConfig, en: bool = False, center: str | None = Non
                 n = _count(sv.get("counters"), site) if isinstance(sv, dict) else 0
                 minutes = sv.get("handling_min") or sv.get("default_service_min") or sv.get("service_min") or 0
                 named = (lab.get("services") or {}).get(code) or {}
-                if n > 0 or p.capacity(code) > 0:
+                if n > 0 or p.rate(code) > 0:
                     p.services[code] = {"name": _name(named, en, code), "counters": n, "minutes": float(minutes)}
-            p.services = {k: v for k, v in p.services.items() if p.capacity(k) > 0}
+            p.services = {k: v for k, v in p.services.items() if p.rate(k) > 0}
             if p.services:
                 out.append(p)
     return out
@@ -205,10 +212,14 @@ def _taken(conn: Any, p: Place, service: str, day: date) -> dict[datetime, int]:
 
 def slots(conn: Any, p: Place, service: str, day: date, now: datetime) -> list[dict[str, Any]]:
     """Each slot still ahead on `day`: its start (UTC and local) and the places left."""
-    cap = p.capacity(service)
     taken = _taken(conn, p, service, day)
-    return [{"slot_at": to_iso(t), "time": t.astimezone(p.tz).strftime("%H:%M"), "capacity": cap,
-             "left": max(0, cap - taken.get(t, 0))} for t in p.slot_times(day, now)]
+    out = []
+    for i, t in enumerate(p.day_slots(day)):
+        if t > now:
+            cap = p.capacity(service, i)
+            out.append({"slot_at": to_iso(t), "time": t.astimezone(p.tz).strftime("%H:%M"), "capacity": cap,
+                        "left": max(0, cap - taken.get(t, 0))})
+    return out
 
 
 def _lock(conn: Any, center: str) -> None:
@@ -240,7 +251,7 @@ def create(conn: Any, cfg: HubConfig, pepper: bytes, *, place_key: str, service:
         if hashed and mine >= cap:
             raise Conflict(f"Mỗi người chỉ được đặt tối đa {cap} lịch hẹn mỗi ngày tại trung tâm này",
                            f"At most {cap} bookings per person per day at this center", code="per_person_cap")
-        if _taken(conn, p, service, day).get(at, 0) >= p.capacity(service):
+        if _taken(conn, p, service, day).get(at, 0) >= p.capacity(service, p.day_slots(day).index(at)):
             raise Conflict("Khung giờ này đã hết chỗ; vui lòng chọn giờ khác",
                            "This time slot is full; please choose another", code="slot_full")
         for _ in range(20):

@@ -1,7 +1,8 @@
 """Bookings (issue 17): a citizen reserves a time slot (on the province hub's page, at the desk or through the
-API) and checks in at the kiosk with a short code; the ticket is then called as if it had arrived at its slot
-(`queue_at` = the slot's start), and center/queue/policy.py's fair merge keeps bookings from crowding out
-walk-ins. Each operation is one short write transaction, like the engine's, which inherits these.
+API) and checks in at the kiosk with a short code; the ticket is then called as if it had arrived a little
+before its slot (`queue_at` = the slot's start − `lead_min`, configurable; 0 = at the slot's start), and
+center/queue/policy.py's fair merge keeps bookings from crowding out walk-ins. Each operation is one short
+write transaction, like the engine's, which inherits these.
 
 Personal data: a name (optional, shown to the desk) and a hash of the phone number (the per-person cap per
 day; never the number), both erased PURGE_AFTER_DAYS after the slot by the engine's housekeeping.
@@ -106,6 +107,13 @@ def _view(row: sqlite3.Row | dict[str, Any], *, private: bool) -> dict[str, Any]
     return out
 
 
+
+def places_in_slot(per_slot: float, index: int) -> int:
+    """Whole places of a day's slot number `index` when slots hold `per_slot` people on average: the remainder
+    is carried from slot to slot (0.75 gives 1, 1, 1, 0, …), where rounding each slot down would give a service
+    with less than one place a slot none at all. The hub offers slots by the same rule (center/hub/booking.py)."""
+    return math.floor((index + 1) * per_slot + 1e-9) - math.floor(index * per_slot + 1e-9)
+
 class Bookings:
     """The engine's booking operations (a mixin: `Engine` provides the store, config, clock and queue parts)."""
 
@@ -125,14 +133,14 @@ class Bookings:
             return float(row[0])
         return self.config.services[service].default_service_min * 60  # type: ignore[attr-defined]
 
-    def slot_capacity(self, conn: sqlite3.Connection, site: Site, service: str) -> int:
-        """People per slot: the configured override, else counters serving the service × slot ÷ handling time ×
-        the share open to bookings (rounded down)."""
+    def slot_rate(self, conn: sqlite3.Connection, site: Site, service: str) -> float:
+        """People per slot on average: the configured override, else counters serving the service × slot ÷
+        handling time × the share open to bookings. `places_in_slot` makes whole places of it."""
         b = self._booking_conf()
         if service in b.capacity:
-            return b.capacity[service]
+            return float(b.capacity[service])
         counters = sum(1 for c in site.counters if service in c.services)
-        return math.floor(counters * b.slot_min * 60 / self._handling_s(conn, site, service) * b.share)
+        return counters * b.slot_min * 60 / self._handling_s(conn, site, service) * b.share
 
     def _slot_starts(self, site: Site, day: date) -> list[datetime]:
         """Slot starts (aware, local) of a day's opening intervals: whole slots only."""
@@ -157,14 +165,15 @@ class Bookings:
                           field="day") from None
         now = self.clock()  # type: ignore[attr-defined]
         with self.store.read() as conn:  # type: ignore[attr-defined]
-            capacity = self.slot_capacity(conn, site, service.code)
+            rate = self.slot_rate(conn, site, service.code)
             taken = dict(conn.execute(
                 "SELECT slot_at, count(*) FROM bookings WHERE site = ? AND service_day = ? AND service = ? "
                 "AND status IN ('booked', 'checked_in') GROUP BY slot_at", (site.code, day, service.code)).fetchall())
         out = []
-        for start in self._slot_starts(site, local_day):
+        for i, start in enumerate(self._slot_starts(site, local_day)):
             iso = to_iso(start)
             booked = taken.get(iso, 0)
+            capacity = places_in_slot(rate, i)
             out.append({"slot_at": iso, "time": start.strftime("%H:%M"), "capacity": capacity, "booked": booked,
                         "free": max(0, capacity - booked),
                         "past": start + timedelta(minutes=self._booking_conf().slot_min) <= now})
@@ -205,7 +214,8 @@ class Bookings:
         hashed = phone_hash(installation_secret(self.store.path), phone) if phone else None  # type: ignore[attr-defined]
         iso, start_iso = to_iso(now), to_iso(start)
         with self.store.write() as conn:  # type: ignore[attr-defined]
-            capacity = self.slot_capacity(conn, site, service.code)
+            capacity = places_in_slot(self.slot_rate(conn, site, service.code),
+                                      self._slot_starts(site, local_day).index(start))
             taken = conn.execute("SELECT count(*) FROM bookings WHERE site = ? AND service_day = ? AND service = ? "
                                  "AND slot_at = ? AND status IN ('booked', 'checked_in')",
                                  (site.code, day, service.code, start_iso)).fetchone()[0]
@@ -282,7 +292,7 @@ class Bookings:
             raise closed_error(site, state)
         late = now > start + timedelta(minutes=b.grace_min)
         day = self.today(site, now)  # type: ignore[attr-defined]
-        queue_at = iso if late else found["slot_at"]
+        queue_at = iso if late else to_iso(start - timedelta(minutes=b.lead_min))
         with self.store.write() as conn:  # type: ignore[attr-defined]
             row = conn.execute("SELECT * FROM bookings WHERE code = ?", (code,)).fetchone()
             if row["status"] != "booked":

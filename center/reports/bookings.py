@@ -45,7 +45,8 @@ def booking_section(conn: sqlite3.Connection, f: Filters) -> dict[str, Any] | No
     booked, walkin = [], []
     for is_booked, wait in conn.execute(
             "SELECT t.booking IS NOT NULL, CASE WHEN t.booking IS NOT NULL THEN max(0.0, (julianday(t.called_at) - "
-            "julianday(t.queue_at)) * 86400) ELSE t.wait_s END FROM tickets t WHERE " + " AND ".join(t_where),
+            "julianday(coalesce((SELECT b.slot_at FROM bookings b WHERE b.code = t.booking), t.queue_at))) * 86400) "
+            "ELSE t.wait_s END FROM tickets t WHERE " + " AND ".join(t_where),
             t_params):
         if wait is not None:
             (booked if is_booked else walkin).append(float(wait))

@@ -33,9 +33,9 @@ def _hours(intervals: tuple) -> list[str]:
 
 
 def _booking(config: Config) -> dict[str, Any]:
-    """[booking] and what the hub needs to work out a center's slots as the center does
-    (center/queue/bookings.py `slot_capacity`): each site's hours, and per service the counters serving it at
-    each site and its default handling time (the hub has no measured one: the center's own `slots()` uses it)."""
+    """[booking] and what the hub needs to work out a center's slots as the center does (center/queue/bookings.py
+    `slot_rate`, `places_in_slot`): each site's hours, and per service the counters serving it at each site and
+    its default handling time (the hub has no measured one: the center's own `slots()` uses it)."""
     return {**config.booking.as_dict(),
             "sites": {s.code: {"hours": {day: _hours(iv) for day, iv in s.hours.items()},
                                "closed_dates": list(s.closed_dates), "services": list(s.services),
