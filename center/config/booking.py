@@ -30,7 +30,7 @@ def parse_booking(r: Any, services: dict[str, Any]) -> Booking:
         grace_min=r.int("grace_min", 15, low=0, high=240), early_min=r.int("early_min", 120, low=0, high=720),
         days_ahead=r.int("days_ahead", 14, low=0, high=90),
         max_booked_share=r.num("max_booked_share", 0.5, low=0, high=1),
-        walkin_wait_min=r.num("walkin_wait_min", 20, low=0, high=600), lead_min=r.int("lead_min", 15, low=0, high=60),
+        walkin_wait_min=r.num("walkin_wait_min", 20, low=0, high=600), lead_min=r.int("lead_min", 25, low=0, high=60),
         capacity=capacity)
     r.finish()
     return booking

@@ -255,7 +255,7 @@ class Booking:
     walkin_wait_min: float = 20  # …while a walk-in it serves has waited longer than this
     # A checked-in booking queues this long before its slot's start: on a busy service it is then called soon after
     # its slot instead of waiting like a walk-in who came at that time (BENCHMARKS.md, "Bookings in a busy day").
-    lead_min: int = 15
+    lead_min: int = 25  # below [queue] aging_min (30): at check-in the cap on booked calls still applies
     capacity: dict[str, int] = field(default_factory=dict)  # service -> people per slot, overriding the formula
 
     def as_dict(self) -> dict[str, Any]:
