@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
 import signal
@@ -10,6 +11,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -93,6 +96,32 @@ def percentile(values: list[float], p: float) -> float:
     k = (len(ordered) - 1) * p / 100
     lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+class SimClock:
+    """A clock moved by hand (UTC): the in-process day simulations (estimate_lab, bench_booking) give it to the
+    Engine and move it from event to event."""
+
+    def __init__(self, start: datetime):
+        self.now = start.astimezone(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def run_processes(clock: SimClock, procs: list[Iterator[datetime]]) -> None:
+    """A discrete-event loop: each process is a generator yielding the (aware) moment it wants to run next; they
+    run in time order (ties in list order) and the clock moves to each moment, never back."""
+    heap = [(clock.now, n, p) for n, p in enumerate(procs)]
+    heapq.heapify(heap)
+    while heap:
+        at, n, p = heapq.heappop(heap)
+        clock.now = max(clock.now, at.astimezone(UTC))
+        try:
+            nxt = next(p)
+        except StopIteration:
+            continue
+        heapq.heappush(heap, (nxt.astimezone(UTC), n, p))
 
 
 CROWD = r"""

@@ -24,7 +24,7 @@ import shutil
 import sqlite3
 import statistics
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from center.queue.estimate import (
@@ -40,14 +40,7 @@ from center.queue.estimate import (
 )
 
 from .bench_day import DAY, START, arrivals, estimate_errors, procedures_done, sim_config, workload
-
-
-class _Clock:
-    def __init__(self, start: datetime):
-        self.now = start.astimezone(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+from .common import SimClock, run_processes
 
 
 def simulate(seed: int | str, tmp: Path | None = None, record: dict | None = None) -> Path:
@@ -67,7 +60,7 @@ def simulate(seed: int | str, tmp: Path | None = None, record: dict | None = Non
     service_of = {p.code: s.code for s in cfg.services.values() for p in s.procedures}
     groups = [g.code for g in cfg.priority_groups]
     beh = model["behaviour"]
-    clock = _Clock(START)
+    clock = SimClock(START)
     db = tmp / "lab.sqlite3"
     store = Store(db)
     engine = Engine(store, cfg, clock=clock)
@@ -155,16 +148,7 @@ def simulate(seed: int | str, tmp: Path | None = None, record: dict | None = Non
 
     procs = [kiosk(s) for s in cfg.sites] + [counter(c) for s in cfg.sites.values() for c in s.counters]
     procs.append(housekeeping())
-    heap = [(clock.now, n, p) for n, p in enumerate(procs)]
-    heapq.heapify(heap)
-    while heap:
-        at, n, p = heapq.heappop(heap)
-        clock.now = max(clock.now, at.astimezone(UTC))
-        try:
-            nxt = next(p)
-        except StopIteration:
-            continue
-        heapq.heappush(heap, (nxt.astimezone(UTC), n, p))
+    run_processes(clock, procs)
     store.close()
     return db
 
