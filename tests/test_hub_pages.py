@@ -89,6 +89,10 @@ def test_anonymous_is_sent_to_sign_in_or_refused(world):
         assert r.status_code == 302 and "/hub/login" in r.headers["Location"], path
     r = requests.get(hub.url + "/", timeout=10)  # the address IT types leads to the panel, by way of sign-in
     assert r.status_code == 200 and "/hub/login" in r.url
+    assert "script-src 'self'" in r.headers["Content-Security-Policy"] and r.headers["Cache-Control"] == "no-store"
+    booking = requests.get(hub.url + "/dat-lich", timeout=10)  # the public page: the same set, no referrer
+    assert "frame-ancestors 'none'" in booking.headers["Content-Security-Policy"]
+    assert booking.headers["Referrer-Policy"] == "no-referrer"
     bad = requests.Session()
     bad.get(hub.url + "/hub/login", timeout=10)
     r = bad.post(hub.url + "/hub/login", data={"username": "tinh", "password": PASSWORD}, timeout=10)

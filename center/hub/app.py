@@ -115,6 +115,23 @@ def create_hub_app(cfg: HubConfig) -> Flask:
     register(app)
     booking_pages.register(app)
 
+    @app.after_request
+    def security_headers(resp: Any) -> Any:
+        """One set for every page of the hub (province pages, the public booking page); /sync/ is a center's
+        link, not a browser."""
+        if request.path.startswith("/sync/"):
+            return resp
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        # A citizen's booking page sends nowhere who they are; the province pages only to themselves.
+        resp.headers.setdefault("Referrer-Policy", "no-referrer" if request.path.startswith("/dat-lich")
+                                else "same-origin")
+        resp.headers.setdefault("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; "
+                                "style-src 'self'; script-src 'self'; frame-ancestors 'none'")
+        if resp.mimetype == "text/html" or request.path.startswith("/dat-lich"):
+            resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
+
     @app.errorhandler(QueueError)
     def queue_error(e: QueueError) -> Any:
         resp = jsonify(e.to_dict())

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import segno
-from flask import Blueprint, Flask, Response, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, jsonify, redirect, render_template, request, session, url_for
 from markupsafe import Markup
 
 from ..errors import Invalid, QueueError, Unauthorized
@@ -251,13 +251,3 @@ def register(app: Flask) -> None:
             return jsonify(e.to_dict()), 429
         return _render("hub/book.html", 429, step="none", error=_msg(e))
 
-    @app.after_request
-    def headers(resp: Response) -> Response:
-        if request.path.startswith("/dat-lich"):
-            resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-            resp.headers.setdefault("X-Frame-Options", "DENY")
-            resp.headers.setdefault("Referrer-Policy", "no-referrer")
-            resp.headers.setdefault("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; "
-                                    "style-src 'self'; script-src 'self'; frame-ancestors 'none'")
-            resp.headers.setdefault("Cache-Control", "no-store")
-        return resp

@@ -171,14 +171,3 @@ def register(app: Flask) -> None:
     app.register_blueprint(bp)
     app.add_url_rule("/", "hub_root", lambda: redirect(url_for("hub_pages.panel")))  # the address IT types
 
-    @app.after_request
-    def headers(resp: Response) -> Response:
-        if request.path.startswith("/hub"):
-            resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-            resp.headers.setdefault("X-Frame-Options", "DENY")
-            resp.headers.setdefault("Referrer-Policy", "same-origin")
-            resp.headers.setdefault("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; "
-                                    "style-src 'self'; script-src 'self'; frame-ancestors 'none'")
-            if resp.mimetype == "text/html":
-                resp.headers.setdefault("Cache-Control", "no-store")
-        return resp
