@@ -54,12 +54,15 @@ METHOD = (
     "gunicorn master and workers sampled every 0.5 s during ingest. **Catch-up**: after the rounds, one center "
     "sends the next days of its history (offline meanwhile) back to back on one connection. **Year**: the "
     "pushed week is copied back week by week in SQL (`INSERT … SELECT`, days, times and ids shifted) into "
-    "tickets, ticket_procedures and ratings (not ticket_events: no report reads them), hub_daily rebuilt with "
-    "`center.hub.summary.rebuild` per center, then `VACUUM ANALYZE`; each grouping of `/hub/api/report` over "
-    "the year is timed through HTTP with a signed-in province session (first request, then the median of the "
-    "next ones). **Disk**: `pg_total_relation_size` of every table (with indexes and TOAST) ÷ tickets, after "
-    "the pushed rounds (all tables, events included) and after the year. Each stage notes the other work on "
-    "the shared machine meanwhile (`other_work_pct` of both cores: busy CPU minus this benchmark's, the hub's "
+    "tickets, ticket_procedures and ratings (not ticket_events: no report reads them), hub_daily and the day "
+    "roll-ups rebuilt with `center.hub.summary.rebuild` per center, the months rolled up with "
+    "`center.hub.rollup.refresh` (what the hub's refresher does each minute), then `VACUUM ANALYZE`; each "
+    "grouping of `/hub/api/report` over the year (the last 12 months: 11 whole months and days at both ends) "
+    "is timed through HTTP with a signed-in province session (first request, then the median of the next "
+    "ones), and the cost of each query of a report in process. **Disk**: `pg_total_relation_size` of every "
+    "table (with indexes and TOAST) ÷ tickets, after the pushed rounds (all tables, events included) and "
+    "after the year. Each stage notes the other work on the shared machine meanwhile (`other_work_pct` of "
+    "both cores: busy CPU minus this benchmark's, the hub's "
     "and PostgreSQL's).")
 
 
@@ -353,7 +356,7 @@ def build_year(dsn: str, centers: list[str], week0: date) -> dict[str, Any]:
     """The pushed week (week0…+6) copied YEAR_WEEKS − 1 weeks back, then hub_daily rebuilt and ANALYZE."""
     import psycopg
 
-    from center.hub import summary
+    from center.hub import rollup, summary
     from center.hub.schema import partition_ddl
 
     out: dict[str, Any] = {}
@@ -380,13 +383,17 @@ def build_year(dsn: str, centers: list[str], week0: date) -> dict[str, Any]:
         for c in centers:
             with conn.transaction():
                 summary.rebuild(conn, c, days)
-        out["hub_daily_rebuild_s"] = round(time.perf_counter() - t, 1)
+        out["hub_daily_and_day_rollups_rebuild_s"] = round(time.perf_counter() - t, 1)
+        t = time.perf_counter()
+        out["months_rolled_up"] = rollup.refresh(conn, date.today())
+        out["months_rollup_s"] = round(time.perf_counter() - t, 1)
         t = time.perf_counter()
         conn.execute("VACUUM ANALYZE")
         out["vacuum_analyze_s"] = round(time.perf_counter() - t, 1)
         out["tickets_in_year"] = conn.execute("SELECT count(*) FROM tickets WHERE service_day BETWEEN %s AND %s",
                                               (first, week0 + timedelta(days=6))).fetchone()[0]
-        out["hub_daily_rows"] = conn.execute("SELECT count(*) FROM hub_daily").fetchone()[0]
+        for table in ("hub_daily", "hub_rollup", "hub_rollup_proc"):
+            out[f"{table}_rows"] = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
     out["year"] = f"{first} … {week0 + timedelta(days=6)}"
     return out
 
@@ -402,7 +409,7 @@ def disk(dsn: str) -> dict[str, Any]:
         tickets = conn.execute("SELECT count(*) FROM tickets").fetchone()[0]
     total = sum(sizes.values())
     return {"tickets": tickets, "total_mb": round(total / 2**20, 1), "bytes_per_ticket": round(total / tickets),
-            "mb_by_table": {k: round(v / 2**20, 1) for k, v in sorted(sizes.items(), key=lambda kv: -kv[1])[:8]}}
+            "mb_by_table": {k: round(v / 2**20, 1) for k, v in sorted(sizes.items(), key=lambda kv: -kv[1])[:12]}}
 
 
 def _timed_get(s: Any, url: str) -> dict[str, Any]:
@@ -428,29 +435,38 @@ def time_reports(hub: Hub, year: str, one: str) -> dict[str, Any]:
     for g in ("center", "service"):
         out[f"center {one}, group={g} (≤ 150 ms)"] = _timed_get(s, f"{hub.url}/hub/api/report?from={d0}&to={d1}"
                                                                    f"&group={g}&center={one}")
+    out["all centers, service HT, group=hour (≤ 1000 ms)"] = _timed_get(
+        s, f"{hub.url}/hub/api/report?from={d0}&to={d1}&group=hour&service=HT")
     out["all centers, 31 days, group=service (exact path)"] = _timed_get(
         s, f"{hub.url}/hub/api/report?from={date.fromisoformat(d1) - timedelta(days=30)}&to={d1}&group=service")
     return out
 
 
 def breakdown(hub: Hub, year: str) -> dict[str, Any]:
-    """In-process: the additive (hub_daily) and percentile (tickets) queries of one yearly report, each alone."""
+    """In-process: each query of a yearly report over all centers alone (center/hub/rollup_read.py)."""
     import psycopg
 
-    from center.hub import reports
+    from center.hub import reports, rollup_read
     from center.hub.config import load_hub_config
 
     cfg = load_hub_config(hub.config)
     d0, d1 = (x.strip() for x in year.split("…"))
     f = reports.HubFilters(d0, d1, group="center")
-    params = {"centers": [c.id for c in cfg.centers], "d0": d0, "d1": d1, "tz": cfg.timezone}
+    params = {"centers": [c.id for c in cfg.centers], "d0": d0, "d1": d1, "tz": cfg.timezone, "site": None,
+              "service": None}
     out = {}
     with psycopg.connect(cfg.dsn, autocommit=True) as conn:
-        for name, fn in (("additive from hub_daily, group=center", reports._additive),
-                         ("percentiles, group=center", getattr(reports, "_percentiles", reports._exact))):
+        t = time.perf_counter()
+        rollup_read.clean_months(conn, params)
+        out["which months are rolled up (ms)"] = round((time.perf_counter() - t) * 1000, 1)
+        out["months read from month rows, of centers × months"] = f"{len(params['mc'])}"
+        for key in ("all", "center", "service", "hour", "day"):
             t = time.perf_counter()
-            fn(conn, f, dict(params), "center")
-            out[f"{name} (ms)"] = round((time.perf_counter() - t) * 1000)
+            rollup_read.grouped(conn, f, params, key)
+            out[f"cells per {key} (ms)"] = round((time.perf_counter() - t) * 1000, 1)
+        t = time.perf_counter()
+        rollup_read.procedures(conn, f, params)
+        out["cells per procedure (ms)"] = round((time.perf_counter() - t) * 1000, 1)
     return out
 
 

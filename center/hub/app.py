@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +19,7 @@ from ..errors import Invalid, QueueError, Unauthorized
 from ..queue.clock import to_iso
 from ..storage.outbox import SyncRefused
 from ..sync.protocol import decode, sender_offset
-from . import booking, ingest, summary
+from . import booking, ingest, rollup, summary
 from .config import HubConfig
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,9 @@ def create_hub_app(cfg: HubConfig) -> Flask:
     app.extensions["xephang_hub"] = cfg
     with connection_for(cfg) as conn:
         ingest.ensure_schema(conn)
+    app.extensions["xephang_hub_rollup"] = rollup.Refresher(
+        lambda: connection_for(cfg), lambda: datetime.now(cfg.tz).date(),
+        float(os.environ.get("XEPHANG_HUB_ROLLUP_S", "60"))).start()
     app.register_blueprint(bp)
     from . import booking_pages
     from .pages import register

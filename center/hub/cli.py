@@ -27,6 +27,19 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_refresh(args: argparse.Namespace) -> int:
+    from .config import load_hub_config
+    from .ingest import ensure_schema
+    from .rollup import refresh
+
+    cfg = load_hub_config(args.config)
+    with _conn(cfg) as conn:
+        ensure_schema(conn)
+        n = refresh(conn, datetime.now(cfg.tz).date())
+    print(f"hub {cfg.name}: {n} month(s) rolled up")
+    return 0
+
+
 def cmd_token(args: argparse.Namespace) -> int:
     from .config import load_hub_config
     from .ingest import create_token, ensure_schema
@@ -134,7 +147,9 @@ def add_commands(sub: Any) -> None:
     h = sub.add_parser("hub", help="the province hub (PostgreSQL): every center's records")
     hsub = h.add_subparsers(dest="hub_command", required=True)
     for name, fn, text in (("init", cmd_init, "create the hub's tables (idempotent)"),
-                           ("list", cmd_list, "each center's last contact and records")):
+                           ("list", cmd_list, "each center's last contact and records"),
+                           ("refresh", cmd_refresh, "roll up the months that changed now (the hub does it every "
+                            "minute)")):
         p = hsub.add_parser(name, help=text)
         p.add_argument("--config", default=DEFAULT_HUB_CONFIG)
         p.set_defaults(func=fn)

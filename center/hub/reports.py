@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import Invalid
 from ..reports.export import tables_csv, tables_xlsx
+from . import rollup_read
 from .config import HubCenter, HubConfig
 
 GROUPS = ("center", "service", "procedure", "hour", "day")
@@ -174,7 +175,10 @@ class _Labels:
 
 
 def _rows(conn: Any, f: HubFilters, params: dict[str, Any], group: str, label: _Labels) -> list[dict[str, Any]]:
-    if group == "procedure":
+    if "mc" in params:  # a long range: the roll-ups
+        got = rollup_read.procedures(conn, f, params) if group == "procedure" else rollup_read.grouped(
+            conn, f, params, group)
+    elif group == "procedure":
         got = _procedures(conn, f, params)
     else:
         got = _additive(conn, f, params, group)
@@ -196,12 +200,16 @@ def _bookings(conn: Any, f: HubFilters, params: dict[str, Any], label: _Labels) 
            f"FROM bookings b WHERE {_where(f, 'b', params)} GROUP BY 1")
     for r in conn.execute(sql, params):
         got.setdefault(r[0], {}).update(zip(_BOOKED[:5], r[1:], strict=True))
-    sql = (f"SELECT t.center, count(t.wait_s) FILTER (WHERE t.booking IS NOT NULL), coalesce(sum(t.wait_s) FILTER "
-           f"(WHERE t.booking IS NOT NULL), 0), count(t.wait_s) FILTER (WHERE t.booking IS NULL), "
-           f"coalesce(sum(t.wait_s) FILTER (WHERE t.booking IS NULL), 0) FROM tickets t WHERE {_where(f, 't', params)} "
-           f"AND t.transferred_from IS NULL GROUP BY 1")
-    for r in conn.execute(sql, params):
-        got.setdefault(r[0], {}).update(zip(_BOOKED[5:], r[1:], strict=True))
+    if "mc" in params:
+        for k, v in rollup_read.booked_waits(conn, f, params).items():
+            got.setdefault(k, {}).update(v)
+    else:
+        sql = (f"SELECT t.center, count(t.wait_s) FILTER (WHERE t.booking IS NOT NULL), coalesce(sum(t.wait_s) "
+               f"FILTER (WHERE t.booking IS NOT NULL), 0), count(t.wait_s) FILTER (WHERE t.booking IS NULL), "
+               f"coalesce(sum(t.wait_s) FILTER (WHERE t.booking IS NULL), 0) FROM tickets t WHERE "
+               f"{_where(f, 't', params)} AND t.transferred_from IS NULL GROUP BY 1")
+        for r in conn.execute(sql, params):
+            got.setdefault(r[0], {}).update(zip(_BOOKED[5:], r[1:], strict=True))
 
     def row(key: str, a: dict[str, Any]) -> dict[str, Any]:
         out = {"key": key, "label": label("center", key), **{k: a.get(k, 0) for k in _BOOKED[:5]}}
@@ -218,8 +226,10 @@ def _bookings(conn: Any, f: HubFilters, params: dict[str, Any], label: _Labels) 
 def report(conn: Any, cfg: HubConfig, centers: list[HubCenter], f: HubFilters, lang: str = "vi") -> dict[str, Any]:
     """The report over `centers` (already narrowed to what the caller may see)."""
     params: dict[str, Any] = {"centers": [c.id for c in centers], "d0": f.date_from, "d1": f.date_to,
-                              "tz": cfg.timezone}
+                              "tz": cfg.timezone, "site": f.site, "service": f.service}
     label = _Labels(conn, centers, lang == "en")
+    if rollup_read.is_long(f):
+        rollup_read.clean_months(conn, params)
     summary = _rows(conn, f, params, "all", label)
     by_center = _rows(conn, f, params, "center", label)
     field = "service_level" if f.rank == "service_level" else "satisfied_share"

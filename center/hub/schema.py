@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from .cells import HIST, PHIST, PROC_SUMS, SUMS, columns_ddl
+
 # (table, its key after `center`, the partition column or None, PostgreSQL columns)
 TABLES: dict[str, tuple[tuple[str, ...], str | None, str]] = {
     "tickets": (("id", "service_day"), "service_day", """
@@ -72,17 +74,6 @@ CREATE TABLE IF NOT EXISTS hub_labels (
   labels jsonb NOT NULL,
   at timestamptz NOT NULL
 );
--- What reports read: one row per center, site, service, day and hour, rebuilt for the (center, day)s a batch
--- touches (center/hub/summary.py), so a province's year is ~100 centers x 365 days x a few hundred rows.
-CREATE TABLE IF NOT EXISTS hub_daily (
-  center text NOT NULL, site text NOT NULL, service text NOT NULL, service_day date NOT NULL, hour smallint NOT NULL,
-  issued integer NOT NULL, served integer NOT NULL, no_show integer NOT NULL, left_before integer NOT NULL,
-  cancelled integer NOT NULL, transferred integer NOT NULL,
-  waited integer NOT NULL, wait_sum double precision NOT NULL, in_target integer NOT NULL,
-  service_n integer NOT NULL, service_sum double precision NOT NULL,
-  rated integer NOT NULL, satisfied integer NOT NULL,
-  PRIMARY KEY (center, service_day, site, service, hour)
-);
 """
 
 
@@ -99,7 +90,38 @@ def ddl() -> list[str]:
                "('waiting', 'called', 'serving')")
     out.append("CREATE INDEX IF NOT EXISTS ticket_procedures_ticket ON ticket_procedures (center, ticket_id)")
     out.extend(s.strip() for s in HUB_TABLES.split(";") if s.strip())
-    return out
+    return out + summary_ddl()
+
+
+def summary_ddl() -> list[str]:
+    """The summary tables (derived from the records, rebuilt at will: center/hub/summary.py, rollup.py).
+
+    `hub_daily`: one row per center, site, service, day and hour, rebuilt for the (center, day)s a batch
+    touches. `hub_rollup`: the same figures per day (grain 'd': all, per service, per hour) and per month
+    (grain 'm': also per site and service, and each of those per hour), '' and -1 standing for "all";
+    `hub_rollup_proc` per procedure; `hub_rollup_months` says which months' rows are up to date."""
+    cells = columns_ddl(SUMS, (HIST,), ("wait_max",))
+    key = ("center text NOT NULL, grain char(1) NOT NULL, period date NOT NULL, site text NOT NULL, "
+           "service text NOT NULL")
+    return [
+        "CREATE TABLE IF NOT EXISTS hub_daily (center text NOT NULL, site text NOT NULL, service text NOT NULL, "
+        f"service_day date NOT NULL, hour smallint NOT NULL, {cells}, "
+        "PRIMARY KEY (center, service_day, site, service, hour))",
+        f"CREATE TABLE IF NOT EXISTS hub_rollup ({key}, hour smallint NOT NULL, {cells}, "
+        "PRIMARY KEY (center, grain, period, site, service, hour))",
+        f"CREATE TABLE IF NOT EXISTS hub_rollup_proc ({key}, procedure text NOT NULL, "
+        f"{columns_ddl(PROC_SUMS, (HIST, PHIST), ('wait_max', 'proc_max'))}, "
+        "PRIMARY KEY (center, grain, period, site, service, procedure))",
+        "CREATE TABLE IF NOT EXISTS hub_rollup_months (center text NOT NULL, month date NOT NULL, "
+        "dirty boolean NOT NULL DEFAULT true, stale boolean NOT NULL DEFAULT false, PRIMARY KEY (center, month))",
+        # a hub made before the histograms: the new columns, and its old rows' months marked for rollup.refresh
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+        "AND table_name = 'hub_daily' AND column_name = 'sl_total') THEN ALTER TABLE hub_daily "
+        + ", ".join(f"ADD COLUMN IF NOT EXISTS {c}" for c in cells.split(", ")) + "; "
+        "INSERT INTO hub_rollup_months (center, month, dirty, stale) SELECT DISTINCT center, "
+        "date_trunc('month', service_day)::date, true, true FROM hub_daily "
+        "ON CONFLICT (center, month) DO UPDATE SET dirty = true, stale = true; END IF; END $$",
+    ]
 
 
 def month_bounds(day: date) -> tuple[date, date]:

@@ -15,27 +15,18 @@ from datetime import date
 from typing import Any
 
 from ..storage.outbox import Batch
+from . import rollup
+from .cells import BUCKETED, DAY_RATINGS, FROM_TICKETS
 
-SUMMARY_SQL = """
-INSERT INTO hub_daily
-SELECT t.center, t.site, t.service, t.service_day,
-       extract(hour FROM t.issued_at AT TIME ZONE %(tz)s)::smallint AS hour,
-       count(*) FILTER (WHERE t.transferred_from IS NULL),
-       count(*) FILTER (WHERE t.status = 'served'),
-       count(*) FILTER (WHERE t.status = 'no_show'),
-       count(*) FILTER (WHERE t.status = 'left'),
-       count(*) FILTER (WHERE t.status = 'cancelled'),
-       count(*) FILTER (WHERE t.status = 'transferred'),
-       count(t.wait_s), coalesce(sum(t.wait_s), 0),
-       count(*) FILTER (WHERE t.wait_s IS NOT NULL AND t.wait_s <= coalesce(
-           (%(targets)s::jsonb ->> t.service)::float8, 15) * 60),
-       count(*) FILTER (WHERE t.status = 'served' AND t.service_s IS NOT NULL),
-       coalesce(sum(t.service_s) FILTER (WHERE t.status = 'served'), 0),
-       count(r.level), count(r.level) FILTER (WHERE r.level = ANY(%(satisfied)s))
-FROM tickets t LEFT JOIN ratings r ON r.center = t.center AND r.ticket_id = t.id
-WHERE t.center = %(center)s AND t.service_day = ANY(%(days)s)
-GROUP BY 1, 2, 3, 4, 5
-"""
+_CELL_COLS = tuple(FROM_TICKETS)
+SUMMARY_SQL = (
+    f"INSERT INTO hub_daily (center, site, service, service_day, hour, {', '.join(_CELL_COLS)}) "
+    "SELECT t.center, t.site, t.service, t.service_day, "
+    "extract(hour FROM t.issued_at AT TIME ZONE %(tz)s)::smallint AS hour, "
+    f"{', '.join(FROM_TICKETS[c] for c in _CELL_COLS)} "
+    f"FROM (SELECT *, {BUCKETED} AS b FROM tickets t WHERE t.center = %(center)s AND t.service_day = ANY(%(days)s)) t "
+    f"{DAY_RATINGS} "
+    "GROUP BY 1, 2, 3, 4, 5")
 
 
 def labels(conn: Any, center: str) -> dict[str, Any]:
@@ -51,19 +42,22 @@ def rebuild(conn: Any, center: str, days: list[date], tz: str = "Asia/Ho_Chi_Min
     targets = {code: s.get("target_wait_min", 15) for code, s in (lab.get("services") or {}).items()}
     satisfied = [lv["code"] for lv in (lab.get("rating_levels") or []) if lv.get("satisfied")]
     conn.execute("DELETE FROM hub_daily WHERE center = %s AND service_day = ANY(%s)", (center, days))
-    conn.execute(SUMMARY_SQL, {"tz": lab.get("timezone") or tz, "targets": json.dumps(targets),
-                               "satisfied": satisfied, "center": center, "days": days})
+    params = {"tz": lab.get("timezone") or tz, "targets": json.dumps(targets), "satisfied": satisfied,
+              "center": center, "days": days}
+    conn.execute(SUMMARY_SQL, params)
+    rollup.days(conn, params)
 
 
 def refresh_days(conn: Any, center: str, batch: Batch) -> None:
-    """Rebuild the days the batch touched: its tickets' days and those of the tickets its ratings belong to."""
+    """Rebuild the days the batch touched: its tickets' days and those of the tickets its ratings and procedures
+    belong to (a ticket's procedures may come in a later batch than the ticket)."""
     days: set[date] = set()
     t = batch.tables.get("tickets")
     if t:
         i = t["cols"].index("service_day")
         days.update(date.fromisoformat(str(r[i])) for r in t["rows"])
     ids: list[int] = []
-    for tbl in ("ratings",):
+    for tbl in ("ratings", "ticket_procedures"):
         t = batch.tables.get(tbl)
         if t:
             i = t["cols"].index("ticket_id")
