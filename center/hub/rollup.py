@@ -41,23 +41,22 @@ DAY_SQL = (
 
 _DAY_TICKETS = "SELECT * FROM tickets WHERE center = %(center)s AND service_day = ANY(%(days)s)"
 _PROC_SETS = "GROUPING SETS ((t.service_day, t.site, t.service, p.procedure), (t.service_day, t.service, p.procedure))"
+# Driven by the day's tickets, each one's procedures looked up by its key (an index probe a ticket).
 PROC_WAIT_SQL = (
     f"INSERT INTO hub_rollup_proc (center, grain, period, site, service, procedure, {', '.join(_PROC_WAIT)}) "
     "SELECT %(center)s, 'd', t.service_day, coalesce(t.site, ''), t.service, p.procedure, "
     f"{', '.join(FROM_TICKETS[c] for c in _PROC_WAIT)} "
-    "FROM (SELECT DISTINCT ticket_id, coalesce(procedure, '') AS procedure FROM ticket_procedures "
-    f"WHERE center = %(center)s AND ticket_id IN (SELECT id FROM ({_DAY_TICKETS}) d)) p "
-    f"JOIN (SELECT *, {BUCKETED} AS b FROM ({_DAY_TICKETS}) t) t ON t.id = p.ticket_id "
-    f"{DAY_RATINGS} "
-    f"GROUP BY {_PROC_SETS}")
+    f"FROM (SELECT *, {BUCKETED} AS b FROM ({_DAY_TICKETS}) t) t "
+    "JOIN LATERAL (SELECT DISTINCT coalesce(procedure, '') AS procedure FROM ticket_procedures p "
+    "WHERE p.center = t.center AND p.ticket_id = t.id) p ON true "
+    f"{DAY_RATINGS} GROUP BY {_PROC_SETS}")
 PROC_TIME_SQL = (  # a procedure's own time: every time it was done on a ticket served that day
     f"INSERT INTO hub_rollup_proc (center, grain, period, site, service, procedure, {', '.join(_PROC_TIME)}) "
     "SELECT %(center)s, 'd', t.service_day, coalesce(t.site, ''), t.service, p.procedure, "
-    f"{', '.join(_PROC_TIME.values())} "
-    f"FROM (SELECT ticket_id, coalesce(procedure, '') AS procedure, seconds, {BUCKETED_PROC} AS pb "
-    f"FROM ticket_procedures p WHERE center = %(center)s AND ticket_id IN (SELECT id FROM ({_DAY_TICKETS}) d)) p "
-    f"JOIN ({_DAY_TICKETS}) t ON t.id = p.ticket_id AND t.status = 'served' "
-    f"GROUP BY {_PROC_SETS} "
+    f"{', '.join(_PROC_TIME.values())} FROM ({_DAY_TICKETS}) t "
+    f"JOIN LATERAL (SELECT coalesce(procedure, '') AS procedure, seconds, {BUCKETED_PROC} AS pb "
+    "FROM ticket_procedures p WHERE p.center = t.center AND p.ticket_id = t.id) p ON true "
+    f"WHERE t.status = 'served' GROUP BY {_PROC_SETS} "
     "ON CONFLICT (center, grain, period, site, service, procedure) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _PROC_TIME))
 
