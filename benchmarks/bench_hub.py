@@ -54,8 +54,9 @@ METHOD = (
     "gunicorn master and workers sampled every 0.5 s during ingest. **Catch-up**: after the rounds, one center "
     "sends the next days of its history (offline meanwhile) back to back on one connection. **Year**: the "
     "pushed week is copied back week by week in SQL (`INSERT … SELECT`, days, times and ids shifted) into "
-    "tickets, ticket_procedures and ratings (not ticket_events: no report reads them), hub_daily and the day "
-    "roll-ups rebuilt with `center.hub.summary.rebuild` per center, the months rolled up with "
+    "tickets, ticket_procedures and ratings (not ticket_events: no report reads them), a booking for every "
+    "fourth ticket (5 % cancelled, 5 % no-show, 2.5 % late: the bookings table as centers send it), "
+    "hub_daily and the day roll-ups rebuilt with `center.hub.summary.rebuild` per center, the months rolled up with "
     "`center.hub.rollup.refresh` (what the hub's refresher does each minute), then `VACUUM ANALYZE`; each "
     "grouping of `/hub/api/report` over the year (the last 12 months: 11 whole months and days at both ends) "
     "is timed through HTTP with a signed-in province session (first request, then the median of the next "
@@ -378,6 +379,16 @@ def build_year(dsn: str, centers: list[str], week0: date) -> dict[str, Any]:
                                f"generate_series(1, %(n)s) k WHERE {where}", p)
             out[f"insert_{table}_s"] = round(time.perf_counter() - t, 1)
             out[f"{table}_rows_added"] = cur.rowcount
+        t = time.perf_counter()  # a quarter of the year's citizens booked (issue 17): what the centers would send
+        cur = conn.execute(
+            "INSERT INTO bookings (center, code, site, service, service_day, slot_at, slot_min, origin, status, "
+            "ticket_id, late, created_at, updated_at, sync_ver) SELECT center, 'B' || id, site, service, service_day, "
+            "issued_at, 15, 'hub', CASE WHEN id % 20 = 0 THEN 'cancelled' WHEN id % 20 = 4 THEN 'no_show' "
+            "ELSE 'checked_in' END, id, (id % 40 = 8)::int, issued_at - interval '2 days', issued_at, 1 "
+            "FROM tickets WHERE id % 4 = 0 AND transferred_from IS NULL")
+        out["insert_bookings_s"] = round(time.perf_counter() - t, 1)
+        out["bookings_rows_added"] = cur.rowcount
+        conn.execute("UPDATE tickets SET booking = 'B' || id WHERE id % 4 = 0 AND transferred_from IS NULL")
         t = time.perf_counter()
         days = [first + timedelta(days=i) for i in range(7 * (YEAR_WEEKS - 1))]
         for c in centers:
