@@ -200,10 +200,18 @@ def place(conn: Any, cfg: HubConfig, key: str, en: bool = False) -> Place:
     return found[0]
 
 
+# A hub booking still holds its place unless the center's synced copy says it ended there (cancelled at the desk,
+# no-show): `h` is the hub_bookings row.
+_NOT_ENDED_THERE = ("NOT EXISTS (SELECT 1 FROM bookings e WHERE e.center = h.center AND e.code = h.code AND "
+                    "e.status IN ('cancelled', 'no_show'))")
+
+
 def _taken(conn: Any, p: Place, service: str, day: date) -> dict[datetime, int]:
-    """Places taken per slot start: the hub's bookings and the center's own (desk, API) synced up."""
-    sql = ("SELECT slot_at, count(*) FROM (SELECT slot_at FROM hub_bookings WHERE center = %(c)s AND site = %(s)s "
-           "AND service = %(v)s AND service_day = %(d)s AND status = 'booked' UNION ALL SELECT b.slot_at "
+    """Places taken per slot start: the hub's bookings and the center's own (desk, API) synced up. A hub booking
+    the center cancelled (its desk) or marked no-show, as its synced copy says, gives its place back."""
+    sql = ("SELECT slot_at, count(*) FROM (SELECT h.slot_at FROM hub_bookings h WHERE h.center = %(c)s AND "
+           "h.site = %(s)s AND h.service = %(v)s AND h.service_day = %(d)s AND h.status = 'booked' AND "
+           f"{_NOT_ENDED_THERE} UNION ALL SELECT b.slot_at "
            "FROM bookings b WHERE b.center = %(c)s AND b.site = %(s)s AND b.service = %(v)s AND "
            "b.service_day = %(d)s AND b.status IN ('booked', 'checked_in') AND NOT EXISTS (SELECT 1 "
            "FROM hub_bookings h WHERE h.center = b.center AND h.code = b.code)) x GROUP BY 1")
@@ -246,8 +254,9 @@ def create(conn: Any, cfg: HubConfig, pepper: bytes, *, place_key: str, service:
     with conn.transaction():
         _lock(conn, p.center)
         cap = int(p.setting("per_person_per_day", 2))
-        mine = conn.execute("SELECT count(*) FROM hub_bookings WHERE center = %s AND service_day = %s AND "
-                            "phone_hash = %s AND status = 'booked'", (p.center, day, hashed)).fetchone()[0]
+        mine = conn.execute("SELECT count(*) FROM hub_bookings h WHERE h.center = %s AND h.service_day = %s AND "
+                            f"h.phone_hash = %s AND h.status = 'booked' AND {_NOT_ENDED_THERE}",
+                            (p.center, day, hashed)).fetchone()[0]
         if hashed and mine >= cap:
             raise Conflict(f"Mỗi người chỉ được đặt tối đa {cap} lịch hẹn mỗi ngày tại trung tâm này",
                            f"At most {cap} bookings per person per day at this center", code="per_person_cap")
@@ -310,7 +319,7 @@ def cancel(conn: Any, cfg: HubConfig, code: str, *, phone_hashed: str | None, no
                            (code,)).fetchone()
         if phone_hashed is not None and not hmac.compare_digest(row[1] or "", phone_hashed):
             raise missing
-        if row[0] == "cancelled":
+        if row[0] == "cancelled" or row[2] == "cancelled":  # here, or at the center's desk (its synced copy)
             raise QueueError("Lịch hẹn này đã được hủy", "This booking is already cancelled", code="already_cancelled")
         if row[2] in ("checked_in", "no_show"):
             raise QueueError("Lịch hẹn này đã được sử dụng", "This booking has been used", code="booking_used")

@@ -49,6 +49,10 @@ class LinkError(RuntimeError):
     """The upstream could not be reached or refused (the message says which)."""
 
 
+class NotJoined(LinkError):
+    """This database has no token or no link yet: `sync join` has not run (or not finished)."""
+
+
 def token_path(db_path: str, config: Config) -> Path:
     """Where this server keeps its token for where it sends: a node's for its center, a center's for the hub."""
     target = config.outbound
@@ -126,7 +130,7 @@ class Link:
         try:
             return path.read_text().strip()
         except FileNotFoundError:
-            raise LinkError(f"no node token at {path}: run `sync join`") from None
+            raise NotJoined(f"no node token at {path}: run `sync join`") from None
 
     def state(self) -> dict[str, Any]:
         with self.store.read() as conn:
@@ -149,7 +153,7 @@ class Link:
             # A center gets the bookings made at the hub past its mark in the answer (issue 17).
             mark = conn.execute("SELECT bookings_mark FROM sync_link").fetchone() if self.config.hub else None
         if link is None:
-            raise LinkError("this database has not joined yet: run `sync join` (the token on standard input)")
+            raise NotJoined("this database has not joined yet: run `sync join` (the token on standard input)")
         acked, offset = int(link[0]), link[1]
 
         def build() -> tuple[outbox.Batch, bytes]:
@@ -226,15 +230,24 @@ class Link:
 
     def run(self) -> None:
         """The loop: a pass whenever there is news (checked every PASS_S), a heartbeat every HEARTBEAT_S,
-        backing off on errors up to BACKOFF_MAX_S. Never raises."""
+        backing off on errors up to BACKOFF_MAX_S. Never raises.
+
+        A server started before `sync join` does not back off: it looks for the token every second (a file read)
+        and sends as soon as the join is done, instead of up to BACKOFF_MAX_S later."""
         delay = PASS_S
         last = 0.0
+        told = False
         while not self._stop.is_set():
             try:
                 if self.state()["pending"] or time.monotonic() - last >= HEARTBEAT_S:
                     last = time.monotonic()
                     self.sync(max_passes=50)
                 delay = PASS_S
+            except NotJoined as e:
+                if not told:
+                    log.warning("sync: %s", e)
+                    told = True
+                delay, last = max(PASS_S, 1.0), 0.0
             except LinkError as e:
                 log.warning("sync: %s", e)
                 delay = min(BACKOFF_MAX_S, max(2 * delay, 2.0))
