@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -20,7 +21,7 @@ from center.storage import outbox
 from center.storage.store import Store
 from center.sync import labels
 from tests.conftest import DEMO_CONFIG
-from tests.hub_support import hub_config
+from tests.hub_support import hub_cli, hub_config
 from tests.pg_support import pg, pg_db  # noqa: F401 - fixtures
 
 D0, D1 = "2026-08-22", "2026-10-05"  # the end of August, all of September, the start of October
@@ -200,3 +201,13 @@ def test_the_hub_rolls_up_by_itself(world, tmp_path):
             pytest.fail("the refresher did not roll the months up")
     finally:
         r.stopped.set()
+
+
+def test_hub_refresh_rolls_up_at_once_from_the_command_line(world):
+    cfg, _, _, dsn = world
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("UPDATE hub_rollup_months SET dirty = true")
+    out = hub_cli(Path(cfg.source_path), "refresh")
+    assert "3 month(s) rolled up" in out
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM hub_rollup_months WHERE dirty").fetchone()[0] == 0
