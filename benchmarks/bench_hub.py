@@ -419,8 +419,9 @@ def disk(dsn: str) -> dict[str, Any]:
             "i.inhrelid = c.oid WHERE n.nspname = 'public' AND c.relkind = 'r' GROUP BY 1").fetchall())
         tickets = conn.execute("SELECT count(*) FROM tickets").fetchone()[0]
     total = sum(sizes.values())
+    total = int(total)
     return {"tickets": tickets, "total_mb": round(total / 2**20, 1), "bytes_per_ticket": round(total / tickets),
-            "mb_by_table": {k: round(v / 2**20, 1) for k, v in sorted(sizes.items(), key=lambda kv: -kv[1])[:12]}}
+            "mb_by_table": {k: round(int(v) / 2**20, 1) for k, v in sorted(sizes.items(), key=lambda kv: -kv[1])[:14]}}
 
 
 def _timed_get(s: Any, url: str) -> dict[str, Any]:
@@ -478,6 +479,9 @@ def breakdown(hub: Hub, year: str) -> dict[str, Any]:
         t = time.perf_counter()
         rollup_read.procedures(conn, f, params)
         out["cells per procedure (ms)"] = round((time.perf_counter() - t) * 1000, 1)
+        t = time.perf_counter()
+        reports._bookings(conn, f, params, reports._Labels(conn, list(cfg.centers), False))
+        out["booking figures, per-center cells cached (ms)"] = round((time.perf_counter() - t) * 1000, 1)
     return out
 
 
@@ -522,7 +526,10 @@ def run() -> dict[str, Any]:
         out["reports_in_process"] = _stage("breakdown", lambda: breakdown(hub, year["year"]))
         out["other_work_pct_whole_run"] = watch.result()["other_work_pct"]  # while PostgreSQL still runs
     finally:
-        hub.stop()
+        if os.environ.get("XEPHANG_BENCH_HUB_KEEP"):  # to look at the year afterwards: stop it by hand
+            print(f"kept: hub {hub.url}, config {hub.config}, dsn {hub.pg.dsn}", file=sys.stderr, flush=True)
+        else:
+            hub.stop()
         store.close()
     return {**summary(out), **out}
 

@@ -28,12 +28,27 @@ def is_long(f: Any) -> bool:
 
 
 def clean_months(conn: Any, params: dict[str, Any]) -> None:
-    """Into params (mc, mm): the (center, month)s wholly inside the range whose month rows are up to date."""
+    """Into params: (mc, mm) the (center, month)s wholly inside the range whose month rows are up to date, and
+    (sc, sa, sb) each center's spans of the other days, which are read from day rows."""
     d0, d1 = date.fromisoformat(params["d0"]), date.fromisoformat(params["d1"])
     rows = conn.execute("SELECT center, month FROM hub_rollup_months WHERE center = ANY(%s) AND NOT dirty "
                         "AND month >= %s AND month <= %s", (params["centers"], d0, d1)).fetchall()
-    whole = [(c, m) for c, m in rows if (month_bounds(m)[1] - date.resolution) <= d1]
+    whole = sorted((c, m) for c, m in rows if (month_bounds(m)[1] - date.resolution) <= d1)
     params["mc"], params["mm"] = [c for c, _ in whole], [m for _, m in whole]
+    months: dict[str, list[date]] = {}
+    for c, m in whole:
+        months.setdefault(c, []).append(m)
+    params["sc"], params["sa"], params["sb"] = [], [], []
+    for c in params["centers"]:
+        start = d0
+        for m in [*months.get(c, []), None]:
+            end = d1 if m is None else m - date.resolution
+            if start <= end:
+                params["sc"].append(c)
+                params["sa"].append(start)
+                params["sb"].append(end)
+            if m is not None:
+                start = month_bounds(m)[1]
 
 
 def _scope(f: Any, key: str, a: str, *, site_col: bool = True) -> list[str]:
@@ -50,8 +65,10 @@ def _scope(f: Any, key: str, a: str, *, site_col: bool = True) -> list[str]:
     return out
 
 
-_OUTSIDE = ("NOT EXISTS (SELECT 1 FROM unnest(%(mc)s::text[], %(mm)s::date[]) u(c, m) "
-            "WHERE u.c = {a}.center AND u.m = date_trunc('month', {a}.{day})::date)")
+# The days outside the rolled-up months: each center's spans, one index range each.
+_SPANS = ("JOIN unnest(%(sc)s::text[], %(sa)s::date[], %(sb)s::date[]) s(c, a, b) ON {a}.center = s.c "
+          "AND {a}.{day} BETWEEN s.a AND s.b")
+_ALL_DAYS = "JOIN unnest(%(centers)s::text[]) s(c) ON {a}.center = s.c AND {a}.{day} BETWEEN %(d0)s AND %(d1)s"
 
 
 def _sources(f: Any, key: str, params: dict[str, Any]) -> list[tuple[str, str]]:
@@ -62,22 +79,25 @@ def _sources(f: Any, key: str, params: dict[str, Any]) -> list[tuple[str, str]]:
         out.append((_KEY[key].format(a="r", day="period"),
                     "hub_rollup r JOIN unnest(%(mc)s::text[], %(mm)s::date[]) u(c, m) ON r.center = u.c "
                     f"AND r.period = u.m WHERE r.grain = 'm' AND {' AND '.join(_scope(f, key, 'r'))}"))
-    outside = [_OUTSIDE] if months else []
+    days = _SPANS if months else _ALL_DAYS
     if not f.site and not (key == "hour" and f.service):  # the day rows hold it
-        where = ["r.center = ANY(%(centers)s)", "r.grain = 'd'", "r.period BETWEEN %(d0)s AND %(d1)s",
-                 *_scope(f, key, "r"), *(o.format(a="r", day="period") for o in outside)]
-        out.append((_KEY[key].format(a="r", day="period"), f"hub_rollup r WHERE {' AND '.join(where)}"))
+        out.append((_KEY[key].format(a="r", day="period"), f"hub_rollup r {days.format(a='r', day='period')} "
+                    f"WHERE r.grain = 'd' AND {' AND '.join(_scope(f, key, 'r'))}"))
     else:
-        where = ["d.center = ANY(%(centers)s)", "d.service_day BETWEEN %(d0)s AND %(d1)s",
-                 *(f"d.{n} = %({n})s" for n in ("site", "service") if getattr(f, n)),
-                 *(o.format(a="d", day="service_day") for o in outside)]
-        out.append((_KEY[key].format(a="d", day="service_day"), f"hub_daily d WHERE {' AND '.join(where)}"))
+        where = ["true", *(f"d.{n} = %({n})s" for n in ("site", "service") if getattr(f, n))]
+        out.append((_KEY[key].format(a="d", day="service_day"),
+                    f"hub_daily d {days.format(a='d', day='service_day')} WHERE {' AND '.join(where)}"))
     return out
 
 
 def cells(conn: Any, f: Any, params: dict[str, Any], key: str) -> dict[Any, dict[str, Any]]:
-    """The figures per key, summed over the range: additive ones, wait_max and the wait histogram `h`."""
+    """The figures per key, summed over the range: additive ones, wait_max and the wait histogram `h` (kept
+    in params for the report's other uses: the ranking and the booked waits read the per-center cells too)."""
+    cache = params.setdefault("_cells", {})  # psycopg reads only the names a query uses
+    if key in cache:
+        return cache[key]
     acc: dict[Any, dict[str, Any]] = {}
+    cache[key] = acc
     for k, source in _sources(f, key, params):
         alias = source.split()[1]
         for row in conn.execute(f"SELECT {k}, {added_up(SUMS, (HIST,), ('wait_max',), alias)} FROM {source} "
@@ -102,9 +122,8 @@ def grouped(conn: Any, f: Any, params: dict[str, Any], key: str) -> dict[Any, di
 def procedures(conn: Any, f: Any, params: dict[str, Any]) -> dict[Any, dict[str, Any]]:
     """Per procedure: the figures of the tickets that had it, and its own time (count, mean, median, p90)."""
     scope = ["r.site = %(site)s" if f.site else "r.site = ''"] + (["r.service = %(service)s"] if f.service else [])
-    sources = [f"hub_rollup_proc r WHERE r.center = ANY(%(centers)s) AND r.grain = 'd' AND r.period BETWEEN "
-               f"%(d0)s AND %(d1)s AND {' AND '.join(scope)}"
-               + (f" AND {_OUTSIDE.format(a='r', day='period')}" if params["mc"] else "")]
+    days = _SPANS if params["mc"] else _ALL_DAYS
+    sources = [f"hub_rollup_proc r {days.format(a='r', day='period')} WHERE r.grain = 'd' AND {' AND '.join(scope)}"]
     if params["mc"]:
         sources.append("hub_rollup_proc r JOIN unnest(%(mc)s::text[], %(mm)s::date[]) u(c, m) ON r.center = u.c "
                        f"AND r.period = u.m WHERE r.grain = 'm' AND {' AND '.join(scope)}")
