@@ -211,3 +211,39 @@ def test_hub_refresh_rolls_up_at_once_from_the_command_line(world):
     assert "3 month(s) rolled up" in out
     with psycopg.connect(dsn) as conn:
         assert conn.execute("SELECT count(*) FROM hub_rollup_months WHERE dirty").fetchone()[0] == 0
+
+
+def test_booking_figures_over_a_long_range_count_every_booking_once(world):
+    """The centers' bookings (made, kept, cancelled, no-show, late) over a long range come from the roll-ups:
+    the same counts as the bookings themselves, before and after the months are rolled up again."""
+    cfg, store, config, dsn = world
+    _refresh(dsn)
+    with store.read() as conn:
+        mark = conn.execute("SELECT max(seq) FROM sync_outbox").fetchone()[0]
+    statuses = ["checked_in"] * 5 + ["cancelled"] * 2 + ["no_show", "booked"]
+    with store.write() as conn:
+        for i in range(27):  # across August's end, all September and October's start
+            day = (date(2026, 8, 23 + i * 2) if i < 5 else date(2026, 9, 1 + (i - 5)) if i < 25
+                   else date(2026, 10, i - 22))
+            conn.execute("INSERT INTO bookings (code, site, service, service_day, slot_at, slot_min, origin, status, "
+                         "late, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 15, 'desk', ?, ?, ?, ?)",
+                         (f"BK{i:04d}", "main" if i % 3 else "branch", "HT" if i % 2 else "CT", day.isoformat(),
+                          f"{day}T02:00:00Z", statuses[i % 9], int(i % 9 == 0), f"{day}T01:00:00Z",
+                          f"{day}T03:00:00Z"))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        _push(conn, cfg, store, config, after=mark)
+        expected = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'checked_in'), count(*) FILTER (WHERE status = "
+            "'cancelled'), count(*) FILTER (WHERE status = 'no_show'), count(*) FILTER (WHERE late = 1) FROM bookings "
+            "WHERE service_day BETWEEN %s AND %s", (D0, D1)).fetchone()
+    assert expected == (27, 15, 6, 3, 3)
+
+    def got() -> tuple:
+        b = _hub(dsn, cfg)["bookings"]["summary"]
+        return b["made"], b["kept"], b["cancelled"], b["no_show"], b["late"]
+
+    assert got() == expected  # September dirty: its days
+    assert _refresh(dsn) >= 1
+    assert got() == expected  # September rolled up again: its month row
+    one = _hub(dsn, cfg, service="HT")["bookings"]["summary"]
+    assert one["made"] == 13

@@ -21,6 +21,11 @@ COUNTS = ("issued", "served", "no_show", "left_before", "cancelled", "transferre
           "sl_total", "service_n", "rated", "satisfied", "booked_n", "walkin_n")
 SECONDS = ("wait_sum", "service_sum", "booked_wait_sum", "walkin_wait_sum")
 SUMS = COUNTS + SECONDS
+BOOKED = ("b_made", "b_kept", "b_cancelled", "b_no_show", "b_late")  # bookings of the slot's day (issue 17)
+FROM_BOOKINGS = {"b_made": "count(*)", "b_kept": "count(*) FILTER (WHERE b.status = 'checked_in')",
+                 "b_cancelled": "count(*) FILTER (WHERE b.status = 'cancelled')",
+                 "b_no_show": "count(*) FILTER (WHERE b.status = 'no_show')",
+                 "b_late": "count(*) FILTER (WHERE b.late = 1)"}
 PROC_SUMS = ("issued", "served", "no_show", "waited", "wait_sum", "in_target", "sl_total", "rated", "satisfied",
              "proc_n", "proc_sum")
 

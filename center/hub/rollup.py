@@ -21,7 +21,19 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from .cells import BUCKETED, BUCKETED_PROC, DAY_RATINGS, FROM_TICKETS, HIST, PHIST, PROC_SUMS, SUMS, added_up
+from .cells import (
+    BOOKED,
+    BUCKETED,
+    BUCKETED_PROC,
+    DAY_RATINGS,
+    FROM_BOOKINGS,
+    FROM_TICKETS,
+    HIST,
+    PHIST,
+    PROC_SUMS,
+    SUMS,
+    added_up,
+)
 from .schema import month_bounds
 
 log = logging.getLogger(__name__)
@@ -75,13 +87,28 @@ MONTH_PROC_SQL = (
     "GROUP BY GROUPING SETS ((center, site, service, procedure), (center, service, procedure))")
 
 
+_BOOKED_SET = ", ".join(f"{c} = excluded.{c}" for c in BOOKED)
+BOOK_DAY_SQL = (
+    f"INSERT INTO hub_rollup (center, grain, period, site, service, hour, {', '.join(BOOKED)}) "
+    "SELECT center, 'd', service_day, '', coalesce(service, ''), -1, "
+    f"{', '.join(FROM_BOOKINGS.values())} FROM bookings b WHERE center = %(center)s AND service_day = ANY(%(days)s) "
+    "GROUP BY GROUPING SETS ((center, service_day), (center, service_day, service)) "
+    f"ON CONFLICT (center, grain, period, site, service, hour) DO UPDATE SET {_BOOKED_SET}")
+BOOK_MONTH_SQL = (
+    f"INSERT INTO hub_rollup (center, grain, period, site, service, hour, {', '.join(BOOKED)}) "
+    f"SELECT center, 'm', %(month)s, '', service, -1, {', '.join(f'sum({c})' for c in BOOKED)} FROM hub_rollup "
+    "WHERE center = %(center)s AND grain = 'd' AND period >= %(month)s AND period < %(next)s AND site = '' "
+    f"AND hour = -1 GROUP BY center, service ON CONFLICT (center, grain, period, site, service, hour) "
+    f"DO UPDATE SET {_BOOKED_SET}")
+
+
 def days(conn: Any, params: dict[str, Any]) -> None:
     """The day rows of these days of one center (after their hub_daily rows), and their months marked dirty.
     `params` are summary.rebuild's: center, days, targets, satisfied."""
     for table in ("hub_rollup", "hub_rollup_proc"):
         conn.execute(f"DELETE FROM {table} WHERE center = %(center)s AND grain = 'd' "  # noqa: S608 - fixed names
                      "AND period = ANY(%(days)s)", params)
-    for sql in (DAY_SQL, PROC_WAIT_SQL, PROC_TIME_SQL):
+    for sql in (DAY_SQL, BOOK_DAY_SQL, PROC_WAIT_SQL, PROC_TIME_SQL):
         conn.execute(sql, params)
     months = sorted({d.replace(day=1) for d in params["days"]})
     conn.execute("INSERT INTO hub_rollup_months (center, month) SELECT %s, unnest(%s::date[]) "
@@ -95,8 +122,8 @@ def build_month(conn: Any, center: str, month: date) -> None:
     for table in ("hub_rollup", "hub_rollup_proc"):
         conn.execute(f"DELETE FROM {table} WHERE center = %(center)s AND grain = 'm' "  # noqa: S608 - fixed names
                      "AND period = %(month)s", p)
-    conn.execute(MONTH_SQL, p)
-    conn.execute(MONTH_PROC_SQL, p)
+    for sql in (MONTH_SQL, BOOK_MONTH_SQL, MONTH_PROC_SQL):
+        conn.execute(sql, p)
 
 
 def refresh(conn: Any, today: date, limit: int | None = None) -> int:

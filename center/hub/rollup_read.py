@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from .cells import HIST, PHIST, PROC_SUMS, SUMS, add_row, added_up, percentiles
+from .cells import BOOKED, HIST, PHIST, PROC_SUMS, SUMS, add_row, added_up, percentiles
 from .schema import month_bounds
 
 LONG_DAYS = 32
@@ -148,3 +148,24 @@ def booked_waits(conn: Any, f: Any, params: dict[str, Any]) -> dict[str, dict[st
     """Per center: booked and walk-in tickets' waits (count and sum), from the same cells."""
     return {k: {n: a.get(n, 0) for n in ("booked_n", "booked_wait_sum", "walkin_n", "walkin_wait_sum")}
             for k, a in cells(conn, f, params, "center").items()}
+
+
+def booking_counts(conn: Any, f: Any, params: dict[str, Any]) -> dict[str, dict[str, int]] | None:
+    """Per center: bookings made, kept, cancelled, no-show and late, from the rows of all sites (None with a
+    site filter: those rows are not kept per site, and one site's bookings are few enough to count)."""
+    if f.site:
+        return None
+    scope = "r.site = '' AND r.hour = -1 AND " + ("r.service = %(service)s" if f.service else "r.service = ''")
+    sums = ", ".join(f"sum(r.{c})" for c in BOOKED)
+    days = _SPANS if params["mc"] else _ALL_DAYS
+    sources = [f"hub_rollup r {days.format(a='r', day='period')} WHERE r.grain = 'd' AND {scope}"]
+    if params["mc"]:
+        sources.append("hub_rollup r JOIN unnest(%(mc)s::text[], %(mm)s::date[]) u(c, m) ON r.center = u.c "
+                       f"AND r.period = u.m WHERE r.grain = 'm' AND {scope}")
+    out: dict[str, dict[str, int]] = {}
+    for source in sources:
+        for k, *v in conn.execute(f"SELECT r.center, {sums} FROM {source} GROUP BY 1", params):
+            acc = out.setdefault(k, dict.fromkeys(BOOKED, 0))
+            for c, x in zip(BOOKED, v, strict=True):
+                acc[c] += x or 0
+    return {k: v for k, v in out.items() if v["b_made"]}

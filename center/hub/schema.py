@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from .cells import HIST, PHIST, PROC_SUMS, SUMS, columns_ddl
+from .cells import BOOKED, HIST, PHIST, PROC_SUMS, SUMS, columns_ddl
 
 # (table, its key after `center`, the partition column or None, PostgreSQL columns)
 TABLES: dict[str, tuple[tuple[str, ...], str | None, str]] = {
@@ -109,6 +109,9 @@ def summary_ddl() -> list[str]:
         "PRIMARY KEY (center, service_day, site, service, hour))",
         f"CREATE TABLE IF NOT EXISTS hub_rollup ({key}, hour smallint NOT NULL, {cells}, "
         "PRIMARY KEY (center, grain, period, site, service, hour))",
+        # the bookings of the slot's day, on the rows of all hours (hour -1) of all sites
+        "ALTER TABLE hub_rollup " + ", ".join(f"ADD COLUMN IF NOT EXISTS {c} integer NOT NULL DEFAULT 0"
+                                              for c in BOOKED),
         f"CREATE TABLE IF NOT EXISTS hub_rollup_proc ({key}, procedure text NOT NULL, "
         f"{columns_ddl(PROC_SUMS, (HIST, PHIST), ('wait_max', 'proc_max'))}, "
         "PRIMARY KEY (center, grain, period, site, service, procedure))",

@@ -56,6 +56,10 @@ def refresh_days(conn: Any, center: str, batch: Batch) -> None:
     if t:
         i = t["cols"].index("service_day")
         days.update(date.fromisoformat(str(r[i])) for r in t["rows"])
+    t = batch.tables.get("bookings")  # a booking counts on its slot's day
+    if t:
+        i = t["cols"].index("service_day")
+        days.update(date.fromisoformat(str(r[i])) for r in t["rows"])
     ids: list[int] = []
     for tbl in ("ratings", "ticket_procedures"):
         t = batch.tables.get(tbl)
