@@ -239,6 +239,7 @@ def test_api_create_look_up_check_in_cancel_and_roles(web, clock):
     assert web.get(f"/api/bookings/{b['code']}", who="main-kiosk-1").status_code == 403
     slots = web.get(f"/api/bookings/slots?site=main&service=CT&day={b['service_day']}", who="staff1").get_json()
     assert any(s["slot_at"] == at and s["booked"] == 1 for s in slots["slots"])
+    assert all(s["walkin_wait_min"] is None for s in slots["slots"])  # no past days: no slot is known to be busy
     assert web.post(f"/api/bookings/{b['code']}/check-in", who="branch-kiosk-1").status_code == 404
     clock.advance(minutes=50)
     r = web.post(f"/api/bookings/{b['code']}/check-in", who="main-kiosk-1")

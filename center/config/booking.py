@@ -31,6 +31,7 @@ def parse_booking(r: Any, services: dict[str, Any]) -> Booking:
         days_ahead=r.int("days_ahead", 14, low=0, high=90),
         max_booked_share=r.num("max_booked_share", 0.5, low=0, high=1),
         walkin_wait_min=r.num("walkin_wait_min", 20, low=0, high=600), lead_min=r.int("lead_min", 25, low=0, high=60),
-        capacity=capacity)
+        capacity=capacity, busy_wait_min=r.num("busy_wait_min", 30, low=0, high=600),
+        busy_days=r.int("busy_days", 28, low=1, high=365))
     r.finish()
     return booking

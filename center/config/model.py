@@ -257,13 +257,18 @@ class Booking:
     # its slot instead of waiting like a walk-in who came at that time (BENCHMARKS.md, "Bookings in a busy day").
     lead_min: int = 25  # below [queue] aging_min (30): at check-in the cap on booked calls still applies
     capacity: dict[str, int] = field(default_factory=dict)  # service -> people per slot, overriding the formula
+    # A slot where walk-ins usually wait longer than busy_wait_min (measured over the last busy_days days at that
+    # time of day) opens fewer places, none from twice that (center/queue/bookings.py `busy_factor`); 0 = off.
+    busy_wait_min: float = 30
+    busy_days: int = 28
 
     def as_dict(self) -> dict[str, Any]:
         return {"enabled": self.enabled, "slot_min": self.slot_min, "share": self.share,
                 "per_person_per_day": self.per_person_per_day, "grace_min": self.grace_min,
                 "early_min": self.early_min, "days_ahead": self.days_ahead,
                 "max_booked_share": self.max_booked_share, "walkin_wait_min": self.walkin_wait_min,
-                "lead_min": self.lead_min, "capacity": dict(self.capacity)}
+                "lead_min": self.lead_min, "capacity": dict(self.capacity), "busy_wait_min": self.busy_wait_min,
+                "busy_days": self.busy_days}
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,14 @@ day; never the number), both erased PURGE_AFTER_DAYS after the slot by the engin
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import hmac
 import math
 import re
 import secrets
 import sqlite3
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -33,6 +35,7 @@ ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and ty
 CODE_LEN = 6
 PURGE_AFTER_DAYS = 7  # name and phone hash are erased this many days after the slot
 NAME_MAX = 100
+BUSY_MIN_TICKETS = 5  # walk-ins at a slot's time of day needed before their measured wait closes places
 ORIGINS = ("hub", "desk", "api")
 _CODE_RE = re.compile(f"^[{ALPHABET}]{{{CODE_LEN}}}$")
 
@@ -114,6 +117,29 @@ def places_in_slot(per_slot: float, index: int) -> int:
     with less than one place a slot none at all. The hub offers slots by the same rule (center/hub/booking.py)."""
     return math.floor((index + 1) * per_slot + 1e-9) - math.floor(index * per_slot + 1e-9)
 
+
+def places_in_slots(rates: Sequence[float]) -> list[int]:
+    """Whole places of each of a day's slots when slot i holds `rates[i]` people on average, the remainder
+    carried from slot to slot as in `places_in_slot` (with one rate for every slot, the same places: a sum of
+    equal rates, correctly rounded by `math.fsum`, is the product `places_in_slot` takes). A busy slot's rate
+    of 0 carries the remainder on to the next open one."""
+    out, before = [], 0
+    for i in range(len(rates)):
+        upto = math.floor(math.fsum(rates[:i + 1]) + 1e-9)
+        out.append(upto - before)
+        before = upto
+    return out
+
+
+def busy_factor(wait_min: float | None, limit_min: float) -> float:
+    """The share of a slot's places opened when walk-ins usually wait `wait_min` at that time of day: all of
+    them up to `limit_min`, none from twice that, in proportion between (a slot a little past the limit keeps
+    some places; 0 = the rule is off, as is a slot with no measured wait)."""
+    if not limit_min or wait_min is None or wait_min <= limit_min:
+        return 1.0
+    return max(0.0, 2 - wait_min / limit_min)
+
+
 class Bookings:
     """The engine's booking operations (a mixin: `Engine` provides the store, config, clock and queue parts)."""
 
@@ -142,6 +168,57 @@ class Bookings:
         counters = sum(1 for c in site.counters if service in c.services)
         return counters * b.slot_min * 60 / self._handling_s(conn, site, service) * b.share
 
+    def busy_waits(self, conn: sqlite3.Connection, site: Site, service: str,
+                   starts: Sequence[int]) -> dict[int, float]:
+        """Walk-ins' measured mean wait (minutes) in each slot of a day, by its start (minutes after midnight,
+        `starts` in order), over the `busy_days` days before today: those who took a ticket within that slot's
+        time of day (every day the site was open), first call − issue, or until they left or were cancelled at
+        closing when never called. Slots with fewer than BUSY_MIN_TICKETS walk-ins are left out (no evidence);
+        bookings and transfers are not walk-ins' waits. Kept for the day: it reads only past days."""
+        b = self._booking_conf()
+        today = self.today(site, self.clock())  # type: ignore[attr-defined]
+        key = (site.code, service, today, b.slot_min, b.busy_days, tuple(starts))
+        cache = self.__dict__.setdefault("_busy_cache", {})
+        if key in cache:
+            return cache[key]
+        since = (date.fromisoformat(today) - timedelta(days=b.busy_days)).isoformat()
+        tz = self.config.tz  # type: ignore[attr-defined]
+        sums: dict[int, list[float]] = {}
+        for issued, wait_s in conn.execute(
+                "SELECT issued_at, coalesce(wait_s, (julianday(ended_at) - julianday(issued_at)) * 86400) "
+                "FROM tickets WHERE service_day >= ? AND service_day < ? AND site = ? AND service = ? "
+                "AND booking IS NULL AND transferred_from IS NULL "
+                "AND status NOT IN ('waiting', 'called', 'serving')", (since, today, site.code, service)):
+            if wait_s is None:
+                continue
+            local = from_iso(issued).astimezone(tz)
+            minute = local.hour * 60 + local.minute
+            i = bisect.bisect_right(starts, minute) - 1
+            if i < 0 or minute >= starts[i] + b.slot_min:
+                continue  # outside every slot of the day (before opening, a break)
+            acc = sums.setdefault(starts[i], [0.0, 0])
+            acc[0] += max(0.0, wait_s)
+            acc[1] += 1
+        out = {start: total / n / 60 for start, (total, n) in sums.items() if n >= BUSY_MIN_TICKETS}
+        if len(cache) > 256:
+            cache.clear()
+        cache[key] = out
+        return out
+
+    def day_places(self, conn: sqlite3.Connection, site: Site, service: str,
+                   local_day: date) -> list[tuple[datetime, int, float | None]]:
+        """Each slot of a day: its start, its whole places and the walk-ins' measured wait at that time of day.
+        A slot's rate is `slot_rate` × `busy_factor` of that wait: a booking is promised only where it can be
+        called soon after its slot, the others stay for walk-ins (BENCHMARKS.md, "Bookings in a busy day")."""
+        b = self._booking_conf()
+        rate = self.slot_rate(conn, site, service)
+        starts = self._slot_starts(site, local_day)
+        minutes = [s.hour * 60 + s.minute for s in starts]
+        waits = self.busy_waits(conn, site, service, minutes) if b.busy_wait_min and starts else {}
+        seen = [waits.get(m) for m in minutes]
+        places = places_in_slots([rate * busy_factor(w, b.busy_wait_min) for w in seen])
+        return list(zip(starts, places, seen, strict=True))
+
     def _slot_starts(self, site: Site, day: date) -> list[datetime]:
         """Slot starts (aware, local) of a day's opening intervals: whole slots only."""
         step = timedelta(minutes=self._booking_conf().slot_min)
@@ -165,17 +242,17 @@ class Bookings:
                           field="day") from None
         now = self.clock()  # type: ignore[attr-defined]
         with self.store.read() as conn:  # type: ignore[attr-defined]
-            rate = self.slot_rate(conn, site, service.code)
+            places = self.day_places(conn, site, service.code, local_day)
             taken = dict(conn.execute(
                 "SELECT slot_at, count(*) FROM bookings WHERE site = ? AND service_day = ? AND service = ? "
                 "AND status IN ('booked', 'checked_in') GROUP BY slot_at", (site.code, day, service.code)).fetchall())
         out = []
-        for i, start in enumerate(self._slot_starts(site, local_day)):
+        for start, capacity, wait in places:
             iso = to_iso(start)
             booked = taken.get(iso, 0)
-            capacity = places_in_slot(rate, i)
             out.append({"slot_at": iso, "time": start.strftime("%H:%M"), "capacity": capacity, "booked": booked,
                         "free": max(0, capacity - booked),
+                        "walkin_wait_min": None if wait is None else round(wait, 1),
                         "past": start + timedelta(minutes=self._booking_conf().slot_min) <= now})
         return out
 
@@ -214,8 +291,7 @@ class Bookings:
         hashed = phone_hash(installation_secret(self.store.path), phone) if phone else None  # type: ignore[attr-defined]
         iso, start_iso = to_iso(now), to_iso(start)
         with self.store.write() as conn:  # type: ignore[attr-defined]
-            capacity = places_in_slot(self.slot_rate(conn, site, service.code),
-                                      self._slot_starts(site, local_day).index(start))
+            capacity = next(n for t, n, _w in self.day_places(conn, site, service.code, local_day) if t == start)
             taken = conn.execute("SELECT count(*) FROM bookings WHERE site = ? AND service_day = ? AND service = ? "
                                  "AND slot_at = ? AND status IN ('booked', 'checked_in')",
                                  (site.code, day, service.code, start_iso)).fetchone()[0]

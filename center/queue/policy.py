@@ -30,15 +30,17 @@ priority tickets.
 The SQL count is exact because each term ties two tickets at every seat or at none (a tie never depends on
 the counter), so "U < T at every seat" is the lexicographic order of "before at every seat" and "tied".
 **Bookings** (the fair merge, issue 17) are the last term, *booked*: a booked ticket's `queue_at` is its slot
-time, so it is called as if it had arrived then; but at a seat where a *walk-in call is due* (bookings had
-more than `max_booked_share` of the counter's last `RECENT_CALLS` calls, counting the one to come, while a
-walk-in it may call has waited longer than `walkin_wait_min`), walk-ins go first. Its ties depend on the seat
-(at a seat with no walk-in call due every ticket ties), which is why it comes last: for the last term, "U
-before T at every seat" is "strictly before at every seat, or not after at any seat and earlier"
-(`tie_sql` renders "not after at any seat"), exact because the arrival after it is the same at every seat.
-People ahead are counted over both turns, like the priority turn. The replay's lines are also kept per
-booked-ness (`estimate._Lines`), so each stays in this order; `queue_counts` does not know bookings: a
-newcomer's count removes the booked tickets of its lines that are not ahead of it (center/queue/waits.py).
+time less `lead_min`, so it is called as if it had arrived then (center/queue/bookings.py opens bookable places
+only in slots where that lets it be called soon after its slot: `busy_factor`); but at a seat where a *walk-in
+call is due* (bookings had more than `max_booked_share` of the counter's last `RECENT_CALLS` calls, counting
+the one to come, while a walk-in it may call has waited longer than `walkin_wait_min`), walk-ins go first.
+Its ties depend on the seat (at a seat with no walk-in call due every ticket ties), which is why it comes
+last: for the last term, "U before T at every seat" is "strictly before at every seat, or not after at any
+seat and earlier" (`tie_sql` renders "not after at any seat"), exact because the arrival after it is the
+same at every seat. People ahead are counted over both turns, like the priority turn. The replay's lines
+are also kept per booked-ness (`estimate._Lines`), so each stays in this order; `queue_counts` does not know
+bookings: a newcomer's count removes the booked tickets of its lines that are not ahead of it
+(center/queue/waits.py).
 
 Issuing counts people ahead of a ticket that is last in every line, from `queue_counts` (waiting per
 service, target and class, kept by triggers): the cost does not grow with the queue.
