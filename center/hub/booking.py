@@ -1,9 +1,13 @@
 """Bookings made at the hub (issue 17): what a center offers, its slots and places left, making and cancelling.
 
 A center offers what its labels say (center/sync/labels.py, `booking`): its settings, each site's opening hours,
-and per service the counters serving it per site and the default handling minutes. A slot's capacity is
-counters × slot length ÷ handling minutes × the share opened to bookings (or the center's own figure), minus
-the bookings already in it: those made here and those the center made at its desk (synced up).
+and per service the counters serving it per site and the default handling minutes. A slot's places are those the
+center itself counts: from its booking plan (center/queue/bookings.py `booking_plan`, kept in
+`hub_booking_plans`), its measured places per slot and its walk-ins' measured waits by slot start, put through the
+center's own `slot_places` (a busy slot opens fewer places, none past twice `busy_wait_min`). A center that never
+sent a plan is counted from its labels: counters × slot length ÷ default handling minutes × the share opened to
+bookings (or the center's own figure). The places left are those minus the bookings already in the slot: those
+made here and those the center made at its desk (synced up).
 
 Every write for a center takes that center's advisory lock: two citizens cannot both take a slot's last place,
 and `ver` (the down flow's position) is taken in commit order, so a center's mark never skips a change.
@@ -12,6 +16,8 @@ and `ver` (the down flow's position) is taken in commit order, so a center's mar
 from __future__ import annotations
 
 import hmac
+import json
+import math
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -20,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..errors import Conflict, Invalid, NotFound, QueueError, clean_text
-from ..queue.bookings import places_in_slot
+from ..queue.bookings import PLAN_VERSION, hhmm, slot_places
 from ..queue.clock import to_iso
 from .config import HubConfig
 
@@ -90,6 +96,8 @@ class Place:
     hours: dict[str, list[tuple[time, time]]]
     closed: set[str]
     services: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> {name, name_en, counters, min}
+    # The center's booking plan for this site (`site_plan`): {busy_wait_min, day, services: {code: {rate, waits}}}.
+    plan: dict[str, Any] | None = None
 
     @property
     def key(self) -> str:
@@ -103,12 +111,23 @@ class Place:
     def slot_min(self) -> int:
         return max(5, int(self.setting("slot_min", 30)))
 
-    def capacity(self, service: str, index: int = 0) -> int:
-        """Places in the day's slot number `index`, as the center counts them (its `places_in_slot`)."""
-        return places_in_slot(self.rate(service), index)
+    def day_places(self, service: str, day: date) -> list[tuple[datetime, int]]:
+        """Every slot of `day` (UTC start) with its places, counted as the center counts them (`slot_places`):
+        with its plan, its measured rate and each slot's measured walk-in wait; without, the labels' rate."""
+        starts = self.day_slots(day)
+        if self.plan is None:
+            return list(zip(starts, slot_places(self.rate(service), [None] * len(starts), 0), strict=True))
+        waits = (self.plan["services"].get(service) or {}).get("waits") or {}
+        local = [t.astimezone(self.tz) for t in starts]
+        seen = [waits.get(hhmm(t.hour * 60 + t.minute)) for t in local]
+        return list(zip(starts, slot_places(self.rate(service), seen, self.plan["busy_wait_min"]), strict=True))
 
     def rate(self, service: str) -> float:
-        """Places per slot on average: the center's own figure if it set one, else measured from its counters."""
+        """Places per slot on average: the center's measured figure from its plan; without a plan, the center's
+        own figure if it set one, else counted from its counters and default handling time."""
+        if self.plan is not None:
+            sv = self.plan["services"].get(service)
+            return float(sv["rate"]) if sv else 0.0
         over = self.settings.get("capacity") or {}
         for key in (f"{self.site}/{service}", f"{self.site}:{service}", service):
             if isinstance(over, dict) and isinstance(over.get(key), int):
@@ -159,12 +178,76 @@ def _count(v: Any, site: str) -> int:
     return int(v) if isinstance(v, int | float) and not isinstance(v, bool) else 0
 
 
+def _number(v: Any, low: float, high: float) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and low <= v <= high
+
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+PLAN_SITES, PLAN_SERVICES, PLAN_WAITS = 1000, 200, 24 * 60  # far past any center: a slot start per minute
+
+
+def check_plan(plan: Any) -> dict[str, Any]:
+    """A center's booking plan as it came in a push (center/queue/bookings.py `booking_plan`), checked: Invalid
+    (`bad_batch`, like malformed labels) for anything else. Returns the plan with only the keys the page reads."""
+    bad = Invalid("Kế hoạch đặt lịch không hợp lệ", "malformed booking plan", code="bad_batch")
+    if not isinstance(plan, dict) or plan.get("version") != PLAN_VERSION:
+        raise bad
+    h, sites = plan.get("hash"), plan.get("sites")
+    if not isinstance(h, str) or not 1 <= len(h) <= 64 or not isinstance(sites, dict) or len(sites) > PLAN_SITES:
+        raise bad
+    if not (isinstance(plan.get("slot_min"), int) and _number(plan["slot_min"], 5, 240)
+            and _number(plan.get("busy_wait_min"), 0, 600)
+            and isinstance(plan.get("busy_days"), int) and _number(plan["busy_days"], 1, 365)):
+        raise bad
+    out_sites: dict[str, Any] = {}
+    for code, site in sites.items():
+        if not 1 <= len(code) <= 64 or not isinstance(site, dict) or not isinstance(site.get("services"), dict):
+            raise bad
+        if not isinstance(site.get("day"), str) or not _DAY.match(site["day"]) or len(site["services"]) > PLAN_SERVICES:
+            raise bad
+        services: dict[str, Any] = {}
+        for sv_code, sv in site["services"].items():
+            if not 1 <= len(sv_code) <= 64 or not isinstance(sv, dict) or not _number(sv.get("rate"), 0, math.inf):
+                raise bad
+            waits = sv.get("waits")
+            if not isinstance(waits, dict) or len(waits) > PLAN_WAITS or not all(
+                    _HHMM.match(k) and _number(v, 0, math.inf) for k, v in waits.items()):
+                raise bad
+            services[sv_code] = {"rate": sv["rate"], "waits": dict(waits)}
+        out_sites[code] = {"day": site["day"], "services": services}
+    return {"version": PLAN_VERSION, "slot_min": plan["slot_min"], "busy_wait_min": plan["busy_wait_min"],
+            "busy_days": plan["busy_days"], "sites": out_sites, "hash": h}
+
+
+def store_plan(conn: Any, center: str, plan: Any, now: datetime) -> None:
+    """Keep a center's booking plan (checked by `check_plan`) in place of the one it sent before."""
+    plan = check_plan(plan)
+    conn.execute("INSERT INTO hub_booking_plans (center, hash, plan, at) VALUES (%s, %s, %s, %s) ON CONFLICT (center) "
+                 "DO UPDATE SET hash = excluded.hash, plan = excluded.plan, at = excluded.at",
+                 (center, plan["hash"], json.dumps(plan), now))
+
+
+def plan_hash(conn: Any, center: str) -> str | None:
+    row = conn.execute("SELECT hash FROM hub_booking_plans WHERE center = %s", (center,)).fetchone()
+    return row[0] if row else None
+
+
+def site_plan(plan: Any, site: str, slot_min: int) -> dict[str, Any] | None:
+    """One site's part of a stored plan, or None (no plan, no such site, or counted for another slot length
+    than the labels': the labels' formula then, until the center's next plan)."""
+    if not isinstance(plan, dict) or plan.get("slot_min") != slot_min or site not in (plan.get("sites") or {}):
+        return None
+    return {"busy_wait_min": plan["busy_wait_min"], **plan["sites"][site]}
+
+
 def places(conn: Any, cfg: HubConfig, en: bool = False, center: str | None = None) -> list[Place]:
-    """Every site of hub.toml's centers whose labels open bookings."""
+    """Every site of hub.toml's centers whose labels open bookings, with the center's plan when it sent one."""
     out = []
     known = {c.id: c for c in cfg.centers}
-    sql = "SELECT center, labels FROM hub_labels" + (" WHERE center = %s" if center else "") + " ORDER BY center"
-    for cid, lab in conn.execute(sql, (center,) if center else ()):
+    sql = ("SELECT l.center, l.labels, p.plan FROM hub_labels l LEFT JOIN hub_booking_plans p ON p.center = l.center"
+           + (" WHERE l.center = %s" if center else "") + " ORDER BY l.center")
+    for cid, lab, plan in conn.execute(sql, (center,) if center else ()):
         b = lab.get("booking") if isinstance(lab, dict) else None
         if cid not in known or not isinstance(b, dict) or not b.get("enabled"):
             continue
@@ -180,6 +263,7 @@ def places(conn: Any, cfg: HubConfig, en: bool = False, center: str | None = Non
             hours = {d: _intervals(hours_d[d]) if d in hours_d else default for d in WEEKDAYS}
             p = Place(cid, cname, site, _name((lab.get("sites") or {}).get(site) or {}, en, site), tz, b, hours,
                       {str(x) for x in sh.get("closed_dates") or []} if isinstance(sh, dict) else set())
+            p.plan = site_plan(plan, site, p.slot_min)
             for code, sv in (b.get("services") or {}).items():
                 n = _count(sv.get("counters"), site) if isinstance(sv, dict) else 0
                 minutes = sv.get("handling_min") or sv.get("default_service_min") or sv.get("service_min") or 0
@@ -222,9 +306,8 @@ def slots(conn: Any, p: Place, service: str, day: date, now: datetime) -> list[d
     """Each slot still ahead on `day`: its start (UTC and local) and the places left."""
     taken = _taken(conn, p, service, day)
     out = []
-    for i, t in enumerate(p.day_slots(day)):
+    for t, cap in p.day_places(service, day):
         if t > now:
-            cap = p.capacity(service, i)
             out.append({"slot_at": to_iso(t), "time": t.astimezone(p.tz).strftime("%H:%M"), "capacity": cap,
                         "left": max(0, cap - taken.get(t, 0))})
     return out
@@ -260,7 +343,7 @@ def create(conn: Any, cfg: HubConfig, pepper: bytes, *, place_key: str, service:
         if hashed and mine >= cap:
             raise Conflict(f"Mỗi người chỉ được đặt tối đa {cap} lịch hẹn mỗi ngày tại trung tâm này",
                            f"At most {cap} bookings per person per day at this center", code="per_person_cap")
-        if _taken(conn, p, service, day).get(at, 0) >= p.capacity(service, p.day_slots(day).index(at)):
+        if _taken(conn, p, service, day).get(at, 0) >= dict(p.day_places(service, day))[at]:
             raise Conflict("Khung giờ này đã hết chỗ; vui lòng chọn giờ khác",
                            "This time slot is full; please choose another", code="slot_full")
         for _ in range(20):

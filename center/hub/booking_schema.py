@@ -4,6 +4,7 @@ Two kinds of bookings live here. `bookings` holds every center's bookings as the
 mutable table like `tickets`: the center's copy is the truth of what happened, kept, late or no-show).
 `hub_bookings` holds those made at the hub (the public page, the API): the hub is their origin, and each
 change takes the next `ver` of a sequence, so a center asks only for what changed past its mark.
+`hub_booking_plans` holds each center's booking plan: what its slots' places are counted from.
 
 No phone number is stored: only its keyed hash (HMAC-SHA-256 with the hub's pepper, a secret file beside
 hub.toml), enough to find a person's bookings for the per-day cap and to check a cancellation.
@@ -60,6 +61,15 @@ CREATE INDEX IF NOT EXISTS hub_bookings_slot ON hub_bookings (center, site, serv
 CREATE INDEX IF NOT EXISTS hub_bookings_person ON hub_bookings (center, service_day, phone_hash);
 CREATE INDEX IF NOT EXISTS hub_bookings_personal ON hub_bookings (slot_at) WHERE name IS NOT NULL
   OR phone_hash IS NOT NULL;
+-- Each center's booking plan (center/queue/bookings.py `booking_plan`, sent when its hash differs): per site and
+-- service the measured places per slot and the walk-ins' measured waits by slot start. The page counts a slot's
+-- places from it exactly as the center does. A center that never sent one is counted from its labels.
+CREATE TABLE IF NOT EXISTS hub_booking_plans (
+  center text PRIMARY KEY,
+  hash text NOT NULL,
+  plan jsonb NOT NULL,
+  at timestamptz NOT NULL
+);
 -- The province's other systems: a name and the SHA-256 of its bearer token (`xephang hub api-token NAME`).
 CREATE TABLE IF NOT EXISTS hub_api_tokens (
   name text PRIMARY KEY,

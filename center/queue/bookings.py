@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import hmac
+import json
 import math
 import re
 import secrets
@@ -35,6 +36,7 @@ ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and ty
 CODE_LEN = 6
 PURGE_AFTER_DAYS = 7  # name and phone hash are erased this many days after the slot
 NAME_MAX = 100
+PLAN_VERSION = 1  # the booking plan's shape (`Bookings.booking_plan`, checked at the hub by center/hub/booking.py)
 BUSY_MIN_TICKETS = 5  # walk-ins at a slot's time of day needed before their measured wait closes places
 ORIGINS = ("hub", "desk", "api")
 _CODE_RE = re.compile(f"^[{ALPHABET}]{{{CODE_LEN}}}$")
@@ -140,6 +142,19 @@ def busy_factor(wait_min: float | None, limit_min: float) -> float:
     return max(0.0, 2 - wait_min / limit_min)
 
 
+def slot_places(rate: float, waits: Sequence[float | None], limit_min: float) -> list[int]:
+    """Whole places of each of a day's slots: `rate` people a slot on average, × `busy_factor` of the walk-ins'
+    measured wait at that slot's time of day (`waits`, one per slot, None where nobody measured), the remainder
+    carried by `places_in_slots`. The center's `day_places` and the hub's page (center/hub/booking.py, from the
+    center's plan: `Bookings.booking_plan`) both count places with it."""
+    return places_in_slots([rate * busy_factor(w, limit_min) for w in waits])
+
+
+def hhmm(minute: int) -> str:
+    """A slot's start, minutes after local midnight, as the plan names it ("09:30")."""
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
 class Bookings:
     """The engine's booking operations (a mixin: `Engine` provides the store, config, clock and queue parts)."""
 
@@ -216,8 +231,36 @@ class Bookings:
         minutes = [s.hour * 60 + s.minute for s in starts]
         waits = self.busy_waits(conn, site, service, minutes) if b.busy_wait_min and starts else {}
         seen = [waits.get(m) for m in minutes]
-        places = places_in_slots([rate * busy_factor(w, b.busy_wait_min) for w in seen])
+        places = slot_places(rate, seen, b.busy_wait_min)
         return list(zip(starts, places, seen, strict=True))
+
+    def booking_plan(self, conn: sqlite3.Connection) -> dict[str, Any]:
+        """What the province hub needs to offer each slot exactly the places `day_places` gives here: per site
+        and service the measured `slot_rate`, and the walk-ins' measured wait by slot start (`busy_waits`,
+        "HH:MM" local), with the settings `slot_places` takes; `hash` names the contents. The link sends it
+        when the hub holds another hash (center/sync/link.py); the hub counts with `slot_places` on it.
+
+        A slot's measured wait depends only on its own start (the tickets issued within it), not on the day's
+        other slots: the waits of every weekday's slot starts are merged into one table per service."""
+        b = self._booking_conf()
+        config = self.config  # type: ignore[attr-defined]
+        sites: dict[str, Any] = {}
+        for site in config.sites.values():
+            today = date.fromisoformat(self.today(site, self.clock()))  # type: ignore[attr-defined]
+            weeks = {tuple(s.hour * 60 + s.minute for s in self._slot_starts(site, today + timedelta(days=i)))
+                     for i in range(7)}
+            services: dict[str, Any] = {}
+            for code in site.services:
+                waits: dict[int, float] = {}
+                for minutes in sorted(w for w in weeks if w):
+                    if b.busy_wait_min:
+                        waits.update(self.busy_waits(conn, site, code, minutes))
+                services[code] = {"rate": self.slot_rate(conn, site, code),
+                                  "waits": {hhmm(m): w for m, w in sorted(waits.items())}}
+            sites[site.code] = {"day": today.isoformat(), "services": services}
+        body = {"version": PLAN_VERSION, "slot_min": b.slot_min, "busy_wait_min": b.busy_wait_min,
+                "busy_days": b.busy_days, "sites": sites}
+        return {**body, "hash": hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]}
 
     def _slot_starts(self, site: Site, day: date) -> list[datetime]:
         """Slot starts (aware, local) of a day's opening intervals: whole slots only."""
@@ -458,3 +501,14 @@ class Bookings:
 
 
 _STATUS_VI = {"booked": "đã đặt", "cancelled": "đã hủy", "checked_in": "đã đến lấy số", "no_show": "không đến"}
+
+
+class Planner(Bookings):
+    """`Bookings`' counting of places on a config and a clock, without an engine: the center's link to the hub
+    builds the booking plan with it (`booking_plan`, on the caller's connection)."""
+
+    def __init__(self, config: Any, clock: Any):
+        self.config, self.clock = config, clock
+
+    def today(self, site: Site, now: datetime | None = None) -> str:
+        return service_day(now or self.clock(), site, self.config.tz)

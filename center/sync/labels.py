@@ -33,9 +33,11 @@ def _hours(intervals: tuple) -> list[str]:
 
 
 def _booking(config: Config) -> dict[str, Any]:
-    """[booking] and what the hub needs to work out a center's slots as the center does (center/queue/bookings.py
-    `slot_rate`, `places_in_slot`): each site's hours, and per service the counters serving it at each site and
-    its default handling time (the hub has no measured one: the center's own `slots()` uses it)."""
+    """[booking] and what the hub needs to lay out a center's slots: each site's hours, and per service the counters
+    serving it at each site and its default handling time. The places per slot come apart from the labels, in the
+    center's booking plan (center/queue/bookings.py `booking_plan`: measured, changing within a day, and a labels
+    change rebuilds the center's summaries at the hub); these counters and minutes count them only for a center
+    that sends no plan."""
     return {**config.booking.as_dict(),
             "sites": {s.code: {"hours": {day: _hours(iv) for day, iv in s.hours.items()},
                                "closed_dates": list(s.closed_dates), "services": list(s.services),

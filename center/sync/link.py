@@ -17,13 +17,13 @@ import os
 import signal
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from .. import offload
 from ..config.model import Config
-from ..queue.clock import Clock, from_iso, system_clock, to_iso
+from ..queue.clock import Clock, from_iso, service_day, system_clock, to_iso
 from ..storage import outbox
 from ..storage.store import Store
 from . import labels, manifest
@@ -43,6 +43,9 @@ READ_TIMEOUT_S = float(os.environ.get("XEPHANG_SYNC_READ_TIMEOUT_S", "20"))  # a
 # positions took ~23 ms there and a call's p99 rose from 8 to 33 ms during a LAN catch-up (BENCHMARKS.md).
 BATCH_POSITIONS = int(os.environ.get("XEPHANG_SYNC_BATCH_POSITIONS", "250"))
 MAX_BODY = 240 * 1024  # the center takes requests of up to 256 KiB
+# A center's booking plan for the hub (issue 17) is rebuilt at most this often, and at a new day: the walk-ins'
+# waits it carries read only past days, only the measured handling time moves within a day.
+PLAN_S = float(os.environ.get("XEPHANG_SYNC_PLAN_S", "3600"))
 
 
 class LinkError(RuntimeError):
@@ -123,6 +126,11 @@ class Link:
         # A center tells the hub its names and targets (center/sync/labels.py) until the hub has them.
         self._labels = labels.build(config) if config.hub is not None else None
         self._labels_wanted = True
+        # ...and its booking plan (center/queue/bookings.py `booking_plan`) whenever the hub holds another hash.
+        self._plan: dict[str, Any] | None = None
+        self._plan_at: datetime | None = None
+        self._plan_days: tuple[str, ...] = ()
+        self._hub_plan_hash: str | None = None
         self._stop = threading.Event()
 
     def token(self) -> str:
@@ -145,6 +153,26 @@ class Link:
         mid = self.clock().timestamp() - (time.time() - (t0 + t1) / 2)
         return round(mid - from_iso(server_time).timestamp(), 1)
 
+    def booking_plan(self) -> dict[str, Any] | None:
+        """A center's booking plan for the hub (None: no hub, bookings off), built again after PLAN_S or when a
+        site's service day changed; kept otherwise (the hub gets it only when its hash differs)."""
+        if self.config.hub is None or not self.config.booking.enabled:
+            return None
+        now = self.clock()
+        days = tuple(service_day(now, s, self.config.tz) for s in self.config.sites.values())
+        if (self._plan_at is None or days != self._plan_days
+                or abs((now - self._plan_at).total_seconds()) >= PLAN_S):
+            from ..queue.bookings import Planner
+
+            self._plan_at, self._plan_days = now, days
+            try:
+                with self.store.read() as conn:
+                    self._plan = Planner(self.config, self.clock).booking_plan(conn)
+            except Exception:
+                self._plan_at = now - timedelta(seconds=max(0.0, PLAN_S - 60))  # tried again in a minute
+                raise
+        return self._plan
+
     def push_once(self) -> dict[str, Any]:
         """Send one batch (possibly empty: a heartbeat) and record the answer. Returns the answer."""
         token = self.token()
@@ -155,6 +183,12 @@ class Link:
         if link is None:
             raise NotJoined("this database has not joined yet: run `sync join` (the token on standard input)")
         acked, offset = int(link[0]), link[1]
+        try:
+            plan = offload.run(self.booking_plan) if self.config.hub is not None else None
+        except Exception:  # noqa: BLE001 - the records go up all the same; the hub keeps the plan it has
+            log.exception("sync: building the booking plan failed")
+            plan = None
+        send_plan = plan is not None and plan["hash"] != self._hub_plan_hash
 
         def build() -> tuple[outbox.Batch, bytes]:
             limit = BATCH_POSITIONS
@@ -166,6 +200,8 @@ class Link:
                     extra["labels"] = self._labels
                 if mark is not None:
                     extra["bookings_mark"] = int(mark[0] or 0)
+                if send_plan:
+                    extra["booking_plan"] = plan
                 body = encode(batch, extra)
                 if len(body) <= MAX_BODY or limit <= 1:
                     return batch, body
@@ -183,6 +219,9 @@ class Link:
         offset = self._offset(t0, t1, answer["server_time"])
         if self._labels is not None:
             self._labels_wanted = answer.get("labels_hash") != self._labels["hash"]
+        if plan is not None:
+            hub_hash = answer.get("booking_plan_hash")
+            self._hub_plan_hash = hub_hash if isinstance(hub_hash, str) else None
         with self.store.write() as conn:
             conn.execute("UPDATE sync_link SET acked = ?, last_ok_at = ?, last_try_at = ?, last_error = NULL, "
                          "clock_offset_s = ?", (int(answer["hwm"]), to_iso(self.clock()), to_iso(now), offset))
@@ -192,6 +231,7 @@ class Link:
         answer["records"] = batch.records()
         answer["bytes"] = len(body)
         answer["clock_offset_s"] = offset
+        answer["booking_plan_sent"] = send_plan
         with self.store.read() as conn:
             have = conn.execute("SELECT manifest_hash FROM sync_link").fetchone()[0]
         if answer.get("manifest_hash") and answer["manifest_hash"] != have:

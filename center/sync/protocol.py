@@ -27,7 +27,8 @@ def encode(batch: Batch, extra: dict[str, Any] | None = None) -> bytes:
 
 
 def decode(data: bytes) -> tuple[Batch, dict[str, Any]]:
-    """The batch and the sender's other fields (`sent_at`, `version`, a center's `bookings_mark` at the hub).
+    """The batch and the sender's other fields (`sent_at`, `version`, a center's `bookings_mark` and
+    `booking_plan` at the hub).
     SyncRefused for anything unreadable."""
     try:
         d = zlib.decompressobj()
@@ -39,7 +40,7 @@ def decode(data: bytes) -> tuple[Batch, dict[str, Any]]:
         raise SyncRefused(f"unreadable batch: {e}") from None
     if not isinstance(body, dict) or body.get("protocol") != PROTOCOL:
         raise SyncRefused(f"unknown protocol version {body.get('protocol') if isinstance(body, dict) else None!r}")
-    fields = ("sent_at", "version", "exported_at", "clock_offset_s", "labels", "bookings_mark")
+    fields = ("sent_at", "version", "exported_at", "clock_offset_s", "labels", "bookings_mark", "booking_plan")
     return Batch.from_dict(body), {k: body[k] for k in fields if k in body}
 
 

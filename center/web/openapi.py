@@ -230,7 +230,10 @@ def document() -> dict[str, Any]:
                 "responses": {**_ok({"type": "object"}), **_err(401, 403)}}},
             "/api/bookings/slots": {"get": {
                 "summary": "A day's booking slots of a service: capacity (counters serving it × slot ÷ measured "
-                           "handling time × the share open to bookings, or set by hand) and places taken",
+                           "handling time × the share open to bookings, or set by hand; fewer, none from twice "
+                           "[booking] busy_wait_min, where walk-ins usually wait past busy_wait_min at that time "
+                           "of day over busy_days), places taken, and walkin_wait_min (that measured wait, null "
+                           "without evidence). The province hub offers the same places (the center's booking plan)",
                 "security": SECURED,
                 "parameters": [SITE_QUERY, {"name": "service", "in": "query", "required": True, "schema": CODE},
                                {"name": "day", "in": "query", "required": True,
