@@ -17,6 +17,9 @@ import requests
 import zxingcpp
 from PIL import Image
 
+from center.config.read import ConfigError
+from center.hub.booking_pages import PAGE_PER_MIN
+from center.hub.config import load_hub_config
 from tests.conftest import cli
 from tests.hub_booking_support import ensure_booking_labels
 from tests.hub_pages_support import add_hub_user, center_server, hub_session
@@ -236,3 +239,30 @@ def test_the_province_report_counts_bookings_per_center(world, pg_db):  # noqa: 
     assert {c for c, st in synced if st == "cancelled"} == set(codes[:2]), synced
     page = prov.get(hub.url + f"/hub/reports?from={day}&to={day}", timeout=10).text
     assert 'id="bookings"' in page and "Lịch đã đặt" in page
+
+
+def test_behind_the_provinces_proxy_each_citizen_has_their_own_limit(world):
+    """The hub sits behind nginx (docs/deploy.md): every request comes from the proxy, which names the citizen in
+    X-Real-IP. A flood from one citizen is refused (429, in Vietnamese) without refusing the others."""
+    hub, _, _ = world
+    flood = requests.Session()
+    flood.headers["X-Real-IP"] = "10.9.0.1"
+    # twice the minute's limit and one: past it within one minute even if a minute boundary falls between
+    codes = [flood.get(hub.url + "/dat-lich", timeout=10).status_code for _ in range(2 * PAGE_PER_MIN + 1)]
+    assert codes.count(429) >= 1 and set(codes) == {200, 429}
+    refused = flood.get(hub.url + "/dat-lich", timeout=10)
+    if refused.status_code == 429:  # (unless a new minute just began)
+        assert "Quá nhiều yêu cầu" in refused.text
+    other = requests.get(hub.url + "/dat-lich", headers={"X-Real-IP": "10.9.0.2"}, timeout=10)
+    assert other.status_code == 200
+    assert requests.get(hub.url + "/dat-lich", timeout=10).status_code == 200  # the proxy's own address too
+
+
+def test_trusted_proxies_are_read_from_hub_toml(tmp_path):
+    path = hub_config(tmp_path, "host=127.0.0.1")
+    assert load_hub_config(path).trusted_proxies == ("127.0.0.1", "::1")
+    path.write_text(path.read_text().replace("[hub]\n", '[hub]\ntrusted_proxies = ["10.0.0.0/8"]\n', 1))
+    assert load_hub_config(path).trusted_proxies == ("10.0.0.0/8",)
+    path.write_text(path.read_text().replace('"10.0.0.0/8"', '"proxy.tinh"'))
+    with pytest.raises(ConfigError, match="trusted_proxies"):
+        load_hub_config(path)

@@ -17,8 +17,10 @@ import segno
 from flask import Blueprint, Flask, jsonify, redirect, render_template, request, session, url_for
 from markupsafe import Markup
 
+from ..config.model import Security
 from ..errors import Invalid, QueueError, Unauthorized
 from ..web.auth import hash_token
+from ..web.clients import client_address
 from . import accounts, booking
 from .accounts import hub_cfg
 from .booking_schema import pepper
@@ -30,6 +32,11 @@ POSTS_PER_MIN = int(os.environ.get("XEPHANG_HUB_BOOK_POSTS_PER_MIN", "20"))
 API_PER_MIN = int(os.environ.get("XEPHANG_HUB_API_PER_MIN", "600"))
 DAY_NAMES = {"vi": ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật"),
              "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")}
+
+
+def _client() -> str:
+    """The citizen's address: behind the province's nginx (a trusted proxy), the one it reports."""
+    return client_address(request.environ, Security(trusted_proxies=hub_cfg().trusted_proxies)) or "?"
 
 
 def _connection() -> Any:
@@ -242,7 +249,7 @@ def register(app: Flask) -> None:
         kind, limit = (("api", API_PER_MIN) if path.startswith("/hub/api") else
                        ("post", POSTS_PER_MIN) if request.method == "POST" else ("page", PAGE_PER_MIN))
         with _connection() as conn:
-            ok = booking.rate_ok(conn, request.remote_addr or "?", kind, limit)
+            ok = booking.rate_ok(conn, _client(), kind, limit)
         if ok:
             return None
         e = QueueError("Quá nhiều yêu cầu; vui lòng thử lại sau một phút", "Too many requests; try again in a minute",

@@ -6,6 +6,7 @@ batch is refused whole), so every figure at the hub belongs to exactly one cente
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..config.model import Security
 from ..config.read import ConfigError
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -34,6 +36,7 @@ class HubConfig:
     dsn: str
     centers: tuple[HubCenter, ...]
     source_path: str = ""
+    trusted_proxies: tuple[str, ...] = Security().trusted_proxies  # nginx in front: whose X-Real-IP is believed
 
     @property
     def tz(self) -> ZoneInfo:
@@ -91,4 +94,21 @@ def load_hub_config(path: str | Path) -> HubConfig:
     except Exception:  # noqa: BLE001 - any unknown zone
         raise ConfigError("hub.timezone", f"unknown time zone {tz!r}") from None
     return HubConfig(name=_text(hub, "name", "hub"), name_en=_text(hub, "name_en", "hub", hub.get("name")),
-                     timezone=tz, dsn=dsn, centers=tuple(centers), source_path=str(p.resolve()))
+                     timezone=tz, dsn=dsn, centers=tuple(centers), source_path=str(p.resolve()),
+                     trusted_proxies=_proxies(hub))
+
+
+def _proxies(hub: dict[str, Any]) -> tuple[str, ...]:
+    """[hub] trusted_proxies: the reverse proxies (addresses or networks) whose X-Real-IP / X-Forwarded-For
+    names the citizen, so the booking page's per-address limits count citizens, not the proxy."""
+    if "trusted_proxies" not in hub:
+        return Security().trusted_proxies
+    items = hub["trusted_proxies"]
+    if not isinstance(items, list):
+        raise ConfigError("hub.trusted_proxies", "a list of addresses or networks is required")
+    for i, item in enumerate(items):
+        try:
+            ipaddress.ip_network(str(item), strict=False)
+        except ValueError:
+            raise ConfigError(f"hub.trusted_proxies[{i}]", f"{item!r} is not an address or network") from None
+    return tuple(str(x) for x in items)
