@@ -201,8 +201,9 @@ def _bookings(conn: Any, f: HubFilters, params: dict[str, Any], label: _Labels) 
     sql = (f"SELECT b.center, count(*), count(*) FILTER (WHERE b.status = 'checked_in'), count(*) FILTER (WHERE "
            f"b.status = 'cancelled'), count(*) FILTER (WHERE b.status = 'no_show'), count(*) FILTER (WHERE b.late = 1) "
            f"FROM bookings b WHERE {_where(f, 'b', params)} GROUP BY 1")
-    for r in conn.execute(sql, params) if counted is None else ():
-        got.setdefault(r[0], {}).update(zip(_BOOKED[:5], r[1:], strict=True))
+    if counted is None:  # a short range, or one site: count the bookings themselves
+        for r in conn.execute(sql, params):
+            got.setdefault(r[0], {}).update(zip(_BOOKED[:5], r[1:], strict=True))
     if "mc" in params:
         for k, v in rollup_read.booked_waits(conn, f, params).items():
             got.setdefault(k, {}).update(v)

@@ -326,33 +326,19 @@ class VoiceCache:
 
     def announcement_wav(self, voice: Voice, ann: Announcement) -> bytes:
         """The announcement, repeated `voice.repeat` times, then the English line if configured."""
-        key = "\n".join(["v1", str(voice.rate), str(voice.repeat), ann.text, ann.text_en or ""])
-        path = self.path_for(key)
-        if path.exists():
-            return path.read_bytes()
-        with self._lock:
-            if path.exists():
-                return path.read_bytes()
-            vi = speak_wav(ann.text, voice="vi", rate=voice.rate)
-            parts = [vi] * voice.repeat
+        def make() -> bytes:
+            parts = [speak_wav(ann.text, voice="vi", rate=voice.rate)] * voice.repeat
             if ann.text_en:
                 parts.append(speak_wav(ann.text_en, voice="en", rate=voice.rate))
-            data = join_wavs(parts)
-            self._store(path, data)
-            return data
+            return join_wavs(parts)
+
+        return self.cached("\n".join(["v1", str(voice.rate), str(voice.repeat), ann.text, ann.text_en or ""]), make)
 
     def reading_wav(self, text: str, *, rate: float, lang: str = "vi") -> bytes:
         """One reading of `text`, without espeak-ng's trailing silence (~0.45 s): the display times the
         pauses between readings itself, so that several calls in a row follow each other closely."""
-        path = self.path_for("\n".join(["r1", lang, str(rate), text]))
-        if path.exists():
-            return path.read_bytes()
-        with self._lock:
-            if path.exists():
-                return path.read_bytes()
-            data = trim_silence(speak_wav(text, voice=lang, rate=rate))
-            self._store(path, data)
-            return data
+        return self.cached("\n".join(["r1", lang, str(rate), text]),
+                           lambda: trim_silence(speak_wav(text, voice=lang, rate=rate)))
 
     def cached(self, key: str, make: Callable[[], bytes]) -> bytes:
         """Any audio keyed by `key` (a voice pack's joined call: its packs' versions are in the key)."""
