@@ -188,6 +188,13 @@ def create_app(config: Config | str, db_path: str, *, clock: Clock = system_cloc
                 "center_name": cfg.center_name, "center_name_en": cfg.center_name_en,
                 "center_timezone": cfg.timezone, "is_node": cfg.upstream is not None}
 
+    from .queue.clock import vn_date, vn_datetime
+
+    # Dates in Vietnamese order on every page ({{ day | vn_date }}, {{ moment | vn_datetime }}); ISO stays in the API.
+    app.add_template_filter(lambda d, weekday=False: vn_date(d, weekday=weekday, lang=current_lang(), tz=cfg.tz),
+                            "vn_date")
+    app.add_template_filter(lambda m, seconds=False: vn_datetime(m, cfg.tz, seconds=seconds), "vn_datetime")
+
     @app.after_request
     def remember_lang(resp: Any) -> Any:
         if request.args.get("lang") in ("vi", "en"):

@@ -46,6 +46,33 @@ def from_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+WEEKDAYS_VI = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
+WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def vn_date(day: date | datetime | str, *, weekday: bool = False, lang: str = "vi",
+            tz: ZoneInfo | None = None) -> str:
+    """A date as Vietnamese text writes it, on every screen, ticket, export heading and message: 07/12/2026, or
+    with `weekday` "thứ Hai, 07/12/2026" ("Mon 07/12/2026" in English). ISO stays in the API and the database.
+    A datetime is shown in `tz` (the center's zone) when given; a string is an ISO day or time."""
+    if isinstance(day, str):
+        day = from_iso(day) if "T" in day else date.fromisoformat(day)
+    if isinstance(day, datetime):
+        day = (day.astimezone(tz) if tz is not None else day).date()
+    text = f"{day.day:02d}/{day.month:02d}/{day.year}"
+    if not weekday:
+        return text
+    return f"{WEEKDAYS_EN[day.weekday()]} {text}" if lang == "en" else f"{WEEKDAYS_VI[day.weekday()]}, {text}"
+
+
+def vn_datetime(moment: datetime | str, tz: ZoneInfo, *, seconds: bool = False) -> str:
+    """A moment in the center's zone, 24-hour, Vietnamese date order: "22:30 07/12/2026"."""
+    if isinstance(moment, str):
+        moment = from_iso(moment)
+    local = moment.astimezone(tz)
+    return local.strftime("%H:%M:%S" if seconds else "%H:%M") + " " + vn_date(local)
+
+
 def service_day(moment: datetime, site: Site, tz: ZoneInfo) -> str:
     """The local service day a moment belongs to; the day begins at `numbering_starts_at`."""
     local = moment.astimezone(tz)

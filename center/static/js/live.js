@@ -116,5 +116,31 @@
     return new Intl.DateTimeFormat("en-GB", opts).format(value ? new Date(value) : new Date());
   }
 
-  window.xephang = { api, live, deviceToken, el, waitRange, serviceWait, csrf, clockTime, duration };
+  // A date in the center's time zone as Vietnamese text writes it: 07/12/2026 (en: the same digits), or with
+  // the weekday: "thứ Hai, 07/12/2026" / "Mon 07/12/2026". The same rule as center.queue.clock.vn_date.
+  // `value`: an ISO time, a Date, or a "YYYY-MM-DD" day (taken as that calendar day, not converted).
+  const WEEKDAYS_VI = ["Chủ nhật", "thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy"];
+  const WEEKDAYS_EN = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+  function dayParts(value) {
+    if (typeof value === "string" && /^\d{4}-\d{2}-\d{2}$/.test(value)) {
+      const [y, m, d] = value.split("-").map(Number);
+      return { y, m, d, wd: new Date(Date.UTC(y, m - 1, d)).getUTCDay() };
+    }
+    const tz = (document.querySelector('meta[name="timezone"]') || {}).content || "Asia/Ho_Chi_Minh";
+    const parts = {};
+    new Intl.DateTimeFormat("en-GB", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit",
+                                       weekday: "short" })
+      .formatToParts(value ? new Date(value) : new Date()).forEach((p) => { parts[p.type] = p.value; });
+    return { y: +parts.year, m: +parts.month, d: +parts.day, wd: WEEKDAYS_EN.indexOf(parts.weekday) };
+  }
+  function date(value, opts) {
+    const p = dayParts(value);
+    const text = String(p.d).padStart(2, "0") + "/" + String(p.m).padStart(2, "0") + "/" + p.y;
+    if (!(opts && opts.weekday)) return text;
+    return (opts.lang === "en" ? WEEKDAYS_EN[p.wd] + " " : WEEKDAYS_VI[p.wd] + ", ") + text;
+  }
+  // "22:30 07/12/2026": a moment in the center's zone, 24-hour, Vietnamese date order.
+  function dateTime(value, withSeconds) { return clockTime(value, withSeconds) + " " + date(value); }
+
+  window.xephang = { api, live, deviceToken, el, waitRange, serviceWait, csrf, clockTime, duration, date, dateTime };
 })();
