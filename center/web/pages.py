@@ -9,6 +9,7 @@ from flask import Blueprint, make_response, redirect, render_template, request, 
 
 from ..errors import QueueError
 from ..queue.actors import Actor
+from .auth import allowed
 from .clients import client_address
 from .request import center, current_actor
 
@@ -33,14 +34,37 @@ def _sign_in_first(_e: SignInFirst) -> Any:
     return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
 
 
-def safe_next(target: str | None) -> str:
-    """Only same-site paths: a sign-in link must not bounce staff to another host."""
+def safe_next(target: str | None, actor: Actor | None = None) -> str:
+    """Only same-site paths: a sign-in link must not bounce staff to another host. Without one (or with an
+    unsafe one), where the signed-in person works (`landing`)."""
     if not target:
-        return url_for("pages.index")
+        return landing(actor)
     parsed = urlparse(target)
-    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("pages.index")
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return landing(actor)
     return target
+
+
+def landing(actor: Actor | None) -> str:
+    """Where a sign-in without `next` leads: managers and admins to the overview; staff to the counter they
+    hold now or took last (at a site served here), else to the start page's list of counters to choose one."""
+    if actor is None:
+        return url_for("pages.index")
+    if allowed(actor, "reports.read"):
+        return url_for("manager.overview")
+    if not allowed(actor, "counter.operate"):
+        return url_for("pages.index")
+    c = center()
+    with c.store.read() as conn:
+        held = conn.execute("SELECT counter_id FROM counter_state WHERE staff = ? AND status != 'closed' "
+                            "ORDER BY since DESC", (actor.name,)).fetchall()
+        last = conn.execute("SELECT counter_id FROM counter_events WHERE staff = ? AND kind = 'open' "
+                            "ORDER BY at DESC, id DESC LIMIT 20", (actor.name,)).fetchall()
+    for row in [*held, *last]:
+        counter = c.config.counter(row[0])
+        if counter is not None and c.config.node_of_site(counter.site) is None:
+            return url_for("counter.counter_page", counter_id=counter.id)
+    return url_for("pages.index", _anchor="counters")
 
 
 @bp.get("/")
@@ -55,7 +79,7 @@ def login() -> Any:
     if request.method == "POST":
         c = center()
         try:
-            _actor, cred = c.accounts.authenticate(request.form.get("username", ""), request.form.get("password", ""),
+            actor, cred = c.accounts.authenticate(request.form.get("username", ""), request.form.get("password", ""),
                                                    client_address(request.environ, c.config.security))
         except QueueError as e:
             error = e
@@ -64,7 +88,7 @@ def login() -> Any:
             session.permanent = True
             session["uid"] = cred.id
             session["gen"] = cred.gen  # the session ends when the account's generation moves on
-            return redirect(safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next"), actor))
     resp = make_response(render_template("login.html", error=error, next=request.args.get("next", "")),
                          error.status if error else 200)
     if error is not None and "retry_after" in error.details:
