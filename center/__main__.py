@@ -151,9 +151,29 @@ def cmd_token_create(args: argparse.Namespace) -> int:
             return 2
         role, site = found
         token = accounts.create_token(device=args.device, role=role, site=site)
-        print(f"token for {role} device {args.device} at site {site}:")
+        print(f"token for {role} device {args.device} at site {site}; open once on the device "
+              f"(--base-url: the address devices reach):")
+        print(f"  {device_url(args.base_url, role, args.device, token)}")
     print(token)
     return 0
+
+
+def device_url(base_url: str, role: str, device: str, token: str) -> str:
+    """The address a kiosk or display opens once: the token rides in the fragment (never sent in a request) and
+    the screen keeps it (center/static/js/live.js)."""
+    return f"{base_url.rstrip('/')}/{role}/{device}#token={token}"
+
+
+def served_by_node(cfg, site: str) -> str | None:
+    """Why a device of `site` gets no token here: a node's site runs on the node's own server, which hands out
+    its own device tokens (`token create` there); a token made at the center opens that site's screens at the
+    wrong server. None for a site served here."""
+    node = cfg.node_of_site(site)
+    if node is None:
+        return None
+    return (f"điểm {site} do máy tại chỗ '{node.name}' (node {node.id}) phục vụ: tạo mã thiết bị trên máy đó "
+            f"(xephang token create --device … --config node.toml) / site {site} is served by node {node.id}: "
+            f"create its device tokens on the node's own server")
 
 
 def _device(args: argparse.Namespace) -> tuple[str, str] | str:
@@ -171,6 +191,9 @@ def _device(args: argparse.Namespace) -> tuple[str, str] | str:
         return f"{args.device} is a {role}, not a {args.role}"
     if args.site and args.site != site:
         return f"{args.device} is at site {site!r}, not {args.site!r}"
+    refused = served_by_node(cfg, site)
+    if refused:
+        return f"{args.device}: {refused}"
     return role, site
 
 
@@ -186,10 +209,14 @@ def cmd_demo_init(args: argparse.Namespace) -> int:
         accounts.add_user(name, role, password)
         print(f"  {role:8} {name:8} password: {password}")
     for site in cfg.sites.values():
+        refused = served_by_node(cfg, site.code)
+        if refused:
+            print(f"  (no kiosk or display link: {refused})")
+            continue
         for kind, devices in (("kiosk", site.kiosks), ("display", site.displays)):
             for dev in devices:
                 token = accounts.create_token(device=dev.id, role=kind, site=site.code)
-                print(f"  {kind:8} {dev.id}: {args.base_url}/{kind}/{dev.id}#token={token}")
+                print(f"  {kind:8} {dev.id}: {device_url(args.base_url, kind, dev.id, token)}")
     print(f"Operator commands on this demo take --db {args.db}, e.g.: "
           f"python -m center --db {args.db} backup --dest backups/")
     return 0
@@ -307,6 +334,8 @@ def parser() -> argparse.ArgumentParser:
     tc.add_argument("--role", choices=["kiosk", "display"], help="checked against the config (found there if left out)")
     tc.add_argument("--site", help="checked against the config (found there if left out)")
     tc.add_argument("--config", default=DEFAULT_CONFIG, help="the config file that lists the devices")
+    tc.add_argument("--base-url", default="http://127.0.0.1:8080",
+                    help="the server's address as devices reach it, for the printed link (e.g. http://192.168.1.10)")
     tc.set_defaults(func=cmd_token_create)
 
     d = with_db(sub.add_parser("demo-init", help="create demo accounts and device tokens, printed once"))

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 
 from center import offload
 from center import reports as st
-from center.errors import MAX_NAME, Forbidden, Invalid, QueueError, clean_text
+from center.errors import MAX_NAME, Conflict, Forbidden, Invalid, QueueError, clean_text
 from center.queue.actors import Actor
 from center.queue.clock import from_iso, to_iso
 from center.storage import audit, settings
@@ -341,6 +341,10 @@ def admin_devices() -> Any:
                     kind = "kiosk" if role == "kiosk" else "màn hình chờ"
                     raise Invalid(f"{name} là {kind} của {c.config.sites[at].name}", f"{name} is a {role} at site {at}",
                                   code="wrong_device_role_or_site")
+                if (node := c.config.node_of_site(site)) is not None:  # the node hands out its own (one history)
+                    raise Conflict(f"{c.config.sites[site].name} do máy tại chỗ '{node.name}' phục vụ: tạo mã thiết "
+                                   "bị trên máy đó", f"{site} is served by node '{node.id}': create its device "
+                                   "tokens on the node's own server", code="served_by_node")
                 new_token = c.accounts.create_token(device=name, role=_form("role"), site=site)
                 message = tr(f"Đã tạo mã cho thiết bị {name}", f"Token created for device {name}")
                 _audit(actor, "token.create", name, {"role": _form("role"), "site": site})
@@ -356,7 +360,8 @@ def admin_devices() -> Any:
                 raise Invalid("Thao tác không hợp lệ", "Unknown action", code="bad_action")
         except QueueError as e:
             error = e
-    devices = [(name, role, site) for name, (role, site) in c.config.devices().items()]
+    devices = [(name, role, site) for name, (role, site) in c.config.devices().items()
+               if c.config.node_of_site(site) is None]
     return render_template("manager/admin_devices.html", actor=actor, tokens=c.accounts.tokens(),
                            roles=DEVICE_ROLES, sites=c.config.sites, devices=devices, message=message, error=error,
                            new_token=new_token), (error.status if error else 200)
