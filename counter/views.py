@@ -46,6 +46,7 @@ def _page_data(counter_id: str) -> dict[str, Any]:
         "site": {"code": site.code, "name": site.name, "name_en": site.name_en},
         "services": services,
         "counters": [{"id": ct.id, "number": ct.number, "name": ct.name} for ct in site.counters],
+        "no_show_confirm_s": c.config.rules.no_show_confirm_s,
         "pause_reasons": [{"code": r, "name": PAUSE_LABELS.get(r, (r, r))[0], "name_en": PAUSE_LABELS.get(r, (r, r))[1]}
                           for r in PAUSE_REASONS],
     }

@@ -111,7 +111,9 @@ def test_keyboard_shortcuts_drive_every_action(server, page):
     page.keyboard.press("r")
     expect(page.locator("#current-state")).to_have_text("Đã gọi (lần 2)")
     assert ticket(server, t1["id"])["call_count"] == 2
-    page.keyboard.press("v")
+    page.keyboard.press("v")  # seconds after the call: asked first, Enter confirms
+    expect(page.locator("#panel-noshow")).to_be_visible()
+    page.keyboard.press("Enter")
     expect(page.locator("#current-number")).to_have_text("—")
     assert ticket(server, t1["id"])["status"] == "no_show"
 

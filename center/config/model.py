@@ -125,6 +125,8 @@ class QueueRules:
     interleave_every: int  # interleaved: one priority call after every N normal calls
     aging_min: float  # a ticket waiting longer than this counts as priority (no one waits forever)
     transfer_keeps_place: bool
+    # A no-show this soon after the call asks the clerk to confirm (a stray V key); 0: never asks.
+    no_show_confirm_s: float = 20
 
 
 @dataclass(frozen=True)

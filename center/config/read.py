@@ -278,6 +278,7 @@ def parse_config(data: dict[str, Any], source_path: str = "") -> Config:
         interleave_every=q.int("interleave_every", 2, low=1, high=50),
         aging_min=q.num("aging_min", 30, low=1, high=600),
         transfer_keeps_place=q.bool("transfer_keeps_place", True),
+        no_show_confirm_s=q.num("no_show_confirm_s", 20, low=0, high=600),
     )
     q.finish()
 

@@ -355,18 +355,27 @@ class Engine(Bookings, Seats):
         self._after(events, {counter.site}, counters=[counter])
         return self.get_ticket(ticket["id"], private=True)
 
-    def no_show(self, counter_id: str, actor: Actor, *, expect: int | None = None) -> dict[str, Any]:
-        """Called, never came: the counter is free again. The number can still be called later."""
+    def no_show(self, counter_id: str, actor: Actor, *, expect: int | None = None,
+                confirmed: bool = False) -> dict[str, Any]:
+        """Called, never came: the counter is free again. The number can still be called later.
+
+        The event keeps how long after the (last) call it came; one earlier than `no_show_confirm_s` is marked
+        `early`, with whether the clerk confirmed it (the counter page asks), so the audit log shows a stray key.
+        """
         counter = self.counter(counter_id)
-        iso = to_iso(self.clock())
+        now = self.clock()
+        iso = to_iso(now)
         with self.store.write() as conn:
             row = self._current(conn, counter, actor, expect, ("called",))
+            after_s = round((now - from_iso(row["last_called_at"])).total_seconds())
+            data: dict[str, Any] = {"call_count": row["call_count"], "after_call_s": after_s}
+            if after_s < self.config.rules.no_show_confirm_s:
+                data.update(early=True, confirmed=confirmed)
             ticket = conn.execute("UPDATE tickets SET status = 'no_show', ended_at = ? WHERE id = ? RETURNING *",
                                   (iso, row["id"])).fetchone()
             conn.execute("UPDATE counter_state SET ticket_id = NULL, updated_at = ? WHERE counter_id = ?",
                          (iso, counter.id))
-            log_ticket(conn, row["id"], iso, "no_show", counter.site, counter.id, actor.name,
-                       {"call_count": row["call_count"]})
+            log_ticket(conn, row["id"], iso, "no_show", counter.site, counter.id, actor.name, data)
         return self._ticket_changed(counter, dict(ticket))
 
     def transfer(self, counter_id: str, actor: Actor, *, service: str | None = None,

@@ -197,7 +197,9 @@ def counter_recall(counter_id: str) -> Any:
 @bp.post("/counters/<counter_id>/no-show")
 def counter_no_show(counter_id: str) -> Any:
     actor = require("counter.operate")
-    return jsonify(center().engine.no_show(counter_id, actor, expect=_ticket_ref(json_body())))
+    data = json_body()
+    return jsonify(center().engine.no_show(counter_id, actor, expect=_ticket_ref(data),
+                                           confirmed=bool(field(data, "confirmed", bool, default=False))))
 
 
 @bp.post("/counters/<counter_id>/start")

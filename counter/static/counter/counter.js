@@ -104,6 +104,7 @@
     document.body.dataset.ticket = t ? String(t.id) : "";
     document.body.dataset.status = t ? t.status : "";
     if (!t && (openId === "panel-finish" || openId === "panel-transfer")) closePanels();
+    if (openId === "panel-noshow" && (!t || t.id !== noShowFor || t.status !== "called")) closePanels();
     if (t && marksFor !== t.id) { marks = []; marksFor = t.id; }
     updateButtons();
     tick();
@@ -296,7 +297,14 @@
       });
     },
     recall() { const t = needTicket(); if (t) act(() => X.api("POST", BASE + "/recall", { ticket: t.id })); },
-    noshow() { const t = needTicket(); if (t) act(() => X.api("POST", BASE + "/no-show", { ticket: t.id })); },
+    noshow() {
+      const t = needTicket();
+      if (!t) return;
+      // Right after the call the citizen may still be on the way, and V may be a stray key: ask first.
+      const after = since(t.last_called_at);
+      if (after < data.no_show_confirm_s) openNoShow(t, after);
+      else act(() => X.api("POST", BASE + "/no-show", { ticket: t.id }));
+    },
     start() { const t = needTicket(); if (t) act(() => X.api("POST", BASE + "/start", { ticket: t.id })); },
     finish() { if (needTicket()) openFinish(); },
     transfer() { if (needTicket()) openTransfer(); },
@@ -458,6 +466,23 @@
     });
   }
 
+  let noShowFor = null;     // the ticket the no-show dialog asks about
+  function openNoShow(t, after) {
+    openPanel("panel-noshow");
+    noShowFor = t.id;
+    const s = Math.max(0, Math.round(after));
+    $("noshow-text").textContent = T(
+      "Số " + t.number + " mới được gọi " + s + " giây trước — công dân có thể đang đi tới quầy.",
+      "Ticket " + t.number + " was called only " + s + " s ago: the citizen may be on the way.");
+    $("noshow-confirm").focus();
+  }
+  $("noshow-confirm").addEventListener("click", confirmNoShow);
+  function confirmNoShow() {
+    const t = current();
+    if (!t || t.id !== noShowFor) { closePanels(); return; }
+    act(() => X.api("POST", BASE + "/no-show", { ticket: t.id, confirmed: true }), () => closePanels());
+  }
+
   $("callnum-confirm").addEventListener("click", confirmCallnum);
   function confirmCallnum() {
     const number = $("callnum-input").value.trim();
@@ -487,6 +512,7 @@
         if (openId === "panel-finish") finishEnter();
         else if (openId === "panel-transfer") confirmTransfer();
         else if (openId === "panel-callnum") confirmCallnum();
+        else if (openId === "panel-noshow") confirmNoShow();
         return;
       }
       const tag = e.target && e.target.tagName;
