@@ -189,7 +189,10 @@ def document() -> dict[str, Any]:
                 "Call one chosen ticket (by id or printed number), also a no-show who came back",
                 _body({"ticket": {"type": "integer"}, "number": CODE}, any_of=["ticket", "number"])),
             "/api/counters/{counter_id}/recall": _counter_action("Call the current ticket again"),
-            "/api/counters/{counter_id}/no-show": _counter_action("The called citizen did not come"),
+            "/api/counters/{counter_id}/no-show": _counter_action(
+                "The called citizen did not come (`confirmed`: the clerk confirmed one within no_show_confirm_s of "
+                "the call; kept in the audit log)",
+                _body({**EXPECT, "confirmed": {"type": "boolean"}})),
             "/api/counters/{counter_id}/start": _counter_action("The citizen is at the desk: service starts"),
             "/api/counters/{counter_id}/procedure": _counter_action(
                 "Mark one procedure done now (it gets its own service time)",
