@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import requests
 from playwright.sync_api import expect
@@ -86,3 +88,46 @@ def test_a_forced_release_shows_who_put_the_citizen_back_in_the_queue(page, serv
     expect(released).to_contain_text("Buộc đóng quầy")
     expect(released).to_contain_text("quầy do: staff1")
     expect(released).to_contain_text("về lại chỗ trong hàng chờ")
+
+
+def test_sign_ins_and_unknown_details_read_as_words_not_json(page, server):
+    """A sign-in's detail is its address in words; a key the page does not know reads as its name, typed text
+    stays text (escaped), and no raw JSON reaches the cell."""
+    import json
+    import sqlite3
+
+    sign_in(page, server)  # records "login" with {"address": "127.0.0.1"}
+    with sqlite3.connect(server.db) as conn:
+        conn.execute("INSERT INTO audit_log (at, actor, role, action, target, detail) VALUES (?,?,?,?,?,?)",
+                     (entry_time(server), "manager", "manager", "voice_pack.create", "7",
+                      json.dumps({"lang": "vi", "name": "<b>Giọng</b> chị Lan", "mood": {"tone_level": 2},
+                                  "extra_tags": ["a", "b"]}, ensure_ascii=False)))
+    page.goto(server.url + "/manager/audit?staff=manager")
+    login = page.locator('#audit tr[data-action="login"][data-actor="manager"]').first
+    expect(login).to_contain_text("Đăng nhập", timeout=10000)
+    cell = login.locator("td").nth(6)
+    expect(cell).to_have_text("địa chỉ máy: 127.0.0.1")
+    created = page.locator('#audit tr[data-action="voice_pack.create"]')
+    expect(created).to_contain_text("Tạo bộ giọng")
+    detail = created.locator("td").nth(6)
+    expect(detail).to_contain_text("ngôn ngữ: vi")
+    expect(detail).to_contain_text("tên: <b>Giọng</b> chị Lan")  # shown as typed: not bold, not markup
+    expect(detail).to_contain_text("mood: tone level: 2")
+    expect(detail).to_contain_text("extra tags: a, b")
+    assert created.locator("b").count() == 0
+    for cell_text in page.locator("#audit tbody td:nth-child(7)").all_text_contents():
+        assert "{" not in cell_text and '"' not in cell_text, cell_text
+
+
+def entry_time(server) -> str:
+    """Now, as the audit log stores it (UTC ISO): the entry falls in today's page."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def test_audit_times_are_in_vietnamese_date_order(page, server):
+    sign_in(page, server)
+    page.goto(server.url + "/manager/audit?staff=manager")
+    first = page.locator('#audit tbody tr[data-action] td').first
+    expect(first).to_have_text(re.compile(r"^\d{2}:\d{2}:\d{2} \d{2}/\d{2}/\d{4}$"), timeout=10000)

@@ -35,6 +35,11 @@
     forced_release: [["", ""], (v) => (v ? t("buộc đóng quầy", "forced release") : "")],
     held_by: [["quầy do", "counter held by"], String], ticket: [["số", "ticket"], String],
     citizen: [["công dân", "citizen"], (v) => (VALUES[v] ? t(...VALUES[v]) : v)],
+    address: [["địa chỉ máy", "address"], String], name: [["tên", "name"], String],
+    lang: [["ngôn ngữ", "language"], String], key: [["đoạn thu", "clip"], String],
+    duration_s: [["thời lượng", "length"], (v) => String(v).replace(".", en ? "." : ",") + t(" giây", " s")],
+    clips: [["số đoạn thu", "clips"], String], packs: [["bộ giọng", "voice packs"], (v) => [].concat(v).join(", ")
+      || t("không có", "none")],
   };
   const VALUES = { requeue: ["về lại chỗ trong hàng chờ", "back at their place in the queue"],
     no_show: ["vắng mặt", "no-show"] };
@@ -64,22 +69,30 @@
     "token.create": ["Tạo mã thiết bị", "Device token created"], "token.revoke": ["Thu hồi mã thiết bị", "Device token revoked"],
     "counter.services": ["Đổi dịch vụ của quầy", "Counter services changed"],
     issued: ["Cấp số", "Ticket issued"], procedure: ["Xong một thủ tục", "Procedure done"],
+    "voice_pack.create": ["Tạo bộ giọng", "Voice pack created"], "voice_pack.delete": ["Xóa bộ giọng", "Voice pack deleted"],
+    "voice_pack.import": ["Nhập bộ giọng", "Voice pack imported"], "voice_clip.record": ["Thu một đoạn giọng", "Clip recorded"],
+    "voice_clip.delete": ["Xóa một đoạn giọng", "Clip deleted"], display_voice: ["Chọn bộ giọng cho màn hình", "Display voice packs set"],
   };
   const WHO = { system: ["hệ thống", "system"] };
-  const fmt = new Intl.DateTimeFormat(en ? "en-GB" : "vi-VN", {
-    timeZone: d.timezone || "Asia/Ho_Chi_Minh", hour: "2-digit", minute: "2-digit", second: "2-digit",
-    day: "2-digit", month: "2-digit", year: "numeric", hourCycle: "h23" });
-
+  // "22:30:05 07/12/2026" in the center's zone (live.js: the one rule for dates in Vietnamese text).
   function when(iso) {
-    const moment = new Date(iso);
-    return isNaN(moment) ? iso : fmt.format(moment);
+    return isNaN(new Date(iso)) ? iso : xephang.dateTime(iso, true);
   }
 
-  // {"key": value} → "label: value · …" in the reader's language.
+  // A value no key above knows, still in words: lists joined, objects as "key: value", never raw JSON.
+  function plain(v) {
+    if (Array.isArray(v)) return v.map(plain).join(", ");
+    if (v && typeof v === "object") return Object.entries(v).map(([k, x]) => k.replace(/_/g, " ") + ": " + plain(x)).join(", ");
+    if (typeof v === "boolean") return v ? t("có", "yes") : t("không", "no");
+    return String(v);
+  }
+
+  // {"key": value} → "label: value · …" in the reader's language (an unknown key reads as its own name).
   function fields(data) {
+    if (!data || typeof data !== "object") return plain(data);
     return Object.entries(data).filter(([k, v]) => v !== null && v !== "" && !HIDDEN.has(k))
       .map(([k, v]) => {
-        const [label, show] = KEYS[k] || [[k, k], (x) => (typeof x === "object" ? JSON.stringify(x) : String(x))];
+        const [label, show] = KEYS[k] || [[k.replace(/_/g, " "), k.replace(/_/g, " ")], plain];
         const value = show(v);
         const name = t(...label);
         return value === "" ? "" : (name ? name + ": " + value : value);
@@ -101,13 +114,15 @@
     if (entry.ticket_id) {
       try { return fields(JSON.parse(raw)); } catch (e) { return String(raw); }
     }
-    // Administration: "<target> <JSON detail>"; the target is an account, a device or a counter.
+    // Administration: "<target> <JSON detail>"; the target is an account, a device or a counter, or none (a
+    // sign-in: the detail alone).
     const text = String(raw).trim();
-    const cut = text.indexOf(" {");
+    const cut = text.startsWith("{") ? 0 : text.indexOf(" {");
     const target = cut < 0 ? text : text.slice(0, cut);
     let extra = "";
     if (cut >= 0) {
-      try { extra = fields(JSON.parse(text.slice(cut + 1))); } catch (e) { extra = text.slice(cut + 1); }
+      const json = text.slice(cut).trim();
+      try { extra = fields(JSON.parse(json)); } catch (e) { extra = json; }
     }
     const shown = counters[target] || named("kiosks", target);
     return [shown, extra].filter((x) => x).join(" · ");
