@@ -204,6 +204,9 @@ def create_app(config: Config | str, db_path: str, *, clock: Clock = system_cloc
     attach(socketio, app, c, message_queue)
     if housekeeping:
         housekeeping_loop.start(engine)
+        from .output.printing import start_warm_up
+
+        start_warm_up(c)  # the first ticket after a start as fast as any other (fonts, printer profiles, pool)
         if cfg.outbound is not None:  # a node sends to its center, a center with [hub] to the province
             from .sync import link
 

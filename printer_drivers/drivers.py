@@ -68,6 +68,9 @@ class PrintResult:
     message_en: str = ""
     health: Health = field(default_factory=Health)
     seconds: float = 0.0
+    # Set when the deadline passed while the write still ran: the real outcome once it is known (None until
+    # then). A printer that takes the whole job a moment late printed it: the caller must not call it failed.
+    settled: Callable[[], PrintResult | None] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def failed(cls, code: str, health: Health | None = None, detail: str = "") -> PrintResult:
@@ -351,6 +354,12 @@ def send(printer: Printer, data: bytes | None, deadline_s: float = DEFAULT_DEADL
 
     def work() -> None:
         try:
+            _work()
+        finally:
+            box["done"] = True  # read by `settled` from whatever thread asks
+
+    def _work() -> None:
+        try:
             if printer.driver == "network":
                 box["health"] = _network(printer, data, deadline - 0.05)
             elif printer.driver == "cups":
@@ -371,9 +380,17 @@ def send(printer: Printer, data: bytes | None, deadline_s: float = DEFAULT_DEADL
     except TimeoutError:
         timed_out = True
     seconds = time.monotonic() - start
-    if timed_out:
+    if timed_out and not box.get("done"):
         result = PrintResult.failed("timeout")
-    elif "fault" in box:
+        result.settled = lambda: _outcome(box, time.monotonic() - start) if box.get("done") else None
+        result.seconds = seconds
+        return result
+    return _outcome(box, seconds)
+
+
+def _outcome(box: dict[str, Any], seconds: float) -> PrintResult:
+    """What a finished write says: printed with the printer's health, or the fault it met."""
+    if "fault" in box:
         fault: PrinterFault = box["fault"]
         result = PrintResult.failed(fault.code, fault.health, fault.detail)
     else:

@@ -16,6 +16,7 @@
   let backTimer = null;
   let countdown = null;
   let prioService = null;
+  let shownTicket = null;  // the id of the ticket on screen, for its late printing outcome
 
   // Spoken guidance (kiosk `voice = true`): the browser's Vietnamese voice if it has one, else the audio
   // the server renders with espeak-ng, as the displays do. A new phrase cuts the previous one short.
@@ -156,12 +157,8 @@
     $("t-wait").hidden = !t.estimated_wait_range_s && !!note;  // the note says why, instead of "—"
     $("t-wait").textContent = T("Thời gian chờ dự kiến: ", "Estimated wait: ") + xephang.waitRange(t.estimated_wait_range_s, lang);
     $("t-qr").src = t.qr_url;
-    const pr = $("t-print");
-    pr.classList.toggle("is-fail", !p.ok);
-    if (!p.ok) pr.textContent = lang === "en" ? answer.message_en : answer.message;
-    else if (p.status === "printed") pr.textContent = T("Mời Ông/Bà nhận phiếu in bên dưới", "Please take your printed ticket below");
-    else pr.textContent = T("Mời Ông/Bà ghi nhớ số thứ tự", "Please remember your number");
-    pr.dataset.status = p.ok ? (p.status || "") : "failed";
+    shownTicket = t.id;
+    showPrint(p.ok, p.status, lang === "en" ? answer.message_en : answer.message);
     show("k-ticket");
     // Read out to its end even when the screen goes back to the start (a citizen's tap or "Xong" stops it).
     if (voiceOn && t.speech) say("ticket", t.speech[lang], "&ticket=" + encodeURIComponent(t.public_id));
@@ -172,6 +169,22 @@
       $("t-count").textContent = Math.max(0, left);
       if (left <= 0) show("k-start");
     }, 1000);
+  }
+
+  // The printing line. "pending": the printer was still taking the job when the answer was due; the server
+  // sends its real outcome (`printer.status` with `late`) and the line follows it, never a failure it did not have.
+  function showPrint(ok, status, failText) {
+    const pr = $("t-print");
+    pr.classList.toggle("is-fail", !ok);
+    if (!ok) pr.textContent = failText;
+    else if (status === "printed") pr.textContent = T("Mời Ông/Bà nhận phiếu in bên dưới", "Please take your printed ticket below");
+    else if (status === "pending") pr.textContent = T("Đang in phiếu…", "Printing your ticket…");
+    else pr.textContent = T("Mời Ông/Bà ghi nhớ số thứ tự", "Please remember your number");
+    pr.dataset.status = ok ? (status || "") : "failed";
+  }
+  function onPrinterStatus(e) {
+    if (!e || !e.late || e.kiosk !== kioskId || e.ticket !== shownTicket || $("k-ticket").hidden) return;
+    showPrint(e.ok, e.ok ? "printed" : "failed", T(e.kiosk_message || "", e.kiosk_message_en || ""));
   }
 
   function showError(text) {
@@ -274,14 +287,37 @@
   $("k-error-ok").addEventListener("click", () => show("k-start"));
 
   xephang.api("GET", "/api/queue?site=" + encodeURIComponent(site), undefined, token).then(onState).catch(() => {});
+  let socketUp = false;
+  let probeOk = true;
+  function showConn() { $("k-conn").hidden = socketUp && probeOk; }
   xephang.live({
     site, token, onState,
-    on: { "queue.updated": (q) => onState({ services: q.services }) },
+    on: { "queue.updated": (q) => onState({ services: q.services }), "printer.status": onPrinterStatus },
     onStatus: (ok) => {
-      $("k-conn").hidden = ok;
+      socketUp = ok;
+      showConn();
       if (ok) xephang.api("GET", "/api/queue?site=" + encodeURIComponent(site), undefined, token).then(onState).catch(() => {});
     },
   });
+  // A server that goes without closing the socket (cable pulled, machine frozen) is noticed by Socket.IO only
+  // after its ping timeout (20 s), or at the next tap: a cheap probe each second shows the sign within 3 s.
+  let probing = false;
+  setInterval(async () => {
+    if (probing || !socketUp) return;
+    probing = true;
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), 1500);
+    try {
+      const r = await fetch("/api/health", { cache: "no-store", signal: ctl.signal });
+      probeOk = r.ok;
+    } catch (e) {
+      probeOk = false;
+    } finally {
+      clearTimeout(timer);
+      probing = false;
+      showConn();
+    }
+  }, 1000);
   show("k-start");
   setButtons();
 })();
