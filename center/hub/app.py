@@ -142,16 +142,28 @@ def create_hub_app(cfg: HubConfig) -> Flask:
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp
 
+    from ..queue.clock import vn_date, vn_datetime
+    from ..reports.labels import fmt_duration
+    from .pages import lang
+
+    # Dates in Vietnamese order and durations as the center's reports write them, on every hub page
+    # ({{ day | vn_date }}, {{ moment | vn_datetime }}, {{ seconds | duration }}); ISO stays in the JSON API.
+    app.add_template_filter(lambda d, weekday=False: vn_date(d, weekday=weekday, lang=lang(), tz=cfg.tz), "vn_date")
+    app.add_template_filter(lambda m, seconds=False: vn_datetime(m, cfg.tz, seconds=seconds), "vn_datetime")
+    app.add_template_filter(fmt_duration, "duration")
+
     @app.errorhandler(QueueError)
     def queue_error(e: QueueError) -> Any:
+        if _wants_page():
+            return error_page(e)
         resp = jsonify(e.to_dict())
         resp.status_code = e.status
         return resp
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> Any:
-        return queue_error(QueueError(e.name, e.description or e.name,
-                                      code=(e.name or "error").lower().replace(" ", "_"), status=e.code or 500))
+        vi, en = _HTTP_TEXT.get(e.code or 500, (e.name, e.description or e.name))
+        return queue_error(QueueError(vi, en, code=(e.name or "error").lower().replace(" ", "_"), status=e.code or 500))
 
     @app.errorhandler(Exception)
     def unexpected(e: Exception) -> Any:
@@ -160,6 +172,37 @@ def create_hub_app(cfg: HubConfig) -> Flask:
                                       code="internal", status=503 if "psycopg" in type(e).__module__ else 500))
 
     return app
+
+
+# Vietnamese first for the errors werkzeug raises (its own text is English only).
+_HTTP_TEXT = {400: ("Yêu cầu không hợp lệ", "Bad request"),
+              404: ("Không tìm thấy trang hoặc dữ liệu này", "This page or record does not exist"),
+              405: ("Địa chỉ này không nhận yêu cầu kiểu này", "Method not allowed here"),
+              413: ("Dữ liệu gửi lên quá lớn", "Request too large")}
+
+
+def _wants_page() -> bool:
+    """A browser asking for a page gets a page; an API client (JSON or */*), a center's /sync/ link and the
+    JSON routes (/hub/api/, /api/) get the JSON error."""
+    if request.path.startswith(("/sync/", "/hub/api/", "/api/")):
+        return False
+    accept = request.accept_mimetypes
+    return accept["text/html"] > accept["application/json"]
+
+
+def error_page(e: QueueError) -> Any:
+    """The error as a page in the reader's language, with the way back (the panel, or the booking page)."""
+    from flask import render_template
+
+    from .pages import _tr, lang
+
+    booking_side = request.path.startswith("/dat-lich")
+    try:
+        return render_template("hub/error.html", e=e, tr=_tr, lang=lang(), hub=hub_config(),
+                               booking_side=booking_side), e.status
+    except Exception:  # noqa: BLE001 - the error page itself must never fail into a 500 without a body
+        log.exception("error page failed")
+        return f"{e.message} / {e.message_en}", e.status, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 _kept = threading.local()  # each thread's connection per database, between requests

@@ -19,19 +19,19 @@ from markupsafe import Markup
 
 from ..config.model import Security
 from ..errors import Invalid, QueueError, Unauthorized
+from ..queue.clock import vn_date
 from ..web.auth import hash_token
 from ..web.clients import client_address
 from . import accounts, booking
 from .accounts import hub_cfg
 from .booking_schema import pepper
+from .names import center_names
 from .pages import _tr, lang
 
 bp = Blueprint("hub_booking", __name__)
 PAGE_PER_MIN = int(os.environ.get("XEPHANG_HUB_BOOK_PAGES_PER_MIN", "240"))
 POSTS_PER_MIN = int(os.environ.get("XEPHANG_HUB_BOOK_POSTS_PER_MIN", "20"))
 API_PER_MIN = int(os.environ.get("XEPHANG_HUB_API_PER_MIN", "600"))
-DAY_NAMES = {"vi": ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật"),
-             "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")}
 
 
 def _client() -> str:
@@ -77,7 +77,17 @@ def _system(conn: Any) -> str:
 
 
 def _day_label(d: date) -> str:
-    return f"{DAY_NAMES[lang()][d.weekday()]} {d:%d/%m}"
+    """"thứ Hai, 07/12/2026": the day a citizen books, as every screen writes a date."""
+    return vn_date(d, weekday=True, lang=lang())
+
+
+def _named(conn: Any, places: list[booking.Place]) -> list[booking.Place]:
+    """The places under their centers' names by the hub's one rule (center/hub/names.py): two centers that send
+    the same name are told apart, so a citizen is never sent to the wrong center."""
+    names = center_names(conn, hub_cfg(), lang() == "en")
+    for p in places:
+        p.center_name = names.get(p.center, p.center_name)
+    return places
 
 
 def _spaced(code: str) -> str:
@@ -102,8 +112,9 @@ def _step(conn: Any, error: str | None = None, status: int = 200) -> Any:
     now = _now()
     key, service, day = args.get("place", ""), args.get("service", ""), args.get("day", "")
     if not key:
-        return _render("hub/book.html", status, step="place", places=booking.places(conn, hub_cfg(), en), error=error)
-    p = booking.place(conn, hub_cfg(), key, en)
+        return _render("hub/book.html", status, step="place", places=_named(conn, booking.places(conn, hub_cfg(), en)),
+                       error=error)
+    p = _named(conn, [booking.place(conn, hub_cfg(), key, en)])[0]
     if service not in p.services:
         return _render("hub/book.html", status, step="service", p=p, error=error)
     days = p.days(now)
@@ -124,7 +135,7 @@ def book_page() -> Any:
             return _step(conn)
         except QueueError as e:
             return _render("hub/book.html", e.status, step="place",
-                           places=booking.places(conn, hub_cfg(), lang() == "en"), error=_msg(e))
+                           places=_named(conn, booking.places(conn, hub_cfg(), lang() == "en")), error=_msg(e))
 
 
 def _msg(e: QueueError) -> str:
@@ -155,6 +166,7 @@ def book_done() -> Any:
         return redirect(url_for("hub_booking.book_page"))
     with _connection() as conn:
         b = booking.lookup(conn, hub_cfg(), code, lang() == "en")
+        b["center_name"] = center_names(conn, hub_cfg(), lang() == "en").get(b["center"], b["center_name"])
     return _render("hub/book_done.html", b=b, spaced=_spaced(b["code"]), qr=_qr(b["code"]))
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .config import HubCenter, HubConfig
+from .names import center_names
 
 SILENT_S = 300  # a center silent this long is an alert (it pushes every few seconds while up)
 CLOCK_WARN_S = 120  # as the center warns of its nodes' clocks
@@ -41,6 +42,7 @@ def live(conn: Any, cfg: HubConfig, centers: list[HubCenter], now: datetime | No
         "SELECT center, last_contact_at, version, clock_offset_s FROM hub_centers WHERE center = ANY(%s)", (ids,))}
     labels = {r[0]: r[1] or {} for r in conn.execute(
         "SELECT center, labels FROM hub_labels WHERE center = ANY(%s)", (ids,))}
+    names = center_names(conn, cfg, en)
     waits: dict[str, list[tuple[str, int, datetime | None]]] = {}
     for center, service, n, oldest in conn.execute(
             "SELECT center, service, count(*), min(queue_at) FROM tickets WHERE center = ANY(%s) AND service_day = %s "
@@ -60,7 +62,7 @@ def live(conn: Any, cfg: HubConfig, centers: list[HubCenter], now: datetime | No
     rows, alerts = [], []
     for c in centers:
         lab = labels.get(c.id, {})
-        name = (lab.get("center_name_en") if en else None) or c.name
+        name = names.get(c.id, c.name)
         m = meta.get(c.id)
         contact = m[1] if m else None
         silent = (now - contact).total_seconds() if contact else None

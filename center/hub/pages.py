@@ -14,9 +14,11 @@ from flask import Blueprint, Flask, Response, jsonify, redirect, render_template
 
 from . import accounts, live, reports
 from .accounts import HubUser, chosen_centers, hub_cfg, signed_in
+from .names import center_names
 
 bp = Blueprint("hub_pages", __name__)
 CHART_JS = Path(__file__).resolve().parent.parent / "static" / "vendor" / "chart.umd.min.js"
+XEPHANG_JS = Path(__file__).resolve().parent.parent / "static" / "js" / "live.js"
 
 
 def lang() -> str:
@@ -30,10 +32,6 @@ def lang() -> str:
 
 def _tr(vi: str, en: str) -> str:
     return en if lang() == "en" else vi
-
-
-def _today() -> str:
-    return datetime.now(UTC).astimezone(hub_cfg().tz).date().isoformat()
 
 
 def _connection() -> Any:
@@ -76,8 +74,11 @@ def logout() -> Any:
 
 
 def _page(template: str, user: HubUser, **kw: Any) -> str:
+    with _connection() as conn:
+        names = center_names(conn, hub_cfg(), lang() == "en")
+    centers = [{"id": c.id, "name": names.get(c.id, c.name)} for c in accounts.visible_centers(hub_cfg(), user)]
     return render_template(template, user=user, tr=_tr, lang=lang(), hub=hub_cfg(), csrf=accounts.csrf_token(),
-                           centers=accounts.visible_centers(hub_cfg(), user), **kw)
+                           centers=centers, **kw)
 
 
 @bp.get("/hub/")
@@ -97,9 +98,11 @@ def live_json(user: HubUser) -> Any:
 def _report() -> tuple[reports.HubFilters, dict[str, Any]]:
     user = accounts.current_user()
     assert user is not None  # the route's guard ran first
-    f = reports.HubFilters.parse(request.args, _today())
-    centers = chosen_centers(hub_cfg(), user, f.center)
+    today = datetime.now(UTC).astimezone(hub_cfg().tz).date()
     with _connection() as conn:
+        wanted = chosen_centers(hub_cfg(), user, request.args.get("center") or None)
+        f = reports.HubFilters.parse(request.args, today.isoformat(), reports.default_range(conn, wanted, today))
+        centers = chosen_centers(hub_cfg(), user, f.center)
         return f, reports.report(conn, hub_cfg(), centers, f, lang())
 
 
@@ -108,13 +111,10 @@ def _report() -> tuple[reports.HubFilters, dict[str, Any]]:
 def reports_page(user: HubUser) -> Any:
     f, rep = _report()
     with _connection() as conn:
-        ids = [c.id for c in accounts.visible_centers(hub_cfg(), user)]
-        sites = sorted({r[0] for r in conn.execute("SELECT DISTINCT site FROM hub_daily WHERE center = ANY(%s)",
-                                                   (ids,))})
-        services = sorted({r[0] for r in conn.execute("SELECT DISTINCT service FROM hub_daily WHERE center = ANY(%s)",
-                                                      (ids,))})
+        options = reports.filter_options(conn, hub_cfg(), accounts.visible_centers(hub_cfg(), user), lang())
     query = {k: v for k, v in request.args.items() if v and k != "lang"}
-    return _page("hub/reports.html", user, f=f, rep=rep, sites=sites, services=services, query=query,
+    return _page("hub/reports.html", user, f=f, rep=rep, sites=options["sites"], services=options["services"],
+                 query=query,
                  groups=[("center", _tr("Trung tâm", "Center")), ("service", _tr("Dịch vụ", "Service")),
                          ("procedure", _tr("Thủ tục", "Procedure")), ("hour", _tr("Giờ trong ngày", "Hour of day")),
                          ("day", _tr("Ngày", "Day"))])
@@ -151,6 +151,13 @@ def report_xlsx(user: HubUser) -> Any:
 def chart_js() -> Any:
     """The center's vendored Chart.js, served as is: the province works offline, and one copy stays in git."""
     return send_file(CHART_JS, mimetype="text/javascript", max_age=86400)
+
+
+@bp.get("/hub/vendor/xephang.js")
+def xephang_js() -> Any:
+    """The center's own center/static/js/live.js: the hub's pages write times and dates with the same
+    xephang.clockTime / dateTime / date (the center's zone from <meta name="timezone">, 24 h, 07/12/2026)."""
+    return send_file(XEPHANG_JS, mimetype="text/javascript", max_age=3600)
 
 
 @bp.get("/hub")

@@ -11,17 +11,20 @@ count it twice. Grouping by procedure reads tickets and ticket_procedures only (
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from ..errors import Invalid
+from ..queue.clock import vn_date
 from ..reports.export import tables_csv, tables_xlsx
 from . import rollup_read
 from .config import HubCenter, HubConfig
+from .names import center_names
 
 GROUPS = ("center", "service", "procedure", "hour", "day")
 RANKS = ("service_level", "satisfaction")
 MAX_DAYS = 3700
+DEFAULT_DAYS = 30  # a report asked for without dates covers the last 30 days (a center's month at a glance)
 
 _DAILY_KEY = {"all": "'all'", "center": "d.center", "service": "d.service", "hour": "d.hour::int",
               "day": "d.service_day::text"}
@@ -46,12 +49,16 @@ class HubFilters:
     rank: str = "service_level"
 
     @classmethod
-    def parse(cls, args: Any, today: str) -> HubFilters:
+    def parse(cls, args: Any, today: str, default: tuple[str, str] | None = None) -> HubFilters:
+        """The filters of a request; without dates, `default` (`default_range`), else today alone."""
         def get(name: str) -> str | None:
             v = args.get(name)
             return v.strip() if isinstance(v, str) and v.strip() else None
 
-        f = cls(date_from=get("from") or today, date_to=get("to") or get("from") or today, center=get("center"),
+        start, end = get("from"), get("to")
+        if not start and not end:
+            start, end = default or (today, today)
+        f = cls(date_from=start or today, date_to=end or start or today, center=get("center"),
                 site=get("site"), service=get("service"), group=get("group") or "center",
                 rank=get("rank") or "service_level")
         try:
@@ -66,6 +73,18 @@ class HubFilters:
         if f.rank not in RANKS:
             raise Invalid("Cách xếp hạng không hợp lệ", f"rank must be one of {', '.join(RANKS)}", code="bad_rank")
         return f
+
+
+def default_range(conn: Any, centers: list[HubCenter], today: date) -> tuple[str, str]:
+    """The last DEFAULT_DAYS days up to today; when they hold nothing (every center silent for longer), the
+    DEFAULT_DAYS days up to the last day with figures: a report never opens on "no data" while the hub has some.
+    One index lookup per center (hub_daily's key starts with center, service_day)."""
+    row = conn.execute("SELECT max(x.d) FROM unnest(%s::text[]) AS c(id), LATERAL (SELECT max(service_day) AS d "
+                       "FROM hub_daily WHERE center = c.id AND service_day <= %s) x",
+                       ([c.id for c in centers], today)).fetchone()
+    last = row[0] if row else None
+    end = last if last is not None and (today - last).days >= DEFAULT_DAYS else today
+    return (end - timedelta(days=DEFAULT_DAYS - 1)).isoformat(), end.isoformat()
 
 
 def _r(x: float | None, digits: int = 1) -> float | None:
@@ -145,15 +164,16 @@ def _finish(key: Any, label: str, a: dict[str, Any]) -> dict[str, Any]:
 class _Labels:
     """Names from what each center sent of its config (hub_labels), in the reader's language."""
 
-    def __init__(self, conn: Any, centers: list[HubCenter], en: bool) -> None:
+    def __init__(self, conn: Any, cfg: HubConfig, centers: list[HubCenter], en: bool) -> None:
         self.en = en
-        self.centers = {c.id: c.name for c in centers}
+        self.centers = center_names(conn, cfg, en)
         self.services: dict[str, str] = {}
         self.procedures: dict[str, str] = {}
-        for center, lab in conn.execute("SELECT center, labels FROM hub_labels WHERE center = ANY(%s) ORDER BY center",
+        self.sites: dict[str, str] = {}
+        for _center, lab in conn.execute("SELECT center, labels FROM hub_labels WHERE center = ANY(%s) ORDER BY center",
                                         ([c.id for c in centers],)):
-            if en and lab.get("center_name_en"):
-                self.centers[center] = lab["center_name_en"]
+            for code, st in (lab.get("sites") or {}).items():
+                self.sites.setdefault(code, self._name(st, code))
             for code, sv in (lab.get("services") or {}).items():
                 self.services.setdefault(code, self._name(sv, code))
                 for pc, p in (sv.get("procedures") or {}).items():
@@ -169,9 +189,24 @@ class _Labels:
             return self.services.get(key, str(key))
         if group == "procedure":
             return self.procedures.get(key, str(key))
+        if group == "site":
+            return self.sites.get(key, str(key))
         if group == "hour":
             return f"{int(key):02d}:00"
+        if group == "day" and key not in (None, "all"):
+            return vn_date(str(key))
         return "Tổng" if key == "all" and not self.en else ("All" if key == "all" else str(key))
+
+
+def filter_options(conn: Any, cfg: HubConfig, centers: list[HubCenter],
+                   lang: str = "vi") -> dict[str, list[tuple[str, str]]]:
+    """The report form's choices as (code, name): each visible center's sites (with the center's name when
+    several centers are listed: every center has a "reception point 1") and the services they sent."""
+    label = _Labels(conn, cfg, centers, lang == "en")
+    sites = [(s, f"{label('center', c.id)} · {label('site', s)}" if len(centers) > 1 else label("site", s))
+             for c in centers for s in c.sites]
+    services = list(label.services.items())  # in the order the center lists them (its config.toml)
+    return {"sites": sites, "services": services}
 
 
 def _rows(conn: Any, f: HubFilters, params: dict[str, Any], group: str, label: _Labels) -> list[dict[str, Any]]:
@@ -231,7 +266,7 @@ def report(conn: Any, cfg: HubConfig, centers: list[HubCenter], f: HubFilters, l
     """The report over `centers` (already narrowed to what the caller may see)."""
     params: dict[str, Any] = {"centers": [c.id for c in centers], "d0": f.date_from, "d1": f.date_to,
                               "tz": cfg.timezone, "site": f.site, "service": f.service}
-    label = _Labels(conn, centers, lang == "en")
+    label = _Labels(conn, cfg, centers, lang == "en")
     if rollup_read.is_long(f):
         rollup_read.clean_months(conn, params)
     summary = _rows(conn, f, params, "all", label)

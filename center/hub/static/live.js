@@ -1,4 +1,5 @@
 // The province's live panel: polls /hub/api/live every 10 s, keeps the chosen column order (no CDN, no framework).
+// Times and dates come from the center's live.js (xephang.dateTime, loaded before this file): the hub's zone.
 "use strict";
 (function () {
   const table = document.getElementById("live");
@@ -15,9 +16,13 @@
     tr.appendChild(td);
     return td;
   }
-  function duration(s) {
-    if (!s) return "0";
-    return Math.floor(s / 60) + " " + text.min + " " + (s % 60) + " " + text.s;
+  // A wait with its units, whole seconds: "0 giây", "4 phút 5 giây", "2 giờ 3 phút".
+  function duration(seconds) {
+    const s = Math.max(0, Math.floor(Number(seconds) || 0));
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    if (h) return h + " " + text.h + " " + m + " " + text.min;
+    if (m) return m + " " + text.min + " " + (s % 60) + " " + text.s;
+    return s + " " + text.s;
   }
   function value(r, key) {
     if (key === "printers") return r.printer_problems.length;
@@ -69,7 +74,7 @@
         rows = data.centers;
         render();
         alerts(data.alerts);
-        document.getElementById("updated").textContent = text.updated + " " + new Date().toLocaleTimeString();
+        document.getElementById("updated").textContent = text.updated + " " + xephang.dateTime(data.now, true);  // the center's zone, 24 h
       })
       .catch(function () { document.getElementById("updated").textContent = text.offline; });
   }
