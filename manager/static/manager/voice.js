@@ -151,8 +151,16 @@
 
   $("vp-new").addEventListener("submit", async (ev) => {
     ev.preventDefault();
+    const name = $("vp-name");
+    if (!name.value.trim()) {  // said here: the browser's own "required" bubble shows nothing on some screens
+      name.setAttribute("aria-invalid", "true");
+      name.focus();
+      say(t("Hãy nhập tên bộ giọng (ví dụ: Giọng chị Lan) rồi bấm Tạo.", "Type a name for the pack (e.g. Ms Lan's voice), then Create."));
+      return;
+    }
+    name.removeAttribute("aria-invalid");
     try {
-      await X.api("POST", "/manager/api/voice/packs", { lang: $("vp-lang").value, name: $("vp-name").value });
+      await X.api("POST", "/manager/api/voice/packs", { lang: $("vp-lang").value, name: name.value });
       $("vp-name").value = "";
       await refresh();
       say(t("Đã tạo bộ giọng.", "Pack created."));
