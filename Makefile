@@ -50,9 +50,12 @@ $(VENDOR)/.stamp: node_modules/.stamp
 system:
 	./scripts/setup-system.sh
 
-# The demo center on a fresh database, with freshly generated credentials printed below.
+# The demo center on a fresh database, with freshly generated credentials printed below; `make run PORT=8081`
+# for another port. A port already taken stops it first, naming the process (scripts/check_port.py), before the
+# demo database is wiped.
 run: setup
 	-./scripts/setup-system.sh
+	$(BIN)/python scripts/check_port.py $(PORT)
 	mkdir -p var
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
 	$(BIN)/python -m center --db $(DEMO_DB) demo-init --config config.toml --base-url http://127.0.0.1:$(PORT)
@@ -61,8 +64,13 @@ run: setup
 
 # The province hub on this machine, for IT: PostgreSQL in var/hub-pg, the hub on :8090, two demo centers with
 # a few weeks of history pushing to it (scripts/hub_demo.py; README "Province hub demo"). Ctrl+C stops it all.
+# The demo's ports: `make hub-demo HUB_PORT=9090 HUB_CENTER1_PORT=9091 HUB_CENTER2_PORT=9092`.
+HUB_PORT ?= 8090
+HUB_CENTER1_PORT ?= 8091
+HUB_CENTER2_PORT ?= 8092
 hub-demo: setup
-	$(BIN)/python scripts/hub_demo.py
+	HUB_PORT=$(HUB_PORT) HUB_CENTER1_PORT=$(HUB_CENTER1_PORT) HUB_CENTER2_PORT=$(HUB_CENTER2_PORT) \
+	    $(BIN)/python scripts/hub_demo.py
 
 test: setup system
 	$(BIN)/ruff check .

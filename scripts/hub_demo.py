@@ -1,9 +1,11 @@
 """`make hub-demo`: the province hub on this machine, for IT to try before a real deployment (issue 16).
 
 A throwaway PostgreSQL cluster under var/hub-pg (Debian's binaries; run as the `postgres` user when started as
-root, since PostgreSQL refuses to run as root), `hub init`, the hub server on 127.0.0.1:8090, and two demo centers
-(the demo config.toml as "hoabinh", the same with renamed sites as "tanlap"), each on its own SQLite file under
-var/hub-demo/, with a few weeks of generated history joined to the hub, then serving and pushing live.
+root, since PostgreSQL refuses to run as root), `hub init`, hub accounts with generated passwords, the hub server on
+127.0.0.1:8090, and two demo centers on 8091 and 8092 (the demo config.toml as "hoabinh", the same with its own
+names and renamed sites as "tanlap"), each on its own SQLite file under var/hub-demo/, with a few weeks of
+generated history joined to the hub, then serving and pushing live. Ports: HUB_PORT, HUB_CENTER1_PORT,
+HUB_CENTER2_PORT; HUB_DEMO_VAR moves var/, HUB_DEMO_DAYS sets the days of history.
 Everything is made fresh at each run (a center's database identity is fixed at the hub once it joined).
 Ctrl+C stops everything.
 """
@@ -27,12 +29,39 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_DIR = ROOT / "var" / "hub-pg"
-DEMO_DIR = ROOT / "var" / "hub-demo"
-HUB_PORT = int(os.environ.get("HUB_PORT", "8090"))
-CENTERS = (("hoabinh", "Trung tâm PVHCC phường Hòa Bình", ("main", "branch"), 8091),
-           ("tanlap", "Trung tâm PVHCC phường Tân Lập", ("tl-main", "tl-branch"), 8092))
+VAR = Path(os.environ.get("HUB_DEMO_VAR") or ROOT / "var")  # where the cluster and the centers' files go
+PG_DIR = VAR / "hub-pg"
+DEMO_DIR = VAR / "hub-demo"
+
+
+def _port(name: str, default: int) -> int:
+    """A port from the environment (`make hub-demo HUB_PORT=9090`), checked before anything starts."""
+    raw = os.environ.get(name) or str(default)
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        sys.exit(f"{name}={raw!r}: a port number (1-65535) is required")
+    return int(raw)
+
+
+HUB_PORT = _port("HUB_PORT", 8090)
+# (id, name in hub.toml, sites, port; the centers' own names and their sites' come from center_config)
+CENTERS = (("hoabinh", "Trung tâm PVHCC phường Hòa Bình", ("main", "branch"), _port("HUB_CENTER1_PORT", 8091)),
+           ("tanlap", "Trung tâm PVHCC phường Tân Lập", ("tl-main", "tl-branch"), _port("HUB_CENTER2_PORT", 8092)))
 HISTORY_DAYS = int(os.environ.get("HUB_DEMO_DAYS", "21"))
+# The second center's own names: a copy of the demo config.toml would name it Hòa Bình, and the hub's booking
+# page would send a citizen booked at Tân Lập to Hòa Bình's address (each text the first center's, then ours).
+TANLAP_NAMES = (
+    ('name = "Trung tâm Phục vụ hành chính công phường Hòa Bình"',
+     'name = "Trung tâm Phục vụ hành chính công phường Tân Lập"'),
+    ('name_en = "Hoa Binh Ward Public Administration Service Center"',
+     'name_en = "Tan Lap Ward Public Administration Service Center"'),
+    ('name = "Điểm tiếp nhận số 1 – Trụ sở phường"', 'name = "Điểm tiếp nhận số 1 – Trụ sở phường Tân Lập"'),
+    ('name_en = "Reception point 1 – Ward headquarters"', 'name_en = "Reception point 1 – Tan Lap ward headquarters"'),
+    ('name = "Điểm tiếp nhận số 2 – Trụ sở cũ phường Tân Lập"', 'name = "Điểm tiếp nhận số 2 – Nhà văn hóa khu phố 3"'),
+    ('name_en = "Reception point 2 – Former Tan Lap ward headquarters"',
+     'name_en = "Reception point 2 – Quarter 3 community house"'),
+    ('address = "12 Lê Lợi, phường Hòa Bình"', 'address = "8 Nguyễn Trãi, phường Tân Lập"'),
+    ('address = "45 Trần Phú, phường Hòa Bình"', 'address = "21 Hùng Vương, phường Tân Lập"'),
+)
 
 
 def free_port() -> int:
@@ -100,10 +129,15 @@ class LocalPg:
 
 
 def center_config(center: str, sites: tuple[str, ...]) -> Path:
-    """The demo config.toml with a [hub]; the second center's sites, counters and devices renamed."""
+    """The demo config.toml with a [hub]; the second center with its own names, and its sites, counters and
+    devices renamed."""
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
     if sites[0] != "main":
         text = text.replace('"main', '"tl-main').replace('"branch', '"tl-branch')
+        for ours, theirs in TANLAP_NAMES:
+            if ours not in text:
+                sys.exit(f"config.toml changed: {ours!r} is not in it (update TANLAP_NAMES in {__file__})")
+            text = text.replace(ours, theirs)
     path = DEMO_DIR / f"{center}.toml"
     path.write_text(text + f'\n[hub]\nurl = "http://127.0.0.1:{HUB_PORT}"\ncenter = "{center}"\n', encoding="utf-8")
     return path
@@ -115,6 +149,20 @@ def xephang(*args: str | Path, stdin: str | None = None) -> str:
     if out.returncode:
         sys.exit(f"xephang {' '.join(map(str, args))} failed:\n{out.stdout}{out.stderr}")
     return out.stdout
+
+
+def hub_accounts(hub_toml: Path) -> str:
+    """A province account and one manager per center, with generated passwords (shown once, as `make run`
+    shows the center's): what `hub user add` makes for a real province (docs/federation.md, "Hub accounts")."""
+    from center.web.auth import generate_password
+
+    lines = ["Hub accounts (generated now, shown once):"]
+    for name, role, center in (("tinh", "province", None), *((f"{c}-quanly", "center", c) for c, *_ in CENTERS)):
+        password = generate_password()
+        xephang("hub", "user", "add", name, "--role", role, *(["--center", center] if center else []),
+                "--password-stdin", "--config", hub_toml, stdin=password + "\n")
+        lines.append(f"  {role + (' ' + center if center else ''):16} {name:16} password: {password}")
+    return "\n".join(lines)
 
 
 def wait_up(url: str, proc: subprocess.Popen, log: Path) -> None:
@@ -139,8 +187,22 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # SIGTERM (a service manager, `kill`) cleans up as Ctrl+C does
 
 
+def check_ports() -> None:
+    """Each chosen port distinct and free, said before anything starts (not as a server's log line later)."""
+    ports = [HUB_PORT, *(c[3] for c in CENTERS)]
+    if len(set(ports)) != len(ports):
+        sys.exit(f"the ports must differ: hub {HUB_PORT}, centers {', '.join(str(c[3]) for c in CENTERS)}")
+    for name, port in zip(("HUB_PORT", "HUB_CENTER1_PORT", "HUB_CENTER2_PORT"), ports, strict=True):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                sys.exit(f"port {port} is in use: choose another, e.g. `make hub-demo {name}={port + 100}`")
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, _interrupt)
+    check_ports()
     pg = LocalPg(PG_DIR)
     procs: list[subprocess.Popen] = []
     try:
@@ -155,6 +217,7 @@ def main() -> int:
                             f'dsn = "{pg.dsn}"\n{centers}', encoding="utf-8")
         hub_toml.chmod(0o600)  # the DSN has the password
         print(xephang("hub", "init", "--config", hub_toml).strip())
+        hub_creds = hub_accounts(hub_toml)
         hub_log = DEMO_DIR / "hub.log"
         procs.append(spawn(["hub", "serve", "--config", hub_toml, "--port", str(HUB_PORT), "--workers", "2"], hub_log))
         wait_up(f"http://127.0.0.1:{HUB_PORT}", procs[-1], hub_log)
@@ -173,6 +236,8 @@ def main() -> int:
             wait_up(base, procs[-1], log)
         print("\n" + "=" * 100)
         print(f"Province hub:  http://127.0.0.1:{HUB_PORT}/   (config {hub_toml}, log {hub_log})")
+        print(f"Booking page:  http://127.0.0.1:{HUB_PORT}/dat-lich")
+        print(hub_creds)
         print(f"PostgreSQL:    {pg.dsn}")
         print(f"               superuser: psql -h {pg.socket_dir} -p {pg.port} -U postgres xephang")
         for name, base, creds in credentials:
