@@ -334,11 +334,12 @@ def _ticket_ids(tables: dict[str, dict[str, Any]]) -> set[int]:
 
 def payload(db: Path, after: int = 0, keep: list[bytes] | None = None) -> dict[str, Any]:
     """What the node's link sends from outbox position `after` on, batch by batch as link.py makes them (up to
-    1000 positions, halved while the body is over 240 KiB): the bodies' bytes, and the rows (for `breakdown`).
+    BATCH_POSITIONS positions, halved while past protocol's bounds): the bodies' bytes, and the rows (`breakdown`).
     The bodies themselves are appended to `keep` when given."""
     from center.storage import outbox
+    from center.storage.outbox import BatchTooLarge
     from center.storage.store import connect
-    from center.sync.link import BATCH_POSITIONS, MAX_BODY
+    from center.sync.link import BATCH_POSITIONS
     from center.sync.protocol import encode
 
     conn = connect(str(db))
@@ -350,10 +351,11 @@ def payload(db: Path, after: int = 0, keep: list[bytes] | None = None) -> dict[s
             limit = BATCH_POSITIONS
             while True:
                 batch = outbox.collect(conn, NODE, after, limit)
-                body = encode(batch, _extra())
-                if len(body) <= MAX_BODY or limit <= 1:
+                try:
+                    body = encode(batch, _extra())
                     break
-                limit = max(1, limit // 2)
+                except BatchTooLarge:
+                    limit = max(1, limit // 2)
             bodies.append(len(body))
             if keep is not None:
                 keep.append(body)

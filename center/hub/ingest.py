@@ -11,7 +11,7 @@ its older mark and the center sends again. Records of a site that is not the cen
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from ..storage.migrations_booking import MUTABLE_ALL as MUTABLE
@@ -22,6 +22,7 @@ from . import booking_schema
 from .config import HubCenter, HubConfig
 from .schema import TABLES as RECORD_TABLES
 from .schema import ddl, partition_ddl
+from .screen import held_rows, hold, screen
 from .summary import refresh_days
 
 _partitions: set[str] = set()  # month partitions known to exist (per process)
@@ -59,24 +60,6 @@ def center_for_token(conn: Any, cfg: HubConfig, token: str | None) -> HubCenter 
         return None
     row = conn.execute("SELECT center FROM hub_centers WHERE token_hash = %s", (hash_token(token),)).fetchone()
     return cfg.center(row[0]) if row else None
-
-
-def _check(center: HubCenter, batch: Batch) -> None:
-    sites = set(center.sites)
-    for tbl, t in batch.tables.items():
-        cols = t["cols"]
-        known = {c.split()[0] for c in TABLES[tbl][2].replace("\n", " ").split(",") if c.strip()}
-        if unknown := [c for c in cols if c not in known]:
-            raise SyncRefused(f"{tbl}: unknown column(s) {unknown}")
-        if SYNCED_KEYS[tbl] not in cols:
-            raise SyncRefused(f"{tbl}: the rows lack their key")
-        if "site" in cols:
-            i = cols.index("site")
-            for row in t["rows"]:
-                if row[i] not in sites:
-                    raise SyncRefused(f"{tbl}: a record of site {row[i]!r}, which is not center {center.id!r}'s")
-        elif tbl not in ("print_jobs", "audit_log"):
-            raise SyncRefused(f"{tbl}: the rows lack their site")
 
 
 def _months(batch: Batch) -> set[tuple[str, date]]:
@@ -119,9 +102,15 @@ def _upsert(conn: Any, center: str, tbl: str, t: dict[str, Any], ver: int) -> in
         return max(cur.rowcount, 0)
 
 
+_retried: set[str] = set()  # centers whose held rows this process tried again (once: hub.toml changes at a restart)
+SEEN_DAYS = 30
+
+
 def receive(conn: Any, cfg: HubConfig, center: HubCenter, batch: Batch, *, size: int, now: datetime,
-            clock_offset_s: float | None, version: str = "") -> dict[str, Any]:
-    """Take one batch in one transaction. Returns {hwm, written, gap}."""
+            clock_offset_s: float | None, version: str = "", digest: str = "") -> dict[str, Any]:
+    """Take one batch in one transaction. Rows that cannot be written are held (`hub_held`) and the rest applied.
+    A batch received before (`digest`) and older than the mark is answered as a replay, not as a restore.
+    Returns {hwm, written, gap, replay, held: [Held]}."""
     if batch.node != center.id:
         raise SyncRefused(f"a batch of {batch.node!r} sent with center {center.id!r}'s credentials")
     with conn.transaction():
@@ -130,28 +119,79 @@ def receive(conn: Any, cfg: HubConfig, center: HubCenter, batch: Batch, *, size:
                                    (center.id,)).fetchone()
         if known and batch.db_id != known:
             raise SyncRefused(f"center {center.id!r} sends from another database than before: give it a new id")
-        if batch.ver < mark:
+        replay = bool(digest) and conn.execute("SELECT 1 FROM hub_seen WHERE center = %s AND digest = %s",
+                                               (center.id, digest)).fetchone() is not None
+        if batch.ver < mark and not replay:
             raise SyncRefused(f"center {center.id!r} has fewer changes ({batch.ver}) than the hub holds ({mark}): "
                               f"its database was put back from a backup")
         conn.execute("UPDATE hub_centers SET last_contact_at = %s, clock_offset_s = coalesce(%s, clock_offset_s), "
                      "version = coalesce(%s, version), db_id = coalesce(db_id, %s) WHERE center = %s",
                      (now, clock_offset_s, version or None, batch.db_id or None, center.id))
+        if batch.ver < mark:  # the same batch again, later: nothing to do, and no alarm
+            return {"hwm": mark, "written": 0, "gap": False, "replay": True, "held": []}
         if batch.after > mark:
-            return {"hwm": mark, "written": 0, "gap": True}
-        _check(center, batch)
-        created = _ensure_partitions(conn, _months(batch))
-        written = 0
-        for tbl in ORDER:
-            t = batch.tables.get(tbl)
-            if t and t["rows"]:
-                written += _upsert(conn, center.id, tbl, t, batch.ver)
-        refresh_days(conn, center.id, batch)
+            return {"hwm": mark, "written": 0, "gap": True, "replay": replay, "held": []}
+        held = screen(center, batch, TABLES)
+        written = _apply(conn, center.id, batch)
+        hold(conn, center.id, held, batch.ver, now)
+        created = _retry_held(conn, center, batch)
+        if held:
+            first = held[0]
+            conn.execute("UPDATE hub_centers SET refused_at = %s, refused = %s WHERE center = %s",
+                         (now, f"{len(held)} record(s) held, e.g. {first.tbl} {first.key!r}: {first.reason}"[:500],
+                          center.id))
         new_mark = max(mark, batch.to)
         conn.execute("UPDATE hub_centers SET hwm = %s, records = records + %s WHERE center = %s",
                      (new_mark, written, center.id))
+        if digest:
+            conn.execute("INSERT INTO hub_seen (center, digest, at) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                         (center.id, digest, now))
+            conn.execute("DELETE FROM hub_seen WHERE center = %s AND at < %s",
+                         (center.id, now - timedelta(days=SEEN_DAYS)))
         if batch.records():
             conn.execute("UPDATE hub_centers SET last_records_at = %s WHERE center = %s", (now, center.id))
             conn.execute("INSERT INTO hub_batches (center, at, from_seq, to_seq, records, bytes) VALUES "
                          "(%s, %s, %s, %s, %s, %s)", (center.id, now, batch.after, batch.to, written, size))
     _partitions.update(created)  # committed: from now on they exist
-    return {"hwm": new_mark, "written": written, "gap": False}
+    return {"hwm": new_mark, "written": written, "gap": False, "replay": replay, "held": held}
+
+
+def _apply(conn: Any, center: str, batch: Batch) -> int:
+    """Write the batch's (screened) rows and rebuild the days they touch; the month partitions it created."""
+    batch.created = _ensure_partitions(conn, _months(batch))  # type: ignore[attr-defined]
+    written = 0
+    for tbl in ORDER:
+        t = batch.tables.get(tbl)
+        if t and t["rows"]:
+            written += _upsert(conn, center, tbl, t, batch.ver)
+    refresh_days(conn, center, batch)
+    return written
+
+
+def _retry_held(conn: Any, center: HubCenter, batch: Batch) -> set[str]:
+    """Drop held copies the batch superseded; once per process, try the center's held rows again. Returns the
+    month partitions created (the batch's and the retried rows')."""
+    created: set[str] = set(getattr(batch, "created", set()))
+    for tbl, t in batch.tables.items():
+        k = t["cols"].index(SYNCED_KEYS[tbl])
+        keys = [str(r[k]) for r in t["rows"]]
+        if keys:
+            conn.execute("DELETE FROM hub_held WHERE center = %s AND tbl = %s AND ver <= %s AND key = ANY(%s)",
+                         (center.id, tbl, batch.ver, keys))
+    if center.id in _retried:
+        return created
+    _retried.add(center.id)
+    again = held_rows(conn, center.id)
+    if not again.records():
+        conn.execute("UPDATE hub_centers SET refused_at = NULL, refused = NULL WHERE center = %s", (center.id,))
+        return created
+    still = screen(center, again, TABLES)
+    _apply(conn, center.id, again)
+    created |= getattr(again, "created", set())
+    for tbl, t in again.tables.items():
+        k = t["cols"].index(SYNCED_KEYS[tbl])
+        conn.execute("DELETE FROM hub_held WHERE center = %s AND tbl = %s AND key = ANY(%s)",
+                     (center.id, tbl, [str(r[k]) for r in t["rows"]]))
+    if not still:
+        conn.execute("UPDATE hub_centers SET refused_at = NULL, refused = NULL WHERE center = %s", (center.id,))
+    return created

@@ -67,6 +67,29 @@ CREATE TABLE IF NOT EXISTS hub_batches (
   bytes integer NOT NULL
 );
 CREATE INDEX IF NOT EXISTS hub_batches_center ON hub_batches (center, at);
+-- A center's batches as received (sha256): the same batch sent again is a replay, not a restore (ingest.py).
+CREATE TABLE IF NOT EXISTS hub_seen (
+  center text NOT NULL,
+  digest text NOT NULL,
+  at timestamptz NOT NULL,
+  PRIMARY KEY (center, digest)
+);
+CREATE INDEX IF NOT EXISTS hub_seen_at ON hub_seen (at);
+-- Rows of a center's batch the hub could not take (a cell of the wrong type, a site not the center's): kept as
+-- sent, the rest applied; tried again once per hub process (hub.toml may have been put right) and by IT.
+CREATE TABLE IF NOT EXISTS hub_held (
+  center text NOT NULL,
+  tbl text NOT NULL,
+  key text NOT NULL,
+  cols text NOT NULL,
+  row text NOT NULL,
+  ver bigint NOT NULL,
+  reason text NOT NULL,
+  first_at timestamptz NOT NULL,
+  at timestamptz NOT NULL,
+  PRIMARY KEY (center, tbl, key)
+);
+ALTER TABLE hub_centers ADD COLUMN IF NOT EXISTS refused_at timestamptz, ADD COLUMN IF NOT EXISTS refused text;
 -- What each center sent of its config.toml: names, targets, rating levels (center/sync/labels.py).
 CREATE TABLE IF NOT EXISTS hub_labels (
   center text PRIMARY KEY,

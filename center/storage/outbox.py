@@ -41,6 +41,19 @@ class SyncRefused(ValueError):
     """A batch the receiver must not take (records of another node's site or id block, an unknown table)."""
 
 
+class BadShape(SyncRefused):
+    """A batch whose tables or rows are not the schema's (an unknown column, rows without their key): nothing of it
+    can be applied. 422, against the 403 of a refusal for who sent it (another database, a restore)."""
+
+
+class BatchTooLarge(SyncRefused):
+    """A body past the bounds of one batch (bytes sent, bytes inflated, values, rows): refused before it is built."""
+
+
+MAX_ROWS = 20_000  # rows of one batch: the link sends 250 outbox positions (a row each, plus the rows they refer to)
+_SCALARS = (str, int, float, type(None))
+
+
 @dataclass
 class Batch:
     """Rows of the synced tables, column-wise per table (compact once compressed): outbox positions
@@ -63,19 +76,37 @@ class Batch:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Batch:
         try:
-            b = cls(node=str(d["node"]), after=int(d["after"]), to=int(d["to"]), ver=int(d["ver"]),
-                    db_id=str(d.get("db_id") or ""), tables=dict(d.get("tables") or {}))
+            if not all(isinstance(d[k], int) and not isinstance(d[k], bool) for k in ("after", "to", "ver")):
+                raise TypeError("positions must be whole numbers")
+            if not isinstance(d["node"], str) or not isinstance(d.get("db_id") or "", str):
+                raise TypeError("node and db_id must be text")
+            b = cls(node=d["node"], after=d["after"], to=d["to"], ver=d["ver"], db_id=d.get("db_id") or "",
+                    tables=d.get("tables") or {})
         except (KeyError, TypeError, ValueError) as e:
             raise SyncRefused(f"malformed batch: {e}") from None
         if not (0 <= b.after <= b.to <= b.ver):
             raise SyncRefused(f"batch positions out of order: after {b.after}, to {b.to}, ver {b.ver}")
+        if not isinstance(d.get("tables") or {}, dict):
+            raise SyncRefused("malformed batch: tables is not an object")
+        rows = 0
         for name, t in b.tables.items():
             if name not in SYNCED_KEYS:
                 raise SyncRefused(f"unknown table {name!r}")
             if not isinstance(t, dict) or not isinstance(t.get("cols"), list) or not isinstance(t.get("rows"), list):
                 raise SyncRefused(f"malformed table {name!r}")
+            if any(not isinstance(c, str) for c in t["cols"]):
+                raise SyncRefused(f"a column name of {name!r} is not a string")
             if any(not isinstance(r, list) or len(r) != len(t["cols"]) for r in t["rows"]):
                 raise SyncRefused(f"a row of {name!r} does not match its columns")
+            for r in t["rows"]:
+                for cell in r:
+                    if not isinstance(cell, _SCALARS) or isinstance(cell, bool):
+                        raise SyncRefused(f"a cell of {name!r} is {type(cell).__name__}, not a text, number or null")
+                    if isinstance(cell, int) and not -2**63 <= cell < 2**63:
+                        raise SyncRefused(f"a number in {name!r} is out of range")
+            rows += len(t["rows"])
+        if rows > MAX_ROWS:
+            raise BatchTooLarge(f"{rows} rows in one batch (at most {MAX_ROWS})")
         return b
 
 
@@ -121,9 +152,24 @@ def pending(conn: sqlite3.Connection, after: int) -> int:
     return max(0, top - after)
 
 
+def references(conn: sqlite3.Connection, table: str) -> list[tuple[str, str, str]]:
+    """(column, synced table, its column) for each foreign key of `table` that points at a synced table, from the
+    schema itself: a reference added by a later migration is followed without anyone listing it here."""
+    out = []
+    for r in conn.execute(f"PRAGMA foreign_key_list({table})"):  # noqa: S608 - a synced table's name
+        if r[2] in SYNCED_KEYS:
+            out.append((r[3], r[2], r[4] or SYNCED_KEYS[r[2]]))
+    return out
+
+
 def collect(conn: sqlite3.Connection, node: str, after: int, limit: int = 2000) -> Batch:
     """The rows changed at outbox positions after `after` (at most `limit` positions), each once, as they
-    are now. One read transaction: the rows and `ver` come from the same snapshot."""
+    are now. One read transaction: the rows and `ver` come from the same snapshot.
+
+    A row is read as it is now, so it may refer to a row whose own note lies past this batch (a ticket transferred
+    to one made later, a counter serving a ticket issued since, a booking checked in since): the batch carries
+    every row its rows refer to, transitively, so the receiver never holds a reference to a row it lacks, whatever
+    the batch boundaries."""
     conn.execute("BEGIN")
     try:
         ver = conn.execute("SELECT coalesce(max(seq), 0) FROM sync_outbox").fetchone()[0]
@@ -131,27 +177,37 @@ def collect(conn: sqlite3.Connection, node: str, after: int, limit: int = 2000) 
         notes = conn.execute("SELECT seq, tbl, key FROM sync_outbox WHERE seq > ? ORDER BY seq LIMIT ?",
                              (after, limit)).fetchall()
         to = notes[-1][0] if notes else after
-        keys: dict[str, list[Any]] = {}
-        seen: set[tuple[str, Any]] = set()
+        keys: dict[str, set[Any]] = {}
         for _, tbl, key in notes:
-            if (tbl, key) not in seen:
-                seen.add((tbl, key))
-                keys.setdefault(tbl, []).append(key)
+            keys.setdefault(tbl, set()).add(key)
+        cols = {tbl: [c for c in _columns(conn, tbl) if c not in LOCAL_COLUMNS] for tbl in ORDER}
+        rows: dict[str, dict[Any, list[Any]]] = {tbl: {} for tbl in ORDER}
+        wanted = {tbl: sorted(k) for tbl, k in keys.items() if tbl in rows}
+        while wanted:
+            found: dict[str, list[list[Any]]] = {}
+            for tbl, ks in wanted.items():
+                key = SYNCED_KEYS[tbl]
+                k = cols[tbl].index(key)
+                for i in range(0, len(ks), 500):
+                    chunk = ks[i:i + 500]
+                    for r in conn.execute(f"SELECT {', '.join(cols[tbl])} FROM {tbl} WHERE {key} IN "  # noqa: S608
+                                          f"({','.join('?' * len(chunk))})", chunk):
+                        rows[tbl][r[k]] = list(r)
+                        found.setdefault(tbl, []).append(list(r))
+            wanted = {}
+            for tbl, new in found.items():  # what the rows just read refer to, not in the batch yet
+                for column, target, target_col in references(conn, tbl):
+                    if target_col != SYNCED_KEYS[target]:
+                        continue
+                    i = cols[tbl].index(column)
+                    missing = {r[i] for r in new if r[i] is not None and r[i] not in rows[target]}
+                    missing -= set(wanted.get(target, ()))
+                    if missing:
+                        wanted[target] = sorted({*wanted.get(target, ()), *missing})
         batch = Batch(node=node, after=after, to=to, ver=max(ver, to), db_id=db_id)
         for tbl in ORDER:
-            if tbl not in keys:
-                continue
-            cols = [c for c in _columns(conn, tbl) if c not in LOCAL_COLUMNS]
-            key = SYNCED_KEYS[tbl]
-            rows: list[list[Any]] = []
-            wanted = keys[tbl]
-            for i in range(0, len(wanted), 500):
-                chunk = wanted[i:i + 500]
-                rows.extend(list(r) for r in conn.execute(
-                    f"SELECT {', '.join(cols)} FROM {tbl} WHERE {key} IN ({','.join('?' * len(chunk))}) "  # noqa: S608
-                    f"ORDER BY {key}", chunk))
-            if rows:
-                batch.tables[tbl] = {"cols": cols, "rows": rows}
+            if rows[tbl]:
+                batch.tables[tbl] = {"cols": cols[tbl], "rows": [rows[tbl][k] for k in sorted(rows[tbl])]}
         return batch
     finally:
         conn.execute("COMMIT")
@@ -172,39 +228,104 @@ def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
     return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
 
 
-def check(conn: sqlite3.Connection, node: Node, batch: Batch, kiosks: Iterable[str]) -> None:
-    """Refuse records that are not the node's: another site, an id outside its block, an unknown column."""
+@dataclass
+class Held:
+    """A row the receiver could not apply: kept with the reason, not lost (`sync_held`). `retry`: the reason may
+    pass by itself (a reference to a row that a later batch brings), so it is tried again with each batch."""
+
+    tbl: str
+    cols: list[str]
+    row: list[Any]
+    reason: str
+    retry: bool
+
+    @property
+    def key(self) -> Any:
+        return self.row[self.cols.index(SYNCED_KEYS[self.tbl])]
+
+    def describe(self) -> dict[str, Any]:
+        return {"table": self.tbl, "key": self.key, "reason": self.reason}
+
+
+def check(conn: sqlite3.Connection, node: Node, batch: Batch, kiosks: Iterable[str]) -> list[Held]:
+    """Refuse the whole batch when its shape is not the schema's (an unknown column, rows without their key or
+    site); return the rows that are not the node's (another site, an id outside its block, another place's
+    kiosk), which the caller holds instead of applying, and removes from the batch."""
     sites = set(node.sites)
     kiosk_ids = set(kiosks)
     lo, hi = node.block * BLOCK_SIZE, (node.block + 1) * BLOCK_SIZE
+    held: list[Held] = []
     for tbl, t in batch.tables.items():
         cols = t["cols"]
         known = set(_columns(conn, tbl)) - LOCAL_COLUMNS
         if unknown := [c for c in cols if c not in known]:
-            raise SyncRefused(f"{tbl}: unknown column(s) {unknown}")
+            raise BadShape(f"{tbl}: unknown column(s) {unknown}")
         key = SYNCED_KEYS[tbl]
         if key not in cols:
-            raise SyncRefused(f"{tbl}: the rows lack their key {key!r}")
+            raise BadShape(f"{tbl}: the rows lack their key {key!r}")
+        if len(set(cols)) != len(cols):
+            raise BadShape(f"{tbl}: a column is named twice")
         k = cols.index(key)
         site_i = cols.index("site") if "site" in cols else None
         if tbl in SITE_TABLES and site_i is None:
-            raise SyncRefused(f"{tbl}: the rows lack their site")
+            raise BadShape(f"{tbl}: the rows lack their site")
+        kiosk_i = cols.index("kiosk") if tbl == "print_jobs" and "kiosk" in cols else None
+        keep = []
         for row in t["rows"]:
+            reason = None
             if site_i is not None and row[site_i] not in sites:
-                raise SyncRefused(f"{tbl}: a record of site {row[site_i]!r}, which is not node {node.id!r}'s")
-            if tbl in ("counter_state", "bookings"):
-                continue  # keyed by the counter or the booking code, whose site was just checked
-            if not (isinstance(row[k], int) and lo <= row[k] < hi):
-                raise SyncRefused(f"{tbl}: id {row[k]!r} is outside node {node.id!r}'s block {node.block}")
-            if tbl == "print_jobs" and row[cols.index("kiosk")] not in kiosk_ids:
-                raise SyncRefused(f"print_jobs: kiosk {row[cols.index('kiosk')]!r} is not at node {node.id!r}'s sites")
+                reason = f"a record of site {row[site_i]!r}, which is not node {node.id!r}'s"
+            elif tbl in ("counter_state", "bookings"):
+                pass  # keyed by the counter or the booking code, whose site was just checked
+            elif not (isinstance(row[k], int) and not isinstance(row[k], bool) and lo <= row[k] < hi):
+                reason = f"id {row[k]!r} is outside node {node.id!r}'s block {node.block}"
+            elif kiosk_i is not None and row[kiosk_i] not in kiosk_ids:
+                reason = f"kiosk {row[kiosk_i]!r} is not at node {node.id!r}'s sites"
+            if reason is None:
+                keep.append(row)
+            else:
+                held.append(Held(tbl, list(cols), list(row), reason, retry=False))
+        t["rows"] = keep
+    return held
 
 
-def apply(conn: sqlite3.Connection, batch: Batch, clock_flag_s: float | None = None) -> dict[str, int]:
-    """Upsert the batch's rows inside the caller's write transaction. Returns the rows written per table
-    (a row already there, or newer, is not written). `clock_flag_s`: the node's clock offset, noted on its
-    new tickets when it is past the tolerance."""
+def apply(conn: sqlite3.Connection, batch: Batch, clock_flag_s: float | None = None
+          ) -> tuple[dict[str, int], list[Held]]:
+    """Upsert the batch's rows inside the caller's write transaction. Returns the rows written per table (a row
+    already there, or newer, is not written) and the rows held back: those that refer to a row this database does
+    not have (the batch is applied without them, in a savepoint, so the commit never fails on a foreign key and
+    the rest arrives). `clock_flag_s`: the node's clock offset, noted on its new tickets when past the tolerance."""
     conn.execute("PRAGMA defer_foreign_keys = ON")
+    held: list[Held] = []
+    while True:
+        conn.execute("SAVEPOINT sync_apply")
+        written = _upsert_all(conn, batch)
+        dangling = _dangling(conn, batch)
+        if not dangling:
+            conn.execute("RELEASE sync_apply")
+            break
+        conn.execute("ROLLBACK TO sync_apply")
+        conn.execute("RELEASE sync_apply")
+        first: dict[tuple[str, int], str] = {}
+        for tbl, index, reason in dangling:
+            first.setdefault((tbl, index), reason)
+        for (tbl, index), reason in sorted(first.items(), key=lambda d: (d[0][0], -d[0][1])):
+            t = batch.tables[tbl]
+            held.append(Held(tbl, list(t["cols"]), list(t["rows"][index]), reason, retry=True))
+            del t["rows"][index]
+    _mark_days(conn, batch)
+    if clock_flag_s is not None and "tickets" in batch.tables:
+        t = batch.tables["tickets"]
+        k = t["cols"].index("id")
+        ids = [r[k] for r in t["rows"]]
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            conn.execute(f"UPDATE tickets SET clock_offset_s = ? WHERE clock_offset_s IS NULL AND id IN "  # noqa: S608
+                         f"({','.join('?' * len(chunk))})", (clock_flag_s, *chunk))
+    return written, held
+
+
+def _upsert_all(conn: sqlite3.Connection, batch: Batch) -> dict[str, int]:
     written: dict[str, int] = {}
     own = _own_sequences(conn, [t for t in ID_TABLES if t in batch.tables])
     for tbl in ORDER:
@@ -226,16 +347,92 @@ def apply(conn: sqlite3.Connection, batch: Batch, clock_flag_s: float | None = N
         written[tbl] = conn.executemany(sql, params).rowcount  # noqa: S608 - names checked against the schema
     for tbl, seq in own.items():  # the node's ids raised the sequence: back to this database's own
         conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = ?", (seq, tbl))
-    _mark_days(conn, batch)
-    if clock_flag_s is not None and "tickets" in batch.tables:
-        t = batch.tables["tickets"]
-        k = t["cols"].index("id")
-        ids = [r[k] for r in t["rows"]]
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            conn.execute(f"UPDATE tickets SET clock_offset_s = ? WHERE clock_offset_s IS NULL AND id IN "  # noqa: S608
-                         f"({','.join('?' * len(chunk))})", (clock_flag_s, *chunk))
     return written
+
+
+def _dangling(conn: sqlite3.Connection, batch: Batch) -> list[tuple[str, int, str]]:
+    """(table, row index, reason) of the batch's rows that refer to a row this database lacks, once the batch is
+    in: what the deferred foreign keys would refuse at the commit, found before it, row by row."""
+    out = []
+    for tbl, t in batch.tables.items():
+        for column, target, target_col in references(conn, tbl):
+            if column not in t["cols"]:
+                continue
+            i = t["cols"].index(column)
+            values = sorted({r[i] for r in t["rows"] if r[i] is not None}, key=str)
+            present: set[Any] = set()
+            for j in range(0, len(values), 500):
+                chunk = values[j:j + 500]
+                present.update(r[0] for r in conn.execute(
+                    f"SELECT {target_col} FROM {target} WHERE {target_col} IN ({','.join('?' * len(chunk))})",  # noqa: S608
+                    chunk))
+            out.extend((tbl, n, f"{column} refers to {target} {r[i]!r}, which the center does not have")
+                       for n, r in enumerate(t["rows"]) if r[i] is not None and r[i] not in present)
+    return out
+
+
+def hold(conn: sqlite3.Connection, node: str, rows: list[Held], ver: int, now: str) -> None:
+    """Keep rows that could not be applied (`sync_held`), each once per (node, table, key), the newest copy."""
+    import json
+
+    for h in rows:
+        conn.execute(
+            "INSERT INTO sync_held (node, tbl, key, cols, row, ver, reason, retry, first_at, at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (node, tbl, key) DO UPDATE SET cols = excluded.cols, "
+            "row = excluded.row, ver = excluded.ver, reason = excluded.reason, retry = excluded.retry, "
+            "at = excluded.at WHERE excluded.ver >= sync_held.ver",
+            (node, h.tbl, str(h.key), json.dumps(h.cols), json.dumps(h.row, ensure_ascii=False), ver, h.reason,
+             int(h.retry), now, now))
+
+
+def retry_held(conn: sqlite3.Connection, node: Node, kiosks: Iterable[str], batch: Batch | None = None, *,
+               only_retry: bool = True) -> tuple[int, int]:
+    """Apply again the node's held rows (those whose reason may have passed, or all of them for IT's `sync held
+    --retry` once config.toml is put right), checked again as a batch is: after a batch, a copy it brought replaces
+    a held one. Returns (applied, still held)."""
+    import json
+
+    kiosks = list(kiosks)
+    node_id = node.id
+    batch = batch or Batch(node=node_id, after=0, to=0, ver=0)
+
+    for tbl, t in batch.tables.items():  # what the batch brought supersedes what was held of it
+        k = t["cols"].index(SYNCED_KEYS[tbl])
+        keys = [str(r[k]) for r in t["rows"]]
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            conn.execute(f"DELETE FROM sync_held WHERE node = ? AND tbl = ? AND ver <= ? AND key IN "  # noqa: S608
+                         f"({','.join('?' * len(chunk))})", (node_id, tbl, batch.ver, *chunk))
+    where = "node = ? AND retry = 1" if only_retry else "node = ?"
+    rows = conn.execute(f"SELECT tbl, key, cols, row, ver FROM sync_held WHERE {where} ORDER BY ver",  # noqa: S608
+                        (node_id,)).fetchall()
+    if not rows:
+        return 0, 0
+    applied = 0
+    for ver in sorted({r[4] for r in rows}):
+        again = Batch(node=node_id, after=0, to=0, ver=ver)
+        for tbl, _key, cols, row, _ in (r for r in rows if r[4] == ver):
+            t = again.tables.setdefault(tbl, {"cols": json.loads(cols), "rows": []})
+            if t["cols"] == json.loads(cols):
+                t["rows"].append(json.loads(row))
+        refused = check(conn, node, again, kiosks)
+        _, still = apply(conn, again)
+        hold(conn, node_id, refused + still, ver, _now_iso())
+        for tbl, t in again.tables.items():
+            k = t["cols"].index(SYNCED_KEYS[tbl])
+            for r in t["rows"]:
+                conn.execute("DELETE FROM sync_held WHERE node = ? AND tbl = ? AND key = ? AND ver <= ?",
+                             (node_id, tbl, str(r[k]), ver))
+                applied += 1
+    remaining = conn.execute("SELECT count(*) FROM sync_held WHERE node = ?", (node_id,)).fetchone()[0]
+    return applied, remaining
+
+
+def _now_iso() -> str:
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 def own_id(table: str) -> str:

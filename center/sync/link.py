@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import signal
@@ -25,6 +26,7 @@ from .. import offload
 from ..config.model import Config
 from ..queue.clock import Clock, from_iso, service_day, system_clock, to_iso
 from ..storage import outbox
+from ..storage.outbox import BatchTooLarge
 from ..storage.store import Store
 from . import labels, manifest
 from .protocol import CONTENT_TYPE, encode
@@ -42,7 +44,6 @@ READ_TIMEOUT_S = float(os.environ.get("XEPHANG_SYNC_READ_TIMEOUT_S", "20"))  # a
 # Outbox positions per batch: the center applies a batch in one write, during which its own calls wait. 1,000
 # positions took ~23 ms there and a call's p99 rose from 8 to 33 ms during a LAN catch-up (BENCHMARKS.md).
 BATCH_POSITIONS = int(os.environ.get("XEPHANG_SYNC_BATCH_POSITIONS", "250"))
-MAX_BODY = 240 * 1024  # the center takes requests of up to 256 KiB
 # A center's booking plan for the hub (issue 17) is rebuilt at most this often, and at a new day: the walk-ins'
 # waits it carries read only past days, only the measured handling time moves within a day.
 PLAN_S = float(os.environ.get("XEPHANG_SYNC_PLAN_S", "3600"))
@@ -104,9 +105,13 @@ def request(url: str, token: str, *, method: str = "GET", body: bytes | None = N
         answer = None
     if not isinstance(answer, dict):
         raise LinkError(f"the center answered HTTP {resp.status_code} without JSON")
+    if resp.status_code == 422 and answer.get("error") == "records_refused" and isinstance(answer.get("hwm"), int):
+        return answer, t0, t1  # taken, but for rows the upstream holds back: the caller records what it said
     if resp.status_code >= 400:
         err = LinkError(f"refused ({resp.status_code} {answer.get('error')}): {answer.get('message_en') or answer}")
         err.status = resp.status_code  # type: ignore[attr-defined]
+        err.message_vi = str(answer.get("message") or "")  # type: ignore[attr-defined]
+        err.message_en = str(answer.get("message_en") or "")  # type: ignore[attr-defined]
         raise err
     return answer, t0, t1
 
@@ -202,10 +207,12 @@ class Link:
                     extra["bookings_mark"] = int(mark[0] or 0)
                 if send_plan:
                     extra["booking_plan"] = plan
-                body = encode(batch, extra)
-                if len(body) <= MAX_BODY or limit <= 1:
-                    return batch, body
-                limit = max(1, limit // 2)
+                try:
+                    return batch, encode(batch, extra)
+                except BatchTooLarge:  # past what the receiver takes: fewer positions (one always fits)
+                    if limit <= 1:
+                        raise
+                    limit = max(1, limit // 2)
 
         batch, body = offload.run(build)  # compressing a catch-up batch takes tens of ms: not on the event loop
         now = self.clock()
@@ -213,8 +220,15 @@ class Link:
             answer, t0, t1 = request(f"{self.url}/sync/push", token, method="POST", body=body,
                                      session=self._session)
         except LinkError as e:
+            status = getattr(e, "status", None)
             with self.store.write() as conn:
                 conn.execute("UPDATE sync_link SET last_try_at = ?, last_error = ?", (to_iso(now), str(e)[:500]))
+                if status is not None and 400 <= status < 500 and status not in (401, 429):
+                    # the upstream refuses the batch itself: staff and `sync status` say so until one passes
+                    conn.execute("UPDATE sync_link SET refused_at = ?, refused = ?",
+                                 (to_iso(now), json.dumps({"status": status, "message": e.message_vi,
+                                                           "message_en": e.message_en, "records": batch.records(),
+                                                           "whole": True}, ensure_ascii=False)))
             raise
         offset = self._offset(t0, t1, answer["server_time"])
         if self._labels is not None:
@@ -225,6 +239,12 @@ class Link:
         with self.store.write() as conn:
             conn.execute("UPDATE sync_link SET acked = ?, last_ok_at = ?, last_try_at = ?, last_error = NULL, "
                          "clock_offset_s = ?", (int(answer["hwm"]), to_iso(self.clock()), to_iso(now), offset))
+            if answer.get("error") == "records_refused":  # the rest went through; these wait at the upstream
+                conn.execute("UPDATE sync_link SET refused_at = ?, refused = ?", (to_iso(now), json.dumps(
+                    {"status": 422, "message": answer.get("message"), "message_en": answer.get("message_en"),
+                     "records": answer.get("held_count"), "whole": False}, ensure_ascii=False)))
+            elif not answer.get("held_total"):  # nothing of this place waits at the upstream any more
+                conn.execute("UPDATE sync_link SET refused_at = NULL, refused = NULL")
             outbox.prune(conn, int(answer["hwm"]))
             if mark is not None and isinstance(answer.get("bookings"), list):
                 self._bookings_down(conn, answer)

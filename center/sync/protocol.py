@@ -12,36 +12,79 @@ import os
 import zlib
 from typing import Any
 
-from ..storage.outbox import Batch, SyncRefused
+from ..storage.outbox import Batch, BatchTooLarge, SyncRefused
 
 PROTOCOL = 1
 CONTENT_TYPE = "application/x-xephang-batch"
 BUNDLE_MAGIC = "xephang-bundle"
-MAX_PAYLOAD = 64 * 1024 * 1024  # inflated: a week of a busy point is ~6 MB
 CLOCK_TOLERANCE_S = 120.0  # past this a node's clock is reported, and its records flagged
+# The bounds of one batch, on the link and in each part of a bundle; a sender splits its batch until it fits. A
+# 250-position catch-up batch is ~10-40 KB sent, ~0.1-0.5 MB inflated, ~20,000 values (BENCHMARKS.md, "Sync").
+# Checked in this order, each before the next costs anything: a hostile body costs a few MB, never more.
+MAX_BODY = 256 * 1024  # bytes sent (the servers' request limit too)
+MAX_INFLATED = 4 * 1024 * 1024  # bytes once inflated, checked while inflating
+MAX_VALUES = 250_000  # JSON values, counted on the inflated bytes before any Python object is built
 
 
 def encode(batch: Batch, extra: dict[str, Any] | None = None) -> bytes:
+    """The batch on the wire; BatchTooLarge past what a receiver takes (the sender then sends fewer positions)."""
     body = {"protocol": PROTOCOL, **(extra or {}), **batch.to_dict()}
-    return zlib.compress(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), 9)
+    raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    if len(raw) > MAX_INFLATED or _values(raw) > MAX_VALUES:
+        raise BatchTooLarge(f"{len(raw)} bytes, {_values(raw)} values inflated")
+    data = zlib.compress(raw, 9)
+    if len(data) > MAX_BODY:
+        raise BatchTooLarge(f"{len(data)} bytes compressed")
+    return data
+
+
+def _values(raw: bytes) -> int:
+    """An upper bound on the JSON values in `raw`: every value but the first follows a comma, a colon or an opening
+    bracket (those inside strings count too, which only overestimates). C-speed, allocation-free."""
+    return raw.count(b",") + raw.count(b":") + raw.count(b"[") + raw.count(b"{") + 1
+
+
+def inflate(data: bytes) -> bytes:
+    """zlib data inflated, at most MAX_INFLATED bytes of it, checked while inflating (a 58 KB bomb stops at the
+    bound, not at the gigabytes it holds)."""
+    if len(data) > MAX_BODY:
+        raise BatchTooLarge(f"{len(data)} bytes sent (at most {MAX_BODY})")
+    try:
+        d = zlib.decompressobj()
+        raw = d.decompress(data, MAX_INFLATED)
+        if d.unconsumed_tail or (not d.eof and d.decompress(b"", 1)):
+            raise BatchTooLarge(f"more than {MAX_INFLATED} bytes once inflated")
+    except zlib.error as e:
+        raise SyncRefused(f"unreadable batch: {e}") from None
+    if not d.eof:
+        raise SyncRefused("unreadable batch: the compressed data is cut short")
+    return raw
 
 
 def decode(data: bytes) -> tuple[Batch, dict[str, Any]]:
     """The batch and the sender's other fields (`sent_at`, `version`, a center's `bookings_mark` and
-    `booking_plan` at the hub).
-    SyncRefused for anything unreadable."""
+    `booking_plan` at the hub). BatchTooLarge past the bounds, SyncRefused for anything else unreadable; the
+    shapes are checked (Batch.from_dict) before anything is built from them."""
+    raw = inflate(data)
+    if (n := _values(raw)) > MAX_VALUES:
+        raise BatchTooLarge(f"{n} values in one batch (at most {MAX_VALUES})")
     try:
-        d = zlib.decompressobj()
-        raw = d.decompress(data, MAX_PAYLOAD)
-        if d.unconsumed_tail:
-            raise SyncRefused("batch too large")
-        body = json.loads(raw)
-    except (zlib.error, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise SyncRefused(f"unreadable batch: {e}") from None
+        body = json.loads(raw, parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise SyncRefused(f"unreadable batch: {type(e).__name__}: {str(e)[:200]}") from None
     if not isinstance(body, dict) or body.get("protocol") != PROTOCOL:
         raise SyncRefused(f"unknown protocol version {body.get('protocol') if isinstance(body, dict) else None!r}")
     fields = ("sent_at", "version", "exported_at", "clock_offset_s", "labels", "bookings_mark", "booking_plan")
     return Batch.from_dict(body), {k: body[k] for k in fields if k in body}
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def digest(data: bytes) -> str:
+    """A batch's identity as received: the same bytes sent again are a replay (center/sync/nodes.py)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def sender_offset(fields: dict[str, Any], now: Any) -> float | None:

@@ -136,6 +136,15 @@ def node_alerts(rows: list[dict[str, Any]], config: Config, now: datetime) -> li
                                       "số liệu của điểm này được đánh dấu trong báo cáo",
                            "message_en": f"The clock at {r['name']} is {n} min {ahead_en} the center's; its "
                                          "records are flagged in reports"})
+        if r.get("held"):
+            alerts.append({"kind": "node_refused", "node": r["node"], "held": r["held"], "since": r["refused_at"],
+                           "message": f"Trung tâm chưa nhận được {r['held']} bản ghi của {place} (dữ liệu không khớp "
+                                      "với cấu hình); các bản ghi khác vẫn nhận bình thường – quản trị viên xem "
+                                      f"bằng lệnh `xephang sync held {r['node']}`",
+                           "message_en": f"The center could not take {r['held']} record(s) from {r['name']} (they do "
+                                         "not match its configuration); the others arrive as usual – IT: "
+                                         f"`xephang sync held {r['node']}`",
+                           "detail": r["refused"]})
     return alerts
 
 
