@@ -22,7 +22,7 @@ from flask import Blueprint, Response, jsonify, render_template, request, url_fo
 from center.config.model import SERVICE_ICONS, Kiosk
 from center.errors import Conflict, Forbidden, Invalid, NotFound, QueueError, Unauthorized
 from center.output import printing
-from center.queue import availability
+from center.queue import availability, code_limits
 from center.queue.actors import Actor
 from center.queue.bookings import ALPHABET
 from center.queue.estimate import wait_text
@@ -343,6 +343,22 @@ def desk_printers(site: str) -> Any:
     require("counter.operate")
     s = center().engine.site(site)
     return jsonify({"site": s.code, "printers": printing.printer_problems(center(), s.code)})
+
+
+@bp.get("/desk/<site>/code-alerts")
+@json_route
+def desk_code_alerts(site: str) -> Any:
+    """Pauses of booking-code check-in at the site in the last hour (wrong codes typed again and again: someone
+    may be guessing), each with who typed them (a kiosk by its name) and until when it is refused."""
+    require("counter.operate")
+    c = center()
+    s = c.engine.site(site)
+    with c.store.read() as conn:
+        alerts = code_limits.alerts(conn, s.code, c.engine.clock())
+    for a in alerts:
+        kiosk = c.config.kiosk(a["caller"]) if a["caller"] else None
+        a["caller_name"] = kiosk.name if kiosk is not None else a["caller"]
+    return jsonify({"site": s.code, "alerts": alerts})
 
 
 @bp.post("/desk/<site>/issue")

@@ -25,6 +25,7 @@ from typing import Any
 from ..config.model import Site
 from ..errors import Conflict, Invalid, NotFound, clean_text
 from ..storage.secret import installation_secret
+from . import code_limits
 from .actors import SYSTEM, Actor
 from .clock import _intervals, from_iso, opening_state, service_day, to_iso
 from .events import Event
@@ -389,15 +390,23 @@ class Bookings:
         """The citizen arrived: a ticket whose queue time is the slot's start (called as if they had come then;
         early, the ticket says from when), or, later than the grace, an ordinary walk-in ticket (`late`)."""
         b = self._booking_conf()
-        code = normal_code(code)
         now = self.clock()  # type: ignore[attr-defined]
+        with self.store.read() as conn:  # type: ignore[attr-defined]
+            code_limits.refuse_if_paused(conn, site_code, actor.name, now)  # a pause refuses before any look-up
+        code = normal_code(code)
         iso = to_iso(now)
         tz = self.config.tz  # type: ignore[attr-defined]
         with self.store.read() as conn:  # type: ignore[attr-defined]
             found = conn.execute("SELECT * FROM bookings WHERE code = ?", (code,)).fetchone()
         if found is None or (site_code is not None and found["site"] != site_code):
-            raise NotFound("Không có lịch hẹn với mã này tại điểm tiếp nhận này",
-                           "No booking with that code at this site", code="unknown_booking")
+            with self.store.write() as conn:  # type: ignore[attr-defined]
+                pause = code_limits.count_wrong(conn, site_code, actor, now)
+            vi, en = "Không có lịch hẹn với mã này tại điểm tiếp nhận này", "No booking with that code at this site"
+            if pause is not None:  # this wrong code started a pause: the next one is refused, say so now
+                paused = code_limits.too_many(pause)
+                raise NotFound(f"{vi}. {paused.message}", f"{en}. {paused.message_en}", code="unknown_booking",
+                               retry_after=paused.details["retry_after"])
+            raise NotFound(vi, en, code="unknown_booking")
         site = self.served_here(self.site(found["site"]))  # type: ignore[attr-defined]
         service = self.service(site, found["service"])  # type: ignore[attr-defined]
         start = from_iso(found["slot_at"])
@@ -424,6 +433,7 @@ class Bookings:
                                **detail)
             if actor.role == "kiosk":
                 take_issue_token(conn, actor.name, now)
+            code_limits.forget_caller(conn, site_code, actor.name)
             ticket = self._booked_ticket(conn, site, service.code, day, iso, queue_at, None if late else code,
                                          source, kiosk or actor.name, actor, now)
             conn.execute("UPDATE bookings SET status = 'checked_in', ticket_id = ?, late = ?, checked_in_at = ?, "

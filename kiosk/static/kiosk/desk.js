@@ -13,6 +13,7 @@
     const p = ans.print || {};
     if (!p.ok) return { text: en ? ans.message_en : ans.message, fail: true };
     if (p.status === "printed") return { text: T("Đã in phiếu", "Ticket printed"), fail: false };
+    if (p.status === "pending") return { text: T("Đang in phiếu…", "Printing…"), fail: false };
     return { text: T("Không in (chỉ hiển thị)", "Not printed (screen only)"), fail: false };
   }
 
@@ -96,9 +97,31 @@
     }
   }
 
+  // Wrong booking codes typed again and again at a kiosk (or on the API) pause check-in there: someone may be
+  // guessing codes. Staff see each pause of the last hour; it is in the audit log too.
+  async function loadCodeAlerts() {
+    let ans;
+    try { ans = await xephang.api("GET", "/desk/" + encodeURIComponent(site) + "/code-alerts"); } catch (e) { return; }
+    const box = $("d-code-alert");
+    box.replaceChildren(...(ans.alerts || []).map((a) => {
+      const who = a.scope === "site" ? T("Cả điểm tiếp nhận", "The whole site") : (a.caller_name || a.caller);
+      const until = xephang.clockTime(a.until);
+      return xephang.el("div", {}, a.active
+        ? T("Cảnh báo: " + who + " nhập sai mã đặt lịch nhiều lần – tạm khóa nhập mã đến " + until +
+            " (lần " + a.pauses + " trong 1 giờ). Nếu có công dân cần giúp, mời hỗ trợ tại kiosk.",
+            "Warning: " + who + " typed wrong booking codes again and again – code check-in paused until " + until +
+            " (pause " + a.pauses + " within the hour). Help the citizen at the kiosk if needed.")
+        : T("Lưu ý: " + who + " đã bị tạm khóa nhập mã đặt lịch đến " + until + " do nhập sai nhiều lần.",
+            "Note: " + who + " was paused for booking codes until " + until + " after repeated wrong codes."));
+    }));
+    box.hidden = !(ans.alerts || []).length;
+  }
+  loadCodeAlerts();
+  setInterval(loadCodeAlerts, 15000);
+
   xephang.live({
     site,
-    onState: loadPrinters,
+    onState: () => { loadPrinters(); loadCodeAlerts(); },
     on: { "printer.status": loadPrinters, "queue.updated": loadPrinters },
   });
 
