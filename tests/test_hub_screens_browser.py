@@ -175,3 +175,26 @@ def test_an_unknown_address_is_a_page_for_a_browser_and_json_for_an_api_client(p
     assert api.json()["message"] == "Không tìm thấy trang hoặc dữ liệu này" and api.json()["message_en"]
     plain = requests.get(hub.url + "/hub/api/nope", headers={"Accept": "text/html"}, timeout=10)
     assert plain.status_code == 404 and plain.json()["error"] == "not_found"  # a JSON route stays JSON
+
+
+@pytest.mark.browser
+def test_the_hub_screens_have_no_serious_accessibility_finding(browser, hub):
+    """axe-core (tests/test_accessibility.py's rule: no critical or serious violation) on each changed hub screen."""
+    from tests.test_accessibility import AXE, BLOCKING, axe
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(path=str(AXE))
+    try:
+        page = context.new_page()
+        found = {}
+        for path in ("/dat-lich", "/dat-lich?place=tanlap%3Atl-main&service=CT", "/hub/nope"):
+            page.goto(hub.url + path)
+            found[path] = [v for v in axe(page) if v["impact"] in BLOCKING]
+        _sign_in(page, hub)
+        expect(page.locator('#live tr[data-center="hoabinh"] td.waiting')).to_have_text("1", timeout=15000)
+        found["/hub/"] = [v for v in axe(page) if v["impact"] in BLOCKING]
+        page.goto(hub.url + "/hub/reports")
+        found["/hub/reports"] = [v for v in axe(page) if v["impact"] in BLOCKING]
+        assert not any(found.values()), {k: v for k, v in found.items() if v}
+    finally:
+        context.close()
