@@ -5,8 +5,9 @@
 The archive holds every wheel the server needs, pinned and hash-checked from requirements.lock (built
 for the Python and platform that run this script), the wheels of xephang and xephang-agent themselves
 (with the templates and the front-end libraries inside), the front-end libraries and the font as loose
-files too, the demo config.toml, requirements.lock and install.sh. Copy it to a USB stick; on the
-center's server: `tar xzf …; ./xephang-bundle-…/install.sh /opt/xephang` (README.md, "Offline install").
+files too, the demo config.toml, requirements.lock, install.sh, deploy/ (systemd units, backup timer, nginx
+example, node.toml), the docs (docs/, README.md) and INSTALL.md: the steps from the USB stick to a running,
+enabled service, every file they name inside the bundle (tests/test_packaging.py follows them).
 """
 
 from __future__ import annotations
@@ -46,6 +47,49 @@ else
     "$pip" install --no-index --find-links "$here/wheels" --no-deps xephang
 fi
 echo "installed $what in $dest"
+"""
+
+
+# The bundle's own install steps: every path they name is in the bundle (tests/test_packaging.py checks it and
+# runs the units' commands). {name} is the bundle's folder.
+INSTALL_MD = """# Cài đặt xephang không cần Internet / Offline install
+
+Gói này có đủ mọi thứ để cài một trung tâm: các gói Python (`wheels/`), `install.sh`, cấu hình mẫu
+`config.toml`, các tệp systemd và nginx (`deploy/`) và tài liệu (`docs/`, `README.md`).
+This folder holds everything a center's server needs: the Python wheels, `install.sh`, the example
+`config.toml`, the systemd and nginx files (`deploy/`) and the documentation (`docs/`, `README.md`).
+
+Trên máy chủ của trung tâm (Debian/Ubuntu, Python 3.11 có `venv`), trong thư mục này /
+On the center's server (Debian/Ubuntu, Python 3.11 with `venv`), in this folder:
+
+```sh
+cd /tmp/{name}
+sudo adduser --system --group --home /var/lib/xephang xephang
+sudo mkdir -p /opt/xephang /etc/xephang /var/backups/xephang
+sudo ./install.sh /opt/xephang/.venv
+sudo cp config.toml /etc/xephang/config.toml
+sudo chown xephang:xephang /var/backups/xephang && sudo chmod 0750 /var/backups/xephang
+/opt/xephang/.venv/bin/xephang check-config /etc/xephang/config.toml
+echo 'a long passphrase' | sudo -u xephang /opt/xephang/.venv/bin/xephang --db /var/lib/xephang/xephang.sqlite3 \\
+    user add admin --role admin --password-stdin
+sudo -u xephang /opt/xephang/.venv/bin/xephang --db /var/lib/xephang/xephang.sqlite3 \\
+    token create --device main-kiosk-1 --config /etc/xephang/config.toml --base-url http://192.168.1.10
+sudo cp deploy/xephang.service deploy/xephang-backup.service deploy/xephang-backup.timer /etc/systemd/system/
+sudo systemctl daemon-reload
+sudo systemctl enable --now xephang.service xephang-backup.timer
+curl -s http://127.0.0.1:8080/api/health
+```
+
+Sửa `/etc/xephang/config.toml` (điểm tiếp nhận, quầy, máy in) trước khi bật dịch vụ; `token create` in địa chỉ
+mở một lần trên từng kiosk và màn hình. Edit `/etc/xephang/config.toml` (sites, counters, printers) before
+starting the service; `token create` prints the address to open once on each kiosk and display.
+
+- nginx, HTTPS: `docs/deploy.md` mục 3 (`deploy/nginx.conf`).
+- Sao lưu hằng ngày / daily backups: `deploy/xephang-backup.timer`, `docs/deploy.md` mục 6.
+- Điểm tiếp nhận thứ hai, tổ lưu động / second reception point, mobile team: `deploy/node.toml`,
+  `docs/federation.md`.
+- Máy in gắn vào PC kiosk / a kiosk PC's print agent: `sudo ./install.sh /opt/xephang-agent agent`
+  (`docs/kiosk.md`).
 """
 
 
@@ -91,8 +135,12 @@ def build(out: Path) -> Path:
     shutil.copy2(FONT_FILE, assets / "fonts")
     for license_file in FONT_DIR.glob("OFL*"):
         shutil.copy2(license_file, assets / "fonts")
-    for file in ("config.toml", "requirements.lock"):
+    for file in ("config.toml", "requirements.lock", "README.md"):
         shutil.copy2(ROOT / file, stage / file)
+    # The units, the backup timer, nginx and node.toml, and the docs the install steps send IT to.
+    for folder in ("deploy", "docs"):
+        shutil.copytree(ROOT / folder, stage / folder)
+    (stage / "INSTALL.md").write_text(INSTALL_MD.format(name=name), encoding="utf-8")
     script = stage / "install.sh"
     script.write_text(INSTALL_SH, encoding="utf-8")
     script.chmod(0o755)

@@ -10,6 +10,7 @@ from it reads nothing but the bundle.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -148,3 +149,127 @@ def test_the_print_agent_installs_alone_and_prints_a_real_servers_ticket(bundle,
             agent.terminate()
             agent.wait(10)
             printer.close()
+
+
+# Paths of the bundle's install steps, moved under a temporary root: the steps run as they are written, as root
+# would run them, but in a folder of the test's own (no system user, no systemd: their lines are checked instead).
+SYSTEM_PATHS = ("/opt/xephang", "/etc/xephang", "/var/lib/xephang", "/var/backups/xephang", "/etc/systemd/system")
+
+
+def install_steps(bundle: Path) -> list[str]:
+    """The shell lines of INSTALL.md's code block, continuation lines joined."""
+    text = (bundle / "INSTALL.md").read_text(encoding="utf-8")
+    block = text.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line.strip() for line in block.replace("\\\n", " ").splitlines() if line.strip()]
+
+
+def moved(text: str, root: Path, port: int) -> str:
+    for path in SYSTEM_PATHS:
+        text = text.replace(path, str(root) + path)
+    return text.replace("8080", str(port))
+
+
+def test_every_file_the_bundles_install_steps_and_docs_name_is_in_the_bundle(bundle):
+    named = set()
+    for doc in ("INSTALL.md", "README.md", "docs/deploy.md"):
+        named |= set(re.findall(r"(?<![\w/.])((?:deploy|docs)/[\w.@-]+\.\w+)", (bundle / doc).read_text("utf-8")))
+    named |= {"deploy/xephang.service", "deploy/xephang-backup.service", "deploy/xephang-backup.timer",
+              "deploy/nginx.conf", "deploy/node.toml", "docs/deploy.md", "docs/federation.md"}
+    missing = sorted(p for p in named if not (bundle / p).is_file())
+    assert not missing, missing
+    for step in install_steps(bundle):  # every relative file a step copies or runs (systemctl names units)
+        for word in ([] if "systemctl" in step else step.split()):
+            if re.fullmatch(r"(\./)?[\w-]+(/[\w.@-]+)*\.(sh|service|timer|toml|conf|lock)", word):
+                assert (bundle / word).exists(), (word, step)
+
+
+def test_the_bundles_units_and_timer_are_valid_systemd_files(bundle, tmp_path):
+    import configparser
+    import shutil
+
+    units = [bundle / "deploy" / n for n in ("xephang.service", "xephang-backup.service", "xephang-backup.timer")]
+    for unit in units:
+        ini = configparser.ConfigParser(strict=False, interpolation=None)
+        ini.optionxform = str  # type: ignore[assignment, method-assign]
+        ini.read_string(unit.read_text(encoding="utf-8"))
+        assert "Unit" in ini and ini["Unit"].get("Description"), unit
+        if unit.suffix == ".service":
+            assert ini["Service"].get("ExecStart"), unit
+        if unit.name != "xephang-backup.service":  # started by its timer; the others by `systemctl enable`
+            assert ini["Install"].get("WantedBy"), unit
+    timer = units[2].read_text(encoding="utf-8")
+    assert "OnCalendar=" in timer and (bundle / "deploy/xephang-backup.service").exists()
+    analyze = shutil.which("systemd-analyze")
+    if analyze:  # the installed paths exist under tmp_path: verify then checks every ExecStart's program too
+        venv = tmp_path / "opt/xephang/.venv"
+        venv.parent.mkdir(parents=True)
+        install(bundle, venv, "server")
+        for unit in units:
+            (tmp_path / unit.name).write_text(moved(unit.read_text(encoding="utf-8"), tmp_path, 8080).replace(
+                "User=xephang", "User=root").replace("Group=xephang", "Group=root"), encoding="utf-8")
+        out = subprocess.run([analyze, "verify", *(str(tmp_path / u.name) for u in units)], capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0 and "xephang" not in out.stdout + out.stderr, out.stdout + out.stderr
+
+
+def test_the_bundles_install_steps_reach_a_running_server_with_its_backup(bundle, tmp_path):
+    """INSTALL.md's steps, line by line, under tmp_path; then the commands of the installed unit files (what
+    systemd runs after `enable --now`): check-config, serve, and one run of the backup service."""
+    port = free_port()
+    env = offline_env()
+    ran = []
+    for step in install_steps(bundle):
+        if step.startswith(("sudo adduser", "sudo systemctl", "sudo chown")):
+            continue  # a system user and systemd: checked by the unit tests above; root owns everything here
+        command = moved(step, tmp_path, port).replace("sudo -u xephang ", "").replace("sudo ", "")
+        if command.startswith("cd "):
+            continue  # the steps run in the bundle's folder (cwd below)
+        if command.startswith("curl"):
+            break  # after the service starts (below)
+        for path in SYSTEM_PATHS[:2] + SYSTEM_PATHS[4:]:
+            (tmp_path / path.lstrip("/")).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "var/lib/xephang").mkdir(parents=True, exist_ok=True)  # StateDirectory= in the unit
+        out = subprocess.run(["bash", "-ec", command], cwd=bundle, env=env, capture_output=True, text=True,
+                             timeout=600)
+        assert out.returncode == 0, (command, out.stdout[-2000:], out.stderr[-2000:])
+        ran.append((command, out.stdout))
+    token_out = next(o for c, o in ran if " token create " in c)
+    assert "http://192.168.1.10/kiosk/main-kiosk-1#token=xh_" in token_out
+    systemd = tmp_path / "etc/systemd/system"
+    assert {p.name for p in systemd.iterdir()} >= {"xephang.service", "xephang-backup.service",
+                                                   "xephang-backup.timer"}
+
+    def commands(unit: Path, key: str) -> list[str]:
+        text = moved(unit.read_text(encoding="utf-8").replace("\\\n", " "), tmp_path, port)
+        return [line.split("=", 1)[1] for line in text.splitlines() if line.startswith(key + "=")]
+
+    service = systemd / "xephang.service"
+    for pre in commands(service, "ExecStartPre"):
+        out = subprocess.run(pre.split(), cwd=tmp_path / "opt/xephang", env=env, capture_output=True, text=True,
+                             timeout=120)
+        assert out.returncode == 0, (pre, out.stdout, out.stderr)
+    (start,) = commands(service, "ExecStart")
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(start.split(), cwd=tmp_path / "opt/xephang", stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True, env=env)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(url + "/api/health", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()[-3000:]
+            time.sleep(0.2)
+        assert "Đăng nhập" in requests.get(url + "/login", timeout=10).text
+        (backup,) = commands(systemd / "xephang-backup.service", "ExecStart")
+        out = subprocess.run(backup.split(), cwd=tmp_path / "opt/xephang", env=env, capture_output=True, text=True,
+                             timeout=120)
+        assert out.returncode == 0 and "integrity ok" in out.stdout, out.stdout + out.stderr
+        assert list((tmp_path / "var/backups/xephang").glob("xephang-*.sqlite3"))
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+        log.close()
