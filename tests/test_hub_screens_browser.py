@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from tests.conftest import DEMO_CONFIG, PASSWORD
 from tests.hub_pages_support import add_hub_user
-from tests.hub_support import HubServer, center_with_hub, hub_config
+from tests.hub_support import HubServer, center_with_hub, hub_cli, hub_config
 from tests.pg_support import pg, pg_db  # noqa: F401 - fixtures
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -120,6 +120,22 @@ def test_booking_page_names_each_center_and_the_confirmation_the_center_and_day_
     when = page.locator("#when").inner_text()
     y, m, d = iso.split("-")
     assert f"{d}/{m}/{y}" in when and iso not in when, when
+
+
+def test_the_booking_api_names_the_center_booked_too(hub):
+    """The province's other systems (SMS, the portal) tell the citizen where to go from the API's center_name."""
+    api = {"Authorization": "Bearer " + hub_cli(hub.config, "api-token", "cong-dich-vu").strip().splitlines()[-1]}
+    tomorrow = (datetime.now(VN).date() + timedelta(days=1)).isoformat()
+    slots = requests.get(hub.url + "/hub/api/booking-slots", headers=api, timeout=10, params={
+        "center": "tanlap", "site": "tl-main", "service": "CT", "day": tomorrow}).json()["slots"]
+    free = [x for x in slots if x["left"] > 0]
+    body = {"center": "tanlap", "site": "tl-main", "service": "CT", "slot_at": free[-1]["slot_at"],
+            "phone": "0987654321"}
+    made = requests.post(hub.url + "/hub/api/bookings", json=body, headers=api, timeout=10)
+    assert made.status_code == 201, made.text
+    assert made.json()["center_name"] == "Trung tâm PVHCC phường Tân Lập"
+    got = requests.get(hub.url + f"/hub/api/bookings/{made.json()['code']}", headers=api, timeout=10).json()
+    assert got["center_name"] == "Trung tâm PVHCC phường Tân Lập" and got["service_day"] == tomorrow  # ISO in JSON
 
 
 @pytest.mark.browser

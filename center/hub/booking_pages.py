@@ -90,6 +90,12 @@ def _named(conn: Any, places: list[booking.Place]) -> list[booking.Place]:
     return places
 
 
+def _named_booking(conn: Any, b: dict[str, Any], en: bool = False) -> dict[str, Any]:
+    """A booking (page or API) naming its center by the same rule as the page's list."""
+    b["center_name"] = center_names(conn, hub_cfg(), en).get(b["center"], b["center_name"])
+    return b
+
+
 def _spaced(code: str) -> str:
     return f"{code[:3]} {code[3:]}"
 
@@ -165,8 +171,7 @@ def book_done() -> Any:
     if not isinstance(code, str):
         return redirect(url_for("hub_booking.book_page"))
     with _connection() as conn:
-        b = booking.lookup(conn, hub_cfg(), code, lang() == "en")
-        b["center_name"] = center_names(conn, hub_cfg(), lang() == "en").get(b["center"], b["center_name"])
+        b = _named_booking(conn, booking.lookup(conn, hub_cfg(), code, lang() == "en"), lang() == "en")
     return _render("hub/book_done.html", b=b, spaced=_spaced(b["code"]), qr=_qr(b["code"]))
 
 
@@ -207,6 +212,7 @@ def api_create() -> Any:
                              service=str(body.get("service") or ""), slot_at=str(body.get("slot_at") or ""),
                              name=str(body.get("name") or ""), phone=str(body.get("phone") or ""), channel="api",
                              now=_now())
+        got = _named_booking(conn, got)
     return jsonify(got), 201
 
 
@@ -214,14 +220,14 @@ def api_create() -> Any:
 def api_lookup(code: str) -> Any:
     with _connection() as conn:
         _system(conn)
-        return jsonify(booking.lookup(conn, hub_cfg(), code))
+        return jsonify(_named_booking(conn, booking.lookup(conn, hub_cfg(), code)))
 
 
 @bp.post("/hub/api/bookings/<code>/cancel")
 def api_cancel(code: str) -> Any:
     with _connection() as conn:
         _system(conn)
-        return jsonify(booking.cancel(conn, hub_cfg(), code, phone_hashed=None, now=_now()))
+        return jsonify(_named_booking(conn, booking.cancel(conn, hub_cfg(), code, phone_hashed=None, now=_now())))
 
 
 @bp.get("/hub/api/booking-slots")
