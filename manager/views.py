@@ -15,7 +15,7 @@ from center import offload
 from center import reports as st
 from center.errors import MAX_NAME, Conflict, Forbidden, Invalid, QueueError, clean_text
 from center.queue.actors import Actor
-from center.queue.clock import from_iso, to_iso
+from center.queue.clock import from_iso, to_iso, vn_date, vn_datetime
 from center.storage import audit, settings
 from center.sync import status as sync_status
 from center.sync.protocol import CLOCK_TOLERANCE_S
@@ -35,14 +35,33 @@ bp.add_app_template_global(role_name, "role_name")
 
 @bp.app_template_filter("local_time")
 def local_time(iso: str | None) -> str:
-    """A stored UTC time as the center's local "HH:MM:SS DD/MM/YYYY" (Asia/Ho_Chi_Minh by default)."""
+    """A stored UTC time as the center's local "HH:MM:SS DD/MM/YYYY" (vn_datetime: the one rule for dates)."""
     if not iso:
         return "—"
     try:
         moment = from_iso(iso)
     except ValueError:
         return iso
-    return moment.astimezone(center().config.tz).strftime("%H:%M:%S %d/%m/%Y")
+    return vn_datetime(moment, center().config.tz, seconds=True)
+
+
+@bp.app_template_global("period_text")
+def period_text(d0: str, d1: str) -> str:
+    """A report's days as its heading says them: "07/12/2026", or "01/12/2026 – 07/12/2026" (ISO in the API)."""
+    return vn_date(d0) if d0 == d1 else f"{vn_date(d0)} – {vn_date(d1)}"
+
+
+def _export_heading(rep: dict[str, Any]) -> list[str]:
+    """The first lines of a CSV or XLSX export: what, where, which days and when it was made, as the screen
+    writes them (the data columns below keep ISO days for spreadsheets)."""
+    c, f = center().config, rep["filters"]
+    site = c.sites.get(f["site"]) if f.get("site") else None
+    where = tr(site.name, site.name_en) if site else tr("Tất cả điểm tiếp nhận", "All sites")
+    made = vn_datetime(rep["generated_at"], c.tz)
+    return [tr("Báo cáo tình hình tiếp nhận và phục vụ công dân", "Reception and service of citizens report"),
+            f"{tr(c.center_name, c.center_name_en)} · {where}",
+            f"{tr('Thời gian', 'Period')}: {period_text(f['date_from'], f['date_to'])}",
+            f"{tr('Lập lúc', 'Generated at')} {made} ({c.timezone})"]
 
 
 @bp.errorhandler(QueueError)
@@ -193,7 +212,8 @@ def _export_name(f: st.Filters, ext: str) -> str:
 def report_csv() -> Any:
     require("reports.read")
     f = _filters()
-    body = st.to_csv(_report(f), current_lang())
+    rep = _report(f)
+    body = st.to_csv(rep, current_lang(), heading=_export_heading(rep))
     return Response(body, content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{_export_name(f, "csv")}"'})
 
@@ -202,7 +222,8 @@ def report_csv() -> Any:
 def report_xlsx() -> Any:
     require("reports.read")
     f = _filters()
-    body = st.to_xlsx(_report(f), current_lang())
+    rep = _report(f)
+    body = st.to_xlsx(rep, current_lang(), heading=_export_heading(rep))
     return Response(body, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="{_export_name(f, "xlsx")}"'})
 

@@ -88,21 +88,25 @@ def export_tables(rep: dict[str, Any], lang: str = "vi") -> list[tuple[str, list
 Tables = list[tuple[str, list[str], list[list[Any]]]]
 
 
-def to_csv(rep: dict[str, Any], lang: str = "vi") -> str:
-    return tables_csv(export_tables(rep, lang))
+def to_csv(rep: dict[str, Any], lang: str = "vi", heading: list[str] | None = None) -> str:
+    return tables_csv(export_tables(rep, lang), heading)
 
 
-def to_xlsx(rep: dict[str, Any], lang: str = "vi") -> bytes:
-    return tables_xlsx(export_tables(rep, lang))
+def to_xlsx(rep: dict[str, Any], lang: str = "vi", heading: list[str] | None = None) -> bytes:
+    return tables_xlsx(export_tables(rep, lang), heading)
 
 
-def tables_csv(tables: Tables) -> str:
-    """Named tables as one CSV (a `# name` line before each): the center's reports and the hub's."""
+def tables_csv(tables: Tables, heading: list[str] | None = None) -> str:
+    """Named tables as one CSV (a `# name` line before each): the center's reports and the hub's. `heading`:
+    lines before the first table (title, place, days in Vietnamese text), one cell each."""
     import csv
     import io
 
     buf = io.StringIO()
     w = csv.writer(buf)
+    if heading:
+        w.writerows([line] for line in heading)
+        w.writerow([])
     for name, header, rows in tables:
         w.writerow([f"# {name}"])
         w.writerow(header)
@@ -111,16 +115,19 @@ def tables_csv(tables: Tables) -> str:
     return "\ufeff" + buf.getvalue()  # BOM: Excel opens UTF-8 Vietnamese correctly
 
 
-def tables_xlsx(tables: Tables) -> bytes:
-    """Named tables as one workbook, a sheet each."""
+def tables_xlsx(tables: Tables, heading: list[str] | None = None) -> bytes:
+    """Named tables as one workbook, a sheet each; `heading` lines above the first sheet's table."""
     import io
 
     from openpyxl import Workbook
 
     wb = Workbook()
     wb.remove(wb.active)
-    for name, header, rows in tables:
+    for i, (name, header, rows) in enumerate(tables):
         ws = wb.create_sheet(name[:31])
+        if heading and i == 0:
+            for line in [*heading, ""]:
+                ws.append([line])
         ws.append(header)
         for row in rows:
             ws.append(row)

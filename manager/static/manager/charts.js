@@ -17,7 +17,9 @@
 
   const byProc = rep.filters.group === "procedure";
   const rows = rep.rows;
-  const labels = rows.map((r) => String(r.label));
+  // Days as Vietnamese text writes them (07/12/2026), the JSON keeps ISO.
+  const day = (key) => (/^\d{4}-\d{2}-\d{2}$/.test(String(key)) ? xephang.date(key) : String(key));
+  const labels = rows.map((r) => (rep.filters.group === "day" ? day(r.key) : String(r.label)));
   if (byProc) {
     mk("chart-counts", { type: "bar", data: { labels, datasets: [
       { label: t("Số lượt", "Count"), data: rows.map((r) => r.n), backgroundColor: colors[0] }] }, options: opts() });
@@ -54,7 +56,7 @@
     options: opts("%", { scales: { x: { stacked: true }, y: { stacked: true, max: 100, beginAtZero: true } } }) });
 
   const tr = rep.trend;
-  mk("chart-trend", { type: "line", data: { labels: tr.map((d) => d.key), datasets: [
+  mk("chart-trend", { type: "line", data: { labels: tr.map((d) => day(d.key)), datasets: [
     { label: t("Số cấp", "Issued"), data: tr.map((d) => d.issued), borderColor: colors[0], yAxisID: "y" },
     { label: t("Đã phục vụ", "Served"), data: tr.map((d) => d.served), borderColor: colors[1], yAxisID: "y" },
     { label: t("Mức phục vụ (%)", "Service level (%)"), data: tr.map((d) => (d.service_level === null ? null : Math.round(d.service_level * 1000) / 10)),
