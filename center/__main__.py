@@ -224,10 +224,14 @@ def cmd_demo_init(args: argparse.Namespace) -> int:
 
 def cmd_close_day(args: argparse.Namespace) -> int:
     from .queue.actors import SYSTEM
+    from .queue.clock import vn_date
     from .queue.engine import Engine
 
     engine = Engine(_store(args), _config(args))
-    print(f"{engine.close_day(args.site, SYSTEM)} ticket(s) closed at {args.site}")
+    day = engine.today(engine.site(args.site))
+    n = engine.close_day(args.site, SYSTEM)
+    print(f"Đã đóng ngày phục vụ {vn_date(day)} tại {args.site}: {n} số chưa phục vụ được hủy / "
+          f"{n} ticket(s) closed at {args.site}")
     return 0
 
 
@@ -252,11 +256,16 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
     t0 = time.monotonic()
     try:
-        path = backup(args.db, args.dest, keep=args.keep, tz=_timezone(args.config))
+        tz = _timezone(args.config)
+        path = backup(args.db, args.dest, keep=args.keep, tz=tz)
     except BackupError as e:
         print(f"backup failed: {e}", file=sys.stderr)
         return 1
+    from .queue.clock import system_clock, vn_datetime
+
     size = path.stat().st_size
+    print(f"Đã sao lưu lúc {vn_datetime(system_clock(), tz)} (giờ địa phương), dữ liệu "
+          f"nguyên vẹn: {path}")
     print(f"backup {path} ({size / 1e6:.1f} MB, integrity ok) in {time.monotonic() - t0:.1f} s")
     return 0
 
@@ -393,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"config error: {e}", file=sys.stderr)
         return 2
     except QueueError as e:
-        print(f"error: {e.message_en}", file=sys.stderr)
+        print(f"lỗi: {e.message} / error: {e.message_en}", file=sys.stderr)
         return 2
     except SyncRefused as e:
         print(f"sync error: {e}", file=sys.stderr)

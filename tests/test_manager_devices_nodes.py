@@ -85,3 +85,19 @@ def test_the_devices_page_refuses_a_token_for_a_nodes_site(tmp_path):
         assert tokens_of(db) == before
     finally:
         app.extensions["xephang"].store.close()
+
+
+def test_close_day_and_backup_say_the_day_and_time_in_vietnamese(setup, tmp_path):
+    from tests.conftest import DEMO_CONFIG
+
+    db, _cfg = setup
+    r = run_cli(db, "close-day", "--site", "main", "--config", str(DEMO_CONFIG))
+    assert r.returncode == 0, r.stderr
+    day = re.search(r"Đã đóng ngày phục vụ (\d\d/\d\d/\d{4}) tại main", r.stdout)
+    assert day, r.stdout
+    assert not re.search(r"\d{4}-\d\d-\d\d", r.stdout.splitlines()[0].split(" / ")[0])
+    r = run_cli(db, "backup", "--dest", str(tmp_path / "b"), "--config", str(DEMO_CONFIG))
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"Đã sao lưu lúc \d\d:\d\d \d\d/\d\d/\d{4} \(giờ địa phương\)", r.stdout), r.stdout
+    r = run_cli(db, "close-day", "--site", "moon", "--config", str(DEMO_CONFIG))
+    assert r.returncode == 2 and "lỗi: Không có điểm tiếp nhận" in r.stderr and "error: Unknown site" in r.stderr
