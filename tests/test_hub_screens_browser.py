@@ -91,9 +91,11 @@ def test_a_center_name_two_centers_send_gives_way_to_the_provinces_register():
         HubCenter("c", "PVHCC Tân Hòa", ("x",))))
     same = {"center_name": "Trung tâm phường Hòa Bình", "center_name_en": "Hoa Binh center"}
     labels = {"a": same, "b": same, "c": {"center_name": "Trung tâm phường Tân Hòa"}}
-    assert names_from(cfg, labels) == {"a": "PVHCC Hòa Bình", "b": "PVHCC Tân Lập", "c": "Trung tâm phường Tân Hòa"}
-    assert names_from(cfg, labels, en=True)["b"] == "PVHCC Tân Lập"
-    assert names_from(cfg, {"a": {"center_name": "Own A"}})["a"] == "Own A"
+    assert names_from(cfg.centers, labels) == {"a": "PVHCC Hòa Bình", "b": "PVHCC Tân Lập",
+                                               "c": "Trung tâm phường Tân Hòa"}
+    assert names_from(cfg.centers, labels, en=True)["b"] == "PVHCC Tân Lập"
+    assert names_from(cfg.centers[:1], {"a": {"center_name": "Own A"}})["a"] == "Own A"
+    assert names_from(cfg.centers[1:2], labels)["b"] == "PVHCC Tân Lập"  # shared with a center not listed
 
 
 @pytest.mark.browser

@@ -84,7 +84,7 @@ def _day_label(d: date) -> str:
 def _named(conn: Any, places: list[booking.Place]) -> list[booking.Place]:
     """The places under their centers' names by the hub's one rule (center/hub/names.py): two centers that send
     the same name are told apart, so a citizen is never sent to the wrong center."""
-    names = center_names(conn, hub_cfg(), lang() == "en")
+    names = center_names(conn, hub_cfg().centers, lang() == "en")
     for p in places:
         p.center_name = names.get(p.center, p.center_name)
     return places
@@ -92,7 +92,7 @@ def _named(conn: Any, places: list[booking.Place]) -> list[booking.Place]:
 
 def _named_booking(conn: Any, b: dict[str, Any], en: bool = False) -> dict[str, Any]:
     """A booking (page or API) naming its center by the same rule as the page's list."""
-    b["center_name"] = center_names(conn, hub_cfg(), en).get(b["center"], b["center_name"])
+    b["center_name"] = center_names(conn, hub_cfg().centers, en).get(b["center"], b["center_name"])
     return b
 
 

@@ -42,7 +42,7 @@ def live(conn: Any, cfg: HubConfig, centers: list[HubCenter], now: datetime | No
         "SELECT center, last_contact_at, version, clock_offset_s FROM hub_centers WHERE center = ANY(%s)", (ids,))}
     labels = {r[0]: r[1] or {} for r in conn.execute(
         "SELECT center, labels FROM hub_labels WHERE center = ANY(%s)", (ids,))}
-    names = center_names(conn, cfg, en)
+    names = center_names(conn, centers, en)
     waits: dict[str, list[tuple[str, int, datetime | None]]] = {}
     for center, service, n, oldest in conn.execute(
             "SELECT center, service, count(*), min(queue_at) FROM tickets WHERE center = ANY(%s) AND service_day = %s "

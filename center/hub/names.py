@@ -10,9 +10,10 @@ sites belong to) names both instead.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
-from .config import HubConfig
+from .config import HubCenter
 
 
 def _own(labels: Any, en: bool) -> str | None:
@@ -22,14 +23,15 @@ def _own(labels: Any, en: bool) -> str | None:
     return name.strip() if isinstance(name, str) and name.strip() else None
 
 
-def names_from(cfg: HubConfig, labels: dict[str, Any], en: bool = False) -> dict[str, str]:
-    """Each hub.toml center's name, given every center's labels (center id → labels)."""
-    own = {c.id: _own(labels.get(c.id), en) for c in cfg.centers}
-    sent = Counter(n.casefold() for n in own.values() if n)
-    return {c.id: own[c.id] if own[c.id] and sent[own[c.id].casefold()] == 1 else c.name for c in cfg.centers}
+def names_from(centers: Sequence[HubCenter], labels: dict[str, Any], en: bool = False) -> dict[str, str]:
+    """The name of each of `centers` (hub.toml's), given every center's labels (center id → labels): a name is
+    shared when any other center sent it, listed or not."""
+    sent = Counter(n.casefold() for n in (_own(lab, en) for lab in labels.values()) if n)
+    own = {c.id: _own(labels.get(c.id), en) for c in centers}
+    return {c.id: own[c.id] if own[c.id] and sent[own[c.id].casefold()] == 1 else c.name for c in centers}
 
 
-def center_names(conn: Any, cfg: HubConfig, en: bool = False) -> dict[str, str]:
+def center_names(conn: Any, centers: Sequence[HubCenter], en: bool = False) -> dict[str, str]:
     """`names_from` over what the centers sent (every center's, so a shared name is seen whoever reads)."""
     labels = {r[0]: r[1] for r in conn.execute("SELECT center, labels FROM hub_labels")}
-    return names_from(cfg, labels, en)
+    return names_from(centers, labels, en)

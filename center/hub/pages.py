@@ -75,7 +75,7 @@ def logout() -> Any:
 
 def _page(template: str, user: HubUser, **kw: Any) -> str:
     with _connection() as conn:
-        names = center_names(conn, hub_cfg(), lang() == "en")
+        names = center_names(conn, hub_cfg().centers, lang() == "en")
     centers = [{"id": c.id, "name": names.get(c.id, c.name)} for c in accounts.visible_centers(hub_cfg(), user)]
     return render_template(template, user=user, tr=_tr, lang=lang(), hub=hub_cfg(), csrf=accounts.csrf_token(),
                            centers=centers, **kw)
@@ -111,7 +111,7 @@ def _report() -> tuple[reports.HubFilters, dict[str, Any]]:
 def reports_page(user: HubUser) -> Any:
     f, rep = _report()
     with _connection() as conn:
-        options = reports.filter_options(conn, hub_cfg(), accounts.visible_centers(hub_cfg(), user), lang())
+        options = reports.filter_options(conn, accounts.visible_centers(hub_cfg(), user), lang())
     query = {k: v for k, v in request.args.items() if v and k != "lang"}
     return _page("hub/reports.html", user, f=f, rep=rep, sites=options["sites"], services=options["services"],
                  query=query,

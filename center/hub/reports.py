@@ -164,9 +164,9 @@ def _finish(key: Any, label: str, a: dict[str, Any]) -> dict[str, Any]:
 class _Labels:
     """Names from what each center sent of its config (hub_labels), in the reader's language."""
 
-    def __init__(self, conn: Any, cfg: HubConfig, centers: list[HubCenter], en: bool) -> None:
+    def __init__(self, conn: Any, centers: list[HubCenter], en: bool) -> None:
         self.en = en
-        self.centers = center_names(conn, cfg, en)
+        self.centers = center_names(conn, centers, en)
         self.services: dict[str, str] = {}
         self.procedures: dict[str, str] = {}
         self.sites: dict[str, str] = {}
@@ -198,11 +198,11 @@ class _Labels:
         return "Tổng" if key == "all" and not self.en else ("All" if key == "all" else str(key))
 
 
-def filter_options(conn: Any, cfg: HubConfig, centers: list[HubCenter],
+def filter_options(conn: Any, centers: list[HubCenter],
                    lang: str = "vi") -> dict[str, list[tuple[str, str]]]:
     """The report form's choices as (code, name): each visible center's sites (with the center's name when
     several centers are listed: every center has a "reception point 1") and the services they sent."""
-    label = _Labels(conn, cfg, centers, lang == "en")
+    label = _Labels(conn, centers, lang == "en")
     sites = [(s, f"{label('center', c.id)} · {label('site', s)}" if len(centers) > 1 else label("site", s))
              for c in centers for s in c.sites]
     services = list(label.services.items())  # in the order the center lists them (its config.toml)
@@ -266,7 +266,7 @@ def report(conn: Any, cfg: HubConfig, centers: list[HubCenter], f: HubFilters, l
     """The report over `centers` (already narrowed to what the caller may see)."""
     params: dict[str, Any] = {"centers": [c.id for c in centers], "d0": f.date_from, "d1": f.date_to,
                               "tz": cfg.timezone, "site": f.site, "service": f.service}
-    label = _Labels(conn, cfg, centers, lang == "en")
+    label = _Labels(conn, centers, lang == "en")
     if rollup_read.is_long(f):
         rollup_read.clean_months(conn, params)
     summary = _rows(conn, f, params, "all", label)
