@@ -234,19 +234,51 @@
     inFlight = true;
     setButtons();
     show("k-busy");
+    let keep = false;
     try {
       const answer = await xephang.api("POST", "/kiosk/" + encodeURIComponent(kioskId) + "/check-in", { code }, token);
       showTicket(answer);
     } catch (e) {
-      showError((lang === "en" ? e.message_en : e.message) || e.message);
+      const text = (lang === "en" ? e.message_en : e.message) || e.message;
+      // A code that is nobody's is most often one character mistyped: back to the code as typed, to correct it.
+      keep = TYPO_ERRORS.includes(e.code);
+      if (keep) codeError(text); else showError(text);
     } finally {
       inFlight = false;
-      $("k-code-input").value = "";
+      if (!keep) $("k-code-input").value = "";
       setButtons();
     }
   }
+  const TYPO_ERRORS = ["unknown_booking", "too_many_codes", "network"];
+  let editAt = null;  // the character being corrected (touched in the row of cells), or null: type at the end
+  function renderCells() {
+    const value = $("k-code-input").value;
+    if (editAt !== null && editAt >= value.length) editAt = null;
+    $("k-code-cells").replaceChildren(...Array.from(value, (ch, i) => {
+      const cell = xephang.el("button", { type: "button", class: "k-cell" + (i === editAt ? " is-edit" : ""),
+        dataset: { index: String(i) }, "aria-label": T("Sửa ký tự thứ " + (i + 1), "Correct character " + (i + 1)) }, ch);
+      cell.addEventListener("click", () => { editAt = editAt === i ? null : i; renderCells(); keepCodeOpen(); });
+      return cell;
+    }));
+  }
+  function codeError(text) {
+    editAt = null;
+    $("k-code-error").textContent = text;
+    $("k-code-fix").hidden = false;
+    $("k-code-ask").hidden = false;
+    $("k-code-staff").hidden = true;
+    renderCells();
+    show("k-code");
+  }
+  function keepCodeOpen() {
+    if (backTimer) { clearTimeout(backTimer); backTimer = setTimeout(() => show("k-start"), 60000); }
+  }
   function openCode(first) {
     $("k-code-input").value = first || "";
+    editAt = null;
+    $("k-code-fix").hidden = true;
+    $("k-code-ask").hidden = true;
+    $("k-code-staff").hidden = true;
     show("k-code");
     $("k-code-input").focus();
   }
@@ -255,10 +287,29 @@
     $("k-code-form").addEventListener("submit", (ev) => { ev.preventDefault(); checkIn($("k-code-input").value.trim()); });
     document.querySelectorAll(".k-key").forEach((b) => b.addEventListener("click", () => {
       const input = $("k-code-input");
-      input.value = b.dataset.key === "del" ? input.value.slice(0, -1) : (input.value + b.dataset.key).slice(0, 64);
-      if (backTimer) { clearTimeout(backTimer); backTimer = setTimeout(() => show("k-start"), 60000); }
+      const v = input.value;
+      const key = b.dataset.key;
+      if (editAt !== null) {  // replace (or delete) the character touched, keep the others
+        input.value = key === "del" ? v.slice(0, editAt) + v.slice(editAt + 1) : v.slice(0, editAt) + key + v.slice(editAt + 1);
+        editAt = null;
+      } else {
+        input.value = key === "del" ? v.slice(0, -1) : (v + key).slice(0, 64);
+      }
+      renderCells();
+      keepCodeOpen();
     }));
+    $("k-code-input").addEventListener("input", () => { editAt = null; renderCells(); });
     $("k-code-back").addEventListener("click", () => show("k-start"));
+    $("k-code-ask").addEventListener("click", () => {
+      const code = $("k-code-input").value;
+      $("k-code-staff").textContent = T(
+        "Mời Ông/Bà đến bàn tiếp đón hoặc gặp cán bộ hướng dẫn" + (code ? " và đọc mã đã nhập: " + code : "") +
+        " – cán bộ sẽ tra cứu lịch hẹn giúp Ông/Bà.",
+        "Please go to the reception desk or ask a staff member" + (code ? " and read out the code you typed: " + code : "") +
+        " – they will look up your booking.");
+      $("k-code-staff").hidden = false;
+      keepCodeOpen();
+    });
     document.addEventListener("keydown", (ev) => {
       if (!$("k-start").hidden && !inFlight && ev.key && ev.key.length === 1 && /[A-Za-z0-9]/.test(ev.key) &&
           !ev.ctrlKey && !ev.altKey && !ev.metaKey) {
