@@ -16,7 +16,7 @@ import requests
 from playwright.sync_api import expect
 
 from tests.conftest import DEMO_CONFIG, PASSWORD
-from tests.hub_pages_support import add_hub_user
+from tests.hub_pages_support import add_hub_user, hub_session
 from tests.hub_support import HubServer, center_with_hub, hub_cli, hub_config
 from tests.pg_support import pg, pg_db  # noqa: F401 - fixtures
 
@@ -158,6 +158,14 @@ def test_reports_open_on_the_last_30_days_with_names_and_hours(page, hub):
     page.goto(hub.url + "/hub/reports?group=day")
     days = page.locator("#rows tbody tr td:first-child").all_inner_texts()
     assert days and all(re.fullmatch(VN_DATE, d) for d in days), days
+
+
+def test_report_exports_keep_days_iso_in_their_data_columns(hub):
+    """The page writes 07/12/2026; the CSV's day column stays ISO, as the center's exports keep data columns."""
+    s = hub_session(hub.url, "so-noi-vu")
+    text = s.get(hub.url + "/hub/reports.csv?group=day", timeout=10).content.decode("utf-8-sig")
+    five = (datetime.now(VN).date() - timedelta(days=5)).isoformat()
+    assert five in text and re.search(VN_DATE, text) is None, text[:800]
 
 
 @pytest.mark.browser

@@ -311,10 +311,15 @@ def export_tables(rep: dict[str, Any], lang: str = "vi") -> list[tuple[str, list
 def _export_main(rep: dict[str, Any], i: int) -> list[tuple[str, list[str], list[list[Any]]]]:
     cols = COLUMNS + (PROC_EXTRA if rep["filters"]["group"] == "procedure" else [])
     rank_cols = [("rank", "Hạng", "Rank"), *COLUMNS]
+    by_day = rep["filters"]["group"] == "day"  # a day stays ISO in a data column, as the center's exports keep it
+
+    def cell(r: dict[str, Any], name: str) -> Any:
+        return r.get("key") if by_day and name == "label" else r.get(name)
+
     return [("Summary" if i == 2 else "Tổng hợp", [c[i] for c in COLUMNS],
              [[rep["summary"].get(c[0]) for c in COLUMNS]]),
             ("Rows" if i == 2 else "Theo nhóm", [c[i] for c in cols],
-             [[r.get(c[0]) for c in cols] for r in rep["rows"]]),
+             [[cell(r, c[0]) for c in cols] for r in rep["rows"]]),
             ("Ranking" if i == 2 else "Xếp hạng trung tâm", [c[i] for c in rank_cols],
              [[r.get(c[0]) for c in rank_cols] for r in rep["ranking"]])]
 
