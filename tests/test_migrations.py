@@ -33,8 +33,9 @@ def _report(store: Store, config) -> dict:
 
 def _undo_sync(conn) -> None:
     """Take away what migration 16 added (the sync outbox, its triggers and tables, the receiver's columns), and
-    what came after it (17: voice packs; 18: bookings, the booking of a ticket and its indexes)."""
-    for table in ("voice_clips", "voice_packs", "bookings"):
+    what came after it (17: voice packs; 18: bookings, the booking of a ticket and its indexes; 19: held rows, seen
+    batches)."""
+    for table in ("voice_clips", "voice_packs", "bookings", "sync_held", "sync_seen"):
         conn.execute(f"DROP TABLE {table}")
     for index in ("tickets_booked_waiting", "ticket_events_counter_calls"):
         conn.execute(f"DROP INDEX {index}")
@@ -103,3 +104,25 @@ def test_a_version_12_database_gets_session_generations_and_sign_in_limits(tmp_p
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT username, session_gen FROM users").fetchall() == [("a", 0)]
         assert conn.execute("SELECT count(*) FROM login_limits").fetchone() == (0,)
+
+
+def test_a_version_18_center_keeps_its_nodes_marks_and_gets_held_rows(tmp_path):
+    """Migration 19 (issue 25) on a center that already takes a node's batches: its marks and records stay, the
+    new tables and columns come empty."""
+    from center.storage.migrations_sync_held import V19_SYNC_HELD
+
+    path = tmp_path / "v18.sqlite3"
+    Store(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE sync_held")
+        conn.execute("DROP TABLE sync_seen")
+        for table, column in (("sync_nodes", "refused_at"), ("sync_nodes", "refused"), ("sync_link", "refused_at"),
+                              ("sync_link", "refused"), ("sync_link", "bundle_to"), ("sync_link", "bundle_at")):
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        conn.execute("INSERT INTO sync_nodes (node, hwm, records) VALUES ('branch', 41, 40)")
+        conn.execute(f"PRAGMA user_version = {MIGRATIONS.index(V19_SYNC_HELD)}")
+    Store(path).close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert conn.execute("SELECT hwm, records, refused FROM sync_nodes").fetchone() == (41, 40, None)
+        assert conn.execute("SELECT count(*) FROM sync_held").fetchone()[0] == 0

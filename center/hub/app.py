@@ -16,11 +16,13 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from ..contract.booking import key_id
 from ..errors import Invalid, QueueError, Unauthorized
 from ..queue.clock import to_iso
-from ..storage.outbox import SyncRefused
-from ..sync.protocol import decode, sender_offset
-from . import booking, ingest, rollup, summary
+from ..storage.outbox import BadShape, SyncRefused
+from ..sync.protocol import decode, digest, sender_offset
+from ..sync.receive import held_answer, read_body, refusal
+from . import booking, booking_schema, ingest, rollup, summary
 from .config import HubConfig
 
 log = logging.getLogger(__name__)
@@ -59,17 +61,17 @@ def _store_labels(conn: Any, center: str, labels: Any, now: datetime) -> None:
 @bp.post("/sync/push")
 def push() -> Any:
     cfg = hub_config()
-    data = request.get_data(cache=False)
     now = datetime.now(UTC)
     with connection() as conn:
         center = ingest.center_for_token(conn, cfg, _bearer())
         if center is None:
             raise Unauthorized("Mã của trung tâm không hợp lệ hoặc đã bị thu hồi", "Invalid or revoked center token",
                                code="bad_center_token")
+        data = read_body()  # bounded, like everything after it: a hostile body costs a few MB (protocol.py)
         try:
             batch, fields = decode(data)
         except SyncRefused as e:
-            raise Invalid("Gói dữ liệu không đọc được", str(e), code="bad_batch") from None
+            raise refusal(e) from None
         offset = sender_offset(fields, now)
         try:
             if "labels" in fields:
@@ -77,7 +79,10 @@ def push() -> Any:
             if "booking_plan" in fields:
                 booking.store_plan(conn, center.id, fields["booking_plan"], now)
             result = ingest.receive(conn, cfg, center, batch, size=len(data), now=now, clock_offset_s=offset,
-                                    version=str(fields.get("version") or ""))
+                                    version=str(fields.get("version") or ""), digest=digest(data))
+        except BadShape as e:
+            log.warning("refused a batch of center %s: %s", center.id, e)
+            raise refusal(e) from None
         except SyncRefused as e:
             log.warning("refused a batch of center %s: %s", center.id, e)
             raise QueueError("Trung tâm gửi dữ liệu không thuộc về mình", str(e), code="sync_refused",
@@ -85,8 +90,17 @@ def push() -> Any:
         have = conn.execute("SELECT hash FROM hub_labels WHERE center = %s", (center.id,)).fetchone()
         down = _bookings_down(conn, center.id, fields.get("bookings_mark"))
         plan = booking.plan_hash(conn, center.id)
-    return jsonify({**result, **down, "server_time": to_iso(datetime.now(UTC)),
-                    "labels_hash": have[0] if have else None, "booking_plan_hash": plan})
+        held_total = conn.execute("SELECT count(*) FROM hub_held WHERE center = %s", (center.id,)).fetchone()[0]
+    held = result.pop("held")
+    answer = {**result, **down, "held_total": held_total, "server_time": to_iso(datetime.now(UTC)),
+              "labels_hash": have[0] if have else None, "booking_plan_hash": plan}
+    key = booking_schema.pepper(cfg).decode()
+    if "phone_key_id" in fields and fields["phone_key_id"] != key_id(key):
+        answer["phone_key"] = key  # the province's: a citizen's number hashes alike at every desk and here
+    if held:
+        log.warning("held %d record(s) of center %s: %s", len(held), center.id, held[0].describe())
+        return jsonify({**held_answer(held, center.name or center.id), **answer}), 422
+    return jsonify(answer)
 
 
 def _bookings_down(conn: Any, center: str, mark: Any) -> dict[str, Any]:

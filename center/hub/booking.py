@@ -19,49 +19,20 @@ import hmac
 import json
 import math
 import re
-import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..contract.booking import ALPHABET, clean_code, new_code, normal_phone, phone_hash  # noqa: F401 - one rule
 from ..errors import Conflict, Invalid, NotFound, QueueError, clean_text
 from ..queue.bookings import PLAN_VERSION, hhmm, slot_places
 from ..queue.clock import to_iso
 from .config import HubConfig
 
-ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # the center's: no 0/O, 1/I/L, easy to read aloud
-CODE_LEN = 6
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DOWN_LIMIT = 500
 PURGE_AFTER_DAYS = 7  # as at the center (center/queue/bookings.py): then only the code and the slot remain
-_PHONE = re.compile(r"^0\d{8,10}$")
-
-
-def new_code() -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LEN))
-
-
-def clean_code(text: str) -> str:
-    """A code as typed or read aloud: spaces and dashes dropped, upper case, O read as 0 is not in the set."""
-    return re.sub(r"[\s\-.]", "", str(text or "")).upper()[:16]
-
-
-def normal_phone(text: str) -> str:
-    """Vietnamese numbers as people type them (+84…, spaces, dots) → 0xxxxxxxxx; Invalid otherwise."""
-    digits = re.sub(r"[\s.\-()]", "", str(text or ""))
-    if digits.startswith("+84"):
-        digits = "0" + digits[3:]
-    elif digits.startswith("84") and len(digits) >= 11:
-        digits = "0" + digits[2:]
-    if not _PHONE.match(digits):
-        raise Invalid("Số điện thoại không hợp lệ (ví dụ 0912 345 678)", "Invalid phone number (e.g. 0912 345 678)",
-                      code="bad_phone")
-    return digits
-
-
-def phone_hash(pepper: bytes, phone: str) -> str:
-    return hmac.new(pepper, normal_phone(phone).encode(), "sha256").hexdigest()
 
 
 def _hm(text: Any) -> time | None:
@@ -337,9 +308,12 @@ def create(conn: Any, cfg: HubConfig, pepper: bytes, *, place_key: str, service:
     with conn.transaction():
         _lock(conn, p.center)
         cap = int(p.setting("per_person_per_day", 2))
-        mine = conn.execute("SELECT count(*) FROM hub_bookings h WHERE h.center = %s AND h.service_day = %s AND "
-                            f"h.phone_hash = %s AND h.status = 'booked' AND {_NOT_ENDED_THERE}",
-                            (p.center, day, hashed)).fetchone()[0]
+        # the same citizen's bookings here and those made at the center's desk (synced up, hashed with this key)
+        mine = conn.execute("SELECT (SELECT count(*) FROM hub_bookings h WHERE h.center = %s AND h.service_day = %s "
+                            f"AND h.phone_hash = %s AND h.status = 'booked' AND {_NOT_ENDED_THERE}) + "
+                            "(SELECT count(*) FROM bookings b WHERE b.center = %s AND b.service_day = %s AND "
+                            "b.phone_hash = %s AND b.origin <> 'hub' AND b.status IN ('booked', 'checked_in'))",
+                            (p.center, day, hashed, p.center, day, hashed)).fetchone()[0]
         if hashed and mine >= cap:
             raise Conflict(f"Mỗi người chỉ được đặt tối đa {cap} lịch hẹn mỗi ngày tại trung tâm này",
                            f"At most {cap} bookings per person per day at this center", code="per_person_cap")

@@ -76,7 +76,7 @@ CREATE TABLE IF NOT EXISTS hub_seen (
 );
 CREATE INDEX IF NOT EXISTS hub_seen_at ON hub_seen (at);
 -- Rows of a center's batch the hub could not take (a cell of the wrong type, a site not the center's): kept as
--- sent, the rest applied; tried again once per hub process (hub.toml may have been put right) and by IT.
+-- sent, the rest applied, tried again once per hub process (hub.toml may have been put right) and by IT.
 CREATE TABLE IF NOT EXISTS hub_held (
   center text NOT NULL,
   tbl text NOT NULL,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import hmac
 import json
 import math
 import re
@@ -23,8 +22,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from ..config.model import Site
+from ..contract.booking import ALPHABET, CODE_LEN, new_code, normal_code, normal_phone, phone_hash  # noqa: F401 - one rule
 from ..errors import Conflict, Invalid, NotFound, clean_text
-from ..storage.secret import installation_secret
+from ..storage.secret import booking_key
 from . import code_limits
 from .actors import SYSTEM, Actor
 from .clock import _intervals, from_iso, opening_state, service_day, to_iso
@@ -33,46 +33,12 @@ from .issuing import closed_error, take_issue_token
 from .journal import log_ticket
 from .policy import Me
 
-ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed without doubt
-CODE_LEN = 6
 PURGE_AFTER_DAYS = 7  # name and phone hash are erased this many days after the slot
 NAME_MAX = 100
 PLAN_VERSION = 1  # the booking plan's shape (`Bookings.booking_plan`, checked at the hub by center/hub/booking.py)
 BUSY_MIN_TICKETS = 5  # walk-ins at a slot's time of day needed before their measured wait closes places
 ORIGINS = ("hub", "desk", "api")
 _CODE_RE = re.compile(f"^[{ALPHABET}]{{{CODE_LEN}}}$")
-
-
-def new_code() -> str:
-    """A booking code: 6 characters of ALPHABET (31^6 ≈ 887 million codes), from `secrets`."""
-    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LEN))
-
-
-def normal_code(value: Any) -> str:
-    """A code as typed or scanned: case, spaces and dashes do not matter; a scanned QR may carry a URL or
-    text ending in the code."""
-    text = re.sub(r"[\s\-]", "", str(value or "")).upper()
-    text = text.rsplit("/", 1)[-1].rsplit("=", 1)[-1]
-    if not _CODE_RE.match(text):
-        raise NotFound("Mã đặt lịch không đúng — mã gồm 6 chữ và số", "No such booking code (6 letters and digits)",
-                       code="unknown_booking")
-    return text
-
-
-def normal_phone(value: Any) -> str:
-    """Digits only, +84/84 written as the leading 0: one number, one hash, however it was typed."""
-    digits = re.sub(r"\D", "", str(value or ""))
-    if digits.startswith("84") and len(digits) >= 11:
-        digits = "0" + digits[2:]
-    if not 9 <= len(digits) <= 11:
-        raise Invalid("Số điện thoại không hợp lệ", "Not a valid phone number", code="bad_phone", field="phone")
-    return digits
-
-
-def phone_hash(pepper: str, phone: Any) -> str:
-    """HMAC-SHA-256 of the normalised number with the installation's secret: a stolen database file does not
-    give the numbers back by trying every phone number."""
-    return hmac.new(pepper.encode(), normal_phone(phone).encode(), hashlib.sha256).hexdigest()
 
 
 def receive_from_hub(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> int:
@@ -332,7 +298,7 @@ class Bookings:
             raise Invalid("Ngoài giờ làm việc hoặc không phải đầu một khung giờ", "Not the start of an open slot",
                           code="slot_closed", field="slot_at")
         name = (clean_text(name, "name", limit=NAME_MAX) or None) if name is not None else None
-        hashed = phone_hash(installation_secret(self.store.path), phone) if phone else None  # type: ignore[attr-defined]
+        hashed = phone_hash(booking_key(self.store.path), phone) if phone else None  # type: ignore[attr-defined]
         iso, start_iso = to_iso(now), to_iso(start)
         with self.store.write() as conn:  # type: ignore[attr-defined]
             capacity = next(n for t, n, _w in self.day_places(conn, site, service.code, local_day) if t == start)

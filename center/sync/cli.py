@@ -164,7 +164,7 @@ def cmd_sync_export(args: argparse.Namespace) -> int:
     _, store = _node(args)
     path, header = export(store, args.dest, _now(), since=args.since)
     print(f"{path}: {header['records']} record(s), positions {header['after']}–{header['to']}, "
-          f"{header['bytes']} bytes, sha256 {header['sha256'][:16]}…")
+          f"{header['bytes']} bytes in {len(header['parts'])} part(s), each checksummed (sha256)")
     return 0
 
 
@@ -179,6 +179,44 @@ def cmd_sync_import(args: argparse.Namespace) -> int:
                detail={"file": Path(args.file).name, "records": result["records"], "written": result["written"]})
     print(f"{args.file}: node {result['node']}, {result['records']} record(s) in the bundle, {result['written']} "
           f"new or newer; the center now has everything up to {result['hwm']}")
+    if result["held_count"]:
+        print(f"  {result['held_count']} record(s) held back (see `sync held {result['node']}`), e.g. "
+              f"{result['held'][0]['table']} {result['held'][0]['key']!r}: {result['held'][0]['reason']}")
+        return 1
+    return 0
+
+
+def cmd_sync_held(args: argparse.Namespace) -> int:
+    """At the center: the rows of a node's batches it holds back, with why; `--retry` applies them again once
+    config.toml is put right (they are checked again as a batch is), `--drop` forgets them for good."""
+    from ..storage.audit import record
+    from ..storage.outbox import retry_held
+    from . import nodes
+
+    cfg, store = _center(args)
+    wanted = [cfg.node(args.node)] if args.node else list(cfg.nodes)
+    if args.node and wanted[0] is None:
+        raise SyncRefused(f"no node {args.node!r} in {args.config}")
+    for node in wanted:
+        kiosks = [k.id for code in node.sites for k in cfg.sites[code].kiosks]
+        if args.retry or args.drop:
+            with store.write() as conn:
+                if args.drop:
+                    n = conn.execute("DELETE FROM sync_held WHERE node = ?", (node.id,)).rowcount
+                    done = {"dropped": n}
+                else:
+                    applied, left = retry_held(conn, node, kiosks, only_retry=False)
+                    done = {"applied": applied, "still_held": left}
+                if not conn.execute("SELECT 1 FROM sync_held WHERE node = ?", (node.id,)).fetchone():
+                    conn.execute("UPDATE sync_nodes SET refused_at = NULL, refused = NULL WHERE node = ?", (node.id,))
+                record(conn, at=to_iso(_now()), actor="cli", role="admin", action="sync.held", target=node.id,
+                       detail=done)
+            print(f"{node.id}: {done}")
+        with store.read() as conn:
+            rows = nodes.held(conn, node.id)
+        print(f"{node.id}: {len(rows)} record(s) held")
+        for r in rows[:50]:
+            print(f"  {r['tbl']} {r['key']}: {r['reason']} (since {r['first_at']})")
     return 0
 
 
@@ -205,6 +243,7 @@ def cmd_sync_fix_clock(args: argparse.Namespace) -> int:
 
 
 def cmd_sync_manifest(args: argparse.Namespace) -> int:
+    from ..storage.secret import write_private
     from .manifest import build
 
     cfg, store = _center(args)
@@ -214,8 +253,7 @@ def cmd_sync_manifest(args: argparse.Namespace) -> int:
     with store.read() as conn:
         body = build(cfg, conn, node)
     out = Path(args.dest) / f"xephang-manifest-{node.id}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+    write_private(out, json.dumps(body, ensure_ascii=False))  # password hashes: owner-only
     print(f"{out}: for `sync join --manifest {out.name}` on the node (holds password hashes: keep it safe)")
     return 0
 
@@ -259,6 +297,12 @@ def add_commands(sub: Any, with_db: Any) -> None:
     p.add_argument("--dry-run", action="store_true", help="only count them")
     p.add_argument("--config", default=DEFAULT_CONFIG)
     p.set_defaults(func=cmd_sync_fix_clock)
+    p = with_db(ssub.add_parser("held", help="at the center: the records of a node it holds back, and why"))
+    p.add_argument("node", nargs="?")
+    p.add_argument("--retry", action="store_true", help="apply them again (after config.toml was put right)")
+    p.add_argument("--drop", action="store_true", help="forget them for good")
+    p.add_argument("--config", default=DEFAULT_CONFIG)
+    p.set_defaults(func=cmd_sync_held)
     p = with_db(ssub.add_parser("manifest", help="at the center: a node's manifest as a file (set-up with no link)"))
     p.add_argument("node")
     p.add_argument("--dest", required=True)

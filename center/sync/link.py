@@ -24,9 +24,11 @@ from typing import Any
 
 from .. import offload
 from ..config.model import Config
+from ..contract.booking import key_id
 from ..queue.clock import Clock, from_iso, service_day, system_clock, to_iso
 from ..storage import outbox
 from ..storage.outbox import BatchTooLarge
+from ..storage.secret import booking_key, keep_booking_key
 from ..storage.store import Store
 from . import labels, manifest
 from .protocol import CONTENT_TYPE, encode
@@ -151,6 +153,12 @@ class Link:
                                "manifest_hash, manifest_at FROM sync_link").fetchone()
             state = dict(row) if row else {}
             state["pending"] = outbox.pending(conn, state.get("acked", 0)) if row else 0
+            if self.config.upstream is not None:  # what the node's staff screens say, for `sync status` too
+                from .status import node_link
+
+                seen = node_link(conn, self.config, self.clock(), self.db_path) or {}
+                state.update(refused=seen.get("refused"), usb_only=seen.get("usb_only"),
+                             banners=seen.get("banners", []))
         return state
 
     def _offset(self, t0: float, t1: float, server_time: str) -> float:
@@ -205,6 +213,8 @@ class Link:
                     extra["labels"] = self._labels
                 if mark is not None:
                     extra["bookings_mark"] = int(mark[0] or 0)
+                if self.config.hub is not None:  # the hub answers with its phone key when ours is another
+                    extra["phone_key_id"] = key_id(booking_key(self.db_path))
                 if send_plan:
                     extra["booking_plan"] = plan
                 try:
@@ -248,6 +258,8 @@ class Link:
             outbox.prune(conn, int(answer["hwm"]))
             if mark is not None and isinstance(answer.get("bookings"), list):
                 self._bookings_down(conn, answer)
+        if isinstance(answer.get("phone_key"), str) and answer["phone_key"]:
+            keep_booking_key(self.db_path, answer.pop("phone_key"))
         answer["records"] = batch.records()
         answer["bytes"] = len(body)
         answer["clock_offset_s"] = offset
@@ -327,6 +339,8 @@ def receive_manifest(store: Store, body: dict[str, Any], now: datetime) -> bool:
     for key in ("config", "node", "sites", "block", "users", "hash"):
         if key not in body:
             raise LinkError(f"the manifest lacks {key!r}")
+    if isinstance(body.get("phone_key"), str) and body["phone_key"]:
+        keep_booking_key(store.path, body["phone_key"])  # beside the database, owner-only; never in it
     body = {k: body[k] for k in ("config", "node", "name", "sites", "block", "users", "hash") if k in body}
     with store.write() as conn:
         outbox.link(conn, body["node"], int(body["block"]))

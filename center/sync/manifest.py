@@ -30,6 +30,11 @@ def build(config: Config, conn: sqlite3.Connection, node: Node) -> dict[str, Any
         "SELECT username, display_name, role, password_hash, active FROM users ORDER BY username")]
     body = {"config": data, "node": node.id, "name": node.name, "sites": list(node.sites), "block": node.block,
             "users": users}
+    path = conn.execute("PRAGMA database_list").fetchone()[2]
+    if path:  # the key booking phones are hashed with (the province's, when the center has it): one citizen, one hash
+        from ..storage.secret import booking_key
+
+        body["phone_key"] = booking_key(path)
     return {**body, "hash": digest(body)}
 
 

@@ -51,6 +51,11 @@ def hwm(conn: sqlite3.Connection, node_id: str) -> int:
 SEEN_DAYS = 30  # a batch sent again within this many days is known as a replay (`sync_seen`)
 
 
+def hwm_of(store: Any, node_id: str) -> int:
+    with store.read() as conn:
+        return hwm(conn, node_id)
+
+
 def receive(conn: sqlite3.Connection, config: Config, node: Node, batch: Batch, *, via: str, size: int,
             now: datetime, clock_offset_s: float | None, version: str = "", digest: str = "") -> dict[str, Any]:
     """Take a batch inside the caller's write transaction. A batch that starts past the high-water mark is

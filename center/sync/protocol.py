@@ -1,15 +1,16 @@
 """The wire and bundle format of a batch: JSON, column-wise per table, compressed with zlib (level 9).
 
-A bundle (`sync export`, carried on a USB stick) is the same payload in a file: one JSON header line with the
-payload's SHA-256, then the compressed payload. Importing checks the checksum before reading anything.
+A bundle (`sync export`, carried on a USB stick) is the same batches in a file: one JSON header line naming each
+part's size and SHA-256, then the parts, each within the bounds of one batch. Importing checks each part's checksum
+before reading it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import zlib
+from collections.abc import Iterator
 from typing import Any
 
 from ..storage.outbox import Batch, BatchTooLarge, SyncRefused
@@ -74,7 +75,8 @@ def decode(data: bytes) -> tuple[Batch, dict[str, Any]]:
         raise SyncRefused(f"unreadable batch: {type(e).__name__}: {str(e)[:200]}") from None
     if not isinstance(body, dict) or body.get("protocol") != PROTOCOL:
         raise SyncRefused(f"unknown protocol version {body.get('protocol') if isinstance(body, dict) else None!r}")
-    fields = ("sent_at", "version", "exported_at", "clock_offset_s", "labels", "bookings_mark", "booking_plan")
+    fields = ("sent_at", "version", "exported_at", "clock_offset_s", "labels", "bookings_mark", "booking_plan",
+              "phone_key_id")
     return Batch.from_dict(body), {k: body[k] for k in fields if k in body}
 
 
@@ -101,32 +103,53 @@ def sender_offset(fields: dict[str, Any], now: Any) -> float | None:
         return None
 
 
-def write_bundle(path: str, batch: Batch, extra: dict[str, Any]) -> dict[str, Any]:
-    payload = encode(batch, extra)
-    header = {"magic": BUNDLE_MAGIC, "protocol": PROTOCOL, "node": batch.node, "after": batch.after,
-              "to": batch.to, "records": batch.records(), "bytes": len(payload),
-              "sha256": hashlib.sha256(payload).hexdigest(), **extra}
-    tmp = f"{path}.part"
-    with open(tmp, "wb") as f:
-        f.write(json.dumps(header, ensure_ascii=False).encode() + b"\n" + payload)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def write_bundle(path: str, parts: list[bytes], header: dict[str, Any]) -> dict[str, Any]:
+    """A bundle file: one JSON header line naming each part (an encoded batch, within the bounds of one) with its
+    size and SHA-256, then the parts. Written owner-only (it carries the node's records, names of bookings among
+    them), through a temporary file and fsync, so a stick pulled out mid-write leaves no half bundle."""
+    from ..storage.secret import write_private
+
+    header = {"magic": BUNDLE_MAGIC, "protocol": PROTOCOL, "format": 2, **header,
+              "parts": [{"bytes": len(p), "sha256": hashlib.sha256(p).hexdigest()} for p in parts],
+              "bytes": sum(len(p) for p in parts)}
+    write_private(path, json.dumps(header, ensure_ascii=False).encode() + b"\n" + b"".join(parts))
     return header
 
 
-def read_bundle(path: str) -> tuple[dict[str, Any], Batch, dict[str, Any]]:
-    """(header, batch, sender fields) of a bundle file, its checksum verified."""
-    with open(path, "rb") as f:
-        data = f.read()
-    head, sep, payload = data.partition(b"\n")
+MAX_HEADER = 1024 * 1024  # a bundle's header line (a part is ~100 bytes of it)
+
+
+def read_bundle(path: str) -> tuple[dict[str, Any], Iterator[tuple[Batch, dict[str, Any]]]]:
+    """(header, its batches one at a time with their sender fields) of a bundle file. Each part is read, its
+    checksum verified and decoded only when its turn comes, within the bounds of one batch: a damaged or hostile
+    file costs what one batch costs. A bundle of the first format (one payload) is read the same way."""
+    f = open(path, "rb")  # noqa: SIM115 - closed by the generator, or below on a refusal
     try:
-        header = json.loads(head) if sep else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        header = None
-    if not isinstance(header, dict) or header.get("magic") != BUNDLE_MAGIC:
-        raise SyncRefused(f"{path} is not a xephang bundle")
-    if hashlib.sha256(payload).hexdigest() != header.get("sha256"):
-        raise SyncRefused(f"{path} is damaged (checksum mismatch): copy it again from the node")
-    batch, fields = decode(payload)
-    return header, batch, fields
+        head = f.readline(MAX_HEADER + 1)
+        try:
+            header = json.loads(head) if head.endswith(b"\n") else None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            header = None
+        if not isinstance(header, dict) or header.get("magic") != BUNDLE_MAGIC:
+            raise SyncRefused(f"{path} is not a xephang bundle")
+        parts = header.get("parts")
+        if parts is None:  # format 1: the whole payload, its checksum in the header
+            parts = [{"bytes": header.get("bytes"), "sha256": header.get("sha256")}]
+        if not isinstance(parts, list) or not all(
+                isinstance(p, dict) and isinstance(p.get("bytes"), int) and not isinstance(p.get("bytes"), bool)
+                and 0 < p["bytes"] <= MAX_BODY and isinstance(p.get("sha256"), str) for p in parts):
+            raise SyncRefused(f"{path}: its parts are not as a bundle's are (each at most {MAX_BODY} bytes)")
+    except BaseException:
+        f.close()
+        raise
+
+    def batches() -> Iterator[tuple[Batch, dict[str, Any]]]:
+        with f:
+            for n, part in enumerate(parts, 1):
+                payload = f.read(part["bytes"])
+                if len(payload) != part["bytes"] or hashlib.sha256(payload).hexdigest() != part["sha256"]:
+                    raise SyncRefused(f"{path} is damaged (part {n} of {len(parts)}: checksum mismatch): copy it "
+                                      "again from the node")
+                yield decode(payload)
+
+    return header, batches()

@@ -10,6 +10,7 @@ node falls silent or its clock is off, as live alerts beside the queue's own.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from datetime import datetime
@@ -48,19 +49,38 @@ def _minutes(offset_s: float) -> int:
 # ---------------------------------------------------------------------- at a node
 
 
-def node_link(conn: sqlite3.Connection, config: Config, now: datetime) -> dict[str, Any] | None:
-    """This node's link as its staff screens show it: up or down since when, records waiting to go, the clock
-    against the center's, when the configuration came. None at a center (no [upstream])."""
+def node_link(conn: sqlite3.Connection, config: Config, now: datetime, db_path: str | None = None
+              ) -> dict[str, Any] | None:
+    """This node's link as its staff screens show it: up or down since when, records waiting to go, what the
+    center refused, the clock against the center's, when the configuration came. A node joined from a manifest
+    file with no token (`db_path` tells where it would be) sends by USB only: it says so, and what the last
+    bundle did not carry. None at a center (no [upstream])."""
     if config.upstream is None:
         return None
-    row = conn.execute("SELECT acked, last_ok_at, clock_offset_s, manifest_at FROM sync_link").fetchone()
+    row = conn.execute("SELECT acked, last_ok_at, clock_offset_s, manifest_at, refused_at, refused, bundle_to, "
+                       "bundle_at FROM sync_link").fetchone()
     acked, last_ok, offset, config_at = (row[0], row[1], row[2], row[3]) if row else (0, None, None, None)
     pending = outbox.pending(conn, int(acked or 0)) if row else 0
     ok_age = (now - from_iso(last_ok)).total_seconds() if last_ok else None
     down = ok_age is None or ok_age > LINK_DOWN_S
     clock_off = offset is not None and abs(offset) > CLOCK_TOLERANCE_S
+    usb_only = bool(db_path) and last_ok is None and not _has_token(db_path, config)
     banners = []
-    if down:
+    if usb_only:
+        bundle_to, bundle_at = (int(row[6] or 0), row[7]) if row else (0, None)
+        left = outbox.pending(conn, max(int(acked or 0), bundle_to)) if row else 0
+        last = local_clock(bundle_at, config, now)
+        banners.append({
+            "kind": "usb_only", "pending": left,
+            "message": "Máy này gửi dữ liệu về trung tâm bằng USB: chạy lệnh `xephang sync export --dest <thư mục "
+                       "USB>` rồi mang USB về trung tâm"
+                       + (f" – {left} bản ghi chưa có trong bản xuất nào" if left else " – đã xuất đủ")
+                       + (f" (lần xuất gần nhất {last})" if last else " (chưa xuất lần nào)"),
+            "message_en": "This machine sends its records by USB: run `xephang sync export --dest <USB folder>` "
+                          "and carry the stick to the center"
+                          + (f" – {left} records are in no bundle yet" if left else " – everything is exported")
+                          + (f" (last export {last})" if last else " (never exported)")})
+    elif down:
         since = local_clock(last_ok, config, now)
         waiting_vi = f" ({pending} bản ghi đang chờ gửi)" if pending else ""
         waiting_en = f" ({pending} records waiting)" if pending else ""
@@ -70,6 +90,20 @@ def node_link(conn: sqlite3.Connection, config: Config, now: datetime) -> dict[s
             + " – vẫn lấy số, gọi số bình thường; dữ liệu sẽ gửi khi có mạng" + waiting_vi,
             "message_en": (f"No link to the center since {since}" if since else "Not connected to the center yet")
             + " – issue and call tickets as usual; the records will be sent when the network is back" + waiting_en})
+    refused = _refused(row[5] if row else None)
+    if refused:
+        since = local_clock(row[4], config, now)
+        if refused.get("whole"):
+            vi = (f"Trung tâm từ chối dữ liệu của máy này từ {since}: {refused.get('message') or ''} – dữ liệu vẫn "
+                  "được giữ ở đây; báo quản trị viên")
+            en = (f"The center refuses this machine's records since {since}: {refused.get('message_en') or ''} – "
+                  "they are kept here; tell IT")
+        else:
+            vi = (f"Trung tâm chưa nhận {refused.get('records') or 'một số'} bản ghi của máy này (lúc {since}): "
+                  "các bản ghi khác vẫn gửi bình thường; báo quản trị viên trung tâm (lệnh `xephang sync held`)")
+            en = (f"The center holds back {refused.get('records') or 'some'} of this machine's records (at {since}); "
+                  "the others go through; tell the center's IT (`xephang sync held`)")
+        banners.append({"kind": "link_refused", "message": vi, "message_en": en, "detail": refused})
     if clock_off:
         n = _minutes(offset)
         ahead_vi, ahead_en = ("nhanh", "ahead") if offset > 0 else ("chậm", "behind")
@@ -88,7 +122,24 @@ def node_link(conn: sqlite3.Connection, config: Config, now: datetime) -> dict[s
             "last_ok_age_s": None if ok_age is None else max(0, round(ok_age)), "pending": pending,
             "clock_offset_s": offset, "clock_off": clock_off, "config_at": config_at,
             "config_age_s": None if not config_at else max(0, round((now - from_iso(config_at)).total_seconds())),
-            "config_note": config_note, "banners": banners}
+            "config_note": config_note, "banners": banners, "usb_only": usb_only,
+            "refused": refused}
+
+
+def _has_token(db_path: str, config: Config) -> bool:
+    from .link import token_path
+
+    return token_path(db_path, config).exists()
+
+
+def _refused(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {"message": text, "message_en": text, "whole": True}
+    return value if isinstance(value, dict) else None
 
 
 @bp.get("/api/sync/status")
@@ -97,7 +148,7 @@ def sync_status() -> Any:
     require("queue.detail")
     c = center()
     with c.store.read() as conn:
-        state = node_link(conn, c.config, c.engine.clock())
+        state = node_link(conn, c.config, c.engine.clock(), c.store.path)
     return jsonify(state if state is not None else {"node": None, "banners": []})
 
 
@@ -165,8 +216,32 @@ def overview_extras(conn: sqlite3.Connection, config: Config, site: str, now: da
                     ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """For the live overview of `site`: the node that serves it (None for a site served here) and every
     node's alerts (a silent node matters whichever site the manager is looking at)."""
+    alerts = hub_alerts(conn, config, now)
     if not config.nodes:
-        return None, []
+        return None, alerts
     data = center_nodes(conn, config, now)
     serving = next((r for r in data["nodes"] if site in r["sites"]), None)
-    return serving, data["alerts"]
+    return serving, data["alerts"] + alerts
+
+
+def hub_alerts(conn: sqlite3.Connection, config: Config, now: datetime) -> list[dict[str, Any]]:
+    """A center joined to the province hub: what the hub refused or holds back of its records (sync_link)."""
+    if config.hub is None:
+        return []
+    row = conn.execute("SELECT refused_at, refused FROM sync_link").fetchone()
+    refused = _refused(row[1]) if row else None
+    if not refused:
+        return []
+    since = local_clock(row[0], config, now)
+    whole = refused.get("whole")
+    return [{"kind": "hub_refused", "since": row[0], "detail": refused,
+             "message": (f"Cổng dữ liệu của tỉnh từ chối dữ liệu của trung tâm từ {since}: "
+                         f"{refused.get('message') or ''} – dữ liệu vẫn được giữ ở đây; báo bộ phận CNTT của tỉnh"
+                         if whole else
+                         f"Cổng dữ liệu của tỉnh chưa nhận {refused.get('records') or 'một số'} bản ghi của trung tâm "
+                         f"(lúc {since}); các bản ghi khác vẫn gửi bình thường – báo bộ phận CNTT của tỉnh"),
+             "message_en": (f"The province hub refuses this center's records since {since}: "
+                            f"{refused.get('message_en') or ''} – they are kept here; tell the province's IT"
+                            if whole else
+                            f"The province hub holds back {refused.get('records') or 'some'} of this center's "
+                            f"records (at {since}); the others go through – tell the province's IT")}]
