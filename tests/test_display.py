@@ -131,6 +131,7 @@ def test_public_status_page_is_live(vserver, page):
     page.set_viewport_size({"width": 412, "height": 915})
     page.goto(f"{vserver.url}/status/main")
     expect(page.locator("#st-services tr[data-service='HT'] td.num")).to_have_text("0")
+    assert vserver.post("/api/counters/main-3/take", who="staff1").status_code == 200  # open for HT: an estimate
     for _ in range(3):
         vserver.post("/api/tickets", json={"site": "main", "service": "HT"})
     expect(page.locator("#st-services tr[data-service='HT'] td.num")).to_have_text("3")
@@ -280,7 +281,8 @@ def test_every_counter_and_service_shows_at_every_supported_size(vserver, page, 
 
 @pytest.mark.browser
 def test_a_wait_without_an_open_counter_is_explained(vserver, page):
-    """A service nobody serves now (its counters closed or paused) has no estimate: say so, not "—"."""
+    """A service nobody serves now (its counters closed or paused) has no estimate: say so, not "—", in the
+    kiosk's words (center.queue.availability.note)."""
     open_display(page, vserver)
     issue_and_call(vserver, "CT", "main-1")  # counter 1 opens; the others stay closed
     op = vserver.post("/api/counters/main-5/take", who="staff2", json={})
@@ -288,6 +290,7 @@ def test_a_wait_without_an_open_counter_is_explained(vserver, page):
     assert vserver.post("/api/counters/main-5/pause", who="staff2", json={"reason": "break"}).status_code == 200
     assert vserver.post("/api/tickets", json={"site": "main", "service": "DD"}).status_code == 201  # counter 5 only
     cell = page.locator("#services tr[data-service='DD'] td").nth(2)
-    expect(cell).to_have_text("Chưa có quầy mở")
+    expect(cell).to_have_text("Quầy đang tạm nghỉ")  # counter 5, the only one for DD, is paused
+    expect(page.locator("#services tr[data-service='HT'] td").nth(2)).to_have_text("Chưa có quầy mở")
     page.goto(f"{vserver.url}/status/main")
-    expect(page.locator("#st-services tr[data-service='DD'] td").nth(2)).to_have_text("Chưa có quầy mở")
+    expect(page.locator("#st-services tr[data-service='DD'] td").nth(2)).to_have_text("Quầy đang tạm nghỉ – sẽ mở lại")

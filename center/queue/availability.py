@@ -32,7 +32,8 @@ def availability(conn: sqlite3.Connection, config: Config, site: Site, now: date
     "paused": a counter serving it is on a break, "closed": none open), and for a service with none open
     `opens_today` (True, False, or None when unknown) with `usual_open_at` (ISO time, when a counter
     serving it usually opens later today), and `counter_note` / `counter_note_en` saying so ("" when a
-    counter is open). `services_of`: each counter's services today (with managers' overrides)."""
+    counter is open), `counter_label` / `counter_label_en` its first words. `services_of`: each counter's
+    services today (with managers' overrides)."""
     status = dict(conn.execute("SELECT counter_id, status FROM counter_state WHERE site = ?",
                                (site.code,)).fetchall())
     history = None
@@ -49,6 +50,7 @@ def availability(conn: sqlite3.Connection, config: Config, site: Site, now: date
                 history = _history(conn, config, site, now, services_of)
             item.update(history.get(code, {"opens_today": None, "usual_open_at": None}))
         item["counter_note"], item["counter_note_en"] = note(item, "vi"), note(item, "en")
+        item["counter_label"], item["counter_label_en"] = label(item, "vi"), label(item, "en")
         out[code] = item
     return out
 
@@ -110,14 +112,26 @@ def _later(cached: dict[str, Any], local: datetime) -> bool:
                for v in cached["result"].values())
 
 
-def note(item: dict[str, Any] | None, lang: str = "vi") -> str:
-    """What the kiosk tile and the ticket say about a service with no counter open ("" when one is)."""
+def label(item: dict[str, Any] | None, lang: str = "vi") -> str:
+    """The first words of `note` alone, "Chưa có quầy mở" or "Quầy đang tạm nghỉ" ("" when a counter is open):
+    for a screen with room for a few words only (the hall display's wait column), in the kiosk's own words."""
     if not item or item.get("counters_open"):
         return ""
     en = lang == "en"
     if item.get("counter_state") == "paused":
-        return "Counter on a short break – back soon" if en else "Quầy đang tạm nghỉ – sẽ mở lại"
-    head = "No counter open yet" if en else "Chưa có quầy mở"
+        return "Counter on a short break" if en else "Quầy đang tạm nghỉ"
+    return "No counter open yet" if en else "Chưa có quầy mở"
+
+
+def note(item: dict[str, Any] | None, lang: str = "vi") -> str:
+    """What the kiosk tile, the ticket and the status page say about a service with no counter open ("" when
+    one is): `label`, then when one usually opens or what to do."""
+    head = label(item, lang)
+    if not head:
+        return ""
+    en = lang == "en"
+    if item and item.get("counter_state") == "paused":
+        return f"{head} – back soon" if en else f"{head} – sẽ mở lại"
     if item.get("usual_open_at"):
         hhmm = datetime.fromisoformat(item["usual_open_at"]).strftime("%H:%M")
         return f"{head} – usually opens at {hhmm}" if en else f"{head} – thường mở lúc {hhmm}"

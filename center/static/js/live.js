@@ -99,12 +99,16 @@
     return lo <= 0 ? "dưới " + hi + " phút" : "khoảng " + lo + "–" + hi + " phút";
   }
 
-  // A service's wait on screens (hall display, status page): no one waiting, no counter open for it (no
-  // estimate), or the printed range. One rule for every screen that lists services.
-  function serviceWait(s, lang) {
+  // A service's wait on screens (hall display, status page). No counter open for it now: the words the kiosk
+  // tile and the paper ticket use (`counter_note`, center.queue.availability.note: "Chưa có quầy mở – …",
+  // "Quầy đang tạm nghỉ – …"; with `brief`, their first words alone, `counter_label`, where a row has room
+  // for a few words), whether or not anyone waits, never "Không phải chờ"; else nobody waiting, or the
+  // printed range. One rule for every screen that lists services.
+  function serviceWait(s, lang, brief) {
     const en = lang === "en";
+    const note = brief ? (en ? s.counter_label_en : s.counter_label) : (en ? s.counter_note_en : s.counter_note);
+    if (note) return note;
     if (!s.waiting) return en ? "No wait" : "Không phải chờ";
-    if (!s.estimated_wait_range_s) return en ? "No counter open" : "Chưa có quầy mở";
     return waitRange(s.estimated_wait_range_s, lang);
   }
 

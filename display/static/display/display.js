@@ -96,7 +96,7 @@
     }));
   }
 
-  // No estimate while people wait means no open counter serves the service now: say so, not a bare "—".
+  // No counter open for a service: the kiosk's first words ("Chưa có quầy mở"), never "no wait" (live.js serviceWait).
   function renderServices(services) {
     const shown = services.filter((s) => serviceSet.has(s.code));
     $("services").closest("table").style.setProperty("--rows", String(Math.max(shown.length, 1)));
@@ -104,7 +104,7 @@
       X.el("tr", { dataset: { service: s.code } },
         X.el("td", {}, en ? s.name_en : s.name),
         X.el("td", { class: "num" }, String(s.waiting)),
-        X.el("td", {}, X.serviceWait(s, en ? "en" : "vi")))));
+        X.el("td", {}, X.serviceWait(s, en ? "en" : "vi", true)))));
   }
 
   function setNotice(text) {
