@@ -193,6 +193,8 @@ def _speech(kiosk: Kiosk, say: str, lang: str, ticket: dict[str, Any] | None = N
             "counter_note_en" if en else "counter_note"] if ticket.get("status") == "waiting" else ""
         bounds = ticket.get("estimated_wait_range_s")
         wait = wait_text(bounds, lang).replace("–", " to " if en else " đến ") if bounds else ""
+        if ticket.get("booking_wait"):  # booked: when they are called, instead of the note and a walk-in's wait
+            note, wait = ticket["booking_wait_en" if en else "booking_wait"].replace(" –", ","), ""
         service = c.config.services[ticket["service"]]
         if en:
             parts = [f"Your number is {ticket['number']}.", f"{service.name_en}."]
@@ -274,12 +276,17 @@ def kiosk_check_in(kiosk_id: str) -> Any:
     c = center()
     with _gate(kiosk.id).lock:
         ticket = c.engine.check_in(code, actor, site_code=kiosk.site, source="kiosk", kiosk=kiosk.id)
-        out: dict[str, Any] = {"ticket": {**_ticket_json(ticket, kiosk),
-                                          **{k: ticket[k] for k in ("booking", "booking_note", "booking_note_en")}}}
+        shown = {**_ticket_json(ticket, kiosk), **{k: ticket.get(k) for k in BOOKED_KEYS}}
+        if ticket.get("booking_wait"):  # a booked citizen is told when they are called, not a walk-in's wait
+            shown.update(counter_note="", counter_note_en="", estimated_wait_s=None, estimated_wait_range_s=None)
+        out: dict[str, Any] = {"ticket": shown}
         out["print"] = printing.print_for(c, kiosk, ticket, actor, request.host_url)
     out["message"] = printing.kiosk_message(out["print"], ticket["number"], "vi")
     out["message_en"] = printing.kiosk_message(out["print"], ticket["number"], "en")
     return jsonify(out), 201
+
+
+BOOKED_KEYS = ("booking", "booking_note", "booking_note_en", "booking_wait", "booking_wait_en")
 
 
 @bp.get("/kiosk/<kiosk_id>/printer")

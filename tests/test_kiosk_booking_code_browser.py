@@ -52,6 +52,10 @@ def test_a_mistyped_code_keeps_what_was_typed_and_one_character_is_corrected(pag
     page.click("#k-code-ok")
     expect(page.locator("#k-ticket")).to_be_visible()
     expect(page.locator("#t-booking")).to_contain_text("ĐẶT LỊCH")
+    # One line for when they are called: no "no counter open", no walk-in's wait beside it.
+    expect(page.locator("#t-wait")).to_contain_text("Giờ hẹn ")
+    expect(page.locator("#t-wait")).not_to_contain_text("Thời gian chờ dự kiến")
+    expect(page.locator("#t-note")).to_be_hidden()
 
 
 def test_the_pause_after_repeated_wrong_codes_is_said_on_the_code_screen(page, server):

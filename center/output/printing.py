@@ -56,9 +56,11 @@ def ticket_data(c: Any, ticket: dict[str, Any], host_url: str) -> TicketData:
         service_name=ticket.get("service_name") or ticket["service"],
         counters=tuple(counters_for(c, ticket["site"], ticket["service"])),
         ahead=ticket.get("ahead"), estimated_wait_s=ticket.get("estimated_wait_s"),
-        wait_text=wait_text(bounds) if (bounds := wait_range(ticket.get("estimated_wait_s"))) else "",
-        wait_note=availability.for_service(c.engine, ticket["site"], ticket["service"])["counter_note"]
-        if ticket.get("status", "waiting") == "waiting" else "",
+        # A booked ticket says when it is called (center.queue.bookings), instead of a walk-in's note and wait.
+        wait_text="" if ticket.get("booking_wait") else
+        wait_text(bounds) if (bounds := wait_range(ticket.get("estimated_wait_s"))) else "",
+        wait_note=ticket.get("booking_wait") or (availability.for_service(c.engine, ticket["site"], ticket["service"])[
+            "counter_note"] if ticket.get("status", "waiting") == "waiting" else ""),
         issued_at=ticket["issued_at"], timezone=cfg.timezone,
         # A booked ticket says so on the line of the priority mark (the print agent's format is unchanged).
         priority_name=" · ".join(x for x in (ticket.get("booking_note"), ticket.get("priority_name")) if x) or None,

@@ -419,6 +419,13 @@ class Bookings:
             view["booking_note_en"] = f"BOOKED – called from {local:%H:%M}"
         else:
             view["booking_note"], view["booking_note_en"] = "ĐẶT LỊCH", "BOOKED"
+        if not late:
+            # The one line a booked citizen needs: when they are called. Not a walk-in's wait, nor "no counter
+            # open" (the kiosk said both: "Chưa có quầy mở…" above "Thời gian chờ dự kiến: dưới 5 phút").
+            view["booking_wait"] = (f"Giờ hẹn {local:%H:%M} – Ông/Bà được gọi từ {local:%H:%M}" if early
+                                    else f"Giờ hẹn {local:%H:%M} – Ông/Bà sẽ được gọi sớm")
+            view["booking_wait_en"] = (f"Booked for {local:%H:%M} – you are called from {local:%H:%M}" if early
+                                       else f"Booked for {local:%H:%M} – you will be called soon")
         return view
 
     def _booked_ticket(self, conn: sqlite3.Connection, site: Site, service: str, day: str, iso: str, queue_at: str,

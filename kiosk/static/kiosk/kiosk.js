@@ -152,10 +152,12 @@
     $("t-ahead").textContent = t.ahead === null || t.ahead === undefined ? ""
       : T("Trước Ông/Bà: " + t.ahead + " người", "People ahead of you: " + t.ahead);
     const note = T(t.counter_note || "", t.counter_note_en || "");
+    const bookedWait = T(t.booking_wait || "", t.booking_wait_en || "");  // booked: when they are called, alone
     $("t-note").textContent = note;
-    $("t-note").hidden = !note;
-    $("t-wait").hidden = !t.estimated_wait_range_s && !!note;  // the note says why, instead of "—"
-    $("t-wait").textContent = T("Thời gian chờ dự kiến: ", "Estimated wait: ") + xephang.waitRange(t.estimated_wait_range_s, lang);
+    $("t-note").hidden = !note || !!bookedWait;
+    $("t-wait").hidden = !bookedWait && !t.estimated_wait_range_s && !!note;  // the note says why, instead of "—"
+    $("t-wait").textContent = bookedWait ||
+      T("Thời gian chờ dự kiến: ", "Estimated wait: ") + xephang.waitRange(t.estimated_wait_range_s, lang);
     $("t-qr").src = t.qr_url;
     shownTicket = t.id;
     showPrint(p.ok, p.status, lang === "en" ? answer.message_en : answer.message);
