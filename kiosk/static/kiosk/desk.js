@@ -72,6 +72,12 @@
 
   function renderPrinters() {
     xephang.printerAlert($("d-printers"), problems, { T, onReprint: reprintFor });
+    // Each printer by its kiosk's name and its state, as staff understand it (never the driver's name).
+    document.querySelectorAll("#d-printer option[data-name], #d-reprint-on option[data-name]").forEach((o) => {
+      const p = problems.find((x) => x.kiosk === o.value);
+      o.textContent = o.dataset.name + " – " +
+        (p ? T("không in được: ", "cannot print: ") + T(p.message, p.message_en) : T("sẵn sàng", "ready"));
+    });
     // Offer a working printer first: not one of those failing.
     const select = $("d-reprint-on");
     const failing = new Set(problems.map((p) => p.kiosk));
