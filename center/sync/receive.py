@@ -82,7 +82,8 @@ def read_body() -> bytes:
         raise QueueError("Gói dữ liệu quá lớn", f"Body too large (at most {MAX_BODY} bytes)", code="too_large",
                          status=413)
     data = request.stream.read(MAX_BODY + 1)
-    if len(data) > MAX_BODY:
+    # a chunked body stops at the app's limit (werkzeug's LimitedStream): one more read says whether it went on
+    if len(data) > MAX_BODY or (len(data) == MAX_BODY and request.stream.read(1)):
         raise QueueError("Gói dữ liệu quá lớn", f"Body too large (at most {MAX_BODY} bytes)", code="too_large",
                          status=413)
     return data
