@@ -158,7 +158,8 @@ def test_a_replayed_batch_is_answered_as_a_replay_not_as_a_restore(center_app):
 
 
 def test_files_that_carry_hashes_or_tokens_are_the_owners_only(tmp_path):
-    """`sync manifest` (password hashes), a bundle, the node's token, the phone key: mode 0600."""
+    """`sync manifest` (password hashes), a bundle, the node's token, the phone key, the database and its WAL (password
+    and token hashes): mode 0600."""
     from center.config.read import load_config
     from center.storage.secret import keep_booking_key, write_private
     from center.storage.store import Store
@@ -178,8 +179,14 @@ def test_files_that_carry_hashes_or_tokens_are_the_owners_only(tmp_path):
         bundle, _ = export(store, tmp_path / "usb", datetime.now(UTC))
         save_token(tmp_path / "t.node-token", "xn_abc")
         keep_booking_key(tmp_path / "node.sqlite3", "k" * 32)
-        for path in (tmp_path / "m.json", bundle, tmp_path / "t.node-token", tmp_path / "node.phone-key"):
+        for path in (tmp_path / "m.json", bundle, tmp_path / "t.node-token", tmp_path / "node.phone-key",
+                     tmp_path / "node.sqlite3", tmp_path / "node.sqlite3-wal"):
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+        loose = tmp_path / "copied.sqlite3"  # a database copied in with the umask's 0644 is closed to others
+        shutil.copyfile(tmp_path / "node.sqlite3", loose)
+        assert stat.S_IMODE(loose.stat().st_mode) == 0o644
+        Store(loose).close()
+        assert stat.S_IMODE(loose.stat().st_mode) == 0o600
     finally:
         os.umask(old)
         store.close()

@@ -18,8 +18,10 @@ Why these settings:
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -65,6 +67,17 @@ class _Group:
         self.done = gevent.event.Event()
 
 
+def owner_only(path: str) -> None:
+    """The database holds password and token hashes: readable by its owner only, from its creation (SQLite gives
+    its -wal and -shm files the same mode). An existing file left readable by others is closed to them."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        st = os.stat(path)
+        if st.st_mode & 0o077 and st.st_uid == os.getuid():
+            os.chmod(path, stat.S_IMODE(st.st_mode) & 0o700)
+
+
 class Store:
     """Owns the database file: migrations on open, pooled connections, read and write scopes."""
 
@@ -72,6 +85,7 @@ class Store:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            owner_only(self.path)
         self._pool: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
         self._size = pool_size
         self._created = 0
