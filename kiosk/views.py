@@ -83,6 +83,23 @@ def _kiosk_actor(kiosk: Kiosk) -> Actor:
     return actor
 
 
+def _served_elsewhere(kiosk: Kiosk) -> None:
+    """A kiosk of a site that a node serves ([[nodes]] sites) cannot issue here: the citizen is told where to
+    take a number, in plain words (the engine's own refusal, for the API, names servers)."""
+    node = center().config.node_of_site(kiosk.site)
+    if node is not None:
+        vi, en = elsewhere_text(node.name)
+        raise Conflict(vi, en, code="served_by_node", node=node.id, node_name=node.name)
+
+
+def elsewhere_text(place: str) -> tuple[str, str]:
+    """What a kiosk of a node's site says instead of issuing (Vietnamese, English)."""
+    return (f"Kiosk này không cấp số thứ tự. Mời Ông/Bà lấy số tại kiosk hoặc bàn tiếp đón của {place}, "
+            "hoặc hỏi cán bộ.",
+            f"This kiosk does not issue numbers. Please take a number at a kiosk or the reception desk of {place}, "
+            "or ask staff.")
+
+
 def _staff() -> Actor:
     actor = require("counter.operate")
     return actor
@@ -150,7 +167,10 @@ def kiosk_page(kiosk_id: str) -> Any:
     site = c.config.sites[kiosk.site]
     services = [c.config.services[s] for s in site.services]
     lang = "en" if request.args.get("lang") == "en" else "vi"
+    node = c.config.node_of_site(kiosk.site)
     return render_template("kiosk/kiosk.html", kiosk=kiosk, site=site, services=services,
+                           elsewhere=elsewhere_text(node.name) if node is not None else None,
+                           elsewhere_place=node.name if node is not None else None,
                            groups=c.config.priority_groups, service_icons=SERVICE_ICONS,
                            guide_text=_speech(kiosk, "guide", lang), groups_text=_speech(kiosk, "groups", lang),
                            booking=c.config.booking.enabled, code_keys=ALPHABET)
@@ -261,6 +281,7 @@ def kiosk_issue(kiosk_id: str) -> Any:
     service = field(data, "service", str, required=True)
     priority = field(data, "priority", str) or None
     request_id = field(data, "request_id", str)
+    _served_elsewhere(kiosk)
     with _gate(kiosk.id).lock:  # one issue at a time per kiosk here: a double tap waits, then gets the same answer
         answer = _issue_and_print(kiosk.site, service, priority, "kiosk", actor, kiosk, request_id)
     return jsonify(answer), 201
@@ -273,6 +294,7 @@ def kiosk_check_in(kiosk_id: str) -> Any:
     kiosk = _kiosk(kiosk_id)
     actor = _kiosk_actor(kiosk)
     code = field(json_body(), "code", str, required=True)
+    _served_elsewhere(kiosk)
     c = center()
     with _gate(kiosk.id).lock:
         ticket = c.engine.check_in(code, actor, site_code=kiosk.site, source="kiosk", kiosk=kiosk.id)

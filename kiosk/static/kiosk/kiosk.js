@@ -8,7 +8,8 @@
   const T = (vi, en) => (lang === "en" ? en : vi);
   const $ = (id) => document.getElementById(id);
   const token = xephang.deviceToken(kioskId);
-  const screens = ["k-start", "k-groups", "k-busy", "k-ticket", "k-error", "k-notoken", "k-code"].filter((s) => $(s));
+  const screens = ["k-start", "k-groups", "k-busy", "k-ticket", "k-error", "k-notoken", "k-code", "k-elsewhere"]
+    .filter((s) => $(s));
   const offServices = {};   // service -> {vi, en, day}: daily cap reached today
   let opening = { open: true, issuing: true };
   let serviceDay = null;
@@ -321,6 +322,8 @@
     });
   }
 
+  // A site that a node serves takes its numbers there: say where, and nothing else (no tiles, no live state).
+  if (root.dataset.elsewhere) { show("k-elsewhere"); return; }
   if (!token) { show("k-notoken"); return; }
 
   document.querySelectorAll(".k-service[data-service]").forEach((b) => b.addEventListener("click", () => issue(b.dataset.service, null)));
