@@ -24,7 +24,7 @@ from ..storage.outbox import own_id
 from ..storage.store import Store
 from .actors import SYSTEM, Actor
 from .bookings import Bookings
-from .clock import Clock, from_iso, opening_state, service_day, system_clock, to_iso
+from .clock import Clock, from_iso, opening_state, service_day, system_clock, to_iso, vn_date
 from .estimate import with_range
 from .events import Event, Publisher
 from .issuing import closed_error, prior_request, remember_request, take_issue_token
@@ -216,8 +216,10 @@ class Engine(Bookings, Seats):
                 raise Conflict(f"Số {row['number']} đã được gọi{where} ({_status_vi(row['status'])})",
                                f"Ticket {row['number']} is already {row['status']}", code="already_called")
             if row["service_day"] != self.today(site, now):
-                raise Conflict(f"Số {row['number']} thuộc ngày {row['service_day']}",
-                               f"Ticket {row['number']} belongs to {row['service_day']}", code="other_day")
+                day = vn_date(row["service_day"])  # the API's service_day stays ISO; the message is Vietnamese text
+                raise Conflict(f"Số {row['number']} thuộc ngày {day}, không gọi được hôm nay",
+                               f"Ticket {row['number']} belongs to {day}, not today", code="other_day",
+                               service_day=row["service_day"])
             ticket = self._mark_called(conn, row, counter, actor, now, recall=False)
         return self._called(counter, ticket, recall=False)
 

@@ -185,17 +185,13 @@
   window.xephangSocket = socket;
 
   // ------------------------------------------------------------------ clock
-  const DAYS = ["Chủ Nhật", "Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy"];
-  const DAYS_EN = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
-  const fmt = new Intl.DateTimeFormat("en-GB", { timeZone: cfg.timezone, year: "numeric", month: "2-digit",
-    day: "2-digit", hour: "2-digit", minute: "2-digit", weekday: "short", hour12: false });
-  const WD = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
+  // The shared rules (live.js), in the center's zone: "14:05" and "Thứ Hai, 07/12/2026" (capitalised: it
+  // starts the line), "Mon 07/12/2026" in English.
   function tick() {
-    const p = {};
-    fmt.formatToParts(new Date()).forEach((x) => { p[x.type] = x.value; });
-    $("clock").textContent = p.hour + ":" + p.minute;
-    const wd = WD[p.weekday];
-    $("date").textContent = (en ? DAYS_EN[wd] : DAYS[wd]) + ", " + (en ? "" : "ngày ") + p.day + "/" + p.month + "/" + p.year;
+    const now = new Date();
+    $("clock").textContent = X.clockTime(now);
+    const day = X.date(now, { weekday: true, lang: en ? "en" : "vi" });
+    $("date").textContent = day.charAt(0).toUpperCase() + day.slice(1);
   }
   tick();
   setInterval(tick, 1000);
