@@ -75,9 +75,12 @@ def test_a_forged_site_and_a_revoked_center_are_refused(tmp_path, make_server, p
                        tables={"tickets": {"cols": cols, "rows": [row]}})
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-xephang-batch"}
         r = requests.post(hub.url + "/sync/push", data=encode(forged), headers=headers, timeout=10)
-        assert r.status_code == 403 and r.json()["error"] == "sync_refused", r.text
+        # never written; held with the reason (issue 25), answered naming it, the rest of a batch would go on
+        assert r.status_code == 422 and r.json()["error"] == "records_refused", r.text
+        assert "site 'main'" in r.json()["refused"][0]["reason"]
         with psycopg.connect(pg_db) as conn:
             assert conn.execute("SELECT count(*) FROM tickets WHERE center = 'tanlap'").fetchone()[0] == 0
+            assert conn.execute("SELECT count(*) FROM hub_held WHERE center = 'tanlap'").fetchone()[0] == 1
         hub_cli(hub.config, "revoke", "tanlap")
         r = requests.post(hub.url + "/sync/push", data=encode(forged), headers=headers, timeout=10)
         assert r.status_code == 401 and r.json()["error"] == "bad_center_token", r.text

@@ -135,6 +135,20 @@ def test_rows_that_do_not_fit_the_hubs_columns_are_held_and_the_rest_applied(hub
         assert [r[0] for r in conn.execute("SELECT id FROM tickets WHERE center = 'hoabinh' AND id < 100")] == [7]
         assert conn.execute("SELECT count(*) FROM hub_held WHERE center = 'hoabinh'").fetchone()[0] == len(bad)
         assert conn.execute("SELECT refused FROM hub_centers WHERE center = 'hoabinh'").fetchone()[0]
+    from center.hub.config import load_hub_config
+    from center.hub.live import live
+
+    with psycopg.connect(hub_dsn) as conn:  # the province's panel raises it
+        cfg = load_hub_config(hub.config)
+        alerts = live(conn, cfg, list(cfg.centers))["alerts"]
+    assert any(a["kind"] == "held" and a["center"] == "hoabinh" and f"{len(bad)} bản ghi" in a["text"]
+               for a in alerts), alerts
+    listed = hub_cli(hub.config, "held", "hoabinh")  # IT sees each, and why
+    assert f"hoabinh: {len(bad)} record(s) held" in listed and "service_day is not a date" in listed
+    assert "0 applied" in hub_cli(hub.config, "held", "hoabinh", "--retry")  # nothing has changed: still held
+    assert "dropped" in hub_cli(hub.config, "held", "hoabinh", "--drop")
+    with psycopg.connect(hub_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM hub_held WHERE center = 'hoabinh'").fetchone()[0] == 0
 
 
 def test_no_malformed_batch_gets_a_5xx_at_the_hub(hub):

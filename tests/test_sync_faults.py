@@ -364,3 +364,58 @@ def _rows(db: Path, sql: str) -> list[Any]:
     finally:
         conn.close()
 
+
+
+def _morning_of_transfers(node: Server, n: int) -> None:
+    """n citizens at the node's first counter, each transferred once to another service (call, start, transfer,
+    call again, start, finish, rating), one recalled, one no-show, a pause and a resume: a reception point's
+    morning with its link down."""
+    h = {"Authorization": f"Bearer {node.tokens['staff1']}"}
+
+    def post(path: str, body: dict | None = None, ok: tuple[int, ...] = (200, 201)) -> dict:
+        r = requests.post(f"{node.url}{path}", json=body or {}, headers=h, timeout=10)
+        assert r.status_code in ok, (path, r.text)
+        return r.json()
+
+    post("/api/counters/branch-1/take")
+    for i in range(n):
+        post("/api/tickets", {"site": "branch", "service": "CT"})
+        post("/api/counters/branch-1/call-next")
+        if i == 0:
+            post("/api/counters/branch-1/recall")
+        post("/api/counters/branch-1/start")
+        post("/api/counters/branch-1/transfer", {"service": "HD"})
+        moved = post("/api/counters/branch-1/call-next")
+        assert moved["service"] == "HD", moved
+        post("/api/counters/branch-1/start")
+        done = post("/api/counters/branch-1/finish", {"procedures": ["HD-DVC"]})
+        post("/counter/branch-1/rating", {"ticket": done["id"], "level": "very_satisfied"})
+        if i == n // 2:
+            post("/api/counters/branch-1/pause", {"reason": "break"})
+            post("/api/counters/branch-1/resume")
+    post("/api/tickets", {"site": "branch", "service": "CT"})
+    post("/api/counters/branch-1/call-next")
+    post("/api/counters/branch-1/no-show", {"confirmed": True})
+
+
+@pytest.mark.parametrize("positions", ["1", "7", "250"])
+def test_a_morning_of_transfers_arrives_whole_in_every_batch_split(place: Place, positions: str):
+    """Issue 25: with every citizen transferred once, every POST /sync/push once answered 500 (a row referring to
+    a ticket of a later batch) and the node's mark never moved again. Whatever the batch size, and with the link
+    cut again mid-way, the center now gets every record once, holds nothing back, and the node shows no refusal."""
+    center, proxy = place.center, place.proxy
+    node = place.node(XEPHANG_SYNC_BATCH_POSITIONS=positions)
+    wait_idle(node, center)
+    proxy.set("cut")
+    _morning_of_transfers(node, 12)
+    proxy.set("pass")
+    wait_until(lambda: center_mark(center, "branch") > 0 and node_acked(node) > 0, "the first batches")
+    proxy.set("cut")  # and once more, with part of the backlog across
+    proxy.set("pass")
+    synced = place.all_arrived_once(node, 12 * 2 + 1, served=12, report=False)
+    assert same_report(node, center, "branch")["summary"]["issued"] == 13  # a transfer is no new citizen
+    assert db_value(center.db, "SELECT count(*) FROM tickets WHERE transferred_to IS NOT NULL") == 12
+    assert db_value(center.db, "SELECT count(*) FROM sync_held") == 0
+    state = link_state(node)
+    assert not state["refused"] and not any(b["kind"] == "link_refused" for b in state["banners"]), state
+    assert len(synced["tickets"][1]) == 25

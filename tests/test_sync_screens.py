@@ -115,7 +115,18 @@ def test_a_node_whose_clock_is_off_is_an_alert_and_names_are_escaped(center_web,
 
 @pytest.fixture
 def node_web(tmp_path, accounts_template, clock):
-    """Node "branch" in this process: its database joined with the center's manifest (as `sync join` does)."""
+    """Node "branch" in this process: its database joined with the center's manifest and its token (as `sync join`
+    does)."""
+    yield from _node_web(tmp_path, accounts_template, clock, token=True)
+
+
+@pytest.fixture
+def usb_node_web(tmp_path, accounts_template, clock):
+    """A mobile team's laptop joined from a manifest file (`sync join --manifest`): no token, no link ever."""
+    yield from _node_web(tmp_path, accounts_template, clock, token=False)
+
+
+def _node_web(tmp_path, accounts_template, clock, *, token: bool):
     from center.config.read import load_config
     from center.storage.store import Store
     from center.sync import link, manifest
@@ -139,6 +150,8 @@ def node_web(tmp_path, accounts_template, clock):
     store.close()
     from center.app import create_app
 
+    if token:
+        link.save_token(db.with_suffix(".node-token"), "xn_test")
     app = create_app(str(node_config(folder, "branch", "http://127.0.0.1:9")), str(db), clock=clock,
                      housekeeping=False)
     yield WebClient(app=app, client=app.test_client(), tokens=tokens)
@@ -214,3 +227,40 @@ def test_the_report_counts_tickets_from_a_node_whose_clock_was_off_and_is_unchan
                                             who="manager").get_data(as_text=True)
     printed = web.get(f"/manager/reports/print?period=day&date={DAY}", who="manager").get_data(as_text=True)
     assert 'id="clock-flag"' in printed  # and the printed report
+
+
+def test_a_usb_only_laptop_tells_its_staff_to_carry_a_bundle_not_to_wait_for_the_network(usb_node_web, clock,
+                                                                                        tmp_path):
+    """Issue 26 item 8: joined with `sync join --manifest` (no token), the laptop never sends by itself: it says
+    to export and carry the stick, and how many records the last bundle did not carry."""
+    from center.sync import bundle
+
+    r = usb_node_web.post("/api/tickets", who="staff1", json={"site": "branch", "service": "CT"})
+    assert r.status_code == 201, r.get_data(as_text=True)
+    s = usb_node_web.get("/api/sync/status", who="staff1").get_json()
+    [banner] = s["banners"]
+    assert banner["kind"] == "usb_only" and s["usb_only"] and banner["pending"] > 0
+    assert "sẽ gửi khi có mạng" not in banner["message"]
+    assert banner["message"].startswith("Máy này gửi dữ liệu về trung tâm bằng USB: chạy lệnh `xephang sync export")
+    assert f"{banner['pending']} bản ghi chưa có trong bản xuất nào" in banner["message"]
+    assert "(chưa xuất lần nào)" in banner["message"]
+    bundle.export(usb_node_web.app.extensions["xephang"].store, tmp_path / "usb", clock())
+    [banner] = usb_node_web.get("/api/sync/status", who="staff1").get_json()["banners"]
+    assert banner["pending"] == 0 and "đã xuất đủ (lần xuất gần nhất 09:00)" in banner["message"]
+    usb_node_web.post("/api/tickets", who="staff1", json={"site": "branch", "service": "CT"})
+    [banner] = usb_node_web.get("/api/sync/status", who="staff1").get_json()["banners"]
+    assert banner["pending"] > 0  # what came since the last bundle
+
+
+def test_a_node_whose_records_the_center_holds_back_tells_its_staff(node_web, clock):
+    """Issue 25: the center took a batch but for some rows (422 records_refused): the node's staff see it until the
+    center holds nothing of theirs."""
+    import json
+
+    refused = {"status": 422, "message": "…", "message_en": "…", "records": 3, "whole": False}
+    _link(node_web, last_ok_at="2026-11-23T02:00:00.000Z", refused_at="2026-11-23T02:00:00.000Z",
+          refused=json.dumps(refused))
+    s = node_web.get("/api/sync/status", who="staff1").get_json()
+    [banner] = [b for b in s["banners"] if b["kind"] == "link_refused"]
+    assert banner["message"].startswith("Trung tâm chưa nhận 3 bản ghi của máy này (lúc 09:00)")
+    assert "xephang sync held" in banner["message"] and s["refused"]["records"] == 3

@@ -40,6 +40,36 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_held(args: argparse.Namespace) -> int:
+    """A center's rows the hub holds back, with why; `--retry` applies them again (hub.toml put right), `--drop`
+    forgets them."""
+    from .config import load_hub_config
+    from .ingest import ensure_schema, retry_held
+
+    cfg = load_hub_config(args.config)
+    center = cfg.center(args.center)
+    if center is None:
+        print(f"no center {args.center!r} in {args.config}", file=sys.stderr)
+        return 2
+    with _conn(cfg) as conn:
+        ensure_schema(conn)
+        if args.drop:
+            with conn.transaction():
+                n = conn.execute("DELETE FROM hub_held WHERE center = %s", (center.id,)).rowcount
+                conn.execute("UPDATE hub_centers SET refused_at = NULL, refused = NULL WHERE center = %s", (center.id,))
+            print(f"{center.id}: {n} held record(s) dropped")
+        elif args.retry:
+            applied, left = retry_held(conn, center)
+            print(f"{center.id}: {applied} applied, {left} still held")
+        rows = conn.execute("SELECT tbl, key, reason, first_at FROM hub_held WHERE center = %s ORDER BY first_at, tbl, "
+                            "key LIMIT 50", (center.id,)).fetchall()
+        total = conn.execute("SELECT count(*) FROM hub_held WHERE center = %s", (center.id,)).fetchone()[0]
+    print(f"{center.id}: {total} record(s) held")
+    for tbl, key, reason, first in rows:
+        print(f"  {tbl} {key}: {reason} (since {first:%d/%m/%Y %H:%M} UTC)")
+    return 0
+
+
 def cmd_token(args: argparse.Namespace) -> int:
     from .config import load_hub_config
     from .ingest import create_token, ensure_schema
@@ -159,6 +189,12 @@ def add_commands(sub: Any) -> None:
         p.add_argument("center")
         p.add_argument("--config", default=DEFAULT_HUB_CONFIG)
         p.set_defaults(func=fn)
+    p = hsub.add_parser("held", help="a center's records the hub holds back, and why (--retry, --drop)")
+    p.add_argument("center")
+    p.add_argument("--retry", action="store_true", help="apply them again (after hub.toml was put right)")
+    p.add_argument("--drop", action="store_true", help="forget them for good")
+    p.add_argument("--config", default=DEFAULT_HUB_CONFIG)
+    p.set_defaults(func=cmd_held)
     p = hsub.add_parser("api-token", help="make a token for another system of the province (the booking API)")
     p.add_argument("name")
     p.add_argument("--config", default=DEFAULT_HUB_CONFIG)

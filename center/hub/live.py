@@ -43,6 +43,8 @@ def live(conn: Any, cfg: HubConfig, centers: list[HubCenter], now: datetime | No
     labels = {r[0]: r[1] or {} for r in conn.execute(
         "SELECT center, labels FROM hub_labels WHERE center = ANY(%s)", (ids,))}
     names = center_names(conn, centers, en)
+    held = dict(conn.execute("SELECT center, count(*) FROM hub_held WHERE center = ANY(%s) GROUP BY 1",
+                             (ids,)).fetchall())
     waits: dict[str, list[tuple[str, int, datetime | None]]] = {}
     for center, service, n, oldest in conn.execute(
             "SELECT center, service, count(*), min(queue_at) FROM tickets WHERE center = ANY(%s) AND service_day = %s "
@@ -96,6 +98,13 @@ def live(conn: Any, cfg: HubConfig, centers: list[HubCenter], now: datetime | No
         for p in row["printer_problems"]:
             alerts.append({"center": c.id, "name": name, "kind": "printer",
                            "text": (f"printer of {p['kiosk']} failing" if en else f"máy in của {p['kiosk']} bị lỗi")})
+        if held.get(c.id):
+            n = held[c.id]
+            alerts.append({"center": c.id, "name": name, "kind": "held",
+                           "text": (f"{n} record(s) held back: they do not match hub.toml or the hub's columns "
+                                    f"(`xephang hub held {c.id}`)" if en else
+                                    f"{n} bản ghi chưa nhận được: không khớp với hub.toml hoặc cơ sở dữ liệu của "
+                                    f"tỉnh (lệnh `xephang hub held {c.id}`)")})
         for o in over:
             alerts.append({"center": c.id, "name": name, "kind": "wait",
                            "text": (f"{o['name']}: waiting {o['wait_s'] // 60} min (target {o['target_s'] / 60:.0f})"
