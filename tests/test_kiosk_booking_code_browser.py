@@ -80,3 +80,20 @@ def test_the_pause_after_repeated_wrong_codes_is_said_on_the_code_screen(page, s
     expect(page.locator("#k-code-error")).to_have_text(
         re.compile(r"^Nhập sai quá nhiều lần – vui lòng chờ \d+ giây hoặc hỏi cán bộ$"))
     expect(page.locator("#k-code-ask")).to_be_visible()
+
+
+def test_staff_see_the_pause_on_the_desk_page(page, server):
+    from .counter_support import sign_in
+
+    for code in ("ZZZZZ2", "ZZZZZ3", "ZZZZZ4", "ZZZZZ5", "ZZZZZ6"):
+        r = server.post("/kiosk/main-kiosk-1/check-in", who="main-kiosk-1", json={"code": code},
+                        headers={"Accept": "application/json"})
+        assert r.status_code == 404
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    sign_in(page, server, "staff1", "/desk/main")
+    alert = page.locator("#d-code-alert")
+    expect(alert).to_be_visible()
+    expect(alert).to_contain_text("nhập sai mã đặt lịch nhiều lần – tạm khóa nhập mã đến ")
+    expect(alert).to_contain_text("(lần 1 trong 1 giờ)")
+    name = server.get("/desk/main/code-alerts", who="staff1").json()["alerts"][0]["caller_name"]
+    expect(alert).to_contain_text(f"Cảnh báo: {name} ")
