@@ -14,8 +14,8 @@ import secrets
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ..storage.migrations_booking import MUTABLE_ALL as MUTABLE
-from ..storage.migrations_booking import SYNCED as SYNCED_KEYS
+from ..contract.records import MUTABLE
+from ..contract.records import SYNCED as SYNCED_KEYS
 from ..storage.outbox import ORDER, BadShape, Batch, SyncRefused
 from ..web.auth import hash_token
 from . import booking_schema

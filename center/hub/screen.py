@@ -11,7 +11,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from ..storage.migrations_booking import SYNCED as SYNCED_KEYS
+from ..contract.records import SYNCED as SYNCED_KEYS
 from ..storage.outbox import BadShape, Batch, Held
 from .config import HubCenter
 

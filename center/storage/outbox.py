@@ -24,17 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config.model import BLOCK_SIZE, Node
-from .migrations_booking import MUTABLE_ALL as MUTABLE
-from .migrations_booking import SYNCED as SYNCED_KEYS
-
-# Applied in this order: tickets before what refers to them (the foreign keys are also deferred to the
-# commit, since a ticket refers to the ticket it was transferred to).
-ORDER = ("tickets", "bookings", "ticket_events", "ticket_procedures", "ratings", "counter_events", "counter_state",
-         "print_jobs", "audit_log")
-ID_TABLES = ("tickets", "ticket_events", "ticket_procedures", "counter_events", "print_jobs", "audit_log")
-LOCAL_COLUMNS = {"sync_ver", "clock_offset_s"}  # the receiver's own bookkeeping, never sent
-SITE_TABLES = ("tickets", "ticket_events", "ticket_procedures", "ratings", "counter_events", "counter_state",
-               "bookings")
+from ..contract.records import ID_TABLES, LOCAL_COLUMNS, MUTABLE, ORDER, SITE_TABLES  # noqa: F401 - named here too
+from ..contract.records import SYNCED as SYNCED_KEYS
 
 
 class SyncRefused(ValueError):
