@@ -264,3 +264,32 @@ def test_a_node_whose_records_the_center_holds_back_tells_its_staff(node_web, cl
     [banner] = [b for b in s["banners"] if b["kind"] == "link_refused"]
     assert banner["message"].startswith("Trung tâm chưa nhận 3 bản ghi của máy này (lúc 09:00)")
     assert "xephang sync held" in banner["message"] and s["refused"]["records"] == 3
+
+
+def test_a_center_whose_records_the_hub_holds_back_shows_it_on_the_overview(tmp_path, accounts_template, clock):
+    """Issue 25: the hub took the center's batch but for some rows (or refused it whole): the center's managers see
+    it on the live overview, not only IT in `sync status`."""
+    import json
+    import shutil
+
+    from center.app import create_app
+    from center.storage import outbox
+    from tests.hub_support import center_with_hub
+
+    db = tmp_path / "center.sqlite3"
+    shutil.copyfile(accounts_template[0], db)
+    app = create_app(str(center_with_hub(tmp_path, "http://127.0.0.1:9")), str(db), clock=clock, housekeeping=False)
+    web = WebClient(app=app, client=app.test_client(), tokens=dict(accounts_template[1]))
+    c = app.extensions["xephang"]
+    try:
+        assert not [a for a in web.get("/manager/api/overview?site=main", who="manager").get_json()["alerts"]
+                    if a["kind"] == "hub_refused"]
+        with c.store.write() as conn:
+            outbox.link(conn, "hoabinh", None)
+            conn.execute("UPDATE sync_link SET refused_at = ?, refused = ?", ("2026-11-23T02:00:00.000Z", json.dumps(
+                {"status": 422, "message": "…", "message_en": "…", "records": 2, "whole": False})))
+        alerts = web.get("/manager/api/overview?site=main", who="manager").get_json()["alerts"]
+        [alert] = [a for a in alerts if a["kind"] == "hub_refused"]
+        assert alert["message"].startswith("Cổng dữ liệu của tỉnh chưa nhận 2 bản ghi của trung tâm (lúc 09:00)")
+    finally:
+        c.store.close()
