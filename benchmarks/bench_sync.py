@@ -45,6 +45,9 @@ NODE, SITE, BLOCK = "branch", "branch", 1
 KIOSK = "branch-kiosk-1"
 STAFF = {"branch-1": "staff1", "branch-2": "staff2"}
 RATED_SHARE = 0.8  # "ratings for most" (the history generator's estimate is 0.4)
+# Citizens at the wrong service, transferred once to another (issue 25: a backlog of transfers once stopped a node's
+# link for good; the workload had none, so neither this bench nor the tests saw it).
+TRANSFER_SHARE = 0.10
 FIRST_DAY = date(2026, 6, 1)  # a Monday: every simulated day lies in the past
 RATE = 32_000  # bytes/s each way: a 256 kbit/s link
 LADDER = (500, 1_000, 2_000)  # catch-ups in turn, on one node and one center (2,000: a busy point's week)
@@ -57,11 +60,13 @@ BACKOFF_MAX_S = _link.BACKOFF_MAX_S  # XEPHANG_SYNC_BACKOFF_MAX_S
 METHOD = (
     f"records made by playing the node's working days (site `{SITE}`, 2 counters, ~75 tickets a day) through the "
     "engine on a simulated clock with center/workload.toml: kiosk tickets each printed (print job + `printed` "
-    f"event), 1–2 procedures, 5 % no-shows, some who give up, a lunch break, the day closed, {RATED_SHARE:.0%} of "
-    "the served rated. The node's sync settings are the production defaults (a pass every "
+    f"event), 1–2 procedures, 5 % no-shows (recalled first), {TRANSFER_SHARE:.0%} transferred once to another "
+    f"service, some who give up, a lunch break, the day closed, {RATED_SHARE:.0%} of the served rated. The "
+    "node's sync settings are the production defaults (a pass every "
     f"{PASS_S:g} s while records are pending, a heartbeat every {HEARTBEAT_S:g} s, backoff up to "
     f"{BACKOFF_MAX_S:g} s). **Wire** (`wire_in_process`, no servers): the compressed request bodies as link.py "
-    f"makes them (batches of up to {_link.BATCH_POSITIONS:,} outbox positions, ≤ 240 KiB, zlib-9 JSON) ÷ distinct "
+    f"makes them (batches of up to {_link.BATCH_POSITIONS:,} outbox positions, each carrying the rows it refers "
+    "to, within protocol.py's bounds, zlib-9 JSON) ÷ distinct "
     "tickets: `batched` "
     "is a backlog sent after an outage (with `batched_breakdown`: each table's and its costliest columns' "
     f"compressed bytes alone), `live` a link that is up all day (a pass at most every {PASS_S:g} s of the day's "
@@ -249,6 +254,14 @@ class DayPlayer:
             self.at(end, "no_show", cid)
             self.at(end + 5, "free", cid)
             return
+        others = sorted({p[1] for p in self.model.procedures} - {ticket["service"]})
+        if others and rng.random() < TRANSFER_SHARE:  # the wrong line: sent on to another service, waits again
+            started = t + rng.randint(20, 90)
+            moved = started + rng.randint(30, 120)
+            self.at(started, "start", cid)
+            self.at(moved, "transfer", (cid, rng.choice(others)))
+            self.at(moved + rng.randint(5, 30), "free", cid)
+            return
         from center.history import _lognormal, _service_time
 
         started = t + rng.randint(20, 90)
@@ -278,6 +291,13 @@ class DayPlayer:
 
     def on_no_show(self, t: int, cid: str) -> None:
         self.engine.no_show(cid, self.staff[cid])
+
+    def on_transfer(self, t: int, data: tuple[str, str]) -> None:
+        cid, service = data
+        self.engine.transfer(cid, self.staff[cid], service=service)
+        for other in self.counters:
+            if not self.busy[other] and other not in self.paused:
+                self.at(t, "poke", other)
 
     def on_start(self, t: int, cid: str) -> None:
         self.engine.start(cid, self.staff[cid])
