@@ -66,6 +66,7 @@ def test_every_counter_dialog_fits_the_screen(server, browser, width, height):
 
         page.keyboard.press("h")  # finish, after two procedures
         expect(page.locator("#panel-finish")).to_be_visible()
+        expect(page.locator("#finish-ticket")).to_have_text(page.locator("#current-number").inner_text())
         for code in ("HT-KS", "HT-KH"):
             page.locator(f"button.proc[data-code={code}]").click()
             expect(page.locator(f"button.proc[data-code={code}]")).to_have_attribute("aria-pressed", "true")

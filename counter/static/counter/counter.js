@@ -335,6 +335,7 @@
   async function openFinish() {
     const t = current();
     openPanel("panel-finish");
+    $("finish-ticket").textContent = t.number;  // the dialog covers the card that shows it
     $("proc-search").value = "";
     // Rebuild the marks from the server: a reloaded page keeps the procedures already tapped.
     try {
@@ -471,9 +472,11 @@
     openPanel("panel-noshow");
     noShowFor = t.id;
     const s = Math.max(0, Math.round(after));
-    $("noshow-text").textContent = T(
-      "Số " + t.number + " mới được gọi " + s + " giây trước — công dân có thể đang đi tới quầy.",
-      "Ticket " + t.number + " was called only " + s + " s ago: the citizen may be on the way.");
+    $("noshow-text").textContent = s < 1
+      ? T("Số " + t.number + " vừa được gọi — công dân có thể đang đi tới quầy.",
+          "Ticket " + t.number + " was called just now: the citizen may be on the way.")
+      : T("Số " + t.number + " mới được gọi " + s + " giây trước — công dân có thể đang đi tới quầy.",
+          "Ticket " + t.number + " was called only " + s + " s ago: the citizen may be on the way.");
     $("noshow-confirm").focus();
   }
   $("noshow-confirm").addEventListener("click", confirmNoShow);
