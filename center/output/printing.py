@@ -225,12 +225,44 @@ def _via_agent(c: Any, kiosk: Kiosk, ticket: dict[str, Any], actor: Actor, deadl
     with c.store.write() as conn:
         expired = conn.execute("UPDATE print_jobs SET status = 'failed', error = 'agent_offline', updated_at = ? "
                                "WHERE id = ? AND status = 'pending'", (now, job_id)).rowcount
-    code = "agent_offline" if expired else "agent_slow"
-    out = PrintResult.failed(code).to_json()
+        # Claimed by the agent and not reported yet: it is printing. The kiosk hears its report when it comes
+        # (report_job sees this mark), not "chưa báo kết quả" for a ticket that then prints.
+        late = not expired and conn.execute(
+            "UPDATE print_jobs SET error = ?, updated_at = ? WHERE id = ? AND status = 'printing'",
+            (PENDING_ANSWER, now, job_id)).rowcount
+    if late:
+        _agent_watch(c, kiosk, ticket, actor, job_id, reprint)
+        return {**PrintResult(ok=True, status="pending").to_json(), "job": job_id}
+    out = PrintResult.failed("agent_offline" if expired else "agent_slow").to_json()
     out["job"] = job_id
     if expired:
         record_outcome(c, ticket, kiosk, out, actor, job_id=job_id, reprint=reprint)
     return out
+
+
+PENDING_ANSWER = "pending_answer"  # print_jobs.error of a job the kiosk was told is printing: its outcome comes late
+
+
+def _agent_watch(c: Any, kiosk: Kiosk, ticket: dict[str, Any], actor: Actor, job_id: int, reprint: bool) -> None:
+    """A claimed job the agent never reports within LATE_WAIT_S fails then (and the kiosk and staff are told);
+    one it reports is recorded by report_job."""
+
+    def wait() -> None:
+        until = time.monotonic() + LATE_WAIT_S
+        while time.monotonic() < until:
+            time.sleep(0.2)
+            with c.store.connection() as conn:
+                row = conn.execute("SELECT status FROM print_jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None or row["status"] != "printing":
+                return
+        with c.store.write() as conn:
+            failed = conn.execute("UPDATE print_jobs SET status = 'failed', error = 'agent_slow', updated_at = ? "
+                                  "WHERE id = ? AND status = 'printing'", (to_iso(c.engine.clock()), job_id)).rowcount
+        if failed:
+            out = {**PrintResult.failed("agent_slow").to_json(), "job": job_id}
+            record_outcome(c, ticket, kiosk, out, actor, job_id=job_id, reprint=reprint, late=True)
+
+    threading.Thread(target=wait, name=f"agent-watch-{job_id}", daemon=True).start()
 
 
 def claim_jobs(c: Any, kiosk_id: str, limit: int = 5) -> list[dict[str, Any]]:
@@ -261,6 +293,7 @@ def report_job(c: Any, kiosk: Kiosk, job_id: int, ok: bool, error: str | None, h
     now = to_iso(c.engine.clock())
     code = None if ok else (error if error in MESSAGES else "printer_error")
     with c.store.write() as conn:
+        before = conn.execute("SELECT error FROM print_jobs WHERE id = ?", (job_id,)).fetchone()
         row = conn.execute("UPDATE print_jobs SET status = ?, error = ?, updated_at = ? WHERE id = ? AND kiosk = ? "
                            "AND status IN ('printing', 'pending') RETURNING ticket_id",
                            ("printed" if ok else "failed", code, now, job_id, kiosk.id)).fetchone()
@@ -270,7 +303,7 @@ def report_job(c: Any, kiosk: Kiosk, job_id: int, ok: bool, error: str | None, h
     out = PrintResult(ok=True, status="printed").to_json() if ok else PrintResult.failed(code or "").to_json()
     if isinstance(health, dict):
         out["health"] = {k: health.get(k) for k in ("online", "paper", "cover_open", "answered")}
-    record_outcome(c, ticket, kiosk, out, actor, job_id=job_id)
+    record_outcome(c, ticket, kiosk, out, actor, job_id=job_id, late=before["error"] == PENDING_ANSWER)
     return {"job": job_id, "status": "printed" if ok else "failed"}
 
 
