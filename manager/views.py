@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from center import offload
-from center import reports as st
+from center import reports as center_reports
 from center.errors import MAX_NAME, Conflict, Forbidden, Invalid, QueueError, clean_text
 from center.queue.actors import Actor
 from center.queue.clock import from_iso, to_iso, vn_date, vn_datetime
@@ -29,7 +29,7 @@ bp = Blueprint("manager", __name__, template_folder="templates", static_folder="
                static_url_path="/manager/static")
 
 
-bp.add_app_template_filter(st.fmt_duration, "duration")
+bp.add_app_template_filter(center_reports.fmt_duration, "duration")
 bp.add_app_template_global(role_name, "role_name")
 
 
@@ -111,7 +111,7 @@ def _audit(actor: Actor, action: str, target: str, detail: dict[str, Any] | None
 def _overview(site: str) -> dict[str, Any]:
     """The live overview, with the node that serves the site (if any) and every node's alerts."""
     c = center()
-    state = st.live_overview(c.engine, site)
+    state = center_reports.live_overview(c.engine, site)
     with c.store.read() as conn:
         state["node"], alerts = sync_status.overview_extras(conn, c.config, site, c.engine.clock())
     state["alerts"] += alerts
@@ -144,8 +144,8 @@ def nodes_json() -> Any:
 # ---------------------------------------------------------------------- reports
 
 
-def _filters() -> st.Filters:
-    f = st.Filters.parse(request.args, today=_today(request.args.get("site")))
+def _filters() -> center_reports.Filters:
+    f = center_reports.Filters.parse(request.args, today=_today(request.args.get("site")))
     c = center().config
     if f.site and f.site not in c.sites:
         raise Invalid(f"Không có điểm tiếp nhận '{f.site}'", f"Unknown site '{f.site}'", code="unknown_site")
@@ -154,17 +154,17 @@ def _filters() -> st.Filters:
     return f
 
 
-def _report(f: st.Filters) -> dict[str, Any]:
+def _report(f: center_reports.Filters) -> dict[str, Any]:
     """The report, built on a native thread: a year of data must not freeze the screens (center/offload.py)."""
     store, config, lang = center().store, center().config, current_lang()
 
     def build() -> dict[str, Any]:
-        if not f.procedure and st.uses_rollups(f):  # build the missing or stale daily roll-ups of past days first
-            st.ensure_rollups(store, config, f.date_from, f.date_to, site=f.site,
-                              batch_days=offload.BATCH_DAYS)
+        if not f.procedure and center_reports.uses_rollups(f):  # the missing or stale daily roll-ups of past days
+            center_reports.ensure_rollups(store, config, f.date_from, f.date_to, site=f.site,
+                                          batch_days=offload.BATCH_DAYS)
         with store.read() as conn:
-            out = st.report(conn, config, f, lang)
-            flagged = st.clock_flag(conn, config, f, CLOCK_TOLERANCE_S)
+            out = center_reports.report(conn, config, f, lang)
+            flagged = center_reports.clock_flag(conn, config, f, CLOCK_TOLERANCE_S)
         if flagged:  # only then: a report without node records keeps exactly its figures
             out["clock_flag"] = flagged
         return out
@@ -195,7 +195,8 @@ def reports() -> Any:
     rep = _report(f)
     query = {k: v for k, v in request.args.items() if v}
     return render_template("manager/reports.html", actor=actor, rep=rep, f=f, choices=_choices(), query=query,
-                           weekdays=st.WEEKDAYS_EN if current_lang() == "en" else st.WEEKDAYS_VI)
+                           weekdays=(center_reports.WEEKDAYS_EN if current_lang() == "en"
+                                     else center_reports.WEEKDAYS_VI))
 
 
 @bp.get("/manager/api/report")
@@ -204,7 +205,7 @@ def report_json() -> Any:
     return jsonify(_report(_filters()))
 
 
-def _export_name(f: st.Filters, ext: str) -> str:
+def _export_name(f: center_reports.Filters, ext: str) -> str:
     return f"bao-cao_{f.site or 'tat-ca'}_{f.date_from}_{f.date_to}_{f.group}.{ext}"
 
 
@@ -213,7 +214,7 @@ def report_csv() -> Any:
     require("reports.read")
     f = _filters()
     rep = _report(f)
-    body = st.to_csv(rep, current_lang(), heading=_export_heading(rep))
+    body = center_reports.to_csv(rep, current_lang(), heading=_export_heading(rep))
     return Response(body, content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{_export_name(f, "csv")}"'})
 
@@ -223,7 +224,7 @@ def report_xlsx() -> Any:
     require("reports.read")
     f = _filters()
     rep = _report(f)
-    body = st.to_xlsx(rep, current_lang(), heading=_export_heading(rep))
+    body = center_reports.to_xlsx(rep, current_lang(), heading=_export_heading(rep))
     return Response(body, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="{_export_name(f, "xlsx")}"'})
 
@@ -248,7 +249,7 @@ def report_print() -> Any:
         raise Invalid("Ngày không hợp lệ", "Bad date", code="bad_date") from None
     sections = {}
     for group in ("service", "counter", "staff", "hour") + (("day",) if period == "month" else ()):
-        f = st.Filters(d0, d1, site=site, group=group)
+        f = center_reports.Filters(d0, d1, site=site, group=group)
         sections[group] = _report(f)
     return render_template("manager/print.html", actor=actor, period=period, d0=d0, d1=d1, site=site,
                            sections=sections, rep=sections["service"], config=center().config)
@@ -265,12 +266,12 @@ def _staffing() -> dict[str, Any]:
         target_wait = float(twm) if twm else None
     except ValueError:
         raise Invalid("Giá trị mục tiêu không phải là số", "The target is not a number", code="bad_target") from None
-    st.check_staffing_targets(target_sl, target_wait)  # refused here, before the work goes to a pool thread
+    center_reports.check_staffing_targets(target_sl, target_wait)  # refused here, before the work goes to a pool thread
     store, config, now = center().store, center().config, center().engine.clock()
 
     def build() -> dict[str, Any]:
         with store.read() as conn:
-            return st.staffing(conn, config, f, target_sl=target_sl, target_wait_min=target_wait, now=now)
+            return center_reports.staffing(conn, config, f, target_sl=target_sl, target_wait_min=target_wait, now=now)
 
     return offload.run(build)
 

@@ -6,8 +6,7 @@ import sqlite3
 
 import pytest
 
-from center import history
-from center import reports as st
+from center import history, reports
 from center.config.read import load_config
 from center.reports import raw
 from center.storage.store import Store
@@ -40,7 +39,7 @@ def test_every_ticket_ends_in_a_final_status_and_counts_sum(db):
     active = "SELECT count(*) FROM tickets WHERE status IN ('waiting','called','serving')"
     assert conn.execute(active).fetchone()[0] == 0
     with Store(path).read() as c:
-        rep = st.report(c, load_config(DEMO_CONFIG), st.Filters("2026-11-18", END, site="main"))
+        rep = reports.report(c, load_config(DEMO_CONFIG), reports.Filters("2026-11-18", END, site="main"))
     s = rep["summary"]
     assert s["served"] + s["no_show"] + s["cancelled"] + s["transferred"] + s["left"] == s["entries"]
     assert s["issued"] == conn.execute("SELECT count(*) FROM tickets").fetchone()[0]
@@ -119,7 +118,7 @@ def test_counters_open_and_close_every_day(db):
     counts = dict(kinds)
     assert counts["open"] == counts["close"] and counts["pause"] == counts["resume"]
     with Store(db[0]).read() as c:
-        adv = st.staffing(c, load_config(DEMO_CONFIG), st.Filters("2026-11-18", END, site="main"))
+        adv = reports.staffing(c, load_config(DEMO_CONFIG), reports.Filters("2026-11-18", END, site="main"))
     nine = next(h for h in adv["hours"] if h["hour"] == 9)
     assert 0 < nine["had"] <= 6 and nine["pooled"] >= 1 and nine["dedicated"] >= nine["pooled"]
 
@@ -130,9 +129,9 @@ def test_index_walk_percentiles_equal_the_ranking_pass(db, monkeypatch, filters)
     path, _ = db
     config = load_config(DEMO_CONFIG)
     with Store(path).read() as c:
-        fast = st.report(c, config, st.Filters("2026-11-18", END, **filters))
+        fast = reports.report(c, config, reports.Filters("2026-11-18", END, **filters))
         monkeypatch.setattr(raw, "USE_RANK_INDEXES", False)
-        slow = st.report(c, config, st.Filters("2026-11-18", END, **filters))
+        slow = reports.report(c, config, reports.Filters("2026-11-18", END, **filters))
     keys = ("wait_median_s", "wait_p90_s", "service_median_s", "service_p90_s")
     assert [fast["summary"][k] for k in keys] == [slow["summary"][k] for k in keys]
     assert [[r[k] for k in keys] for r in fast["rows"]] == [[r[k] for k in keys] for r in slow["rows"]]

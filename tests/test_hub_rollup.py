@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from center import history
-from center import reports as st
+from center import reports as center_reports
 from center.config.read import load_config
 from center.hub import ingest, reports, rollup, rollup_read
 from center.hub.app import _store_labels
@@ -65,9 +65,9 @@ def _hub(dsn: str, cfg, **filters) -> dict:
 
 
 def _own(store: Store, config, d0: str = D0, **filters) -> dict:
-    st.ensure_rollups(store, config, d0, D1)
+    center_reports.ensure_rollups(store, config, d0, D1)
     with store.read() as conn:
-        return st.report(conn, config, st.Filters(d0, D1, **filters))
+        return center_reports.report(conn, config, center_reports.Filters(d0, D1, **filters))
 
 
 def _refresh(dsn: str) -> int:

@@ -61,31 +61,31 @@ def test_durations_round_the_total_seconds_before_splitting(seconds, shown):
 
 
 def test_an_elderly_citizen_waiting_for_a_service_no_open_counter_serves_raises_an_alert(engine, clock):
-    from center import reports as st
+    from center import reports
     from center.queue.actors import Actor
 
     staff = Actor("staff1", "staff")
     engine.take_counter("main-1", staff)  # Chứng thực only: nobody serves civil status (HT)
     engine.issue("main", "HT", priority="elderly")
     engine.issue("main", "CT")
-    alerts = st.live_overview(engine, "main")["alerts"]
+    alerts = reports.live_overview(engine, "main")["alerts"]
     assert [a["kind"] for a in alerts] == ["unserved"]
     (alert,) = alerts
     assert (alert["service"], alert["waiting"], alert["priority_waiting"]) == ("HT", 1, 1)
     assert "1 người ưu tiên" in alert["message"] and "không có quầy nào đang mở" in alert["message"]
     assert "no open counter serves" in alert["message_en"]
     engine.take_counter("main-3", Actor("staff2", "staff"))  # Quầy 3 – Tư pháp hộ tịch opens
-    assert st.live_overview(engine, "main")["alerts"] == []
+    assert reports.live_overview(engine, "main")["alerts"] == []
     engine.pause("main-3", Actor("staff2", "staff"), "meeting")  # a paused counter calls nobody
-    assert [a["kind"] for a in st.live_overview(engine, "main")["alerts"]] == ["unserved"]
+    assert [a["kind"] for a in reports.live_overview(engine, "main")["alerts"]] == ["unserved"]
 
 
 def test_overview_holds_todays_service_level_and_satisfied_share(engine, clock):
-    from center import reports as st
+    from center import reports
 
     build_fixed_day(engine, clock)
     assert engine.today(engine.config.sites["main"]) == DAY
-    today = st.live_overview(engine, "main")["today"]
+    today = reports.live_overview(engine, "main")["today"]
     # The same figures as the report of that day (tests/test_manager.py works them out by hand).
     assert (today["issued"], today["served"], today["no_show"]) == (6, 3, 1)
     assert today["service_level"] == 0.2857 and today["rated"] == 3 and today["satisfied_share"] == 0.6667

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from center import reports as st
+from center import reports
 from center.queue.engine import Engine
 from center.storage.migrations import MIGRATIONS
 from center.storage.store import Store
@@ -26,7 +26,7 @@ def _partial_indexes(path) -> set[str]:
 
 def _report(store: Store, config) -> dict:
     with store.read() as conn:
-        report = st.report(conn, config, st.Filters(DAY, DAY, site="main", group="service"))
+        report = reports.report(conn, config, reports.Filters(DAY, DAY, site="main", group="service"))
     report.pop("generated_at")
     return report
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from center import history
-from center import reports as st
+from center import history, reports
 from center.config.read import load_config
 from center.reports import assemble, rollup_plan
 from center.storage.store import Store
@@ -26,16 +25,16 @@ def year_db(tmp_path_factory):
                          "--quiet", "--seed", "5"]) == 0
     config = load_config(DEMO_CONFIG)
     store = Store(path)
-    st.ensure_rollups(store, config, "2025-11-01", END, today=END)
+    reports.ensure_rollups(store, config, "2025-11-01", END, today=END)
     yield store, config
     store.close()
 
 
-@pytest.mark.parametrize("group", st.GROUPS)
+@pytest.mark.parametrize("group", reports.GROUPS)
 @pytest.mark.parametrize("filters", [{}, {"site": "main"}, {"service": "HT"}, {"counter": "main-2"}])
 def test_a_generated_year_from_rollups_equals_raw_for_every_grouping(year_db, group, filters):
     store, config = year_db
-    f = st.Filters(START, END, group=group, **filters)
+    f = reports.Filters(START, END, group=group, **filters)
     with store.read() as conn:
         plan = rollup_plan._Plan(conn, config, f, START, "2026-11-19")
     assert len(plan.months) == 12 and plan.months[-1] == "2026-11/1"
@@ -57,6 +56,6 @@ def test_both_paths_assemble_their_report_through_one_function(year_db, monkeypa
         return out
 
     monkeypatch.setattr(assemble, "assemble_report", spy)
-    fast, slow = both(store, config, st.Filters(START, END, group="service"), END)
+    fast, slow = both(store, config, reports.Filters(START, END, group="service"), END)
     assert seen == ["rollup", "raw"]
     assert fast.keys() == slow.keys() | {"source"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from center import reports as st
+from center import reports
 from center.reports import erlang
 from tests.manager_support import DAY, build_fixed_day
 
@@ -17,7 +17,7 @@ def day(engine, clock):
 
 def run(engine, group="none", **filters):
     with engine.store.read() as conn:
-        return st.report(conn, engine.config, st.Filters(DAY, DAY, group=group, **filters))
+        return reports.report(conn, engine.config, reports.Filters(DAY, DAY, group=group, **filters))
 
 
 def test_counts_by_outcome(day):
@@ -124,7 +124,7 @@ def test_heatmap_and_trend(day):
 def test_staffing_advice_beside_actual(day):
     eng = day[0]
     with eng.store.read() as conn:
-        adv = st.staffing(conn, eng.config, st.Filters(DAY, DAY, site="main"), target_sl=0.8, now=eng.clock())
+        adv = reports.staffing(conn, eng.config, reports.Filters(DAY, DAY, site="main"), target_sl=0.8, now=eng.clock())
     (h,) = adv["hours"]
     assert h["hour"] == 9 and h["arrivals_per_hour"] == 7.0  # 7 queue entries in one day
     # main-1 open 09:10–10:00 and main-3 09:30–10:00: 80 counter-minutes in that hour
@@ -142,11 +142,11 @@ def test_bad_filters_are_refused():
     from center.errors import Invalid
 
     with pytest.raises(Invalid):
-        st.Filters("2026-11-30", "2026-11-01").check()
+        reports.Filters("2026-11-30", "2026-11-01").check()
     with pytest.raises(Invalid):
-        st.Filters("2026-13-01", "2026-13-02").check()
+        reports.Filters("2026-13-01", "2026-13-02").check()
     with pytest.raises(Invalid):
-        st.Filters(DAY, DAY, group="colour").check()
+        reports.Filters(DAY, DAY, group="colour").check()
 
 
 def test_share_satisfied_uses_the_configured_levels(day):
@@ -163,12 +163,12 @@ def test_live_overview_alerts(engine, clock):
     from center.queue.clock import to_iso
 
     staff = Actor("staff1", "staff")
-    assert st.live_overview(engine, "main")["alerts"] == []
+    assert reports.live_overview(engine, "main")["alerts"] == []
     engine.issue("main", "TKQ")  # target 10 min
     engine.take_counter("main-2", staff)
     engine.pause("main-2", staff, "meeting")
     clock.advance(minutes=11)
-    kinds = {a["kind"] for a in st.live_overview(engine, "main")["alerts"]}
+    kinds = {a["kind"] for a in reports.live_overview(engine, "main")["alerts"]}
     assert kinds == {"wait", "unserved"}  # paused 11 min: not yet too long; no open counter serves TKQ
     clock.advance(minutes=5)
     now = engine.clock()
@@ -177,7 +177,7 @@ def test_live_overview_alerts(engine, clock):
         conn.execute("INSERT INTO print_jobs (ticket_id, kiosk, status, error, created_at, updated_at) "
                      "VALUES (?, 'main-kiosk-1', 'failed', 'paper out', ?, ?)",
                      (t, to_iso(now), to_iso(now)))
-    state = st.live_overview(engine, "main")
+    state = reports.live_overview(engine, "main")
     assert {a["kind"] for a in state["alerts"]} == {"wait", "pause", "printer", "unserved"}
     printer = next(a for a in state["alerts"] if a["kind"] == "printer")
     assert printer["message"] == "Máy in Kiosk sảnh chính lỗi (1 lần in hỏng)"  # its configured name, not its id

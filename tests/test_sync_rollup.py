@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from center import reports as st
+from center import reports
 from center.config.read import parse_config, read_toml
 from center.queue.actors import Actor
 from center.queue.engine import Engine
@@ -19,9 +19,9 @@ STAFF = Actor(name="staff1", role="staff")
 
 
 def _report(store: Store, config, d0: str, d1: str) -> dict:
-    st.ensure_rollups(store, config, d0, d1)
+    reports.ensure_rollups(store, config, d0, d1)
     with store.read() as conn:
-        rep = st.report(conn, config, st.Filters(d0, d1, site="luudong1", group="service"))
+        rep = reports.report(conn, config, reports.Filters(d0, d1, site="luudong1", group="service"))
     rep.pop("generated_at")
     return rep
 

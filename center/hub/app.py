@@ -1,6 +1,6 @@
 """The hub's web app: centers push their batches (the same protocol as a node to its center), province staff
-read the panel and the reports. A plain threaded server (no Socket.IO: the pages poll), one PostgreSQL
-connection per request."""
+read the panel and the reports. A plain threaded server (no Socket.IO: the pages poll); each thread keeps one
+PostgreSQL connection between requests (`connection()`, checked with a ping before it is used again)."""
 
 from __future__ import annotations
 

@@ -275,7 +275,8 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Apply every migration newer than the file's `user_version`, each in its own transaction."""
+    """Apply every migration newer than the file's `user_version`, all in one transaction: a file is either at
+    its old version or at the newest, never in between."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         current = schema_version(conn)
