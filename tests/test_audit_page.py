@@ -131,3 +131,22 @@ def test_audit_times_are_in_vietnamese_date_order(page, server):
     page.goto(server.url + "/manager/audit?staff=manager")
     first = page.locator('#audit tbody tr[data-action] td').first
     expect(first).to_have_text(re.compile(r"^\d{2}:\d{2}:\d{2} \d{2}/\d{2}/\d{4}$"), timeout=10000)
+
+
+def test_an_early_no_show_reads_how_soon_and_whether_the_clerk_confirmed_it(page, server):
+    """Issue 26 item 5: a no-show seconds after the call asks the clerk first; the audit log says how soon it came
+    and that it was confirmed, in words (not `after_call_s: 0 · early: true`)."""
+    t = server.post("/api/tickets", who="main-kiosk-1", json={"site": "main", "service": "CT"})
+    assert t.ok, t.text
+    assert server.post("/api/counters/main-1/call-next", who="staff1").ok
+    r = server.post("/api/counters/main-1/no-show", who="staff1", json={"confirmed": True})
+    assert r.ok, r.text
+    sign_in(page, server)
+    page.goto(server.url + "/manager/audit?staff=staff1")
+    row = page.locator('#audit tr[data-action="no_show"][data-actor="staff1"]').first
+    expect(row).to_contain_text("Vắng mặt", timeout=10000)
+    detail = row.locator("td").nth(6)
+    expect(detail).to_contain_text("báo vắng sớm")
+    expect(detail).to_contain_text("cán bộ đã xác nhận")
+    expect(detail).to_contain_text(re.compile(r"sau khi gọi: \d+ giây"))
+    assert "after_call_s" not in detail.text_content() and "true" not in detail.text_content()

@@ -40,6 +40,11 @@
     duration_s: [["thời lượng", "length"], (v) => String(v).replace(".", en ? "." : ",") + t(" giây", " s")],
     clips: [["số đoạn thu", "clips"], String], packs: [["bộ giọng", "voice packs"], (v) => [].concat(v).join(", ")
       || t("không có", "none")],
+    // a no-show soon after the call (counter/, `[queue] no_show_confirm_s`): how soon, and whether it was confirmed
+    after_call_s: [["sau khi gọi", "after the call"], (v) => String(Math.round(v)) + t(" giây", " s")],
+    early: [["", ""], (v) => (v ? t("báo vắng sớm", "early no-show") : "")],
+    confirmed: [["", ""], (v) => (v ? t("cán bộ đã xác nhận", "confirmed by the clerk")
+      : t("không qua bước xác nhận", "not confirmed"))],
   };
   const VALUES = { requeue: ["về lại chỗ trong hàng chờ", "back at their place in the queue"],
     no_show: ["vắng mặt", "no-show"] };
