@@ -4,7 +4,7 @@ by touching it, and "Hỏi cán bộ" says where to get help (before: one button
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,10 +16,16 @@ pytestmark = pytest.mark.browser
 
 
 def book_next_slot(server) -> str:
-    """A booking of the next slot of today with a free place (the demo sites are open around the clock)."""
-    day = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date().isoformat()
-    slots = server.get(f"/api/bookings/slots?site=main&service=CT&day={day}", who="staff1").json()["slots"]
-    slot = next(s for s in slots if not s["past"] and s["free"] > 0)
+    """A booking of the next slot of today that has not started, with a free place (the demo sites are open around
+    the clock): checked in now, it is on time, never late (a slot that began over grace_min ago would make the
+    citizen a walk-in, and the ticket would rightly show a walk-in's wait)."""
+    now = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
+    slots = []
+    for day in (now.date(), now.date() + timedelta(days=1)):  # a minute before midnight: tomorrow's first
+        slots += server.get(f"/api/bookings/slots?site=main&service=CT&day={day.isoformat()}",
+                            who="staff1").json()["slots"]
+    slot = next(s for s in slots
+                if s["free"] > 0 and datetime.fromisoformat(s["slot_at"].replace("Z", "+00:00")) > now)
     r = server.post("/api/bookings", who="staff1", json={"site": "main", "service": "CT", "slot_at": slot["slot_at"]})
     assert r.status_code == 201, r.text
     return r.json()["code"]
