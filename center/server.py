@@ -104,7 +104,8 @@ def serve(*, config_path: str, db_path: str, host: str, port: int, workers: int 
         "worker_class": "gevent",
         "worker_connections": connections,
         "timeout": 60,
-        "graceful_timeout": 10,
+        # workers finish what they serve within this on SIGTERM (open websockets hold them to the end)
+        "graceful_timeout": int(os.environ.get("XEPHANG_GRACEFUL_S", "10")),
         "keepalive": 5,
         "control_socket_disable": True,
         "accesslog": "-" if access_log else None,

@@ -103,7 +103,10 @@ class Server:
 
     def start(self) -> Server:
         self.log = self.db.with_suffix(f".{self.port}.log")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
+        # A stop waits out gunicorn's graceful shutdown while a browser keeps its websocket open (10 s by
+        # default): 2 s here, so each browser test does not end with 10 s of teardown; a test of the shutdown
+        # itself sets its own.
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "XEPHANG_GRACEFUL_S": "2", **self.env}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "center", "--db", str(self.db), "serve", "--config", str(self.config),
              "--host", "127.0.0.1", "--port", str(self.port), *self.extra],

@@ -14,6 +14,9 @@ pytestmark = pytest.mark.browser
 
 
 def test_the_reconnect_sign_shows_within_3_s_of_the_server_stopping(server, page):
+    server.stop()  # the production shutdown: websockets held open for up to 10 s
+    server.env["XEPHANG_GRACEFUL_S"] = "10"
+    server.start()
     sign_in(page, server, "staff1", "/counter/main-1")
     expect(page.locator("#counter-status")).to_have_text("Đang mở")
     page.wait_for_timeout(2500)  # a few heartbeats while all is well: no sign
