@@ -150,3 +150,19 @@ def test_an_early_no_show_reads_how_soon_and_whether_the_clerk_confirmed_it(page
     expect(detail).to_contain_text("cán bộ đã xác nhận")
     expect(detail).to_contain_text(re.compile(r"sau khi gọi: \d+ giây"))
     assert "after_call_s" not in detail.text_content() and "true" not in detail.text_content()
+
+
+def test_a_pause_after_wrong_booking_codes_reads_in_words(page, server):
+    """Issue 25: five wrong codes from a kiosk start a pause; the manager reads it as an action with its figures."""
+    for n in range(5):
+        r = server.post("/kiosk/main-kiosk-1/check-in", who="main-kiosk-1", json={"code": "ZZZZZ" + "23456"[n]})
+        assert r.status_code in (404, 429), r.text
+    sign_in(page, server)
+    page.goto(server.url + "/manager/audit")
+    row = page.locator('#audit tr[data-action="booking.code_locked"]').first
+    expect(row).to_contain_text("Tạm khóa nhập mã đặt lịch (sai nhiều lần)", timeout=10000)
+    detail = row.locator("td").nth(6)
+    expect(detail).to_contain_text("mã sai: 5")
+    expect(detail).to_contain_text("tạm khóa: 30 giây")
+    expect(detail).to_contain_text("máy hoặc tài khoản này")
+    assert "pause_s" not in detail.text_content() and "window_s" not in detail.text_content()

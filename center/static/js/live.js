@@ -146,5 +146,33 @@
   // "22:30 07/12/2026": a moment in the center's zone, 24-hour, Vietnamese date order.
   function dateTime(value, withSeconds) { return clockTime(value, withSeconds) + " " + date(value); }
 
-  window.xephang = { api, live, deviceToken, el, waitRange, serviceWait, csrf, clockTime, duration, date, dateTime };
+  // Whether the server answers, asked every `everyMs`: a server that goes without closing its socket (stopping
+  // through gunicorn's 10 s graceful shutdown, a cable pulled, a frozen machine) shows at Socket.IO only after
+  // its ping timeout (20 s). `onResult(up)` after each probe: a refusal, a 5xx or no answer in `timeoutMs` is
+  // down. The counter and the kiosk show their "reconnecting" sign from it and their socket's status (≤ 3 s).
+  // Returns a function that stops it.
+  function watchServer(onResult, everyMs = 1000, timeoutMs = 2000) {
+    let stopped = false;
+    async function probe() {
+      if (stopped) return;
+      const stop = new AbortController();
+      const late = setTimeout(() => stop.abort(), timeoutMs);
+      let up;
+      try {
+        const r = await fetch("/api/health", { cache: "no-store", credentials: "omit", signal: stop.signal });
+        up = r.status < 500;
+      } catch (e) {
+        up = false;
+      }
+      clearTimeout(late);
+      if (stopped) return;
+      onResult(up);
+      setTimeout(probe, everyMs);
+    }
+    setTimeout(probe, everyMs);
+    return () => { stopped = true; };
+  }
+
+  window.xephang = { api, live, deviceToken, el, waitRange, serviceWait, csrf, clockTime, duration, date, dateTime,
+                     watchServer };
 })();

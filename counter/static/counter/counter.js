@@ -582,9 +582,8 @@
     },
   });
 
-  // The "Đang kết nối lại…" sign within 3 s of the server going away. The socket alone tells late: a server
-  // stopping keeps its websockets open through its graceful shutdown (10 s), a cut cable shows only at the
-  // ping timeout (20 s). So the page also asks /api/health every second: refused, or no answer in 2 s, is down.
+  // The "Đang kết nối lại…" sign within 3 s of the server going away: the socket's status, and whether the
+  // server answers (xephang.watchServer: the socket alone tells only at its ping timeout).
   let socketUp = true;
   let serverUp = true;
   function showConnection() {
@@ -592,21 +591,11 @@
     $("conn").hidden = ok;
     document.body.classList.toggle("offline", !ok);
   }
-  async function heartbeat() {
+  xephang.watchServer((up) => {
     if (leaving) return;
-    const stop = new AbortController();
-    const late = setTimeout(() => stop.abort(), 2000);
-    try {
-      const r = await fetch("/api/health", { cache: "no-store", credentials: "omit", signal: stop.signal });
-      serverUp = r.status < 500;
-    } catch (e) {
-      serverUp = false;
-    }
-    clearTimeout(late);
+    serverUp = up;
     showConnection();
-    setTimeout(heartbeat, 1000);
-  }
-  setTimeout(heartbeat, 1000);
+  });
 
   setInterval(() => { tick(); renderWaiting(); }, 1000);
   take().then(loadMe);

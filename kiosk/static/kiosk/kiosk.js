@@ -356,24 +356,11 @@
     },
   });
   // A server that goes without closing the socket (cable pulled, machine frozen) is noticed by Socket.IO only
-  // after its ping timeout (20 s), or at the next tap: a cheap probe each second shows the sign within 3 s.
-  let probing = false;
-  setInterval(async () => {
-    if (probing || !socketUp) return;
-    probing = true;
-    const ctl = new AbortController();
-    const timer = setTimeout(() => ctl.abort(), 1500);
-    try {
-      const r = await fetch("/api/health", { cache: "no-store", signal: ctl.signal });
-      probeOk = r.ok;
-    } catch (e) {
-      probeOk = false;
-    } finally {
-      clearTimeout(timer);
-      probing = false;
-      showConn();
-    }
-  }, 1000);
+  // after its ping timeout (20 s), or at the next tap: xephang.watchServer shows the sign within 3 s.
+  xephang.watchServer((up) => {
+    probeOk = up;
+    showConn();
+  });
   show("k-start");
   setButtons();
 })();

@@ -40,6 +40,14 @@
     duration_s: [["thời lượng", "length"], (v) => String(v).replace(".", en ? "." : ",") + t(" giây", " s")],
     clips: [["số đoạn thu", "clips"], String], packs: [["bộ giọng", "voice packs"], (v) => [].concat(v).join(", ")
       || t("không có", "none")],
+    // wrong booking codes (center/queue/code_limits.py): how many, in what time, and the pause that follows
+    wrong: [["mã sai", "wrong codes"], String],
+    window_s: [["trong", "within"], (v) => String(Math.round(v)) + t(" giây", " s")],
+    pause_s: [["tạm khóa", "paused for"], (v) => (v >= 60 ? Math.round(v / 60) + t(" phút", " min")
+      : String(Math.round(v)) + t(" giây", " s"))],
+    until: [["đến", "until"], (v) => xephang.clockTime(v)],
+    scope: [["", ""], (v) => (v === "site" ? t("cả điểm tiếp nhận", "the whole site") : t("máy hoặc tài khoản này",
+      "this device or account"))],
     // a no-show soon after the call (counter/, `[queue] no_show_confirm_s`): how soon, and whether it was confirmed
     after_call_s: [["sau khi gọi", "after the call"], (v) => String(Math.round(v)) + t(" giây", " s")],
     early: [["", ""], (v) => (v ? t("báo vắng sớm", "early no-show") : "")],
@@ -77,6 +85,8 @@
     "voice_pack.create": ["Tạo bộ giọng", "Voice pack created"], "voice_pack.delete": ["Xóa bộ giọng", "Voice pack deleted"],
     "voice_pack.import": ["Nhập bộ giọng", "Voice pack imported"], "voice_clip.record": ["Thu một đoạn giọng", "Clip recorded"],
     "voice_clip.delete": ["Xóa một đoạn giọng", "Clip deleted"], display_voice: ["Chọn bộ giọng cho màn hình", "Display voice packs set"],
+    "booking.code_locked": ["Tạm khóa nhập mã đặt lịch (sai nhiều lần)", "Booking codes paused (too many wrong)"],
+    "sync.import": ["Nhập dữ liệu từ USB", "Bundle imported"], "sync.held": ["Xử lý bản ghi bị giữ lại", "Held records handled"],
   };
   const WHO = { system: ["hệ thống", "system"] };
   // "22:30:05 07/12/2026" in the center's zone (live.js: the one rule for dates in Vietnamese text).
