@@ -143,14 +143,18 @@ def pending(conn: sqlite3.Connection, after: int) -> int:
     return max(0, top - after)
 
 
+_REFERENCES: dict[str, list[tuple[str, str, str]]] = {}
+
+
 def references(conn: sqlite3.Connection, table: str) -> list[tuple[str, str, str]]:
     """(column, synced table, its column) for each foreign key of `table` that points at a synced table, from the
-    schema itself: a reference added by a later migration is followed without anyone listing it here."""
-    out = []
-    for r in conn.execute(f"PRAGMA foreign_key_list({table})"):  # noqa: S608 - a synced table's name
-        if r[2] in SYNCED_KEYS:
-            out.append((r[3], r[2], r[4] or SYNCED_KEYS[r[2]]))
-    return out
+    schema itself: a reference added by a later migration is followed without anyone listing it here. Read once
+    per process (the schema is migrated before anything is synced)."""
+    if table not in _REFERENCES:
+        _REFERENCES[table] = [(r[3], r[2], r[4] or SYNCED_KEYS[r[2]])
+                              for r in conn.execute(f"PRAGMA foreign_key_list({table})")  # noqa: S608
+                              if r[2] in SYNCED_KEYS]
+    return _REFERENCES[table]
 
 
 def collect(conn: sqlite3.Connection, node: str, after: int, limit: int = 2000) -> Batch:
@@ -283,27 +287,13 @@ def check(conn: sqlite3.Connection, node: Node, batch: Batch, kiosks: Iterable[s
 def apply(conn: sqlite3.Connection, batch: Batch, clock_flag_s: float | None = None
           ) -> tuple[dict[str, int], list[Held]]:
     """Upsert the batch's rows inside the caller's write transaction. Returns the rows written per table (a row
-    already there, or newer, is not written) and the rows held back: those that refer to a row this database does
-    not have (the batch is applied without them, in a savepoint, so the commit never fails on a foreign key and
-    the rest arrives). `clock_flag_s`: the node's clock offset, noted on its new tickets when past the tolerance."""
+    already there, or newer, is not written) and the rows held back: those that refer to a row neither this
+    database nor the batch has (taken out before anything is written, so the commit never fails on a foreign key
+    and the rest arrives). `clock_flag_s`: the node's clock offset, noted on its new tickets when past the
+    tolerance."""
     conn.execute("PRAGMA defer_foreign_keys = ON")
-    held: list[Held] = []
-    while True:
-        conn.execute("SAVEPOINT sync_apply")
-        written = _upsert_all(conn, batch)
-        dangling = _dangling(conn, batch)
-        if not dangling:
-            conn.execute("RELEASE sync_apply")
-            break
-        conn.execute("ROLLBACK TO sync_apply")
-        conn.execute("RELEASE sync_apply")
-        first: dict[tuple[str, int], str] = {}
-        for tbl, index, reason in dangling:
-            first.setdefault((tbl, index), reason)
-        for (tbl, index), reason in sorted(first.items(), key=lambda d: (d[0][0], -d[0][1])):
-            t = batch.tables[tbl]
-            held.append(Held(tbl, list(t["cols"]), list(t["rows"][index]), reason, retry=True))
-            del t["rows"][index]
+    held = _take_dangling(conn, batch)
+    written = _upsert_all(conn, batch)
     _mark_days(conn, batch)
     if clock_flag_s is not None and "tickets" in batch.tables:
         t = batch.tables["tickets"]
@@ -341,25 +331,39 @@ def _upsert_all(conn: sqlite3.Connection, batch: Batch) -> dict[str, int]:
     return written
 
 
-def _dangling(conn: sqlite3.Connection, batch: Batch) -> list[tuple[str, int, str]]:
-    """(table, row index, reason) of the batch's rows that refer to a row this database lacks, once the batch is
-    in: what the deferred foreign keys would refuse at the commit, found before it, row by row."""
-    out = []
-    for tbl, t in batch.tables.items():
-        for column, target, target_col in references(conn, tbl):
-            if column not in t["cols"]:
-                continue
-            i = t["cols"].index(column)
-            values = sorted({r[i] for r in t["rows"] if r[i] is not None}, key=str)
-            present: set[Any] = set()
-            for j in range(0, len(values), 500):
-                chunk = values[j:j + 500]
-                present.update(r[0] for r in conn.execute(
-                    f"SELECT {target_col} FROM {target} WHERE {target_col} IN ({','.join('?' * len(chunk))})",  # noqa: S608
-                    chunk))
-            out.extend((tbl, n, f"{column} refers to {target} {r[i]!r}, which the center does not have")
-                       for n, r in enumerate(t["rows"]) if r[i] is not None and r[i] not in present)
-    return out
+def _take_dangling(conn: sqlite3.Connection, batch: Batch) -> list[Held]:
+    """Take out of the batch, and return, its rows that refer to a row neither this database nor the batch has,
+    and then those that referred to them: what the deferred foreign keys would refuse at the commit, found before
+    anything is written. A sender of this release never sends one (each batch carries what its rows refer to):
+    references to rows of the batch itself cost no query."""
+    held: list[Held] = []
+    known: dict[tuple[str, str], set[Any]] = {}  # (table, column) -> values seen to exist in the database
+    while True:
+        keys = {tbl: {r[t["cols"].index(SYNCED_KEYS[tbl])] for r in t["rows"]} for tbl, t in batch.tables.items()}
+        dangling: dict[tuple[str, int], str] = {}
+        for tbl, t in batch.tables.items():
+            for column, target, target_col in references(conn, tbl):
+                if column not in t["cols"]:
+                    continue
+                i = t["cols"].index(column)
+                inside = keys.get(target, set()) if target_col == SYNCED_KEYS[target] else set()
+                seen = known.setdefault((target, target_col), set())
+                ask = sorted({r[i] for r in t["rows"] if r[i] is not None} - inside - seen, key=str)
+                for j in range(0, len(ask), 500):
+                    chunk = ask[j:j + 500]
+                    seen.update(r[0] for r in conn.execute(
+                        f"SELECT {target_col} FROM {target} WHERE {target_col} IN "  # noqa: S608
+                        f"({','.join('?' * len(chunk))})", chunk))
+                for n, r in enumerate(t["rows"]):
+                    if r[i] is not None and r[i] not in inside and r[i] not in seen:
+                        dangling.setdefault((tbl, n), f"{column} refers to {target} {r[i]!r}, which the center "
+                                                      "does not have")
+        if not dangling:
+            return held
+        for (tbl, n), reason in sorted(dangling.items(), key=lambda d: (d[0][0], -d[0][1])):
+            t = batch.tables[tbl]
+            held.append(Held(tbl, list(t["cols"]), list(t["rows"][n]), reason, retry=True))
+            del t["rows"][n]
 
 
 def hold(conn: sqlite3.Connection, node: str, rows: list[Held], ver: int, now: str) -> None:
@@ -386,6 +390,8 @@ def retry_held(conn: sqlite3.Connection, node: Node, kiosks: Iterable[str], batc
     kiosks = list(kiosks)
     node_id = node.id
     batch = batch or Batch(node=node_id, after=0, to=0, ver=0)
+    if not conn.execute("SELECT 1 FROM sync_held WHERE node = ? LIMIT 1", (node_id,)).fetchone():
+        return 0, 0  # the usual case: nothing of this node waits
 
     for tbl, t in batch.tables.items():  # what the batch brought supersedes what was held of it
         k = t["cols"].index(SYNCED_KEYS[tbl])
