@@ -10,7 +10,7 @@ PORT ?= 8080
 DEMO_DB := var/demo.sqlite3
 VENDOR := center/static/vendor
 
-.PHONY: setup system run test test-fast lint bench bundle lock clean hub-demo
+.PHONY: setup system run test test-fast test-deep lint bench bundle lock clean hub-demo
 
 setup: $(VENV)/.stamp $(VENDOR)/.stamp
 
@@ -80,6 +80,11 @@ test: setup system
 # Flask's test client, the engine, config, statistics, printing... Run it while working; `make test` before a commit.
 test-fast: setup
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m fast
+
+# The sync property test's larger search (issue 25): 300 random sequences of a node's operations, in random batch
+# splits with the link cut, against the suite's 15. A few minutes.
+test-deep: setup
+	XEPHANG_SYNC_PROPERTY_EXAMPLES=300 $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_sync_properties.py
 
 # One archive with everything a center needs to install with no internet: dist/xephang-bundle-*.tar.gz.
 bundle: setup
