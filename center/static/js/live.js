@@ -149,9 +149,10 @@
   // Whether the server answers, asked every `everyMs`: a server that goes without closing its socket (stopping
   // through gunicorn's 10 s graceful shutdown, a cable pulled, a frozen machine) shows at Socket.IO only after
   // its ping timeout (20 s). `onResult(up)` after each probe: a refusal, a 5xx or no answer in `timeoutMs` is
-  // down. The counter and the kiosk show their "reconnecting" sign from it and their socket's status (≤ 3 s).
-  // Returns a function that stops it.
-  function watchServer(onResult, everyMs = 1000, timeoutMs = 2000) {
+  // down. The counter and the kiosk show their "reconnecting" sign from it and their socket's status: a probe
+  // starts at most `everyMs` after the last one ended and gives up after `timeoutMs`, so the sign shows within
+  // 2.5 s of a freeze (≤ 3 s, tests/test_kiosk_reconnect_browser.py). Returns a function that stops it.
+  function watchServer(onResult, everyMs = 1000, timeoutMs = 1500) {
     let stopped = false;
     async function probe() {
       if (stopped) return;
