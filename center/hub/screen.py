@@ -12,7 +12,7 @@ from functools import cache
 from typing import Any
 
 from ..contract.records import SYNCED as SYNCED_KEYS
-from ..storage.outbox import BadShape, Batch, Held
+from ..storage.outbox import BadShape, Batch, Held, sift
 from .config import HubCenter
 
 _INT_RANGE = {"smallint": 2**15, "integer": 2**31, "bigint": 2**63}
@@ -74,21 +74,17 @@ def screen(center: HubCenter, batch: Batch, tables: dict[str, tuple[Any, Any, st
         site_i = cols.index("site") if "site" in cols else None
         if site_i is None and tbl not in ("print_jobs", "audit_log"):
             raise BadShape(f"{tbl}: the rows lack their site")
-        keep = []
-        for row in t["rows"]:
-            reason = None
+
+        def why(row: list[Any], cols: list[str] = cols, site_i: int | None = site_i,
+                types: dict[str, tuple[str, bool]] = types) -> str | None:
             if site_i is not None and row[site_i] not in sites:
-                reason = f"a record of site {row[site_i]!r}, which is not center {center.id!r}'s"
-            else:
-                for c, value in zip(cols, row, strict=True):
-                    if why := _fits(value, *types[c]):
-                        reason = f"{c} {why}"
-                        break
-            if reason is None:
-                keep.append(row)
-            else:
-                held.append(Held(tbl, list(cols), list(row), reason, retry=False))
-        t["rows"] = keep
+                return f"a record of site {row[site_i]!r}, which is not center {center.id!r}'s"
+            for c, value in zip(cols, row, strict=True):
+                if problem := _fits(value, *types[c]):
+                    return f"{c} {problem}"
+            return None
+
+        held += sift(tbl, t, why)
     return held
 
 

@@ -265,22 +265,35 @@ def check(conn: sqlite3.Connection, node: Node, batch: Batch, kiosks: Iterable[s
         if tbl in SITE_TABLES and site_i is None:
             raise BadShape(f"{tbl}: the rows lack their site")
         kiosk_i = cols.index("kiosk") if tbl == "print_jobs" and "kiosk" in cols else None
-        keep = []
-        for row in t["rows"]:
-            reason = None
+
+        def why(row: list[Any], tbl: str = tbl, k: int = k, site_i: int | None = site_i,
+                kiosk_i: int | None = kiosk_i) -> str | None:
             if site_i is not None and row[site_i] not in sites:
-                reason = f"a record of site {row[site_i]!r}, which is not node {node.id!r}'s"
-            elif tbl in ("counter_state", "bookings"):
-                pass  # keyed by the counter or the booking code, whose site was just checked
-            elif not (isinstance(row[k], int) and not isinstance(row[k], bool) and lo <= row[k] < hi):
-                reason = f"id {row[k]!r} is outside node {node.id!r}'s block {node.block}"
-            elif kiosk_i is not None and row[kiosk_i] not in kiosk_ids:
-                reason = f"kiosk {row[kiosk_i]!r} is not at node {node.id!r}'s sites"
-            if reason is None:
-                keep.append(row)
-            else:
-                held.append(Held(tbl, list(cols), list(row), reason, retry=False))
-        t["rows"] = keep
+                return f"a record of site {row[site_i]!r}, which is not node {node.id!r}'s"
+            if tbl in ("counter_state", "bookings"):
+                return None  # keyed by the counter or the booking code, whose site was just checked
+            if not (isinstance(row[k], int) and not isinstance(row[k], bool) and lo <= row[k] < hi):
+                return f"id {row[k]!r} is outside node {node.id!r}'s block {node.block}"
+            if kiosk_i is not None and row[kiosk_i] not in kiosk_ids:
+                return f"kiosk {row[kiosk_i]!r} is not at node {node.id!r}'s sites"
+            return None
+
+        held += sift(tbl, t, why)
+    return held
+
+
+def sift(tbl: str, t: dict[str, Any], why: Any) -> list[Held]:
+    """Keep in table `t` of a batch the rows `why` finds nothing against (None); return the others, held with
+    their reason. The one step both receivers (a center, the hub) take rows out of a batch with."""
+    keep: list[list[Any]] = []
+    held: list[Held] = []
+    for row in t["rows"]:
+        reason = why(row)
+        if reason is None:
+            keep.append(row)
+        else:
+            held.append(Held(tbl, list(t["cols"]), list(row), reason, retry=False))
+    t["rows"] = keep
     return held
 
 
